@@ -1,0 +1,1 @@
+//! addressing (placeholder, being written).

@@ -1,0 +1,1 @@
+//! cni (placeholder, being written).

@@ -1,0 +1,1 @@
+//! region-api (placeholder, being written).

@@ -1,0 +1,1 @@
+//! region (placeholder, being written).
