@@ -1,1 +1,3 @@
-//! dataplane (placeholder, being written).
+//! The node's kernel plumbing: netlink, network namespaces, sysctls and nftables. Shared by the
+//! CNI plugins, the agent and the lab. Synchronous: no async runtime.
+pub mod nft;

@@ -1,0 +1,1 @@
+//! Pod addresses from a node /80, with cooldown (being written).
