@@ -1,1 +1,199 @@
-//! region-api (placeholder, being written).
+//! The region's wire protocols on one HTTP listener: EC2 Query (form POST to `/`, XML replies)
+//! and, later, EKS rest-json. Every request must carry a valid SigV4 signature for the region's
+//! key; the domain work runs on the blocking pool (a write fsyncs before it answers).
+
+pub mod credentials;
+pub mod ec2;
+pub mod query;
+pub mod xml;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use region::{Region, RegionConfig};
+use sigv4::{Credentials, HttpRequest, VerifyConfig};
+
+/// Largest request body accepted (EC2's own limit is far above what any call here needs).
+pub const MAX_BODY: usize = 1 << 20;
+
+/// Everything a request handler needs.
+pub struct App {
+    pub region: Region,
+    pub credentials: Credentials,
+}
+
+impl App {
+    /// Open the region stored under `data_dir` (creating it and its key on first start).
+    pub fn open(data_dir: &Path, region_name: &str) -> Result<(Self, bool), OpenError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| OpenError::DataDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let (credentials, created) = credentials::load_or_create(data_dir)?;
+        let store = region::store::RedbStore::open(&data_dir.join("region.redb"))?;
+        let config = RegionConfig {
+            name: region_name.to_string(),
+            account_id: "123456789012".into(),
+        };
+        let rng: Box<dyn rand::RngCore + Send> =
+            Box::new(<rand::rngs::StdRng as rand::SeedableRng>::from_entropy());
+        let clock = Box::new(|| {
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        });
+        let region = Region::open(config, Box::new(store), rng, clock)?;
+        Ok((
+            App {
+                region,
+                credentials,
+            },
+            created,
+        ))
+    }
+}
+
+/// Why the region could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot create the data dir {path}: {source}")]
+    DataDir {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Credentials(#[from] credentials::CredentialsError),
+    #[error(transparent)]
+    Store(#[from] region::store::StoreError),
+}
+
+/// The HTTP router serving every protocol.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new().fallback(handle).with_state(app)
+}
+
+/// Serve until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(app).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+fn xml_response(reply: ec2::Reply) -> Response {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/xml;charset=UTF-8")],
+        reply.body,
+    )
+        .into_response()
+}
+
+async fn handle(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let request_id = app.region.request_id();
+    let body: Bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return xml_response(ec2::error_reply(
+                413,
+                "RequestEntityTooLarge",
+                &format!(
+                    "The request body is larger than {MAX_BODY} bytes; send fewer items per call."
+                ),
+                &request_id,
+            ));
+        }
+    };
+    let path = uri.path().to_string();
+    let query = uri.query().unwrap_or("").to_string();
+    // EC2 Query: POST / (or GET / with the parameters in the query string).
+    if path == "/" {
+        let hs: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let req = HttpRequest {
+            method: method.as_str(),
+            path: &path,
+            query: &query,
+            headers: &hs,
+            body: &body,
+        };
+        let cfg = VerifyConfig::new(&app.region.config().name, "ec2");
+        if let Err(e) = sigv4::verify(&req, SystemTime::now(), &cfg, |id| {
+            (id == app.credentials.access_key_id).then(|| app.credentials.secret_access_key.clone())
+        }) {
+            tracing::info!(error = %e, "EC2 request refused: authentication");
+            return xml_response(ec2::error_reply(
+                e.ec2_status(),
+                e.ec2_code(),
+                &e.message(),
+                &request_id,
+            ));
+        }
+        let params = if method == Method::GET {
+            query::Params::parse(query.as_bytes())
+        } else {
+            query::Params::parse(&body)
+        };
+        let app2 = app.clone();
+        let reply =
+            tokio::task::spawn_blocking(move || ec2::handle(&app2.region, &params, &request_id))
+                .await;
+        return match reply {
+            Ok(r) => xml_response(r),
+            Err(e) => {
+                tracing::error!(error = %e, "EC2 handler panicked");
+                xml_response(ec2::error_reply(
+                    500,
+                    "InternalError",
+                    "We encountered an internal error. Please try again.",
+                    "unknown",
+                ))
+            }
+        };
+    }
+    not_found(&path)
+}
+
+fn not_found(path: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (
+                header::HeaderName::from_static("x-amzn-errortype"),
+                "UnknownOperationException",
+            ),
+        ],
+        serde_json::json!({ "message": format!("No operation is served at {path}.") }).to_string(),
+    )
+        .into_response()
+}

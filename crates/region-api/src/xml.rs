@@ -1,0 +1,139 @@
+//! A small XML writer for EC2 Query replies: elements, escaped text, `<item>` lists.
+
+use std::fmt::Display;
+
+#[derive(Debug, Default)]
+pub struct Xml {
+    buf: String,
+}
+
+pub fn escape(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+}
+
+impl Xml {
+    pub fn new() -> Self {
+        Self {
+            buf: String::with_capacity(1024),
+        }
+    }
+
+    pub fn open(&mut self, tag: &str) -> &mut Self {
+        self.buf.push('<');
+        self.buf.push_str(tag);
+        self.buf.push('>');
+        self
+    }
+
+    pub fn close(&mut self, tag: &str) -> &mut Self {
+        self.buf.push_str("</");
+        self.buf.push_str(tag);
+        self.buf.push('>');
+        self
+    }
+
+    /// `<tag>value</tag>` with the value escaped.
+    pub fn leaf(&mut self, tag: &str, value: impl Display) -> &mut Self {
+        self.open(tag);
+        let s = value.to_string();
+        escape(&s, &mut self.buf);
+        self.close(tag)
+    }
+
+    pub fn opt(&mut self, tag: &str, value: Option<impl Display>) -> &mut Self {
+        if let Some(v) = value {
+            self.leaf(tag, v);
+        }
+        self
+    }
+
+    /// `<tag><item>..</item>...</tag>`, each item written by `f`.
+    pub fn items<T>(
+        &mut self,
+        tag: &str,
+        items: impl IntoIterator<Item = T>,
+        mut f: impl FnMut(&mut Self, T),
+    ) -> &mut Self {
+        self.open(tag);
+        for i in items {
+            self.open("item");
+            f(self, i);
+            self.close("item");
+        }
+        self.close(tag)
+    }
+
+    /// `<tag><item>v</item>...</tag>` for plain values.
+    pub fn values<T: Display>(
+        &mut self,
+        tag: &str,
+        items: impl IntoIterator<Item = T>,
+    ) -> &mut Self {
+        self.items(tag, items, |x, v| {
+            escape(&v.to_string(), &mut x.buf);
+        })
+    }
+
+    pub fn finish(self) -> String {
+        self.buf
+    }
+}
+
+/// Seconds since the epoch as ISO 8601 (`2026-11-30T05:24:08.000Z`).
+pub fn iso8601(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_escaped() {
+        let mut x = Xml::new();
+        x.leaf("message", "a<b & 'c'");
+        assert_eq!(x.finish(), "<message>a&lt;b &amp; &apos;c&apos;</message>");
+    }
+
+    #[test]
+    fn iso8601_matches_known_instants() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(1_796_016_248), "2026-11-30T05:24:08.000Z");
+        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00.000Z");
+    }
+}
+
+impl Xml {
+    /// Append already-formed XML.
+    pub fn raw(&mut self, s: &str) -> &mut Self {
+        self.buf.push_str(s);
+        self
+    }
+}

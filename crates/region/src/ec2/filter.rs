@@ -1,0 +1,432 @@
+//! Describe calls: ids and `Filter.N` matching (with EC2's `*` and `?` wildcards and `tag:KEY`).
+
+use super::error::Ec2Error;
+use super::lookup;
+use super::model::*;
+use crate::ids::Kind;
+use crate::state::State;
+
+/// `*` matches any run, `?` any one character.
+pub fn wildcard(pattern: &str, value: &str) -> bool {
+    fn go(p: &[char], v: &[char]) -> bool {
+        match (p.first(), v.first()) {
+            (None, None) => true,
+            (Some('*'), _) => go(&p[1..], v) || (!v.is_empty() && go(p, &v[1..])),
+            (Some('?'), Some(_)) => go(&p[1..], &v[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &v[1..]),
+            _ => false,
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let v: Vec<char> = value.chars().collect();
+    go(&p, &v)
+}
+
+/// Reject filter names the action does not know.
+pub fn validate(
+    filters: &[Filter],
+    action: &'static str,
+    names: &'static [&'static str],
+    supported: &'static str,
+) -> Result<(), Ec2Error> {
+    for f in filters {
+        let ok = names.contains(&f.name.as_str())
+            || f.name.starts_with("tag:")
+            || f.name == "tag-key"
+            || f.name == "tag-value";
+        if !ok {
+            return Err(Ec2Error::InvalidFilter {
+                name: f.name.clone(),
+                action,
+                supported,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether a resource passes every filter (filters AND, values OR).
+pub fn matches(filters: &[Filter], tags: &Tags, facts: impl Fn(&str) -> Vec<String>) -> bool {
+    filters.iter().all(|f| {
+        let have: Vec<String> = if let Some(k) = f.name.strip_prefix("tag:") {
+            tags.get(k).cloned().into_iter().collect()
+        } else if f.name == "tag-key" {
+            tags.keys().cloned().collect()
+        } else if f.name == "tag-value" {
+            tags.values().cloned().collect()
+        } else {
+            facts(&f.name)
+        };
+        f.values
+            .iter()
+            .any(|pat| have.iter().any(|h| wildcard(pat, h)))
+    })
+}
+
+fn by_ids<'a, T: Clone>(
+    table: &'a crate::table::Table<T>,
+    kind: Kind,
+    ids: &[String],
+) -> Result<Vec<&'a T>, Ec2Error> {
+    if ids.is_empty() {
+        return Ok(table.values().collect());
+    }
+    ids.iter().map(|id| lookup(table, kind, id)).collect()
+}
+
+const VPC_FILTERS: &[&str] = &[
+    "vpc-id",
+    "cidr",
+    "cidr-block-association.cidr-block",
+    "ipv6-cidr-block-association.ipv6-cidr-block",
+    "state",
+    "is-default",
+];
+const SUBNET_FILTERS: &[&str] = &[
+    "subnet-id",
+    "vpc-id",
+    "cidr-block",
+    "availability-zone",
+    "ipv6-cidr-block-association.ipv6-cidr-block",
+    "state",
+    "assign-ipv6-address-on-creation",
+];
+const IGW_FILTERS: &[&str] = &[
+    "internet-gateway-id",
+    "attachment.vpc-id",
+    "attachment.state",
+];
+const EIGW_FILTERS: &[&str] = &["egress-only-internet-gateway-id", "attachment.vpc-id"];
+const RTB_FILTERS: &[&str] = &[
+    "route-table-id",
+    "vpc-id",
+    "association.subnet-id",
+    "association.main",
+    "route.destination-cidr-block",
+    "route.destination-ipv6-cidr-block",
+    "route.gateway-id",
+    "route.egress-only-internet-gateway-id",
+];
+const SG_FILTERS: &[&str] = &["group-id", "group-name", "vpc-id", "description"];
+const INSTANCE_FILTERS: &[&str] = &[
+    "instance-id",
+    "vpc-id",
+    "subnet-id",
+    "instance-type",
+    "instance-state-name",
+    "private-ip-address",
+    "network-interface.network-interface-id",
+    "reservation-id",
+];
+const ENI_FILTERS: &[&str] = &[
+    "network-interface-id",
+    "vpc-id",
+    "subnet-id",
+    "attachment.instance-id",
+    "attachment.device-index",
+    "private-ip-address",
+    "ipv6-addresses.ipv6-address",
+    "status",
+    "group-id",
+];
+
+impl State {
+    pub fn describe_vpcs(&self, ids: &[String], filters: &[Filter]) -> Result<Vec<Vpc>, Ec2Error> {
+        validate(
+            filters,
+            "DescribeVpcs",
+            VPC_FILTERS,
+            "vpc-id, cidr, ipv6-cidr-block-association.ipv6-cidr-block, state, tag:KEY",
+        )?;
+        Ok(by_ids(&self.vpcs, Kind::Vpc, ids)?
+            .into_iter()
+            .filter(|v| {
+                matches(filters, &v.tags, |n| match n {
+                    "vpc-id" => vec![v.id.clone()],
+                    "cidr" => vec![v.cidr_block.to_string()],
+                    "cidr-block-association.cidr-block" => {
+                        v.ipv4_cidrs().map(|c| c.to_string()).collect()
+                    }
+                    "ipv6-cidr-block-association.ipv6-cidr-block" => {
+                        v.ipv6_cidrs().map(|c| c.to_string()).collect()
+                    }
+                    "state" => vec!["available".into()],
+                    "is-default" => vec!["false".into()],
+                    _ => vec![],
+                })
+            })
+            .cloned()
+            .collect())
+    }
+
+    pub fn describe_subnets(
+        &self,
+        ids: &[String],
+        filters: &[Filter],
+    ) -> Result<Vec<Subnet>, Ec2Error> {
+        validate(
+            filters,
+            "DescribeSubnets",
+            SUBNET_FILTERS,
+            "subnet-id, vpc-id, cidr-block, availability-zone, ipv6-cidr-block-association.ipv6-cidr-block, tag:KEY",
+        )?;
+        Ok(by_ids(&self.subnets, Kind::Subnet, ids)?
+            .into_iter()
+            .filter(|s| {
+                matches(filters, &s.tags, |n| match n {
+                    "subnet-id" => vec![s.id.clone()],
+                    "vpc-id" => vec![s.vpc_id.clone()],
+                    "cidr-block" => vec![s.cidr_block.to_string()],
+                    "availability-zone" => vec![s.availability_zone.clone()],
+                    "ipv6-cidr-block-association.ipv6-cidr-block" => {
+                        s.ipv6.iter().map(|a| a.cidr.to_string()).collect()
+                    }
+                    "state" => vec!["available".into()],
+                    "assign-ipv6-address-on-creation" => {
+                        vec![s.assign_ipv6_on_creation.to_string()]
+                    }
+                    _ => vec![],
+                })
+            })
+            .cloned()
+            .collect())
+    }
+
+    pub fn describe_internet_gateways(
+        &self,
+        ids: &[String],
+        filters: &[Filter],
+    ) -> Result<Vec<InternetGateway>, Ec2Error> {
+        validate(
+            filters,
+            "DescribeInternetGateways",
+            IGW_FILTERS,
+            "internet-gateway-id, attachment.vpc-id, tag:KEY",
+        )?;
+        Ok(by_ids(&self.internet_gateways, Kind::InternetGateway, ids)?
+            .into_iter()
+            .filter(|g| {
+                matches(filters, &g.tags, |n| match n {
+                    "internet-gateway-id" => vec![g.id.clone()],
+                    "attachment.vpc-id" => g.attached_vpc.iter().cloned().collect(),
+                    "attachment.state" => g
+                        .attached_vpc
+                        .iter()
+                        .map(|_| "available".to_string())
+                        .collect(),
+                    _ => vec![],
+                })
+            })
+            .cloned()
+            .collect())
+    }
+
+    pub fn describe_egress_only_gateways(
+        &self,
+        ids: &[String],
+        filters: &[Filter],
+    ) -> Result<Vec<EgressOnlyInternetGateway>, Ec2Error> {
+        validate(
+            filters,
+            "DescribeEgressOnlyInternetGateways",
+            EIGW_FILTERS,
+            "egress-only-internet-gateway-id, attachment.vpc-id, tag:KEY",
+        )?;
+        Ok(by_ids(
+            &self.egress_only_gateways,
+            Kind::EgressOnlyInternetGateway,
+            ids,
+        )?
+        .into_iter()
+        .filter(|g| {
+            matches(filters, &g.tags, |n| match n {
+                "egress-only-internet-gateway-id" => vec![g.id.clone()],
+                "attachment.vpc-id" => vec![g.vpc_id.clone()],
+                _ => vec![],
+            })
+        })
+        .cloned()
+        .collect())
+    }
+
+    pub fn describe_route_tables(
+        &self,
+        ids: &[String],
+        filters: &[Filter],
+    ) -> Result<Vec<RouteTable>, Ec2Error> {
+        validate(
+            filters,
+            "DescribeRouteTables",
+            RTB_FILTERS,
+            "route-table-id, vpc-id, association.subnet-id, association.main, route.*, tag:KEY",
+        )?;
+        Ok(by_ids(&self.route_tables, Kind::RouteTable, ids)?
+            .into_iter()
+            .filter(|r| {
+                matches(filters, &r.tags, |n| match n {
+                    "route-table-id" => vec![r.id.clone()],
+                    "vpc-id" => vec![r.vpc_id.clone()],
+                    "association.subnet-id" => {
+                        r.associations.iter().map(|a| a.subnet_id.clone()).collect()
+                    }
+                    "association.main" => vec![r.main.to_string()],
+                    "route.destination-cidr-block" => r
+                        .routes
+                        .iter()
+                        .filter_map(|x| match x.destination {
+                            Destination::V4(n) => Some(n.to_string()),
+                            _ => None,
+                        })
+                        .collect(),
+                    "route.destination-ipv6-cidr-block" => r
+                        .routes
+                        .iter()
+                        .filter_map(|x| match x.destination {
+                            Destination::V6(n) => Some(n.to_string()),
+                            _ => None,
+                        })
+                        .collect(),
+                    "route.gateway-id" => r
+                        .routes
+                        .iter()
+                        .filter_map(|x| match &x.target {
+                            Target::InternetGateway(g) => Some(g.clone()),
+                            Target::Local => Some("local".into()),
+                            _ => None,
+                        })
+                        .collect(),
+                    "route.egress-only-internet-gateway-id" => r
+                        .routes
+                        .iter()
+                        .filter_map(|x| match &x.target {
+                            Target::EgressOnlyInternetGateway(g) => Some(g.clone()),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => vec![],
+                })
+            })
+            .cloned()
+            .collect())
+    }
+
+    pub fn describe_security_groups(
+        &self,
+        ids: &[String],
+        names: &[String],
+        filters: &[Filter],
+    ) -> Result<Vec<SecurityGroup>, Ec2Error> {
+        validate(
+            filters,
+            "DescribeSecurityGroups",
+            SG_FILTERS,
+            "group-id, group-name, vpc-id, description, tag:KEY",
+        )?;
+        Ok(by_ids(&self.security_groups, Kind::SecurityGroup, ids)?
+            .into_iter()
+            .filter(|g| names.is_empty() || names.contains(&g.name))
+            .filter(|g| {
+                matches(filters, &g.tags, |n| match n {
+                    "group-id" => vec![g.id.clone()],
+                    "group-name" => vec![g.name.clone()],
+                    "vpc-id" => vec![g.vpc_id.clone()],
+                    "description" => vec![g.description.clone()],
+                    _ => vec![],
+                })
+            })
+            .cloned()
+            .collect())
+    }
+
+    pub fn describe_instances(
+        &self,
+        ids: &[String],
+        filters: &[Filter],
+    ) -> Result<Vec<Instance>, Ec2Error> {
+        validate(
+            filters,
+            "DescribeInstances",
+            INSTANCE_FILTERS,
+            "instance-id, vpc-id, subnet-id, instance-type, instance-state-name, private-ip-address, tag:KEY",
+        )?;
+        Ok(by_ids(&self.instances, Kind::Instance, ids)?
+            .into_iter()
+            .filter(|i| {
+                matches(filters, &i.tags, |n| match n {
+                    "instance-id" => vec![i.id.clone()],
+                    "vpc-id" => vec![i.vpc_id.clone()],
+                    "subnet-id" => vec![i.subnet_id.clone()],
+                    "instance-type" => vec![i.instance_type.clone()],
+                    "instance-state-name" => vec![i.state.name().into()],
+                    "private-ip-address" => vec![i.private_ipv4.to_string()],
+                    "network-interface.network-interface-id" => vec![i.primary_eni.clone()],
+                    "reservation-id" => vec![i.reservation_id.clone()],
+                    _ => vec![],
+                })
+            })
+            .cloned()
+            .collect())
+    }
+
+    pub fn describe_network_interfaces(
+        &self,
+        ids: &[String],
+        filters: &[Filter],
+    ) -> Result<Vec<NetworkInterface>, Ec2Error> {
+        validate(
+            filters,
+            "DescribeNetworkInterfaces",
+            ENI_FILTERS,
+            "network-interface-id, vpc-id, subnet-id, attachment.instance-id, attachment.device-index, private-ip-address, tag:KEY",
+        )?;
+        Ok(
+            by_ids(&self.network_interfaces, Kind::NetworkInterface, ids)?
+                .into_iter()
+                .filter(|e| {
+                    matches(filters, &e.tags, |n| match n {
+                        "network-interface-id" => vec![e.id.clone()],
+                        "vpc-id" => vec![e.vpc_id.clone()],
+                        "subnet-id" => vec![e.subnet_id.clone()],
+                        "attachment.instance-id" => {
+                            e.attachment.iter().map(|a| a.instance_id.clone()).collect()
+                        }
+                        "attachment.device-index" => e
+                            .attachment
+                            .iter()
+                            .map(|a| a.device_index.to_string())
+                            .collect(),
+                        "private-ip-address" => vec![e.private_ipv4.to_string()],
+                        "ipv6-addresses.ipv6-address" => {
+                            e.ipv6_addresses.iter().map(|a| a.to_string()).collect()
+                        }
+                        "status" => vec![
+                            if e.attachment.is_some() {
+                                "in-use"
+                            } else {
+                                "available"
+                            }
+                            .into(),
+                        ],
+                        "group-id" => e.security_groups.clone(),
+                        _ => vec![],
+                    })
+                })
+                .cloned()
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_match_like_ec2() {
+        assert!(wildcard("vpc-*", "vpc-0123"));
+        assert!(wildcard("a?c", "abc"));
+        assert!(!wildcard("a?c", "abbc"));
+        assert!(wildcard("*", ""));
+        assert!(!wildcard("x", "y"));
+    }
+}

@@ -1,0 +1,549 @@
+//! Instances and their network interfaces: RunInstances gives each instance a primary ENI with a
+//! private IPv4 and, where the subnet auto-assigns IPv6, an IPv6 address; AssignIpv6Addresses
+//! adds addresses and delegated /80 prefixes (Nitro and bare-metal instances only).
+
+use std::collections::BTreeSet;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use ipnet::Ipv6Net;
+
+use super::error::Ec2Error;
+use super::model::*;
+use super::{lookup, lookup_mut, net};
+use crate::ids::{self, Kind};
+use crate::region::Env;
+use crate::state::State;
+
+/// Most instances one RunInstances call may launch.
+pub const MAX_RUN_COUNT: u32 = 100;
+
+#[derive(Debug, Clone, Default)]
+pub struct RunInstances {
+    pub image_id: Option<String>,
+    pub instance_type: Option<String>,
+    pub min_count: Option<u32>,
+    pub max_count: Option<u32>,
+    pub subnet_id: Option<String>,
+    pub security_group_ids: Vec<String>,
+    pub key_name: Option<String>,
+    pub ipv6_address_count: Option<u32>,
+    pub private_ip_address: Option<String>,
+    /// `MetadataOptions.HttpProtocolIpv6=enabled`.
+    pub metadata_ipv6: bool,
+    pub instance_tags: Tags,
+    pub eni_tags: Tags,
+}
+
+/// What RunInstances made.
+#[derive(Debug, Clone)]
+pub struct Reservation {
+    pub id: String,
+    pub instances: Vec<Instance>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AssignIpv6 {
+    pub eni_id: Option<String>,
+    pub address_count: Option<u32>,
+    pub addresses: Vec<String>,
+    pub prefix_count: Option<u32>,
+    pub prefixes: Vec<String>,
+}
+
+impl State {
+    /// IPv4 addresses in use in a subnet.
+    pub fn used_ipv4(&self, subnet_id: &str) -> BTreeSet<Ipv4Addr> {
+        self.network_interfaces
+            .values()
+            .filter(|e| e.subnet_id == subnet_id)
+            .map(|e| e.private_ipv4)
+            .collect()
+    }
+
+    /// IPv6 addresses and delegated prefixes in use in a subnet.
+    pub fn used_ipv6(&self, subnet_id: &str) -> (BTreeSet<Ipv6Addr>, BTreeSet<Ipv6Net>) {
+        let mut a = BTreeSet::new();
+        let mut p = BTreeSet::new();
+        for e in self
+            .network_interfaces
+            .values()
+            .filter(|e| e.subnet_id == subnet_id)
+        {
+            a.extend(e.ipv6_addresses.iter().copied());
+            p.extend(e.ipv6_prefixes.iter().copied());
+        }
+        (a, p)
+    }
+
+    pub fn run_instances(
+        &mut self,
+        env: &mut Env,
+        req: RunInstances,
+    ) -> Result<Reservation, Ec2Error> {
+        let image_id = req
+            .image_id
+            .ok_or(Ec2Error::MissingParameter { name: "ImageId" })?;
+        if !image_id.starts_with("ami-") {
+            return Err(Ec2Error::invalid(
+                "ImageId",
+                image_id,
+                "An image id looks like ami-0123456789abcdef0.",
+            ));
+        }
+        let type_name = req.instance_type.unwrap_or_else(|| "m5.large".into());
+        let itype = env
+            .catalog
+            .get(&type_name)
+            .ok_or_else(|| {
+                Ec2Error::invalid(
+                    "InstanceType",
+                    type_name.clone(),
+                    "See `aws ec2 describe-instance-types` for the types this region offers.",
+                )
+            })?
+            .clone();
+        let min = req
+            .min_count
+            .ok_or(Ec2Error::MissingParameter { name: "MinCount" })?;
+        let max = req
+            .max_count
+            .ok_or(Ec2Error::MissingParameter { name: "MaxCount" })?;
+        if min == 0 || min > max || max > MAX_RUN_COUNT {
+            return Err(Ec2Error::invalid(
+                "MinCount",
+                format!("{min}..{max}"),
+                format!("Use 1 <= MinCount <= MaxCount <= {MAX_RUN_COUNT}."),
+            ));
+        }
+        let subnet_id = req
+            .subnet_id
+            .ok_or_else(|| Ec2Error::InvalidParameterCombination {
+                message: "No default VPC for this user: give --subnet-id.".into(),
+            })?;
+        let subnet = lookup(&self.subnets, Kind::Subnet, &subnet_id)?.clone();
+        let vpc = lookup(&self.vpcs, Kind::Vpc, &subnet.vpc_id)?.clone();
+        let mut groups = Vec::new();
+        for g in &req.security_group_ids {
+            let sg = lookup(&self.security_groups, Kind::SecurityGroup, g)?;
+            if sg.vpc_id != subnet.vpc_id {
+                return Err(Ec2Error::invalid(
+                    "SecurityGroupId",
+                    g.clone(),
+                    format!(
+                        "Security group {g} belongs to {}, not to the subnet's VPC {}.",
+                        sg.vpc_id, subnet.vpc_id
+                    ),
+                ));
+            }
+            groups.push(g.clone());
+        }
+        if groups.is_empty() {
+            groups.push(vpc.default_security_group.clone());
+        }
+        let v6_count = match req.ipv6_address_count {
+            Some(n) => n,
+            None if subnet.assign_ipv6_on_creation => 1,
+            None => 0,
+        };
+        if v6_count > 0 && subnet.ipv6.is_none() {
+            return Err(Ec2Error::invalid(
+                "Ipv6AddressCount",
+                v6_count.to_string(),
+                format!("Subnet {subnet_id} has no IPv6 CIDR block."),
+            ));
+        }
+        if v6_count > itype.ipv6_per_eni() {
+            return Err(Ec2Error::invalid(
+                "Ipv6AddressCount",
+                v6_count.to_string(),
+                format!(
+                    "{} supports at most {} IPv6 addresses per interface.",
+                    itype.name,
+                    itype.ipv6_per_eni()
+                ),
+            ));
+        }
+        let fixed_ip = match &req.private_ip_address {
+            None => None,
+            Some(s) => {
+                let a: Ipv4Addr = s.parse().map_err(|_| {
+                    Ec2Error::invalid("PrivateIpAddress", s.clone(), "Give an IPv4 address.")
+                })?;
+                if !net::ipv4_assignable(subnet.cidr_block, a) {
+                    return Err(Ec2Error::invalid(
+                        "PrivateIpAddress",
+                        s.clone(),
+                        format!(
+                            "Address is not an assignable address of subnet {subnet_id} ({}).",
+                            subnet.cidr_block
+                        ),
+                    ));
+                }
+                if max != 1 {
+                    return Err(Ec2Error::InvalidParameterCombination {
+                        message: "A fixed --private-ip-address needs --count 1.".into(),
+                    });
+                }
+                Some(a)
+            }
+        };
+        let reservation_id = ids::generate(Kind::Reservation, env.rng);
+        let mut used4 = self.used_ipv4(&subnet_id);
+        let (mut used6, prefixes6) = self.used_ipv6(&subnet_id);
+        let mut out = Vec::new();
+        for index in 0..max {
+            let ipv4 = match fixed_ip {
+                Some(a) if used4.contains(&a) => {
+                    return Err(Ec2Error::AddressInUse {
+                        address: a.to_string(),
+                        subnet: subnet_id,
+                    });
+                }
+                Some(a) => a,
+                None => match net::pick_ipv4(subnet.cidr_block, &used4) {
+                    Some(a) => a,
+                    None if index >= min => break,
+                    None => {
+                        return Err(Ec2Error::InsufficientAddresses {
+                            subnet: subnet_id,
+                            what: "instances",
+                        });
+                    }
+                },
+            };
+            used4.insert(ipv4);
+            let mut v6 = Vec::new();
+            if let Some(assoc) = &subnet.ipv6 {
+                for _ in 0..v6_count {
+                    let a = net::pick_ipv6(assoc.cidr, &used6, &prefixes6, env.rng).ok_or(
+                        Ec2Error::InsufficientAddresses {
+                            subnet: subnet_id.clone(),
+                            what: "IPv6 addresses",
+                        },
+                    )?;
+                    used6.insert(a);
+                    v6.push(a);
+                }
+            }
+            let instance_id = ids::generate(Kind::Instance, env.rng);
+            let eni = NetworkInterface {
+                id: ids::generate(Kind::NetworkInterface, env.rng),
+                subnet_id: subnet_id.clone(),
+                vpc_id: subnet.vpc_id.clone(),
+                availability_zone: subnet.availability_zone.clone(),
+                mac_address: net::mac(env.rng),
+                private_ipv4: ipv4,
+                ipv6_addresses: v6.clone(),
+                ipv6_prefixes: vec![],
+                attachment: Some(Attachment {
+                    id: ids::generate(Kind::Attachment, env.rng),
+                    instance_id: instance_id.clone(),
+                    device_index: 0,
+                    attach_time: env.now,
+                }),
+                security_groups: groups.clone(),
+                description: String::new(),
+                tags: req.eni_tags.clone(),
+            };
+            let inst = Instance {
+                id: instance_id.clone(),
+                reservation_id: reservation_id.clone(),
+                instance_type: itype.name.clone(),
+                image_id: image_id.clone(),
+                subnet_id: subnet_id.clone(),
+                vpc_id: subnet.vpc_id.clone(),
+                availability_zone: subnet.availability_zone.clone(),
+                state: InstanceState::Running,
+                launch_time: env.now,
+                launch_index: index,
+                primary_eni: eni.id.clone(),
+                private_ipv4: ipv4,
+                ipv6_address: v6.first().copied(),
+                security_groups: groups.clone(),
+                key_name: req.key_name.clone(),
+                metadata_ipv6: req.metadata_ipv6,
+                tags: req.instance_tags.clone(),
+            };
+            self.network_interfaces.insert(eni.id.clone(), eni);
+            self.instances.insert(instance_id, inst.clone());
+            out.push(inst);
+        }
+        Ok(Reservation {
+            id: reservation_id,
+            instances: out,
+        })
+    }
+
+    /// Terminate: the primary ENI goes away with its addresses and prefixes. Idempotent for
+    /// instances already terminated. Returns (id, previous state, current state).
+    pub fn terminate_instances(
+        &mut self,
+        ids_in: Vec<String>,
+    ) -> Result<Vec<(String, InstanceState, InstanceState)>, Ec2Error> {
+        if ids_in.is_empty() {
+            return Err(Ec2Error::MissingParameter { name: "InstanceId" });
+        }
+        for id in &ids_in {
+            lookup(&self.instances, Kind::Instance, id)?;
+        }
+        let mut out = Vec::new();
+        for id in ids_in {
+            let inst = lookup_mut(&mut self.instances, Kind::Instance, &id)?;
+            let prev = inst.state;
+            inst.state = InstanceState::Terminated;
+            let enis: Vec<String> = self
+                .network_interfaces
+                .values()
+                .filter(|e| e.attachment.as_ref().is_some_and(|a| a.instance_id == id))
+                .map(|e| e.id.clone())
+                .collect();
+            for e in enis {
+                self.network_interfaces.remove(&e);
+            }
+            out.push((id, prev, InstanceState::Terminated));
+        }
+        Ok(out)
+    }
+
+    fn instance_type_of_eni(
+        &self,
+        env: &Env,
+        eni: &NetworkInterface,
+    ) -> Option<crate::catalog::InstanceType> {
+        let att = eni.attachment.as_ref()?;
+        let inst = self.instances.get(&att.instance_id)?;
+        env.catalog.get(&inst.instance_type).cloned()
+    }
+
+    /// AssignIpv6Addresses: addresses by count or by value, and/or prefixes by count or value.
+    pub fn assign_ipv6(
+        &mut self,
+        env: &mut Env,
+        req: AssignIpv6,
+    ) -> Result<(String, Vec<Ipv6Addr>, Vec<Ipv6Net>), Ec2Error> {
+        let eni_id = req.eni_id.ok_or(Ec2Error::MissingParameter {
+            name: "NetworkInterfaceId",
+        })?;
+        let eni = lookup(&self.network_interfaces, Kind::NetworkInterface, &eni_id)?.clone();
+        let subnet = lookup(&self.subnets, Kind::Subnet, &eni.subnet_id)?.clone();
+        let Some(assoc) = subnet.ipv6.clone() else {
+            return Err(Ec2Error::invalid(
+                "NetworkInterfaceId",
+                eni_id,
+                format!(
+                    "Subnet {} of this interface has no IPv6 CIDR block; add one to the subnet first.",
+                    subnet.id
+                ),
+            ));
+        };
+        let want_addrs = req.address_count.is_some() || !req.addresses.is_empty();
+        let want_prefixes = req.prefix_count.is_some() || !req.prefixes.is_empty();
+        if !want_addrs && !want_prefixes {
+            return Err(Ec2Error::MissingParameter {
+                name: "Ipv6AddressCount, Ipv6Addresses, Ipv6PrefixCount or Ipv6Prefixes",
+            });
+        }
+        if req.address_count.is_some() && !req.addresses.is_empty() {
+            return Err(Ec2Error::InvalidParameterCombination {
+                message: "Give --ipv6-address-count or --ipv6-addresses, not both.".into(),
+            });
+        }
+        if req.prefix_count.is_some() && !req.prefixes.is_empty() {
+            return Err(Ec2Error::InvalidParameterCombination {
+                message: "Give --ipv6-prefix-count or --ipv6-prefixes, not both.".into(),
+            });
+        }
+        let itype = self.instance_type_of_eni(env, &eni);
+        if want_prefixes {
+            match &itype {
+                Some(t) if t.supports_prefix_delegation() => {}
+                Some(t) => {
+                    return Err(Ec2Error::Unsupported {
+                        message: format!(
+                            "IPv6 prefix delegation is supported only on Nitro-based and bare-metal instances; {} ({}) runs on {:?}. Use a Nitro type such as m5.large.",
+                            eni_id, t.name, t.hypervisor
+                        ),
+                    });
+                }
+                None => {
+                    return Err(Ec2Error::Unsupported {
+                        message: format!(
+                            "IPv6 prefix delegation needs an interface attached to a Nitro-based instance; {eni_id} is not attached."
+                        ),
+                    });
+                }
+            }
+        }
+        let (mut used, mut prefixes) = self.used_ipv6(&subnet.id);
+        let mut new_addrs = Vec::new();
+        for s in &req.addresses {
+            let a: Ipv6Addr = s.parse().map_err(|_| {
+                Ec2Error::invalid(
+                    "Ipv6Addresses",
+                    s.clone(),
+                    "Give IPv6 addresses such as 2001:db8::10.",
+                )
+            })?;
+            if !assoc.cidr.contains(&a) {
+                return Err(Ec2Error::invalid(
+                    "Ipv6Addresses",
+                    s.clone(),
+                    format!(
+                        "The address is not in subnet {}'s {}.",
+                        subnet.id, assoc.cidr
+                    ),
+                ));
+            }
+            if used.contains(&a) || prefixes.iter().any(|p| p.contains(&a)) {
+                return Err(Ec2Error::AddressInUse {
+                    address: s.clone(),
+                    subnet: subnet.id.clone(),
+                });
+            }
+            used.insert(a);
+            new_addrs.push(a);
+        }
+        for _ in 0..req.address_count.unwrap_or(0) {
+            let a = net::pick_ipv6(assoc.cidr, &used, &prefixes, env.rng).ok_or(
+                Ec2Error::InsufficientAddresses {
+                    subnet: subnet.id.clone(),
+                    what: "IPv6 addresses",
+                },
+            )?;
+            used.insert(a);
+            new_addrs.push(a);
+        }
+        let mut new_prefixes = Vec::new();
+        for s in &req.prefixes {
+            let p: Ipv6Net = s.parse().map_err(|_| {
+                Ec2Error::invalid(
+                    "Ipv6Prefixes",
+                    s.clone(),
+                    "Give /80 prefixes such as 2001:db8:0:1:2::/80.",
+                )
+            })?;
+            if p.prefix_len() != 80 || p.network() != p.addr() {
+                return Err(Ec2Error::invalid(
+                    "Ipv6Prefixes",
+                    s.clone(),
+                    format!(
+                        "Delegated IPv6 prefixes are /80 networks, e.g. {}.",
+                        Ipv6Net::new(p.addr(), 80).map(|n| n.trunc()).unwrap_or(p)
+                    ),
+                ));
+            }
+            if !assoc.cidr.contains(&p) {
+                return Err(Ec2Error::invalid(
+                    "Ipv6Prefixes",
+                    s.clone(),
+                    format!(
+                        "The prefix is not in subnet {}'s {}.",
+                        subnet.id, assoc.cidr
+                    ),
+                ));
+            }
+            if prefixes
+                .iter()
+                .any(|o| o.contains(&p.network()) || p.contains(&o.network()))
+                || used.range(p.network()..=p.broadcast()).next().is_some()
+            {
+                return Err(Ec2Error::AddressInUse {
+                    address: s.clone(),
+                    subnet: subnet.id.clone(),
+                });
+            }
+            prefixes.insert(p);
+            new_prefixes.push(p);
+        }
+        for _ in 0..req.prefix_count.unwrap_or(0) {
+            let p = net::pick_prefix80(assoc.cidr, &used, &prefixes, env.rng).ok_or(
+                Ec2Error::InsufficientAddresses {
+                    subnet: subnet.id.clone(),
+                    what: "IPv6 /80 prefixes",
+                },
+            )?;
+            prefixes.insert(p);
+            new_prefixes.push(p);
+        }
+        if let Some(t) = &itype {
+            let have = (eni.ipv6_addresses.len() + eni.ipv6_prefixes.len()) as u32;
+            let requested = (new_addrs.len() + new_prefixes.len()) as u32;
+            if have + requested > t.ipv6_per_eni() {
+                return Err(Ec2Error::AddressLimitExceeded {
+                    eni: eni_id,
+                    instance_type: t.name.clone(),
+                    limit: t.ipv6_per_eni(),
+                    have,
+                    requested,
+                });
+            }
+        }
+        let e = lookup_mut(
+            &mut self.network_interfaces,
+            Kind::NetworkInterface,
+            &eni_id,
+        )?;
+        e.ipv6_addresses.extend(new_addrs.iter().copied());
+        e.ipv6_prefixes.extend(new_prefixes.iter().copied());
+        Ok((eni_id, new_addrs, new_prefixes))
+    }
+
+    pub fn unassign_ipv6(
+        &mut self,
+        eni_id: Option<String>,
+        addresses: Vec<String>,
+        prefixes: Vec<String>,
+    ) -> Result<(String, Vec<Ipv6Addr>, Vec<Ipv6Net>), Ec2Error> {
+        let eni_id = eni_id.ok_or(Ec2Error::MissingParameter {
+            name: "NetworkInterfaceId",
+        })?;
+        if addresses.is_empty() && prefixes.is_empty() {
+            return Err(Ec2Error::MissingParameter {
+                name: "Ipv6Addresses or Ipv6Prefixes",
+            });
+        }
+        let eni = lookup(&self.network_interfaces, Kind::NetworkInterface, &eni_id)?.clone();
+        let mut gone_a = Vec::new();
+        for s in &addresses {
+            let a: Ipv6Addr = s.parse().map_err(|_| {
+                Ec2Error::invalid("Ipv6Addresses", s.clone(), "Give IPv6 addresses.")
+            })?;
+            if !eni.ipv6_addresses.contains(&a) {
+                return Err(Ec2Error::invalid(
+                    "Ipv6Addresses",
+                    s.clone(),
+                    format!("The address is not assigned to {eni_id}."),
+                ));
+            }
+            gone_a.push(a);
+        }
+        let mut gone_p = Vec::new();
+        for s in &prefixes {
+            let p: Ipv6Net = s
+                .parse()
+                .map_err(|_| Ec2Error::invalid("Ipv6Prefixes", s.clone(), "Give /80 prefixes."))?;
+            if !eni.ipv6_prefixes.contains(&p) {
+                return Err(Ec2Error::invalid(
+                    "Ipv6Prefixes",
+                    s.clone(),
+                    format!("The prefix is not assigned to {eni_id}."),
+                ));
+            }
+            gone_p.push(p);
+        }
+        let e = lookup_mut(
+            &mut self.network_interfaces,
+            Kind::NetworkInterface,
+            &eni_id,
+        )?;
+        e.ipv6_addresses.retain(|a| !gone_a.contains(a));
+        e.ipv6_prefixes.retain(|p| !gone_p.contains(p));
+        if let Some(att) = e.attachment.clone().filter(|a| a.device_index == 0) {
+            let first = e.ipv6_addresses.first().copied();
+            if let Some(i) = self.instances.get_mut(&att.instance_id) {
+                i.ipv6_address = first;
+            }
+        }
+        Ok((eni_id, gone_a, gone_p))
+    }
+}

@@ -1,0 +1,171 @@
+//! CreateTags, DeleteTags, DescribeTags over every taggable resource.
+
+use super::error::{Ec2Error, check_id};
+use super::filter::{matches, validate};
+use super::model::{Filter, Tags};
+use crate::ids::Kind;
+use crate::state::State;
+
+/// One row of DescribeTags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagDescription {
+    pub resource_id: String,
+    pub resource_type: &'static str,
+    pub key: String,
+    pub value: String,
+}
+
+const TAG_FILTERS: &[&str] = &["resource-id", "resource-type", "key", "value"];
+
+impl State {
+    fn tags_mut(&mut self, id: &str) -> Result<&mut Tags, Ec2Error> {
+        let kind = Kind::of_id(id).ok_or_else(|| {
+            Ec2Error::invalid(
+                "ResourceId",
+                id,
+                "Tag a resource by its id, e.g. vpc-0123456789abcdef0.",
+            )
+        })?;
+        check_id(kind, id)?;
+        let nf = || Ec2Error::NotFound {
+            kind,
+            id: id.to_string(),
+        };
+        Ok(match kind {
+            Kind::Vpc => &mut self.vpcs.get_mut(id).ok_or_else(nf)?.tags,
+            Kind::Subnet => &mut self.subnets.get_mut(id).ok_or_else(nf)?.tags,
+            Kind::InternetGateway => &mut self.internet_gateways.get_mut(id).ok_or_else(nf)?.tags,
+            Kind::EgressOnlyInternetGateway => {
+                &mut self.egress_only_gateways.get_mut(id).ok_or_else(nf)?.tags
+            }
+            Kind::RouteTable => &mut self.route_tables.get_mut(id).ok_or_else(nf)?.tags,
+            Kind::SecurityGroup => &mut self.security_groups.get_mut(id).ok_or_else(nf)?.tags,
+            Kind::Instance => &mut self.instances.get_mut(id).ok_or_else(nf)?.tags,
+            Kind::NetworkInterface => &mut self.network_interfaces.get_mut(id).ok_or_else(nf)?.tags,
+            _ => return Err(nf()),
+        })
+    }
+
+    pub fn create_tags(&mut self, resources: Vec<String>, tags: Tags) -> Result<(), Ec2Error> {
+        if resources.is_empty() {
+            return Err(Ec2Error::MissingParameter { name: "ResourceId" });
+        }
+        if tags.is_empty() {
+            return Err(Ec2Error::MissingParameter { name: "Tag" });
+        }
+        for (k, v) in &tags {
+            if k.is_empty() || k.len() > 128 || k.starts_with("aws:") || v.len() > 256 {
+                return Err(Ec2Error::invalid(
+                    "Tag",
+                    k.clone(),
+                    "Tag keys are 1-128 characters and must not start with aws:; values at most 256.",
+                ));
+            }
+        }
+        for r in resources {
+            let t = self.tags_mut(&r)?;
+            t.extend(tags.clone());
+            if t.len() > 50 {
+                return Err(Ec2Error::invalid(
+                    "Tag",
+                    r,
+                    "A resource can have at most 50 tags.",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn delete_tags(
+        &mut self,
+        resources: Vec<String>,
+        keys: Vec<String>,
+    ) -> Result<(), Ec2Error> {
+        if resources.is_empty() {
+            return Err(Ec2Error::MissingParameter { name: "ResourceId" });
+        }
+        for r in resources {
+            let t = self.tags_mut(&r)?;
+            if keys.is_empty() {
+                t.clear();
+            } else {
+                for k in &keys {
+                    t.remove(k);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn describe_tags(&self, filters: &[Filter]) -> Result<Vec<TagDescription>, Ec2Error> {
+        validate(
+            filters,
+            "DescribeTags",
+            TAG_FILTERS,
+            "resource-id, resource-type, key, value",
+        )?;
+        let mut all: Vec<(String, Kind, &Tags)> = Vec::new();
+        all.extend(
+            self.vpcs
+                .values()
+                .map(|x| (x.id.clone(), Kind::Vpc, &x.tags)),
+        );
+        all.extend(
+            self.subnets
+                .values()
+                .map(|x| (x.id.clone(), Kind::Subnet, &x.tags)),
+        );
+        all.extend(
+            self.internet_gateways
+                .values()
+                .map(|x| (x.id.clone(), Kind::InternetGateway, &x.tags)),
+        );
+        all.extend(
+            self.egress_only_gateways
+                .values()
+                .map(|x| (x.id.clone(), Kind::EgressOnlyInternetGateway, &x.tags)),
+        );
+        all.extend(
+            self.route_tables
+                .values()
+                .map(|x| (x.id.clone(), Kind::RouteTable, &x.tags)),
+        );
+        all.extend(
+            self.security_groups
+                .values()
+                .map(|x| (x.id.clone(), Kind::SecurityGroup, &x.tags)),
+        );
+        all.extend(
+            self.instances
+                .values()
+                .map(|x| (x.id.clone(), Kind::Instance, &x.tags)),
+        );
+        all.extend(
+            self.network_interfaces
+                .values()
+                .map(|x| (x.id.clone(), Kind::NetworkInterface, &x.tags)),
+        );
+        let none = Tags::new();
+        let mut out = Vec::new();
+        for (id, kind, tags) in all {
+            for (k, v) in tags {
+                let ok = matches(filters, &none, |n| match n {
+                    "resource-id" => vec![id.clone()],
+                    "resource-type" => vec![kind.resource_type().into()],
+                    "key" => vec![k.clone()],
+                    "value" => vec![v.clone()],
+                    _ => vec![],
+                });
+                if ok {
+                    out.push(TagDescription {
+                        resource_id: id.clone(),
+                        resource_type: kind.resource_type(),
+                        key: k.clone(),
+                        value: v.clone(),
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+}

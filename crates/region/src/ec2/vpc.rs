@@ -1,0 +1,956 @@
+//! VPCs, their CIDR blocks, subnets, internet and egress-only gateways, route tables.
+
+use std::collections::BTreeSet;
+
+use ipnet::{Ipv4Net, Ipv6Net};
+
+use super::error::{Ec2Error, check_id};
+use super::model::*;
+use super::{lookup, lookup_mut, net};
+use crate::ids::{self, Kind};
+use crate::region::Env;
+use crate::state::State;
+
+const MAX_CIDRS: usize = 5;
+
+/// Parse an IPv4 CIDR that must be a network address.
+pub fn parse_ipv4_cidr(name: &'static str, s: &str) -> Result<Ipv4Net, Ec2Error> {
+    let n: Ipv4Net = s
+        .parse()
+        .map_err(|_| Ec2Error::invalid(name, s, "Give an IPv4 CIDR block such as 10.0.0.0/16."))?;
+    if n.network() != n.addr() {
+        return Err(Ec2Error::invalid(
+            name,
+            s,
+            format!("This is not a network address; did you mean {}?", n.trunc()),
+        ));
+    }
+    Ok(n)
+}
+
+/// Parse an IPv6 CIDR that must be a network address.
+pub fn parse_ipv6_cidr(name: &'static str, s: &str) -> Result<Ipv6Net, Ec2Error> {
+    let n: Ipv6Net = s.parse().map_err(|_| {
+        Ec2Error::invalid(
+            name,
+            s,
+            "Give an IPv6 CIDR block such as 2001:db8:1234:1a00::/64.",
+        )
+    })?;
+    if n.network() != n.addr() {
+        return Err(Ec2Error::invalid(
+            name,
+            s,
+            format!("This is not a network address; did you mean {}?", n.trunc()),
+        ));
+    }
+    Ok(n)
+}
+
+fn overlaps4(a: Ipv4Net, b: Ipv4Net) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
+}
+
+fn overlaps6(a: Ipv6Net, b: Ipv6Net) -> bool {
+    a.contains(&b.network()) || b.contains(&a.network())
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateVpc {
+    pub cidr_block: Option<String>,
+    pub amazon_provided_ipv6: bool,
+    pub tenancy: Option<String>,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateSubnet {
+    pub vpc_id: Option<String>,
+    pub cidr_block: Option<String>,
+    pub ipv6_cidr_block: Option<String>,
+    pub availability_zone: Option<String>,
+    pub outpost_arn: Option<String>,
+    pub tags: Tags,
+}
+
+/// What AssociateVpcCidrBlock added.
+#[derive(Debug, Clone)]
+pub enum CidrAssociation {
+    V4(Ipv4Association),
+    V6(Ipv6Association),
+}
+
+impl State {
+    fn amazon_block(&self, env: &mut Env) -> Result<Ipv6Net, Ec2Error> {
+        let used: BTreeSet<Ipv6Net> = self.vpcs.values().flat_map(|v| v.ipv6_cidrs()).collect();
+        net::pick_vpc_block(&used, env.rng).ok_or(Ec2Error::InsufficientAddresses {
+            subnet: "2001:db8::/32 (the region's IPv6 pool)".into(),
+            what: "IPv6 /56 blocks",
+        })
+    }
+
+    pub fn create_vpc(&mut self, env: &mut Env, req: CreateVpc) -> Result<Vpc, Ec2Error> {
+        let cidr_s = req
+            .cidr_block
+            .ok_or(Ec2Error::MissingParameter { name: "CidrBlock" })?;
+        let cidr = parse_ipv4_cidr("CidrBlock", &cidr_s)?;
+        if !(16..=28).contains(&cidr.prefix_len()) {
+            return Err(Ec2Error::InvalidVpcRange {
+                cidr: cidr_s,
+                reason:
+                    "a VPC's IPv4 block must be between /16 and /28; try a /16 such as 10.0.0.0/16."
+                        .into(),
+            });
+        }
+        let tenancy = req.tenancy.unwrap_or_else(|| "default".into());
+        if !["default", "dedicated", "host"].contains(&tenancy.as_str()) {
+            return Err(Ec2Error::invalid(
+                "InstanceTenancy",
+                tenancy,
+                "Use default, dedicated or host.",
+            ));
+        }
+        let vpc_id = ids::generate(Kind::Vpc, env.rng);
+        let mut ipv6_associations = Vec::new();
+        if req.amazon_provided_ipv6 {
+            let block = self.amazon_block(env)?;
+            ipv6_associations.push(Ipv6Association {
+                id: ids::generate(Kind::VpcCidrAssociation, env.rng),
+                cidr: block,
+                border_group: env.config.name.clone(),
+            });
+        }
+        let rtb_id = ids::generate(Kind::RouteTable, env.rng);
+        let sg_id = ids::generate(Kind::SecurityGroup, env.rng);
+        let vpc = Vpc {
+            id: vpc_id.clone(),
+            cidr_block: cidr,
+            ipv4_associations: vec![Ipv4Association {
+                id: ids::generate(Kind::VpcCidrAssociation, env.rng),
+                cidr,
+            }],
+            ipv6_associations,
+            main_route_table: rtb_id.clone(),
+            default_security_group: sg_id.clone(),
+            tenancy,
+            tags: req.tags,
+        };
+        let mut routes = vec![Route {
+            destination: Destination::V4(cidr),
+            target: Target::Local,
+            origin: "CreateRouteTable".into(),
+        }];
+        routes.extend(vpc.ipv6_cidrs().map(|c| Route {
+            destination: Destination::V6(c),
+            target: Target::Local,
+            origin: "CreateRouteTable".into(),
+        }));
+        self.route_tables.insert(
+            rtb_id.clone(),
+            RouteTable {
+                id: rtb_id,
+                vpc_id: vpc_id.clone(),
+                main: true,
+                main_association: Some(ids::generate(Kind::RouteTableAssociation, env.rng)),
+                routes,
+                associations: vec![],
+                tags: Tags::new(),
+            },
+        );
+        let mut rules = vec![Rule {
+            id: ids::generate(Kind::SecurityGroupRule, env.rng),
+            egress: false,
+            protocol: "-1".into(),
+            from_port: None,
+            to_port: None,
+            source: RuleSource::Group(sg_id.clone()),
+            description: None,
+        }];
+        rules.push(Rule {
+            id: ids::generate(Kind::SecurityGroupRule, env.rng),
+            egress: true,
+            protocol: "-1".into(),
+            from_port: None,
+            to_port: None,
+            source: RuleSource::V4("0.0.0.0/0".parse().unwrap_or_default()),
+            description: None,
+        });
+        if !vpc.ipv6_associations.is_empty() {
+            rules.push(Rule {
+                id: ids::generate(Kind::SecurityGroupRule, env.rng),
+                egress: true,
+                protocol: "-1".into(),
+                from_port: None,
+                to_port: None,
+                source: RuleSource::V6("::/0".parse().unwrap_or_default()),
+                description: None,
+            });
+        }
+        self.security_groups.insert(
+            sg_id.clone(),
+            SecurityGroup {
+                id: sg_id,
+                name: "default".into(),
+                description: "default VPC security group".into(),
+                vpc_id: vpc_id.clone(),
+                rules,
+                tags: Tags::new(),
+            },
+        );
+        self.vpcs.insert(vpc_id, vpc.clone());
+        Ok(vpc)
+    }
+
+    pub fn associate_vpc_cidr_block(
+        &mut self,
+        env: &mut Env,
+        vpc_id: Option<String>,
+        cidr_block: Option<String>,
+        amazon_provided_ipv6: bool,
+    ) -> Result<(String, CidrAssociation), Ec2Error> {
+        let vpc_id = vpc_id.ok_or(Ec2Error::MissingParameter { name: "VpcId" })?;
+        let vpc = lookup(&self.vpcs, Kind::Vpc, &vpc_id)?.clone();
+        let assoc = match (cidr_block, amazon_provided_ipv6) {
+            (Some(_), true) => {
+                return Err(Ec2Error::InvalidParameterCombination {
+                    message:
+                        "Give either --cidr-block or --amazon-provided-ipv6-cidr-block, not both."
+                            .into(),
+                });
+            }
+            (None, false) => {
+                return Err(Ec2Error::MissingParameter {
+                    name: "CidrBlock or AmazonProvidedIpv6CidrBlock",
+                });
+            }
+            (None, true) => {
+                if vpc.ipv6_associations.len() >= MAX_CIDRS {
+                    return Err(Ec2Error::invalid(
+                        "AmazonProvidedIpv6CidrBlock",
+                        "true",
+                        format!(
+                            "VPC {vpc_id} already has {MAX_CIDRS} IPv6 blocks, the most a VPC can have."
+                        ),
+                    ));
+                }
+                let block = self.amazon_block(env)?;
+                CidrAssociation::V6(Ipv6Association {
+                    id: ids::generate(Kind::VpcCidrAssociation, env.rng),
+                    cidr: block,
+                    border_group: env.config.name.clone(),
+                })
+            }
+            (Some(c), false) => {
+                let cidr = parse_ipv4_cidr("CidrBlock", &c)?;
+                if !(16..=28).contains(&cidr.prefix_len()) {
+                    return Err(Ec2Error::InvalidVpcRange {
+                        cidr: c,
+                        reason: "must be between /16 and /28.".into(),
+                    });
+                }
+                if let Some(o) = vpc.ipv4_cidrs().find(|o| overlaps4(*o, cidr)) {
+                    return Err(Ec2Error::InvalidVpcRange {
+                        cidr: c,
+                        reason: format!("it overlaps {o}, which VPC {vpc_id} already has."),
+                    });
+                }
+                if vpc.ipv4_associations.len() >= MAX_CIDRS {
+                    return Err(Ec2Error::invalid(
+                        "CidrBlock",
+                        c,
+                        format!("VPC {vpc_id} already has {MAX_CIDRS} IPv4 blocks."),
+                    ));
+                }
+                CidrAssociation::V4(Ipv4Association {
+                    id: ids::generate(Kind::VpcCidrAssociation, env.rng),
+                    cidr,
+                })
+            }
+        };
+        let dest = match &assoc {
+            CidrAssociation::V4(a) => Destination::V4(a.cidr),
+            CidrAssociation::V6(a) => Destination::V6(a.cidr),
+        };
+        let rtbs: Vec<String> = self
+            .route_tables
+            .values()
+            .filter(|r| r.vpc_id == vpc_id)
+            .map(|r| r.id.clone())
+            .collect();
+        for id in rtbs {
+            if let Some(rt) = self.route_tables.get_mut(&id) {
+                rt.routes.push(Route {
+                    destination: dest,
+                    target: Target::Local,
+                    origin: "CreateRouteTable".into(),
+                });
+            }
+        }
+        let v = lookup_mut(&mut self.vpcs, Kind::Vpc, &vpc_id)?;
+        match &assoc {
+            CidrAssociation::V4(a) => v.ipv4_associations.push(a.clone()),
+            CidrAssociation::V6(a) => v.ipv6_associations.push(a.clone()),
+        }
+        Ok((vpc_id, assoc))
+    }
+
+    pub fn delete_vpc(&mut self, vpc_id: Option<String>) -> Result<(), Ec2Error> {
+        let vpc_id = vpc_id.ok_or(Ec2Error::MissingParameter { name: "VpcId" })?;
+        let vpc = lookup(&self.vpcs, Kind::Vpc, &vpc_id)?.clone();
+        let mut deps: Vec<String> = Vec::new();
+        deps.extend(
+            self.subnets
+                .values()
+                .filter(|s| s.vpc_id == vpc_id)
+                .map(|s| s.id.clone()),
+        );
+        deps.extend(
+            self.internet_gateways
+                .values()
+                .filter(|g| g.attached_vpc.as_deref() == Some(&vpc_id))
+                .map(|g| g.id.clone()),
+        );
+        deps.extend(
+            self.egress_only_gateways
+                .values()
+                .filter(|g| g.vpc_id == vpc_id)
+                .map(|g| g.id.clone()),
+        );
+        deps.extend(
+            self.route_tables
+                .values()
+                .filter(|r| r.vpc_id == vpc_id && !r.main)
+                .map(|r| r.id.clone()),
+        );
+        deps.extend(
+            self.security_groups
+                .values()
+                .filter(|g| g.vpc_id == vpc_id && g.id != vpc.default_security_group)
+                .map(|g| g.id.clone()),
+        );
+        if !deps.is_empty() {
+            return Err(Ec2Error::DependencyViolation {
+                message: format!(
+                    "The vpc '{vpc_id}' has dependencies and cannot be deleted: {}. Delete or detach them first.",
+                    deps.join(", ")
+                ),
+            });
+        }
+        self.route_tables.remove(&vpc.main_route_table);
+        self.security_groups.remove(&vpc.default_security_group);
+        self.vpcs.remove(&vpc_id);
+        Ok(())
+    }
+
+    pub fn create_subnet(&mut self, env: &mut Env, req: CreateSubnet) -> Result<Subnet, Ec2Error> {
+        let vpc_id = req
+            .vpc_id
+            .ok_or(Ec2Error::MissingParameter { name: "VpcId" })?;
+        let vpc = lookup(&self.vpcs, Kind::Vpc, &vpc_id)?.clone();
+        let cidr_s = req
+            .cidr_block
+            .ok_or(Ec2Error::MissingParameter { name: "CidrBlock" })?;
+        let cidr = parse_ipv4_cidr("CidrBlock", &cidr_s)?;
+        if !(16..=28).contains(&cidr.prefix_len()) {
+            return Err(Ec2Error::InvalidSubnetRange {
+                cidr: cidr_s,
+                reason: "a subnet's IPv4 block must be between /16 and /28.".into(),
+            });
+        }
+        if !vpc.ipv4_cidrs().any(|v| v.contains(&cidr)) {
+            let blocks: Vec<String> = vpc.ipv4_cidrs().map(|c| c.to_string()).collect();
+            return Err(Ec2Error::InvalidSubnetRange {
+                cidr: cidr_s,
+                reason: format!("it is not inside VPC {vpc_id} ({}).", blocks.join(", ")),
+            });
+        }
+        let siblings: Vec<Subnet> = self
+            .subnets
+            .values()
+            .filter(|s| s.vpc_id == vpc_id)
+            .cloned()
+            .collect();
+        if let Some(o) = siblings.iter().find(|s| overlaps4(s.cidr_block, cidr)) {
+            return Err(Ec2Error::InvalidSubnetConflict {
+                cidr: cidr_s,
+                other: o.id.clone(),
+                other_cidr: o.cidr_block.to_string(),
+            });
+        }
+        let ipv6 = match req.ipv6_cidr_block {
+            None => None,
+            Some(s) => {
+                let n = parse_ipv6_cidr("Ipv6CidrBlock", &s)?;
+                if n.prefix_len() != 64 {
+                    return Err(Ec2Error::InvalidSubnetRange {
+                        cidr: s,
+                        reason: "a subnet's IPv6 block must be a /64.".into(),
+                    });
+                }
+                if !vpc.ipv6_cidrs().any(|v| v.contains(&n)) {
+                    let blocks: Vec<String> = vpc.ipv6_cidrs().map(|c| c.to_string()).collect();
+                    let fix = if blocks.is_empty() {
+                        format!(
+                            "VPC {vpc_id} has no IPv6 block: run `aws ec2 associate-vpc-cidr-block --vpc-id {vpc_id} --amazon-provided-ipv6-cidr-block` first."
+                        )
+                    } else {
+                        format!("choose a /64 inside VPC {vpc_id}'s {}.", blocks.join(", "))
+                    };
+                    return Err(Ec2Error::InvalidSubnetRange {
+                        cidr: s,
+                        reason: format!("it is not inside the VPC; {fix}"),
+                    });
+                }
+                if let Some(o) = siblings
+                    .iter()
+                    .find(|o| o.ipv6.as_ref().is_some_and(|a| overlaps6(a.cidr, n)))
+                {
+                    return Err(Ec2Error::InvalidSubnetConflict {
+                        cidr: s,
+                        other: o.id.clone(),
+                        other_cidr: o
+                            .ipv6
+                            .as_ref()
+                            .map(|a| a.cidr.to_string())
+                            .unwrap_or_default(),
+                    });
+                }
+                Some(Ipv6Association {
+                    id: ids::generate(Kind::SubnetCidrAssociation, env.rng),
+                    cidr: n,
+                    border_group: env.config.name.clone(),
+                })
+            }
+        };
+        let az = match req.availability_zone {
+            None => format!("{}a", env.config.name),
+            Some(az) => {
+                let ok = az
+                    .strip_prefix(env.config.name.as_str())
+                    .is_some_and(|z| z.len() == 1 && z.bytes().all(|b| (b'a'..=b'f').contains(&b)));
+                if !ok {
+                    return Err(Ec2Error::invalid(
+                        "AvailabilityZone",
+                        az,
+                        format!("Zones of this region are {0}a to {0}f.", env.config.name),
+                    ));
+                }
+                az
+            }
+        };
+        if let Some(arn) = req
+            .outpost_arn
+            .as_ref()
+            .filter(|a| !a.starts_with("arn:aws:outposts:"))
+        {
+            {
+                return Err(Ec2Error::invalid(
+                    "OutpostArn",
+                    arn.clone(),
+                    "An Outpost ARN looks like arn:aws:outposts:REGION:ACCOUNT:outpost/op-0123456789abcdef0.",
+                ));
+            }
+        }
+        let subnet = Subnet {
+            id: ids::generate(Kind::Subnet, env.rng),
+            vpc_id,
+            availability_zone: az,
+            cidr_block: cidr,
+            ipv6,
+            assign_ipv6_on_creation: false,
+            map_public_ip_on_launch: false,
+            outpost_arn: req.outpost_arn,
+            tags: req.tags,
+        };
+        self.subnets.insert(subnet.id.clone(), subnet.clone());
+        Ok(subnet)
+    }
+
+    pub fn modify_subnet_attribute(
+        &mut self,
+        subnet_id: Option<String>,
+        assign_ipv6: Option<bool>,
+        map_public_ip: Option<bool>,
+    ) -> Result<(), Ec2Error> {
+        let subnet_id = subnet_id.ok_or(Ec2Error::MissingParameter { name: "SubnetId" })?;
+        if assign_ipv6.is_none() && map_public_ip.is_none() {
+            return Err(Ec2Error::MissingParameter {
+                name: "AssignIpv6AddressOnCreation or MapPublicIpOnLaunch",
+            });
+        }
+        let s = lookup_mut(&mut self.subnets, Kind::Subnet, &subnet_id)?;
+        if assign_ipv6 == Some(true) && s.ipv6.is_none() {
+            return Err(Ec2Error::invalid(
+                "AssignIpv6AddressOnCreation",
+                "true",
+                format!(
+                    "Subnet {subnet_id} has no IPv6 CIDR block; give it one (create it with --ipv6-cidr-block) before turning on IPv6 auto-assign."
+                ),
+            ));
+        }
+        if let Some(v) = assign_ipv6 {
+            s.assign_ipv6_on_creation = v;
+        }
+        if let Some(v) = map_public_ip {
+            s.map_public_ip_on_launch = v;
+        }
+        Ok(())
+    }
+
+    pub fn delete_subnet(&mut self, subnet_id: Option<String>) -> Result<(), Ec2Error> {
+        let subnet_id = subnet_id.ok_or(Ec2Error::MissingParameter { name: "SubnetId" })?;
+        lookup(&self.subnets, Kind::Subnet, &subnet_id)?;
+        let enis: Vec<String> = self
+            .network_interfaces
+            .values()
+            .filter(|e| e.subnet_id == subnet_id)
+            .map(|e| e.id.clone())
+            .collect();
+        if !enis.is_empty() {
+            return Err(Ec2Error::DependencyViolation {
+                message: format!(
+                    "The subnet '{subnet_id}' has dependencies and cannot be deleted: network interfaces {}. Terminate their instances first.",
+                    enis.join(", ")
+                ),
+            });
+        }
+        let rtbs: Vec<String> = self
+            .route_tables
+            .values()
+            .filter(|r| r.associations.iter().any(|a| a.subnet_id == subnet_id))
+            .map(|r| r.id.clone())
+            .collect();
+        for id in rtbs {
+            if let Some(rt) = self.route_tables.get_mut(&id) {
+                rt.associations.retain(|a| a.subnet_id != subnet_id);
+            }
+        }
+        self.subnets.remove(&subnet_id);
+        Ok(())
+    }
+
+    /// The route table a subnet uses: its explicit association, else the VPC's main table.
+    pub fn route_table_of_subnet(&self, subnet: &Subnet) -> Option<&RouteTable> {
+        self.route_tables
+            .values()
+            .find(|r| r.associations.iter().any(|a| a.subnet_id == subnet.id))
+            .or_else(|| {
+                self.vpcs
+                    .get(&subnet.vpc_id)
+                    .and_then(|v| self.route_tables.get(&v.main_route_table))
+            })
+    }
+
+    pub fn create_internet_gateway(&mut self, env: &mut Env, tags: Tags) -> InternetGateway {
+        let g = InternetGateway {
+            id: ids::generate(Kind::InternetGateway, env.rng),
+            attached_vpc: None,
+            tags,
+        };
+        self.internet_gateways.insert(g.id.clone(), g.clone());
+        g
+    }
+
+    pub fn attach_internet_gateway(
+        &mut self,
+        igw_id: Option<String>,
+        vpc_id: Option<String>,
+    ) -> Result<(), Ec2Error> {
+        let igw_id = igw_id.ok_or(Ec2Error::MissingParameter {
+            name: "InternetGatewayId",
+        })?;
+        let vpc_id = vpc_id.ok_or(Ec2Error::MissingParameter { name: "VpcId" })?;
+        lookup(&self.vpcs, Kind::Vpc, &vpc_id)?;
+        let g = lookup(&self.internet_gateways, Kind::InternetGateway, &igw_id)?;
+        if let Some(v) = &g.attached_vpc {
+            return Err(Ec2Error::AlreadyAssociated {
+                message: format!(
+                    "resource {igw_id} is already attached to network {v}; detach it first."
+                ),
+            });
+        }
+        if let Some(o) = self
+            .internet_gateways
+            .values()
+            .find(|o| o.attached_vpc.as_deref() == Some(&vpc_id))
+        {
+            return Err(Ec2Error::AlreadyAssociated {
+                message: format!(
+                    "Network {vpc_id} already has an internet gateway attached ({}).",
+                    o.id
+                ),
+            });
+        }
+        lookup_mut(&mut self.internet_gateways, Kind::InternetGateway, &igw_id)?.attached_vpc =
+            Some(vpc_id);
+        Ok(())
+    }
+
+    pub fn detach_internet_gateway(
+        &mut self,
+        igw_id: Option<String>,
+        vpc_id: Option<String>,
+    ) -> Result<(), Ec2Error> {
+        let igw_id = igw_id.ok_or(Ec2Error::MissingParameter {
+            name: "InternetGatewayId",
+        })?;
+        let vpc_id = vpc_id.ok_or(Ec2Error::MissingParameter { name: "VpcId" })?;
+        let g = lookup(&self.internet_gateways, Kind::InternetGateway, &igw_id)?;
+        if g.attached_vpc.as_deref() != Some(vpc_id.as_str()) {
+            return Err(Ec2Error::IncorrectState {
+                message: format!("resource {igw_id} is not attached to network {vpc_id}"),
+            });
+        }
+        let users: Vec<String> = self
+            .route_tables
+            .values()
+            .filter(|r| {
+                r.routes
+                    .iter()
+                    .any(|rt| rt.target == Target::InternetGateway(igw_id.clone()))
+            })
+            .map(|r| r.id.clone())
+            .collect();
+        if !users.is_empty() {
+            return Err(Ec2Error::DependencyViolation {
+                message: format!(
+                    "Routes in {} still point at {igw_id}; delete them first.",
+                    users.join(", ")
+                ),
+            });
+        }
+        lookup_mut(&mut self.internet_gateways, Kind::InternetGateway, &igw_id)?.attached_vpc =
+            None;
+        Ok(())
+    }
+
+    pub fn delete_internet_gateway(&mut self, igw_id: Option<String>) -> Result<(), Ec2Error> {
+        let igw_id = igw_id.ok_or(Ec2Error::MissingParameter {
+            name: "InternetGatewayId",
+        })?;
+        let g = lookup(&self.internet_gateways, Kind::InternetGateway, &igw_id)?;
+        if let Some(v) = &g.attached_vpc {
+            return Err(Ec2Error::DependencyViolation {
+                message: format!(
+                    "The internetGateway '{igw_id}' has dependencies and cannot be deleted: it is attached to {v}; detach it first."
+                ),
+            });
+        }
+        self.internet_gateways.remove(&igw_id);
+        Ok(())
+    }
+
+    pub fn create_egress_only_internet_gateway(
+        &mut self,
+        env: &mut Env,
+        vpc_id: Option<String>,
+        tags: Tags,
+    ) -> Result<EgressOnlyInternetGateway, Ec2Error> {
+        let vpc_id = vpc_id.ok_or(Ec2Error::MissingParameter { name: "VpcId" })?;
+        lookup(&self.vpcs, Kind::Vpc, &vpc_id)?;
+        let g = EgressOnlyInternetGateway {
+            id: ids::generate(Kind::EgressOnlyInternetGateway, env.rng),
+            vpc_id,
+            tags,
+        };
+        self.egress_only_gateways.insert(g.id.clone(), g.clone());
+        Ok(g)
+    }
+
+    pub fn delete_egress_only_internet_gateway(
+        &mut self,
+        id: Option<String>,
+    ) -> Result<(), Ec2Error> {
+        let id = id.ok_or(Ec2Error::MissingParameter {
+            name: "EgressOnlyInternetGatewayId",
+        })?;
+        lookup(
+            &self.egress_only_gateways,
+            Kind::EgressOnlyInternetGateway,
+            &id,
+        )?;
+        let users: Vec<String> = self
+            .route_tables
+            .values()
+            .filter(|r| {
+                r.routes
+                    .iter()
+                    .any(|rt| rt.target == Target::EgressOnlyInternetGateway(id.clone()))
+            })
+            .map(|r| r.id.clone())
+            .collect();
+        if !users.is_empty() {
+            return Err(Ec2Error::DependencyViolation {
+                message: format!(
+                    "Routes in {} still point at {id}; delete them first.",
+                    users.join(", ")
+                ),
+            });
+        }
+        self.egress_only_gateways.remove(&id);
+        Ok(())
+    }
+
+    pub fn create_route_table(
+        &mut self,
+        env: &mut Env,
+        vpc_id: Option<String>,
+        tags: Tags,
+    ) -> Result<RouteTable, Ec2Error> {
+        let vpc_id = vpc_id.ok_or(Ec2Error::MissingParameter { name: "VpcId" })?;
+        let vpc = lookup(&self.vpcs, Kind::Vpc, &vpc_id)?;
+        let mut routes: Vec<Route> = vpc
+            .ipv4_cidrs()
+            .map(|c| Route {
+                destination: Destination::V4(c),
+                target: Target::Local,
+                origin: "CreateRouteTable".into(),
+            })
+            .collect();
+        routes.extend(vpc.ipv6_cidrs().map(|c| Route {
+            destination: Destination::V6(c),
+            target: Target::Local,
+            origin: "CreateRouteTable".into(),
+        }));
+        let rt = RouteTable {
+            id: ids::generate(Kind::RouteTable, env.rng),
+            vpc_id,
+            main: false,
+            main_association: None,
+            routes,
+            associations: vec![],
+            tags,
+        };
+        self.route_tables.insert(rt.id.clone(), rt.clone());
+        Ok(rt)
+    }
+
+    /// CreateRoute to an internet gateway (IPv4 or IPv6) or an egress-only gateway (IPv6 only).
+    pub fn create_route(
+        &mut self,
+        rtb_id: Option<String>,
+        dest_v4: Option<String>,
+        dest_v6: Option<String>,
+        gateway_id: Option<String>,
+        eigw_id: Option<String>,
+    ) -> Result<(), Ec2Error> {
+        let rtb_id = rtb_id.ok_or(Ec2Error::MissingParameter {
+            name: "RouteTableId",
+        })?;
+        let rt = lookup(&self.route_tables, Kind::RouteTable, &rtb_id)?.clone();
+        let destination = match (dest_v4, dest_v6) {
+            (Some(a), None) => Destination::V4(parse_ipv4_cidr("DestinationCidrBlock", &a)?),
+            (None, Some(b)) => Destination::V6(parse_ipv6_cidr("DestinationIpv6CidrBlock", &b)?),
+            (None, None) => {
+                return Err(Ec2Error::MissingParameter {
+                    name: "DestinationCidrBlock or DestinationIpv6CidrBlock",
+                });
+            }
+            (Some(_), Some(_)) => {
+                return Err(Ec2Error::InvalidParameterCombination {
+                    message: "Give exactly one of --destination-cidr-block and --destination-ipv6-cidr-block.".into(),
+                });
+            }
+        };
+        let target = match (gateway_id, eigw_id) {
+            (Some(g), None) => {
+                if g == "local" {
+                    return Err(Ec2Error::invalid(
+                        "GatewayId",
+                        g,
+                        "Local routes are created with the route table; target an internet gateway (igw-...).",
+                    ));
+                }
+                let igw = lookup(&self.internet_gateways, Kind::InternetGateway, &g)?;
+                if igw.attached_vpc.as_deref() != Some(rt.vpc_id.as_str()) {
+                    return Err(Ec2Error::invalid(
+                        "GatewayId",
+                        g.clone(),
+                        format!(
+                            "route table {rtb_id} and network gateway {g} belong to different networks; attach {g} to {} first.",
+                            rt.vpc_id
+                        ),
+                    ));
+                }
+                Target::InternetGateway(g)
+            }
+            (None, Some(e)) => {
+                let eigw = lookup(
+                    &self.egress_only_gateways,
+                    Kind::EgressOnlyInternetGateway,
+                    &e,
+                )?;
+                if eigw.vpc_id != rt.vpc_id {
+                    return Err(Ec2Error::invalid(
+                        "EgressOnlyInternetGatewayId",
+                        e.clone(),
+                        format!(
+                            "route table {rtb_id} and gateway {e} belong to different networks."
+                        ),
+                    ));
+                }
+                if matches!(destination, Destination::V4(_)) {
+                    return Err(Ec2Error::invalid(
+                        "EgressOnlyInternetGatewayId",
+                        e,
+                        "An egress-only internet gateway carries IPv6 only; use --destination-ipv6-cidr-block ::/0, or an internet gateway for IPv4.",
+                    ));
+                }
+                Target::EgressOnlyInternetGateway(e)
+            }
+            (None, None) => {
+                return Err(Ec2Error::MissingParameter {
+                    name: "GatewayId or EgressOnlyInternetGatewayId",
+                });
+            }
+            (Some(_), Some(_)) => {
+                return Err(Ec2Error::InvalidParameterCombination {
+                    message: "Give exactly one route target.".into(),
+                });
+            }
+        };
+        if rt.routes.iter().any(|r| r.destination == destination) {
+            return Err(Ec2Error::RouteAlreadyExists {
+                route_table: rtb_id,
+                destination: destination.to_string(),
+            });
+        }
+        lookup_mut(&mut self.route_tables, Kind::RouteTable, &rtb_id)?
+            .routes
+            .push(Route {
+                destination,
+                target,
+                origin: "CreateRoute".into(),
+            });
+        Ok(())
+    }
+
+    pub fn delete_route(
+        &mut self,
+        rtb_id: Option<String>,
+        dest_v4: Option<String>,
+        dest_v6: Option<String>,
+    ) -> Result<(), Ec2Error> {
+        let rtb_id = rtb_id.ok_or(Ec2Error::MissingParameter {
+            name: "RouteTableId",
+        })?;
+        let destination = match (dest_v4, dest_v6) {
+            (Some(a), None) => Destination::V4(parse_ipv4_cidr("DestinationCidrBlock", &a)?),
+            (None, Some(b)) => Destination::V6(parse_ipv6_cidr("DestinationIpv6CidrBlock", &b)?),
+            _ => {
+                return Err(Ec2Error::MissingParameter {
+                    name: "DestinationCidrBlock or DestinationIpv6CidrBlock",
+                });
+            }
+        };
+        let rt = lookup_mut(&mut self.route_tables, Kind::RouteTable, &rtb_id)?;
+        let before = rt.routes.len();
+        rt.routes
+            .retain(|r| r.destination != destination || r.target == Target::Local);
+        if rt.routes.len() == before {
+            return Err(Ec2Error::invalid(
+                "DestinationCidrBlock",
+                destination.to_string(),
+                format!("There is no deletable route with this destination in {rtb_id}."),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn associate_route_table(
+        &mut self,
+        env: &mut Env,
+        rtb_id: Option<String>,
+        subnet_id: Option<String>,
+    ) -> Result<String, Ec2Error> {
+        let rtb_id = rtb_id.ok_or(Ec2Error::MissingParameter {
+            name: "RouteTableId",
+        })?;
+        let subnet_id = subnet_id.ok_or(Ec2Error::MissingParameter { name: "SubnetId" })?;
+        let rt = lookup(&self.route_tables, Kind::RouteTable, &rtb_id)?;
+        let s = lookup(&self.subnets, Kind::Subnet, &subnet_id)?;
+        if rt.vpc_id != s.vpc_id {
+            return Err(Ec2Error::invalid(
+                "SubnetId",
+                subnet_id,
+                format!(
+                    "route table {rtb_id} and subnet belong to different networks ({} vs {}).",
+                    rt.vpc_id, s.vpc_id
+                ),
+            ));
+        }
+        if let Some(o) = self
+            .route_tables
+            .values()
+            .find(|r| r.associations.iter().any(|a| a.subnet_id == subnet_id))
+        {
+            return Err(Ec2Error::AlreadyAssociated {
+                message: format!(
+                    "the specified association for route table {} conflicts with an existing association: subnet {subnet_id} is already associated with it; use replace-route-table-association.",
+                    o.id
+                ),
+            });
+        }
+        let id = ids::generate(Kind::RouteTableAssociation, env.rng);
+        lookup_mut(&mut self.route_tables, Kind::RouteTable, &rtb_id)?
+            .associations
+            .push(RouteTableAssociation {
+                id: id.clone(),
+                subnet_id,
+            });
+        Ok(id)
+    }
+
+    pub fn disassociate_route_table(
+        &mut self,
+        association_id: Option<String>,
+    ) -> Result<(), Ec2Error> {
+        let id = association_id.ok_or(Ec2Error::MissingParameter {
+            name: "AssociationId",
+        })?;
+        check_id(Kind::RouteTableAssociation, &id)?;
+        let rtb = self
+            .route_tables
+            .values()
+            .find(|r| r.associations.iter().any(|a| a.id == id))
+            .map(|r| r.id.clone())
+            .ok_or(Ec2Error::NotFound {
+                kind: Kind::RouteTableAssociation,
+                id: id.clone(),
+            })?;
+        if let Some(rt) = self.route_tables.get_mut(&rtb) {
+            rt.associations.retain(|a| a.id != id);
+        }
+        Ok(())
+    }
+
+    pub fn delete_route_table(&mut self, rtb_id: Option<String>) -> Result<(), Ec2Error> {
+        let rtb_id = rtb_id.ok_or(Ec2Error::MissingParameter {
+            name: "RouteTableId",
+        })?;
+        let rt = lookup(&self.route_tables, Kind::RouteTable, &rtb_id)?;
+        if rt.main {
+            return Err(Ec2Error::DependencyViolation {
+                message: format!(
+                    "The routeTable '{rtb_id}' is the main route table of {} and cannot be deleted; delete the VPC instead.",
+                    rt.vpc_id
+                ),
+            });
+        }
+        if !rt.associations.is_empty() {
+            let subnets: Vec<&str> = rt
+                .associations
+                .iter()
+                .map(|a| a.subnet_id.as_str())
+                .collect();
+            return Err(Ec2Error::DependencyViolation {
+                message: format!(
+                    "The routeTable '{rtb_id}' has dependencies and cannot be deleted: it is associated with {}.",
+                    subnets.join(", ")
+                ),
+            });
+        }
+        self.route_tables.remove(&rtb_id);
+        Ok(())
+    }
+}

@@ -1,0 +1,62 @@
+//! The whole region as rows in tables. Adding a resource kind is one line in `tables!`.
+
+use crate::ec2::model::*;
+use crate::store::{Change, Record, StoreError};
+use crate::table::Table;
+
+macro_rules! tables {
+    ($($field:ident : $ty:ty = $name:literal),* $(,)?) => {
+        /// Every table of the region.
+        #[derive(Debug, Clone)]
+        pub struct State {
+            $(pub $field: Table<$ty>,)*
+        }
+
+        impl Default for State {
+            fn default() -> Self {
+                Self { $($field: Table::new($name),)* }
+            }
+        }
+
+        impl State {
+            /// Serialize the rows changed by the running operation and clear the journals.
+            pub fn take_changes(&mut self) -> Result<Vec<Change>, serde_json::Error> {
+                let mut out = Vec::new();
+                $(self.$field.take_changes(&mut out)?;)*
+                Ok(out)
+            }
+
+            /// Undo the running operation.
+            pub fn rollback(&mut self) {
+                $(self.$field.rollback();)*
+            }
+
+            /// Build the state from stored rows.
+            pub fn from_records(records: Vec<Record>) -> Result<Self, StoreError> {
+                let mut s = Self::default();
+                for r in records {
+                    let res = match r.table.as_str() {
+                        $($name => s.$field.load_json(r.key.clone(), &r.value),)*
+                        other => {
+                            tracing::warn!(table = other, key = %r.key, "ignoring a row of an unknown table");
+                            Ok(())
+                        }
+                    };
+                    res.map_err(|e| StoreError::Corrupt { table: r.table.clone(), key: r.key.clone(), message: e.to_string() })?;
+                }
+                Ok(s)
+            }
+        }
+    };
+}
+
+tables! {
+    vpcs: Vpc = "vpcs",
+    subnets: Subnet = "subnets",
+    internet_gateways: InternetGateway = "internet_gateways",
+    egress_only_gateways: EgressOnlyInternetGateway = "egress_only_gateways",
+    route_tables: RouteTable = "route_tables",
+    security_groups: SecurityGroup = "security_groups",
+    instances: Instance = "instances",
+    network_interfaces: NetworkInterface = "network_interfaces",
+}
