@@ -1,0 +1,631 @@
+//! `sixfold-egress-cni`: the pod's node-local IPv4 for egress to IPv4-only destinations,
+//! chained after `sixfold-cni` (it needs `prevResult`).
+//!
+//! - IPAM: the standard `host-local` plugin (found on `CNI_PATH`) hands out an address from
+//!   169.254.172.0/22.
+//! - Pod: `v4if0` (IPv6 off on it) with `<addr>/22` but no prefix route; instead
+//!   `169.254.172.1/32 dev v4if0 scope link`, `169.254.172.0/22 via 169.254.172.1` and the
+//!   IPAM routes (the default route) via 169.254.172.1 — every packet goes to the node, which
+//!   answers ARP for 169.254.172.1 on the host veth.
+//! - Node: host veth `egr<hash>` with `169.254.172.1/32 scope link` and `<addr>/32 dev egr<hash>`;
+//!   IPv4 forwarding; the node-wide nftables table ([`dataplane::nft`]) SNATs the range to
+//!   `nodeIP` and rejects new forwarded connections into it. No per-pod rules.
+//! - Result: `prevResult` plus the two new interfaces; the IPv4 address is NOT added to `ips`
+//!   (only the pod's IPv6 is reported to the runtime).
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use dataplane::netlink::{AddrOpts, Netlink, Route, Scope, VethSpec};
+use dataplane::nft::{self, NodeEgress};
+use dataplane::sysctl::{self, Key};
+use ipnet::{IpNet, Ipv4Net};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::delegate;
+use crate::error::Error;
+use crate::names;
+use crate::pod::{Attachment, collect, delete_link, ensure_absent, gc_links, open_pod_ns};
+use crate::result::{CniResult, Interface, interface_json};
+use crate::skel::{Plugin, Request};
+use crate::version::CniVersion;
+
+/// The pods' node-local IPv4 range.
+pub const EGRESS_SUBNET: &str = "169.254.172.0/22";
+/// The pods' IPv4 gateway (on every egress host veth).
+pub const EGRESS_GATEWAY: &str = "169.254.172.1";
+/// Alias tag on host veths of this plugin.
+pub const ALIAS_TAG: &str = "sixfold-egress";
+/// The pod-side interface name unless `ifName` says otherwise.
+pub const DEFAULT_IFNAME: &str = "v4if0";
+/// host-local's default data directory.
+const HOST_LOCAL_DEFAULT_DIR: &str = "/var/lib/cni/networks";
+
+#[derive(Deserialize)]
+struct Raw {
+    #[serde(rename = "nodeIP")]
+    node_ip: Option<Ipv4Addr>,
+    #[serde(rename = "randomizeSNAT")]
+    randomize: Option<Value>,
+    mtu: Option<u32>,
+    ipam: Option<Value>,
+    #[serde(rename = "ifName")]
+    if_name: Option<String>,
+}
+
+/// This plugin's configuration fields.
+#[derive(Debug, Clone)]
+pub struct EgressConf {
+    /// SNAT source; without it no egress table is managed.
+    pub node_ip: Option<Ipv4Addr>,
+    pub random_fully: bool,
+    pub mtu: u32,
+    /// The `ipam` section, handed to the IPAM plugin.
+    pub ipam: Value,
+    /// The IPAM plugin's name (`ipam.type`).
+    pub ipam_type: String,
+    pub ifname: String,
+}
+
+impl EgressConf {
+    pub fn from_req(req: &Request) -> Result<EgressConf, Error> {
+        let raw: Raw = req.conf.plugin()?;
+        let random_fully = match &raw.randomize {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) if s == "prng" => true,
+            Some(Value::String(s)) if s == "none" || s == "hashrandom" => false,
+            Some(other) => {
+                return Err(Error::InvalidConfig(format!(
+                    "randomizeSNAT {other} must be true/false or one of \"prng\", \"hashrandom\", \"none\""
+                )));
+            }
+        };
+        let mtu = raw.mtu.unwrap_or(crate::pod::DEFAULT_MTU);
+        if !(576..=65535).contains(&mtu) {
+            return Err(Error::InvalidConfig(format!(
+                "mtu {mtu} is out of range 576..=65535"
+            )));
+        }
+        let ipam = raw.ipam.ok_or_else(|| {
+            Error::InvalidConfig("`ipam` is missing; use {\"type\":\"host-local\",...}".into())
+        })?;
+        let ipam_type = ipam
+            .get("type")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                Error::InvalidConfig("`ipam.type` is missing (e.g. \"host-local\")".into())
+            })?
+            .to_string();
+        let ifname = raw.if_name.unwrap_or_else(|| DEFAULT_IFNAME.into());
+        dataplane::netlink::validate_ifname(&ifname)
+            .map_err(|e| Error::InvalidConfig(format!("ifName: {e}")))?;
+        Ok(EgressConf {
+            node_ip: raw.node_ip,
+            random_fully,
+            mtu,
+            ipam,
+            ipam_type,
+            ifname,
+        })
+    }
+
+    /// The configuration handed to the IPAM plugin. host-local (Debian 1.1.x) speaks up to
+    /// 1.0.0, so newer versions are stepped down; the result is read version-independently.
+    fn ipam_stdin(&self, req: &Request) -> Value {
+        let v = req.conf.cni_version.min(CniVersion::V1_0_0);
+        json!({"cniVersion": v.as_str(), "name": req.conf.name, "ipam": self.ipam})
+    }
+
+    fn ipam_binary(&self, req: &Request) -> Result<PathBuf, Error> {
+        delegate::find(&self.ipam_type, &req.env.path)
+    }
+}
+
+fn subnet() -> Ipv4Net {
+    // A constant that parses: checked by the `constants_parse` test.
+    EGRESS_SUBNET.parse().unwrap_or_default()
+}
+
+fn gateway() -> Ipv4Addr {
+    EGRESS_GATEWAY.parse().unwrap_or(Ipv4Addr::UNSPECIFIED)
+}
+
+/// Undo of a partly applied ADD, run on drop unless disarmed.
+#[derive(Default)]
+struct Rollback {
+    host_veth: Option<String>,
+    ipam: Option<(PathBuf, Value)>,
+}
+
+impl Rollback {
+    /// Keep everything: clears the undo list (assigning a new value would run `drop`).
+    fn disarm(&mut self) {
+        self.host_veth = None;
+        self.ipam = None;
+    }
+}
+
+impl Drop for Rollback {
+    fn drop(&mut self) {
+        // Best effort: the ADD already failed and reports its own error.
+        if let Some(name) = self.host_veth.take()
+            && let Ok(mut nl) = Netlink::open()
+        {
+            let _ = delete_link(&mut nl, &name);
+        }
+        if let Some((bin, stdin)) = self.ipam.take() {
+            let _ = delegate::exec(&bin, "DEL", &[], &stdin);
+        }
+    }
+}
+
+/// The `sixfold-egress-cni` plugin.
+pub struct EgressPlugin;
+
+impl Plugin for EgressPlugin {
+    fn add(&self, req: &Request) -> Result<Value, Error> {
+        let conf = EgressConf::from_req(req)?;
+        let att = Attachment::from_req(req)?;
+        let prev = req.conf.prev_result_raw.clone().ok_or_else(|| {
+            Error::InvalidConfig(
+                "no prevResult: sixfold-egress-cni must be chained after sixfold-cni in a conflist"
+                    .into(),
+            )
+        })?;
+        let netns_path = req.env.netns()?.to_string();
+        let pod_ns = open_pod_ns(req)?;
+        let host_name = att.host_veth(names::EGRESS_PREFIX);
+        let ipam_bin = conf.ipam_binary(req)?;
+        let ipam_stdin = conf.ipam_stdin(req);
+        let mut host =
+            Netlink::open().map_err(Error::dp("opening netlink in the node namespace"))?;
+        let mut pod = pod_ns
+            .netlink()
+            .map_err(Error::dp(format!("opening netlink in {netns_path}")))?;
+
+        // Validate before changing anything.
+        ensure_absent(&mut host, &host_name, "on the node")?;
+        ensure_absent(&mut pod, &conf.ifname, &format!("in {netns_path}"))?;
+        sysctl::enable_ipv4_forwarding()
+            .map_err(Error::dp("turning on IPv4 forwarding on the node"))?;
+        if let Some(node_ipv4) = conf.node_ip {
+            nft::ensure_node_egress(&NodeEgress {
+                node_ipv4,
+                random_fully: conf.random_fully,
+            })
+            .map_err(Error::dp("creating the node's egress nftables table"))?;
+        }
+
+        let mut rb = Rollback::default();
+        let ipam_out = delegate::exec(&ipam_bin, "ADD", &[], &ipam_stdin)?;
+        rb.ipam = Some((ipam_bin.clone(), ipam_stdin.clone()));
+        let ipam_res = ipam_out
+            .as_ref()
+            .map(CniResult::from_json)
+            .transpose()
+            .map_err(|e| Error::Ipam {
+                plugin: conf.ipam_type.clone(),
+                code: 999,
+                msg: e.to_string(),
+            })?
+            .unwrap_or_default();
+        let ip = ipam_res
+            .ips
+            .iter()
+            .find_map(|ip| match ip.address {
+                IpNet::V4(n) => Some((n, ip.gateway)),
+                IpNet::V6(_) => None,
+            })
+            .ok_or_else(|| Error::Ipam {
+                plugin: conf.ipam_type.clone(),
+                code: 999,
+                msg: "returned no IPv4 address".into(),
+            })?;
+        let (pod_net, gw) = (ip.0, ip.1.unwrap_or(IpAddr::V4(gateway())));
+        if !subnet().contains(&pod_net.addr()) || gw != IpAddr::V4(gateway()) {
+            return Err(Error::InvalidConfig(format!(
+                "IPAM gave {pod_net} via {gw}; the egress range is fixed to {EGRESS_SUBNET} via {EGRESS_GATEWAY}: fix ipam.ranges"
+            )));
+        }
+        let pod_ip = IpAddr::V4(pod_net.addr());
+
+        host.veth_create(&VethSpec {
+            name: &host_name,
+            peer_name: &conf.ifname,
+            peer_netns: Some(pod_ns.as_fd()),
+            mtu: Some(conf.mtu),
+        })
+        .map_err(|e| match e {
+            e if e.is_exists() => Error::AlreadyExists {
+                what: format!("interface {host_name} or {} in {netns_path}", conf.ifname),
+            },
+            e => Error::dp(format!("creating veth {host_name} <-> {}", conf.ifname))(e),
+        })?;
+        rb.host_veth = Some(host_name.clone());
+
+        // Pod side: IPv6 off on the egress interface (no link-local, no DAD).
+        pod_ns
+            .run(|| sysctl::write(&Key::conf(true, &conf.ifname, "disable_ipv6")?, "1"))
+            .and_then(|r| r)
+            .map_err(Error::dp(format!("turning IPv6 off on {}", conf.ifname)))?;
+        let pl = pod
+            .link_get(&conf.ifname)
+            .map_err(Error::dp("looking up the pod egress interface"))?;
+        pod.link_set_up(pl.index, true)
+            .map_err(Error::dp(format!("setting {} up", conf.ifname)))?;
+        pod.addr_add(
+            pl.index,
+            pod_ip,
+            pod_net.prefix_len(),
+            AddrOpts {
+                noprefixroute: true,
+                ..Default::default()
+            },
+        )
+        .map_err(Error::dp(format!("adding {pod_net} to {}", conf.ifname)))?;
+        let gw_host = IpNet::V4(
+            Ipv4Net::new(gateway(), 32).map_err(|e| Error::InvalidConfig(e.to_string()))?,
+        );
+        let mut r = Route::dev(gw_host, pl.index);
+        r.src = Some(pod_ip);
+        pod.route_add(&r).map_err(Error::dp(format!(
+            "adding the route {EGRESS_GATEWAY}/32 in the pod"
+        )))?;
+        let mut routes = vec![IpNet::V4(subnet())];
+        routes.extend(
+            ipam_res
+                .routes
+                .iter()
+                .map(|r| r.dst)
+                .filter(|d| d.addr().is_ipv4() && *d != IpNet::V4(subnet())),
+        );
+        for dst in routes {
+            let mut r = Route::via(dst, gw, pl.index);
+            r.src = Some(pod_ip);
+            pod.route_add(&r).map_err(Error::dp(format!(
+                "adding the route {dst} via {gw} in the pod"
+            )))?;
+        }
+
+        // Node side.
+        let hl = host
+            .link_get(&host_name)
+            .map_err(Error::dp("looking up the host egress veth"))?;
+        sysctl::write(
+            &Key::conf(true, &host_name, "disable_ipv6").map_err(Error::dp("sysctl key"))?,
+            "1",
+        )
+        .map_err(Error::dp(format!("turning IPv6 off on {host_name}")))?;
+        let alias = att.alias(ALIAS_TAG);
+        if alias.len() <= 255 {
+            host.link_set_alias(hl.index, &alias)
+                .map_err(Error::dp(format!("labelling {host_name}")))?;
+        }
+        host.link_set_up(hl.index, true)
+            .map_err(Error::dp(format!("setting {host_name} up")))?;
+        host.addr_add(
+            hl.index,
+            gw,
+            32,
+            AddrOpts {
+                scope: Some(Scope::Link),
+                ..Default::default()
+            },
+        )
+        .map_err(Error::dp(format!(
+            "adding {EGRESS_GATEWAY}/32 to {host_name}"
+        )))?;
+        let pod_host = IpNet::V4(
+            Ipv4Net::new(pod_net.addr(), 32).map_err(|e| Error::InvalidConfig(e.to_string()))?,
+        );
+        host.route_add(&Route::dev(pod_host, hl.index))
+            .map_err(Error::dp(format!(
+                "adding the route {pod_host} dev {host_name}"
+            )))?;
+
+        rb.disarm();
+        let version = req.conf.cni_version;
+        let mut out = prev;
+        if let Some(obj) = out.as_object_mut() {
+            obj.insert("cniVersion".into(), json!(version.as_str()));
+            let list = obj.entry("interfaces").or_insert_with(|| json!([]));
+            if let Some(list) = list.as_array_mut() {
+                list.push(interface_json(
+                    &Interface {
+                        name: host_name,
+                        mac: hl.mac.map(|m| m.to_string()),
+                        mtu: Some(conf.mtu),
+                        sandbox: None,
+                    },
+                    version,
+                ));
+                list.push(interface_json(
+                    &Interface {
+                        name: conf.ifname.clone(),
+                        mac: pl.mac.map(|m| m.to_string()),
+                        mtu: Some(conf.mtu),
+                        sandbox: Some(netns_path),
+                    },
+                    version,
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    fn del(&self, req: &Request) -> Result<(), Error> {
+        let conf = EgressConf::from_req(req)?;
+        let att = Attachment::from_req(req)?;
+        let mut errors = Vec::new();
+        match conf.ipam_binary(req) {
+            Ok(bin) => {
+                if let Err(e) = delegate::exec(&bin, "DEL", &[], &conf.ipam_stdin(req)) {
+                    errors.push(e);
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+        match Netlink::open() {
+            Ok(mut host) => {
+                if let Err(e) = delete_link(&mut host, &att.host_veth(names::EGRESS_PREFIX)) {
+                    errors.push(e);
+                }
+            }
+            Err(e) => errors.push(Error::dp("opening netlink in the node namespace")(e)),
+        }
+        collect(errors)
+    }
+
+    fn check(&self, req: &Request) -> Result<(), Error> {
+        let conf = EgressConf::from_req(req)?;
+        let att = Attachment::from_req(req)?;
+        let host_name = att.host_veth(names::EGRESS_PREFIX);
+        let mut missing = Vec::new();
+        let pod_ns = open_pod_ns(req)?;
+        let mut pod = pod_ns
+            .netlink()
+            .map_err(Error::dp("opening netlink in the pod"))?;
+        let mut pod_addr = None;
+        match pod.link_get(&conf.ifname) {
+            Ok(pl) => {
+                let addrs = pod
+                    .addr_list(Some(pl.index))
+                    .map_err(Error::dp("listing pod addresses"))?;
+                pod_addr = addrs
+                    .iter()
+                    .map(|a| a.addr)
+                    .find(|a| matches!(a, IpAddr::V4(v4) if subnet().contains(v4)));
+                if pod_addr.is_none() {
+                    missing.push(format!(
+                        "an address in {EGRESS_SUBNET} on {} in the pod",
+                        conf.ifname
+                    ));
+                }
+                let routes = pod
+                    .route_list(false)
+                    .map_err(Error::dp("listing pod routes"))?;
+                if !routes.iter().any(|r| {
+                    r.dst.prefix_len() == 0
+                        && r.gateway == Some(IpAddr::V4(gateway()))
+                        && r.oif == Some(pl.index)
+                }) {
+                    missing.push(format!(
+                        "pod route default via {EGRESS_GATEWAY} dev {}",
+                        conf.ifname
+                    ));
+                }
+            }
+            Err(e) if e.is_not_found() => {
+                missing.push(format!("interface {} in the pod", conf.ifname))
+            }
+            Err(e) => return Err(Error::dp("looking up the pod egress interface")(e)),
+        }
+        let mut host =
+            Netlink::open().map_err(Error::dp("opening netlink in the node namespace"))?;
+        match host.link_get(&host_name) {
+            Ok(hl) => {
+                if let Some(a) = pod_addr {
+                    let routes = host
+                        .route_list(false)
+                        .map_err(Error::dp("listing host routes"))?;
+                    if !routes.iter().any(|r| {
+                        r.dst.addr() == a && r.dst.prefix_len() == 32 && r.oif == Some(hl.index)
+                    }) {
+                        missing.push(format!("host route {a}/32 dev {host_name}"));
+                    }
+                }
+            }
+            Err(e) if e.is_not_found() => missing.push(format!("host interface {host_name}")),
+            Err(e) => return Err(Error::dp("looking up the host egress veth")(e)),
+        }
+        if conf.node_ip.is_some()
+            && !nft::table_exists(nft::TABLE).map_err(Error::dp("looking up the egress table"))?
+        {
+            missing.push(format!("nftables table ip {}", nft::TABLE));
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::CheckFailed(missing))
+        }
+    }
+
+    fn status(&self, req: &Request) -> Result<(), Error> {
+        let conf = EgressConf::from_req(req)?;
+        conf.ipam_binary(req)
+            .map(|_| ())
+            .map_err(|e| Error::NotAvailable(e.to_string()))
+    }
+
+    /// host-local 1.1.x has no GC: read its store (files named by address holding
+    /// `container id \r\n ifname`) and DEL each attachment not in the valid list through
+    /// host-local itself (so its locking is respected); then remove leftover host veths.
+    fn gc(&self, req: &Request) -> Result<(), Error> {
+        let conf = EgressConf::from_req(req)?;
+        let valid = req.conf.valid_attachments.clone().ok_or_else(|| {
+            Error::InvalidConfig(
+                "GC needs cni.dev/valid-attachments (an empty list releases everything)".into(),
+            )
+        })?;
+        let keep: HashSet<(String, String)> = valid
+            .into_iter()
+            .map(|v| (v.container_id, v.ifname))
+            .collect();
+        let mut errors = Vec::new();
+        let data_dir = conf
+            .ipam
+            .get("dataDir")
+            .and_then(Value::as_str)
+            .unwrap_or(HOST_LOCAL_DEFAULT_DIR);
+        let dir = Path::new(data_dir).join(&req.conf.name);
+        let stale = match host_local_attachments(&dir) {
+            Ok(all) => all
+                .into_iter()
+                .filter(|k| !keep.contains(k))
+                .collect::<Vec<_>>(),
+            Err(e) => {
+                errors.push(e);
+                Vec::new()
+            }
+        };
+        if !stale.is_empty() {
+            match conf.ipam_binary(req) {
+                Ok(bin) => {
+                    let stdin = conf.ipam_stdin(req);
+                    for (cid, ifname) in &stale {
+                        let env = [
+                            ("CNI_CONTAINERID", cid.as_str()),
+                            ("CNI_IFNAME", ifname.as_str()),
+                            ("CNI_NETNS", ""),
+                        ];
+                        if let Err(e) = delegate::exec(&bin, "DEL", &env, &stdin) {
+                            errors.push(e);
+                        }
+                    }
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if let Err(e) = gc_links(ALIAS_TAG, &req.conf.name, &keep) {
+            errors.push(e);
+        }
+        collect(errors)
+    }
+}
+
+/// The attachments host-local holds in `dir` (absent directory: none).
+fn host_local_attachments(dir: &Path) -> Result<HashSet<(String, String)>, Error> {
+    let mut out = HashSet::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(source) => {
+            return Err(Error::Io {
+                what: format!("reading host-local's store {}", dir.display()),
+                source,
+            });
+        }
+    };
+    for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .parse::<IpAddr>()
+            .is_err()
+        {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(entry.path()) else {
+            continue;
+        };
+        let mut lines = text.lines().map(|l| l.trim().to_string());
+        if let (Some(cid), Some(ifname)) = (lines.next(), lines.next())
+            && !cid.is_empty()
+        {
+            out.insert((cid, ifname));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(conf: Value) -> Request {
+        let env =
+            crate::env::Env::parse(|k| (k == "CNI_COMMAND").then(|| "STATUS".to_string())).unwrap();
+        Request {
+            env,
+            conf: crate::config::NetConf::parse(conf.to_string().as_bytes()).unwrap(),
+        }
+    }
+
+    #[test]
+    fn randomize_snat_accepts_bools_and_reference_strings() {
+        let base = json!({"cniVersion":"1.0.0","name":"n","ipam":{"type":"host-local"}});
+        for (v, want) in [
+            (json!(true), true),
+            (json!(false), false),
+            (json!("prng"), true),
+            (json!("hashrandom"), false),
+            (json!("none"), false),
+        ] {
+            let mut c = base.clone();
+            c["randomizeSNAT"] = v;
+            assert_eq!(EgressConf::from_req(&req(c)).unwrap().random_fully, want);
+        }
+        let mut c = base.clone();
+        c["randomizeSNAT"] = json!("sometimes");
+        assert_eq!(EgressConf::from_req(&req(c)).unwrap_err().code(), 7);
+        let conf = EgressConf::from_req(&req(base)).unwrap();
+        assert_eq!(
+            (conf.ifname.as_str(), conf.node_ip, conf.mtu),
+            ("v4if0", None, 1500)
+        );
+        let no_ipam = json!({"cniVersion":"1.0.0","name":"n"});
+        assert!(
+            EgressConf::from_req(&req(no_ipam))
+                .unwrap_err()
+                .to_string()
+                .contains("ipam")
+        );
+    }
+
+    #[test]
+    fn ipam_gets_at_most_version_1_0_0() {
+        let r = req(json!({"cniVersion":"1.1.0","name":"n","ipam":{"type":"host-local"}}));
+        let conf = EgressConf::from_req(&r).unwrap();
+        assert_eq!(conf.ipam_stdin(&r)["cniVersion"], "1.0.0");
+        let r = req(json!({"cniVersion":"0.3.1","name":"n","ipam":{"type":"host-local"}}));
+        assert_eq!(conf.ipam_stdin(&r)["cniVersion"], "0.3.1");
+    }
+
+    #[test]
+    fn constants_parse() {
+        assert_eq!(EGRESS_SUBNET.parse::<Ipv4Net>().unwrap(), subnet());
+        assert_eq!(gateway(), Ipv4Addr::new(169, 254, 172, 1));
+        assert!(subnet().contains(&gateway()));
+    }
+
+    #[test]
+    fn host_local_store_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("169.254.172.2"), "abc\r\neth0").unwrap();
+        std::fs::write(dir.path().join("last_reserved_ip.0"), "169.254.172.2").unwrap();
+        std::fs::write(dir.path().join("lock"), "").unwrap();
+        let got = host_local_attachments(dir.path()).unwrap();
+        assert_eq!(
+            got,
+            HashSet::from([("abc".to_string(), "eth0".to_string())])
+        );
+        assert!(
+            host_local_attachments(&dir.path().join("missing"))
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

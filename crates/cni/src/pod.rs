@@ -1,0 +1,559 @@
+//! `sixfold-cni`: the pod's IPv6 network, as the reference EKS dataplane builds it.
+//!
+//! - Pod: `eth0` with the agent's /128 (no DAD: `accept_dad=0` and `IFA_F_NODAD`), `lo` up,
+//!   `fe80::1/128 dev eth0 scope link`, `default via fe80::1 dev eth0`, and a permanent
+//!   neighbour `fe80::1` → the host veth's MAC (so the pod never has to resolve its gateway).
+//! - Node: host veth `eni<hash>` (deterministic, see [`crate::names`]) with `fe80::1/64`
+//!   (no DAD) so the gateway exists, and `<pod>/128 dev eni<hash>`; IPv6 forwarding on.
+//!
+//! ADD validates everything first (names free, namespace present), then applies with a
+//! [`Rollback`] guard: any failure deletes the veth, restores the pod's sysctls and releases
+//! the agent's allocation, so a failed ADD leaves nothing. DEL, CHECK, STATUS and GC follow the
+//! CNI 1.1 spec; DEL and GC are best effort and idempotent.
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv6Addr};
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+
+use agent_api::AttachmentKey;
+use dataplane::netlink::{AddrOpts, Netlink, Route, Scope, VethSpec};
+use dataplane::netns::NetNs;
+use dataplane::sysctl::{self, Key};
+use ipnet::{IpNet, Ipv6Net};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::agent;
+use crate::error::Error;
+use crate::names;
+use crate::result::{CniResult, Interface, IpConfig, RouteEntry};
+use crate::skel::{Plugin, Request};
+
+/// The pod's gateway: every host veth carries it.
+pub const GATEWAY: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+/// Alias tag on host veths of this plugin.
+pub const ALIAS_TAG: &str = "sixfold";
+/// MTU when the configuration names none.
+pub const DEFAULT_MTU: u32 = 1500;
+
+#[derive(Deserialize)]
+struct Raw {
+    #[serde(rename = "agentSocket")]
+    agent_socket: Option<PathBuf>,
+    mtu: Option<u32>,
+}
+
+/// This plugin's configuration fields.
+#[derive(Debug, Clone)]
+pub struct PodConf {
+    pub agent_socket: PathBuf,
+    pub mtu: u32,
+}
+
+impl PodConf {
+    /// Read and validate (`mtu` within 1280..=65535: IPv6 needs at least 1280).
+    pub fn from_req(req: &Request) -> Result<PodConf, Error> {
+        let raw: Raw = req.conf.plugin()?;
+        let mtu = raw.mtu.unwrap_or(DEFAULT_MTU);
+        if !(1280..=65535).contains(&mtu) {
+            return Err(Error::InvalidConfig(format!(
+                "mtu {mtu} is out of range; IPv6 needs 1280..=65535"
+            )));
+        }
+        Ok(PodConf {
+            agent_socket: raw
+                .agent_socket
+                .unwrap_or_else(|| PathBuf::from(agent_api::DEFAULT_SOCKET)),
+            mtu,
+        })
+    }
+}
+
+/// One attachment's identity and derived names.
+pub(crate) struct Attachment {
+    pub network: String,
+    pub container_id: String,
+    pub ifname: String,
+}
+
+impl Attachment {
+    pub fn from_req(req: &Request) -> Result<Attachment, Error> {
+        Ok(Attachment {
+            network: req.conf.name.clone(),
+            container_id: req.env.container_id()?.to_string(),
+            ifname: req.env.ifname()?.to_string(),
+        })
+    }
+    pub fn key(&self) -> AttachmentKey {
+        AttachmentKey {
+            network: self.network.clone(),
+            container_id: self.container_id.clone(),
+            ifname: self.ifname.clone(),
+        }
+    }
+    pub fn host_veth(&self, prefix: &str) -> String {
+        names::host_veth(prefix, &self.network, &self.container_id, &self.ifname)
+    }
+    pub fn alias(&self, tag: &str) -> String {
+        names::alias(tag, &self.network, &self.container_id, &self.ifname)
+    }
+}
+
+/// Open the container's namespace; a missing one is CNI code 3.
+pub(crate) fn open_pod_ns(req: &Request) -> Result<NetNs, Error> {
+    let path = req.env.netns()?;
+    NetNs::open(path).map_err(|source| Error::UnknownContainer {
+        netns: path.to_string(),
+        source,
+    })
+}
+
+/// Fail with [`Error::AlreadyExists`] if `name` exists in `nl`'s namespace.
+pub(crate) fn ensure_absent(nl: &mut Netlink, name: &str, where_: &str) -> Result<(), Error> {
+    match nl.link_get(name) {
+        Ok(_) => Err(Error::AlreadyExists {
+            what: format!("interface {name} {where_}"),
+        }),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(Error::dp(format!("looking up interface {name} {where_}"))(
+            e,
+        )),
+    }
+}
+
+/// Delete a link by name, treating "already gone" as success.
+pub(crate) fn delete_link(nl: &mut Netlink, name: &str) -> Result<(), Error> {
+    match nl.link_del_by_name(name) {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(Error::dp(format!("deleting interface {name}"))(e)),
+    }
+}
+
+/// Collect teardown errors: none is success, one is itself, more are [`Error::Many`].
+pub(crate) fn collect(mut errors: Vec<Error>) -> Result<(), Error> {
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.remove(0)),
+        _ => Err(Error::Many(errors)),
+    }
+}
+
+/// Undo of a partly applied ADD, run on drop unless disarmed.
+#[derive(Default)]
+struct Rollback {
+    host_veth: Option<String>,
+    pod_sysctls: Option<(PathBuf, Vec<(Key, String)>)>,
+    release: Option<(PathBuf, AttachmentKey)>,
+}
+
+impl Rollback {
+    /// Keep everything: clears the undo list (assigning a new value would run `drop`).
+    fn disarm(&mut self) {
+        self.host_veth = None;
+        self.pod_sysctls = None;
+        self.release = None;
+    }
+}
+
+impl Drop for Rollback {
+    fn drop(&mut self) {
+        // Best effort: the ADD already failed and reports its own error.
+        if let Some(name) = self.host_veth.take()
+            && let Ok(mut nl) = Netlink::open()
+        {
+            let _ = delete_link(&mut nl, &name);
+        }
+        if let Some((path, old)) = self.pod_sysctls.take()
+            && let Ok(ns) = NetNs::open(&path)
+        {
+            let _ = ns.run(|| old.iter().for_each(|(k, v)| drop(sysctl::write(k, v))));
+        }
+        if let Some((socket, key)) = self.release.take() {
+            let _ = agent::del(&socket, key);
+        }
+    }
+}
+
+/// Turn DAD off in the pod before any address exists; records all/default's old values.
+fn pod_sysctls(ifname: &str, changed: &mut Vec<(Key, String)>) -> Result<(), dataplane::Error> {
+    for scope in ["all", "default"] {
+        let key = Key::conf(true, scope, "accept_dad")?;
+        let old = sysctl::ensure(&key, "0")?;
+        if old != "0" {
+            changed.push((key, old));
+        }
+    }
+    // The interface's own key vanishes with the interface: nothing to restore.
+    sysctl::ensure(&Key::conf(true, ifname, "accept_dad")?, "0")?;
+    Ok(())
+}
+
+/// The `sixfold-cni` plugin.
+pub struct PodPlugin;
+
+impl Plugin for PodPlugin {
+    fn add(&self, req: &Request) -> Result<Value, Error> {
+        let conf = PodConf::from_req(req)?;
+        let att = Attachment::from_req(req)?;
+        let netns_path = req.env.netns()?.to_string();
+        let pod_ns = open_pod_ns(req)?;
+        let host_name = att.host_veth(names::POD_PREFIX);
+        let mut host =
+            Netlink::open().map_err(Error::dp("opening netlink in the node namespace"))?;
+        let mut pod = pod_ns
+            .netlink()
+            .map_err(Error::dp(format!("opening netlink in {netns_path}")))?;
+
+        // Validate before changing anything.
+        ensure_absent(&mut host, &host_name, "on the node")?;
+        ensure_absent(&mut pod, &att.ifname, &format!("in {netns_path}"))?;
+        sysctl::enable_ipv6_forwarding()
+            .map_err(Error::dp("turning on IPv6 forwarding on the node"))?;
+
+        let mut rb = Rollback::default();
+        let address = agent::add(&conf.agent_socket, att.key(), Some(netns_path.clone()))?;
+        rb.release = Some((conf.agent_socket.clone(), att.key()));
+
+        host.veth_create(&VethSpec {
+            name: &host_name,
+            peer_name: &att.ifname,
+            peer_netns: Some(pod_ns.as_fd()),
+            mtu: Some(conf.mtu),
+        })
+        .map_err(|e| match e {
+            e if e.is_exists() => Error::AlreadyExists {
+                what: format!("interface {host_name} or {} in {netns_path}", att.ifname),
+            },
+            e => Error::dp(format!("creating veth {host_name} <-> {}", att.ifname))(e),
+        })?;
+        rb.host_veth = Some(host_name.clone());
+
+        let mut changed = Vec::new();
+        let set = pod_ns.run(|| pod_sysctls(&att.ifname, &mut changed));
+        rb.pod_sysctls = Some((PathBuf::from(&netns_path), changed));
+        set.and_then(|r| r)
+            .map_err(Error::dp("turning off DAD in the pod (accept_dad=0)"))?;
+
+        let hl = host
+            .link_get(&host_name)
+            .map_err(Error::dp("looking up the host veth"))?;
+        let pl = pod
+            .link_get(&att.ifname)
+            .map_err(Error::dp("looking up the pod interface"))?;
+        let host_mac = hl.mac.ok_or_else(|| {
+            Error::InvalidConfig(format!("host veth {host_name} has no MAC address"))
+        })?;
+        let gw = IpAddr::V6(GATEWAY);
+        let pod_net =
+            IpNet::V6(Ipv6Net::new(address, 128).map_err(|e| Error::InvalidConfig(e.to_string()))?);
+        let nodad = AddrOpts {
+            nodad: true,
+            ..Default::default()
+        };
+
+        // Pod side.
+        let lo = pod
+            .link_get("lo")
+            .map_err(Error::dp("looking up lo in the pod"))?;
+        pod.link_set_up(lo.index, true)
+            .map_err(Error::dp("setting lo up in the pod"))?;
+        pod.link_set_up(pl.index, true)
+            .map_err(Error::dp(format!("setting {} up", att.ifname)))?;
+        pod.addr_add(pl.index, IpAddr::V6(address), 128, nodad)
+            .map_err(Error::dp(format!("adding {address}/128 to {}", att.ifname)))?;
+        let gw_net =
+            IpNet::V6(Ipv6Net::new(GATEWAY, 128).map_err(|e| Error::InvalidConfig(e.to_string()))?);
+        pod.route_add(&Route::dev(gw_net, pl.index))
+            .map_err(Error::dp("adding the route fe80::1/128 in the pod"))?;
+        let default = IpNet::V6(Ipv6Net::default());
+        pod.route_add(&Route::via(default, gw, pl.index))
+            .map_err(Error::dp("adding the default route via fe80::1 in the pod"))?;
+        pod.neigh_add_permanent(pl.index, gw, host_mac)
+            .map_err(Error::dp("adding the neighbour fe80::1 in the pod"))?;
+
+        // Node side.
+        let alias = att.alias(ALIAS_TAG);
+        if alias.len() <= 255 {
+            host.link_set_alias(hl.index, &alias)
+                .map_err(Error::dp(format!("labelling {host_name}")))?;
+        }
+        host.link_set_up(hl.index, true)
+            .map_err(Error::dp(format!("setting {host_name} up")))?;
+        host.addr_add(
+            hl.index,
+            gw,
+            64,
+            AddrOpts {
+                nodad: true,
+                scope: Some(Scope::Link),
+                ..Default::default()
+            },
+        )
+        .map_err(Error::dp(format!("adding fe80::1/64 to {host_name}")))?;
+        host.route_add(&Route::dev(pod_net, hl.index))
+            .map_err(Error::dp(format!(
+                "adding the route {pod_net} dev {host_name}"
+            )))?;
+
+        rb.disarm();
+        let result = CniResult {
+            interfaces: vec![
+                Interface {
+                    name: host_name,
+                    mac: Some(host_mac.to_string()),
+                    mtu: Some(conf.mtu),
+                    sandbox: None,
+                },
+                Interface {
+                    name: att.ifname.clone(),
+                    mac: pl.mac.map(|m| m.to_string()),
+                    mtu: Some(conf.mtu),
+                    sandbox: Some(netns_path),
+                },
+            ],
+            ips: vec![IpConfig {
+                address: pod_net,
+                gateway: Some(gw),
+                interface: Some(1),
+            }],
+            routes: vec![RouteEntry {
+                dst: default,
+                gw: None,
+            }],
+            dns: None,
+        };
+        Ok(result.to_json(req.conf.cni_version))
+    }
+
+    fn del(&self, req: &Request) -> Result<(), Error> {
+        let conf = PodConf::from_req(req)?;
+        let att = Attachment::from_req(req)?;
+        let mut errors = Vec::new();
+        // Deleting the host end removes the pod end and the host /128 route with it; a
+        // vanished namespace took both ends already.
+        match Netlink::open() {
+            Ok(mut host) => {
+                if let Err(e) = delete_link(&mut host, &att.host_veth(names::POD_PREFIX)) {
+                    errors.push(e);
+                }
+            }
+            Err(e) => errors.push(Error::dp("opening netlink in the node namespace")(e)),
+        }
+        if let Err(e) = agent::del(&conf.agent_socket, att.key()) {
+            errors.push(e);
+        }
+        collect(errors)
+    }
+
+    fn check(&self, req: &Request) -> Result<(), Error> {
+        let conf = PodConf::from_req(req)?;
+        let att = Attachment::from_req(req)?;
+        let prev = req
+            .conf
+            .prev_result
+            .as_ref()
+            .ok_or_else(|| Error::InvalidConfig("CHECK needs prevResult".into()))?;
+        let pod_if = prev
+            .interfaces
+            .iter()
+            .position(|i| i.name == att.ifname && i.sandbox.is_some());
+        let ip = prev
+            .ips
+            .iter()
+            .find(|ip| ip.address.addr().is_ipv6() && (pod_if.is_none() || ip.interface == pod_if))
+            .ok_or_else(|| {
+                Error::InvalidConfig(format!("prevResult has no IPv6 address for {}", att.ifname))
+            })?;
+        let addr = ip.address.addr();
+        let host_name = att.host_veth(names::POD_PREFIX);
+        let gw = IpAddr::V6(GATEWAY);
+        let mut missing = Vec::new();
+
+        let mut host =
+            Netlink::open().map_err(Error::dp("opening netlink in the node namespace"))?;
+        let hl = match host.link_get(&host_name) {
+            Ok(l) => Some(l),
+            Err(e) if e.is_not_found() => {
+                missing.push(format!("host interface {host_name}"));
+                None
+            }
+            Err(e) => return Err(Error::dp("looking up the host veth")(e)),
+        };
+        if let Some(hl) = &hl {
+            let addrs = host
+                .addr_list(Some(hl.index))
+                .map_err(Error::dp("listing host addresses"))?;
+            if !addrs.iter().any(|a| a.addr == gw) {
+                missing.push(format!("address fe80::1 on {host_name}"));
+            }
+            let routes = host
+                .route_list(true)
+                .map_err(Error::dp("listing host routes"))?;
+            if !routes.iter().any(|r| {
+                r.dst.addr() == addr && r.dst.prefix_len() == 128 && r.oif == Some(hl.index)
+            }) {
+                missing.push(format!("host route {addr}/128 dev {host_name}"));
+            }
+        }
+
+        let pod_ns = open_pod_ns(req)?;
+        let mut pod = pod_ns
+            .netlink()
+            .map_err(Error::dp("opening netlink in the pod"))?;
+        match pod.link_get(&att.ifname) {
+            Ok(pl) => {
+                let addrs = pod
+                    .addr_list(Some(pl.index))
+                    .map_err(Error::dp("listing pod addresses"))?;
+                if !addrs.iter().any(|a| a.addr == addr && a.prefix_len == 128) {
+                    missing.push(format!("address {addr}/128 on {} in the pod", att.ifname));
+                }
+                let routes = pod
+                    .route_list(true)
+                    .map_err(Error::dp("listing pod routes"))?;
+                if !routes.iter().any(|r| {
+                    r.dst.addr() == gw && r.dst.prefix_len() == 128 && r.oif == Some(pl.index)
+                }) {
+                    missing.push(format!("pod route fe80::1/128 dev {}", att.ifname));
+                }
+                if !routes.iter().any(|r| {
+                    r.dst.prefix_len() == 0 && r.gateway == Some(gw) && r.oif == Some(pl.index)
+                }) {
+                    missing.push(format!("pod route default via fe80::1 dev {}", att.ifname));
+                }
+                let neigh = pod
+                    .neigh_list(Some(pl.index))
+                    .map_err(Error::dp("listing pod neighbours"))?;
+                let want_mac = hl.as_ref().and_then(|h| h.mac);
+                if !neigh.iter().any(|n| {
+                    n.dst == gw && n.is_permanent() && (want_mac.is_none() || n.lladdr == want_mac)
+                }) {
+                    missing.push(format!(
+                        "permanent pod neighbour fe80::1 -> host veth MAC on {}",
+                        att.ifname
+                    ));
+                }
+            }
+            Err(e) if e.is_not_found() => {
+                missing.push(format!("interface {} in the pod", att.ifname))
+            }
+            Err(e) => return Err(Error::dp("looking up the pod interface")(e)),
+        }
+
+        match agent::list(&conf.agent_socket) {
+            Ok(allocs) => {
+                let key = att.key();
+                if !allocs
+                    .iter()
+                    .any(|a| a.key == key && IpAddr::V6(a.address) == addr)
+                {
+                    missing.push(format!(
+                        "agent allocation of {addr} for {}/{}/{}",
+                        att.network, att.container_id, att.ifname
+                    ));
+                }
+            }
+            Err(e) => missing.push(format!("agent allocation (agent unreachable: {e})")),
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::CheckFailed(missing))
+        }
+    }
+
+    fn status(&self, req: &Request) -> Result<(), Error> {
+        let conf = PodConf::from_req(req)?;
+        agent::status(&conf.agent_socket).map(|_| ())
+    }
+
+    fn gc(&self, req: &Request) -> Result<(), Error> {
+        let conf = PodConf::from_req(req)?;
+        let valid = req.conf.valid_attachments.clone().ok_or_else(|| {
+            Error::InvalidConfig(
+                "GC needs cni.dev/valid-attachments (an empty list releases everything)".into(),
+            )
+        })?;
+        let network = req.conf.name.clone();
+        let keep: HashSet<(String, String)> = valid
+            .iter()
+            .map(|v| (v.container_id.clone(), v.ifname.clone()))
+            .collect();
+        let keys = valid
+            .into_iter()
+            .map(|v| AttachmentKey {
+                network: network.clone(),
+                container_id: v.container_id,
+                ifname: v.ifname,
+            })
+            .collect();
+        let mut errors = Vec::new();
+        if let Err(e) = agent::gc(&conf.agent_socket, network.clone(), keys) {
+            errors.push(e);
+        }
+        if let Err(e) = gc_links(ALIAS_TAG, &network, &keep) {
+            errors.push(e);
+        }
+        collect(errors)
+    }
+}
+
+/// Delete host links labelled `tag/network/...` whose attachment is not in `keep`.
+pub(crate) fn gc_links(
+    tag: &str,
+    network: &str,
+    keep: &HashSet<(String, String)>,
+) -> Result<(), Error> {
+    let mut host = Netlink::open().map_err(Error::dp("opening netlink in the node namespace"))?;
+    let links = host
+        .link_list()
+        .map_err(Error::dp("listing node interfaces"))?;
+    let mut errors = Vec::new();
+    for link in links {
+        let Some(alias) = link.alias.as_deref() else {
+            continue;
+        };
+        let Some((net, cid, ifname)) = names::parse_alias(tag, alias) else {
+            continue;
+        };
+        if net == network
+            && !keep.contains(&(cid.to_string(), ifname.to_string()))
+            && let Err(e) = delete_link(&mut host, &link.name)
+        {
+            errors.push(e);
+        }
+    }
+    collect(errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn req(conf: Value) -> Request {
+        let env =
+            crate::env::Env::parse(|k| (k == "CNI_COMMAND").then(|| "STATUS".to_string())).unwrap();
+        Request {
+            env,
+            conf: crate::config::NetConf::parse(conf.to_string().as_bytes()).unwrap(),
+        }
+    }
+
+    #[test]
+    fn config_defaults_and_mtu_bounds() {
+        let c = PodConf::from_req(&req(json!({"cniVersion":"1.0.0","name":"n"}))).unwrap();
+        assert_eq!(c.agent_socket, PathBuf::from(agent_api::DEFAULT_SOCKET));
+        assert_eq!(c.mtu, DEFAULT_MTU);
+        let c = PodConf::from_req(&req(
+            json!({"cniVersion":"1.0.0","name":"n","agentSocket":"/x.sock","mtu":9001}),
+        ))
+        .unwrap();
+        assert_eq!((c.agent_socket, c.mtu), (PathBuf::from("/x.sock"), 9001));
+        let e = PodConf::from_req(&req(json!({"cniVersion":"1.0.0","name":"n","mtu":1000})))
+            .unwrap_err();
+        assert_eq!(e.code(), 7);
+        assert!(e.to_string().contains("1280"));
+    }
+}

@@ -1,0 +1,451 @@
+//! Shared fixtures of the root tests: namespaces that delete themselves, a node with an IPv4
+//! uplink to a peer "internet" host, a stand-in agent, and a runner for the real plugin binaries.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Ipv6Addr, UdpSocket};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agent_api::{Allocation, AttachmentKey, ErrorKind, NodeStatus, Request, Response};
+use dataplane::netns::NetNs;
+use serde_json::{Value, json};
+
+pub const NODE_IPV4: &str = "198.51.100.10";
+pub const PEER_IPV4: &str = "203.0.113.10";
+pub const NETWORK: &str = "sfnet";
+const CMD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Fail loudly (never skip) when not root.
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "this test needs root: it creates network namespaces and runs the CNI plugins in them; run the suite as root"
+    );
+}
+
+/// Run a command with a timeout; panics (with stderr) if it fails.
+pub fn sh(args: &[&str]) -> String {
+    let out = try_sh(args);
+    assert!(out.0, "{args:?} failed: {}", out.2);
+    out.1
+}
+
+/// Run a command with a timeout: (success, stdout, stderr).
+pub fn try_sh(args: &[&str]) -> (bool, String, String) {
+    let mut cmd = Command::new(args[0]);
+    cmd.args(&args[1..]);
+    let out = dataplane::exec::run(cmd, b"", CMD_TIMEOUT).expect("command ran within its timeout");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `ip -j ...` parsed.
+pub fn ip_json(args: &[&str]) -> Value {
+    let mut full = vec!["ip", "-j"];
+    full.extend_from_slice(args);
+    let s = sh(&full);
+    if s.trim().is_empty() {
+        json!([])
+    } else {
+        serde_json::from_str(&s).expect("ip -j prints JSON")
+    }
+}
+
+/// A network namespace made for one test; deleted on drop, even when the test fails.
+pub struct TestNs {
+    pub name: String,
+    deleted: bool,
+}
+
+impl TestNs {
+    pub fn new(role: &str) -> TestNs {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "sfx-{}-{}-{role}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        sh(&["ip", "netns", "add", &name]);
+        sh(&["ip", "-n", &name, "link", "set", "lo", "up"]);
+        TestNs {
+            name,
+            deleted: false,
+        }
+    }
+    pub fn path(&self) -> String {
+        format!("/run/netns/{}", self.name)
+    }
+    pub fn open(&self) -> NetNs {
+        NetNs::open(self.path()).expect("test namespace opens")
+    }
+    /// Delete now (e.g. to test DEL after the namespace is gone).
+    pub fn delete(&mut self) {
+        if !self.deleted {
+            let _ = try_sh(&["ip", "netns", "del", &self.name]);
+            self.deleted = true;
+        }
+    }
+    /// Interface names in this namespace.
+    pub fn links(&self) -> Vec<String> {
+        ip_json(&["-n", &self.name, "link", "show"])
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|l| l["ifname"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for TestNs {
+    fn drop(&mut self) {
+        self.delete();
+    }
+}
+
+/// TEMPORARY STAND-IN for the real node agent (`sixfold agent`, being written in
+/// crates/agent): speaks the agent-api wire contract over a Unix socket and hands out
+/// addresses from a /80 in 2001:db8::/32. The lead will swap in the real agent.
+pub struct FakeAgent {
+    pub socket: PathBuf,
+    pub state: Arc<Mutex<AgentState>>,
+    stop: Arc<AtomicBool>,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Default)]
+pub struct AgentState {
+    pub next: u128,
+    pub allocs: BTreeMap<AttachmentKey, Allocation>,
+    /// Answer every Add with an error.
+    pub refuse: bool,
+    /// Hand out this address on the next Add.
+    pub force_next: Option<Ipv6Addr>,
+    pub dels: Vec<AttachmentKey>,
+}
+
+pub const PREFIX: &str = "2001:db8:0:1:abcd::/80";
+
+impl FakeAgent {
+    pub fn start() -> FakeAgent {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = dir.path().join("agent.sock");
+        let listener = UnixListener::bind(&socket).expect("bind agent socket");
+        let state = Arc::new(Mutex::new(AgentState {
+            next: 2,
+            ..Default::default()
+        }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (st, sp) = (state.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if sp.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let _ = serve(conn, &st);
+            }
+        });
+        FakeAgent {
+            socket,
+            state,
+            stop,
+            _dir: dir,
+        }
+    }
+
+    pub fn allocations(&self) -> Vec<Allocation> {
+        self.state
+            .lock()
+            .unwrap()
+            .allocs
+            .values()
+            .cloned()
+            .collect()
+    }
+}
+
+impl Drop for FakeAgent {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = UnixStream::connect(&self.socket);
+    }
+}
+
+fn serve(conn: UnixStream, state: &Mutex<AgentState>) -> std::io::Result<()> {
+    conn.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let resp = match serde_json::from_str::<Request>(line.trim()) {
+        Err(e) => Response::Error {
+            kind: ErrorKind::InvalidRequest,
+            message: e.to_string(),
+        },
+        Ok(req) => handle(req, &mut state.lock().unwrap()),
+    };
+    let mut out = serde_json::to_vec(&resp)?;
+    out.push(b'\n');
+    (&conn).write_all(&out)
+}
+
+fn handle(req: Request, st: &mut AgentState) -> Response {
+    let base = u128::from("2001:db8:0:1:abcd::".parse::<Ipv6Addr>().unwrap());
+    match req {
+        Request::Add { key, netns } => {
+            if st.refuse {
+                return Response::Error {
+                    kind: ErrorKind::Exhausted,
+                    message: format!("no address left in {PREFIX}"),
+                };
+            }
+            if let Some(a) = st.allocs.get(&key) {
+                return Response::Added {
+                    allocation: a.clone(),
+                };
+            }
+            let address = st.force_next.take().unwrap_or_else(|| {
+                st.next += 1;
+                Ipv6Addr::from(base + st.next)
+            });
+            let a = Allocation {
+                key: key.clone(),
+                address,
+                netns,
+            };
+            st.allocs.insert(key, a.clone());
+            Response::Added { allocation: a }
+        }
+        Request::Del { key } => {
+            st.dels.push(key.clone());
+            Response::Deleted {
+                released: st.allocs.remove(&key).map(|a| a.address),
+            }
+        }
+        Request::List => Response::List {
+            allocations: st.allocs.values().cloned().collect(),
+        },
+        Request::Gc { network, valid } => {
+            let stale: Vec<AttachmentKey> = st
+                .allocs
+                .keys()
+                .filter(|k| k.network == network && !valid.contains(k))
+                .cloned()
+                .collect();
+            let released = stale.iter().filter_map(|k| st.allocs.remove(k)).collect();
+            Response::Gc { released }
+        }
+        Request::Status => Response::Status {
+            status: NodeStatus {
+                prefix: PREFIX.into(),
+                node_ipv4: NODE_IPV4.parse().unwrap(),
+                node_ipv6: None,
+                allocated: st.allocs.len() as u64,
+                cooling: 0,
+            },
+        },
+    }
+}
+
+/// A node namespace with an IPv4 uplink to a peer namespace that plays an IPv4 internet host
+/// (203.0.113.10), plus the stand-in agent and a host-local data directory.
+pub struct Node {
+    pub ns: TestNs,
+    pub peer: TestNs,
+    pub agent: FakeAgent,
+    pub ipam_dir: tempfile::TempDir,
+}
+
+impl Node {
+    pub fn new() -> Node {
+        require_root();
+        let ns = TestNs::new("node");
+        let peer = TestNs::new("peer");
+        let (n, p) = (ns.name.as_str(), peer.name.as_str());
+        sh(&[
+            "ip", "-n", n, "link", "add", "up0", "type", "veth", "peer", "name", "wan0", "netns", p,
+        ]);
+        sh(&[
+            "ip",
+            "-n",
+            n,
+            "addr",
+            "add",
+            &format!("{NODE_IPV4}/24"),
+            "dev",
+            "up0",
+        ]);
+        sh(&["ip", "-n", n, "link", "set", "up0", "up"]);
+        sh(&[
+            "ip",
+            "-n",
+            n,
+            "route",
+            "add",
+            "default",
+            "via",
+            "198.51.100.1",
+        ]);
+        sh(&[
+            "ip",
+            "-n",
+            p,
+            "addr",
+            "add",
+            "198.51.100.1/24",
+            "dev",
+            "wan0",
+        ]);
+        sh(&[
+            "ip",
+            "-n",
+            p,
+            "addr",
+            "add",
+            &format!("{PEER_IPV4}/32"),
+            "dev",
+            "lo",
+        ]);
+        sh(&["ip", "-n", p, "link", "set", "wan0", "up"]);
+        ns.open().run(dataplane::node_setup).unwrap().unwrap();
+        Node {
+            ns,
+            peer,
+            agent: FakeAgent::start(),
+            ipam_dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn pod_conf(&self, version: &str) -> Value {
+        json!({"cniVersion": version, "name": NETWORK, "type": "sixfold-cni",
+               "agentSocket": self.agent.socket.display().to_string(), "mtu": 1500})
+    }
+
+    pub fn egress_conf(&self, version: &str, prev: Option<&Value>) -> Value {
+        let mut v = json!({"cniVersion": version, "name": NETWORK, "type": "sixfold-egress-cni",
+            "nodeIP": NODE_IPV4, "randomizeSNAT": false, "mtu": 1500,
+            "ipam": {"type": "host-local", "ranges": [[{"subnet": "169.254.172.0/22", "gateway": "169.254.172.1"}]],
+                     "routes": [{"dst": "0.0.0.0/0"}], "dataDir": self.ipam_dir.path().display().to_string()}});
+        if let Some(p) = prev {
+            v["prevResult"] = p.clone();
+        }
+        v
+    }
+
+    /// Run a plugin binary inside the node namespace: (parsed stdout or Null, exit code).
+    pub fn run(
+        &self,
+        binary: &str,
+        command: &str,
+        container_id: &str,
+        netns: Option<&str>,
+        stdin: &str,
+    ) -> (Value, i32) {
+        let bin_dir = Path::new(binary).parent().unwrap().display().to_string();
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.ns.name, binary]);
+        cmd.env("CNI_COMMAND", command)
+            .env("CNI_CONTAINERID", container_id)
+            .env("CNI_IFNAME", "eth0")
+            .env("CNI_PATH", format!("{bin_dir}:/usr/lib/cni"))
+            .env("CNI_NETNS", netns.unwrap_or(""));
+        let out = dataplane::exec::run(cmd, stdin.as_bytes(), CMD_TIMEOUT)
+            .expect("plugin ran within its timeout");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let v = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(text.trim())
+                .unwrap_or_else(|e| panic!("plugin printed non-JSON {text:?}: {e}"))
+        };
+        (v, out.status.code().unwrap_or(-1))
+    }
+
+    /// ADD through the whole chain (as libcni does for the conflist); panics on failure.
+    pub fn add_pod(&self, container_id: &str, pod: &TestNs, version: &str) -> Value {
+        let (r1, c1) = self.run(
+            pod_bin(),
+            "ADD",
+            container_id,
+            Some(&pod.path()),
+            &self.pod_conf(version).to_string(),
+        );
+        assert_eq!(c1, 0, "sixfold-cni ADD failed: {r1}");
+        let (r2, c2) = self.run(
+            egress_bin(),
+            "ADD",
+            container_id,
+            Some(&pod.path()),
+            &self.egress_conf(version, Some(&r1)).to_string(),
+        );
+        assert_eq!(c2, 0, "sixfold-egress-cni ADD failed: {r2}");
+        r2
+    }
+
+    /// DEL through the chain in reverse order: both exit codes.
+    pub fn del_pod(&self, container_id: &str, netns: Option<&str>, version: &str) -> (i32, i32) {
+        let (e, c2) = self.run(
+            egress_bin(),
+            "DEL",
+            container_id,
+            netns,
+            &self.egress_conf(version, None).to_string(),
+        );
+        let (p, c1) = self.run(
+            pod_bin(),
+            "DEL",
+            container_id,
+            netns,
+            &self.pod_conf(version).to_string(),
+        );
+        assert!(c1 == 0 && c2 == 0, "DEL failed: egress {e} pod {p}");
+        (c2, c1)
+    }
+
+    /// Host interfaces made by the plugins.
+    pub fn plugin_links(&self) -> Vec<String> {
+        self.ns
+            .links()
+            .into_iter()
+            .filter(|l| l.starts_with("eni") || l.starts_with("egr"))
+            .collect()
+    }
+}
+
+pub fn pod_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_sixfold-cni")
+}
+
+pub fn egress_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_sixfold-egress-cni")
+}
+
+/// The pod's IPv6 address from an ADD result.
+pub fn pod_ipv6(result: &Value) -> String {
+    let a = result["ips"][0]["address"]
+        .as_str()
+        .expect("result has an address");
+    a.split('/').next().unwrap().to_string()
+}
+
+/// A UDP socket bound inside `ns` (sockets keep their namespace).
+pub fn udp_in(ns: &NetNs, bind: &str) -> UdpSocket {
+    let s = ns
+        .run(|| UdpSocket::bind(bind))
+        .unwrap()
+        .expect("bind UDP in namespace");
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s
+}
