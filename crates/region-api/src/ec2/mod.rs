@@ -155,7 +155,7 @@ fn check_ports(p: &Params) -> Result<(), Ec2Error> {
 
 /// Answer one EC2 request (already authenticated).
 pub fn handle(region: &Region, params: &Params, request_id: &str) -> Reply {
-    let Some(action) = params.get("Action") else {
+    let Some(action) = params.get("Action").filter(|a| !a.is_empty()) else {
         return error_reply(
             400,
             "MissingAction",

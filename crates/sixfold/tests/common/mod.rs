@@ -1,0 +1,217 @@
+//! Shared harness of the end-to-end tests: start the real `sixfold serve` on a free loopback
+//! port with its own data dir, run the real AWS CLI against it with a timeout, kill -9 and
+//! restart the server. Everything started is killed by Drop, even when a test fails.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const CLI_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A running `sixfold serve`.
+pub struct Server {
+    pub child: Child,
+    pub endpoint: String,
+    pub data_dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// Start on a fresh temporary data dir.
+    pub fn start() -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("region");
+        let mut s = Self::start_in(&dir, "127.0.0.1:0");
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// Start on `dir`, listening on `listen`.
+    pub fn start_in(dir: &Path, listen: &str) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sixfold"))
+            .args(["serve", "--listen", listen, "--data-dir"])
+            .arg(dir)
+            .env("SIXFOLD_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn sixfold serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(stdout);
+            let mut line = String::new();
+            while r.read_line(&mut line).unwrap_or(0) > 0 {
+                if let Some(i) = line.find("listening on ") {
+                    let _ = tx.send(line[i + "listening on ".len()..].trim().to_string());
+                }
+                line.clear();
+            }
+        });
+        let endpoint = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(e) => e,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("sixfold serve did not print its address within 20 s");
+            }
+        };
+        Self {
+            child,
+            endpoint,
+            data_dir: dir.to_path_buf(),
+            _tmp: None,
+        }
+    }
+
+    /// `kill -9` the server and start it again on the same data dir and port.
+    pub fn kill9_and_restart(&mut self) {
+        self.child.kill().expect("kill -9");
+        let _ = self.child.wait();
+        let listen = self.endpoint.trim_start_matches("http://").to_string();
+        let tmp = self._tmp.take();
+        let mut next = Self::start_in(&self.data_dir, &listen);
+        next._tmp = tmp;
+        std::mem::swap(self, &mut next);
+        // `next` now holds the dead child; dropping it is harmless.
+    }
+
+    pub fn credentials(&self) -> sigv4::Credentials {
+        let text =
+            std::fs::read_to_string(self.data_dir.join("credentials")).expect("credentials file");
+        region_api::credentials::parse(&text, "sixfold").expect("sixfold profile")
+    }
+
+    /// Run the AWS CLI against this server: `aws --output json <args>`.
+    pub fn aws(&self, args: &[&str]) -> Cli {
+        self.aws_region("us-east-1", args)
+    }
+
+    pub fn aws_region(&self, region: &str, args: &[&str]) -> Cli {
+        let mut cmd = Command::new(aws_binary());
+        cmd.args([
+            "--profile",
+            "sixfold",
+            "--region",
+            region,
+            "--endpoint-url",
+            &self.endpoint,
+            "--output",
+            "json",
+        ])
+        .args(args)
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            self.data_dir.join("credentials"),
+        )
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_PAGER", "")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("AWS_RETRY_MODE", "standard");
+        run(cmd, CLI_TIMEOUT)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The AWS CLI: `$SIXFOLD_AWS`, else `aws` on PATH. Missing it is a failure, never a skip.
+pub fn aws_binary() -> PathBuf {
+    if let Ok(p) = std::env::var("SIXFOLD_AWS") {
+        return PathBuf::from(p);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let c = dir.join("aws");
+        if c.is_file() {
+            return c;
+        }
+    }
+    panic!(
+        "the AWS CLI (`aws`) is not on PATH: these tests drive the region with the real AWS CLI. Run `bash .ci/run`, or `python3 -m venv .venv && .venv/bin/pip install awscli` and put .venv/bin on PATH"
+    );
+}
+
+/// The outcome of one CLI run.
+#[derive(Debug)]
+pub struct Cli {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Cli {
+    /// Parsed stdout; panics (with stderr) when the command failed.
+    pub fn json(&self) -> serde_json::Value {
+        assert_eq!(self.code, 0, "command failed: {}", self.stderr);
+        if self.stdout.trim().is_empty() {
+            return serde_json::Value::Null;
+        }
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+    }
+
+    /// Assert the command failed with EC2/EKS error `code` and a message containing `needle`.
+    pub fn fails_with(&self, code: &str, needle: &str) {
+        assert_ne!(
+            self.code, 0,
+            "expected {code}, but it succeeded: {}",
+            self.stdout
+        );
+        assert!(
+            self.stderr.contains(&format!("({code})")),
+            "expected error code {code}, got: {}",
+            self.stderr
+        );
+        assert!(
+            self.stderr.contains(needle),
+            "expected the message to mention {needle:?}, got: {}",
+            self.stderr
+        );
+    }
+}
+
+/// Run a command with a deadline; the child is killed when it passes.
+pub fn run(mut cmd: Command, timeout: Duration) -> Cli {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let t_out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("command timed out after {timeout:?}: {cmd:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Cli {
+        code: status.code().unwrap_or(-1),
+        stdout: t_out.join().unwrap_or_default(),
+        stderr: t_err.join().unwrap_or_default(),
+    }
+}
