@@ -1,30 +1,31 @@
-//! Address choices inside a subnet: the region-side glue over the pure `addressing` math.
+//! Address choices inside a subnet: thin glue from the region's `ipnet` types to the pure
+//! `addressing` allocators (which own the math and its property tests).
 
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use addressing::choice::Choice;
+use addressing::cidr::{AwsIpv4Cidr, Ipv4Cidr, NodePrefix80, Subnet64, Vpc56};
+use addressing::{eni, prefix80, vpc::VpcBlockPool};
 use ipnet::{Ipv4Net, Ipv6Net};
 use rand::RngCore;
 
+fn aws4(subnet: Ipv4Net) -> Option<AwsIpv4Cidr> {
+    AwsIpv4Cidr::try_from(Ipv4Cidr::try_from(subnet).ok()?).ok()
+}
+
+fn prefixes80(prefixes: &BTreeSet<Ipv6Net>) -> BTreeSet<NodePrefix80> {
+    prefixes.iter().filter(|p| p.prefix_len() == 80).filter_map(|p| NodePrefix80::new(p.network()).ok()).collect()
+}
+
 /// The first free IPv4 of `subnet` (EC2 reserves the first four and the last address).
 pub fn pick_ipv4(subnet: Ipv4Net, used: &BTreeSet<Ipv4Addr>) -> Option<Ipv4Addr> {
-    let first = u32::from(subnet.network()).checked_add(4)?;
-    let last = u32::from(subnet.broadcast()).checked_sub(1)?;
-    (first..=last)
-        .map(Ipv4Addr::from)
-        .find(|a| !used.contains(a))
+    eni::pick_ipv4(&aws4(subnet)?, used, Choice::First).ok()
 }
 
 /// Whether `addr` is one EC2 may hand out in `subnet`.
 pub fn ipv4_assignable(subnet: Ipv4Net, addr: Ipv4Addr) -> bool {
-    let a = u32::from(addr);
-    subnet.contains(&addr)
-        && a >= u32::from(subnet.network()) + 4
-        && a < u32::from(subnet.broadcast())
-}
-
-fn in_any(addr: Ipv6Addr, prefixes: &BTreeSet<Ipv6Net>) -> bool {
-    prefixes.iter().any(|p| p.contains(&addr))
+    aws4(subnet).is_some_and(|s| subnet.contains(&addr) && !eni::is_reserved_ipv4(&s, addr))
 }
 
 /// A random free /128 in `subnet` that is neither used nor inside a delegated prefix.
@@ -34,24 +35,8 @@ pub fn pick_ipv6(
     prefixes: &BTreeSet<Ipv6Net>,
     rng: &mut dyn RngCore,
 ) -> Option<Ipv6Addr> {
-    let base = u128::from(subnet.network());
-    let host_bits = 128 - u32::from(subnet.prefix_len());
-    let mask = if host_bits >= 128 {
-        u128::MAX
-    } else {
-        (1u128 << host_bits) - 1
-    };
-    for _ in 0..64 {
-        let r = ((u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64())) & mask;
-        if r < 4 || r == mask {
-            continue;
-        }
-        let a = Ipv6Addr::from(base | r);
-        if !used.contains(&a) && !in_any(a, prefixes) {
-            return Some(a);
-        }
-    }
-    None
+    let s = Subnet64::new(subnet.network()).ok()?;
+    eni::pick_ipv6(&s, &prefixes80(prefixes), used, Choice::Random(rng)).ok()
 }
 
 /// A free /80 of `subnet` that overlaps no delegated prefix and holds no used address.
@@ -61,59 +46,23 @@ pub fn pick_prefix80(
     prefixes: &BTreeSet<Ipv6Net>,
     rng: &mut dyn RngCore,
 ) -> Option<Ipv6Net> {
-    if subnet.prefix_len() > 80 {
-        return None;
-    }
-    let base = u128::from(subnet.network());
-    let slots_bits = 80 - u32::from(subnet.prefix_len());
-    let slots: u128 = 1u128 << slots_bits;
-    let free = |slot: u128| -> Option<Ipv6Net> {
-        let net = Ipv6Net::new(Ipv6Addr::from(base | (slot << 48)), 80).ok()?;
-        let clash = prefixes
-            .iter()
-            .any(|p| p.contains(&net.network()) || net.contains(&p.network()))
-            || used.range(net.network()..=net.broadcast()).next().is_some();
-        (!clash).then_some(net)
-    };
-    for _ in 0..64 {
-        let slot = u128::from(rng.next_u64()) % slots;
-        if slot == 0 {
-            continue;
-        }
-        if let Some(n) = free(slot) {
-            return Some(n);
-        }
-    }
-    (1..slots).find_map(free)
+    let s = Subnet64::new(subnet.network()).ok()?;
+    let p = prefix80::carve(&s, &prefixes80(prefixes), used, Choice::Random(rng)).ok()?;
+    Ipv6Net::new(p.network(), 80).ok()
 }
 
 /// A random Amazon-provided-style /56 from the documentation pool 2001:db8::/32.
 pub fn pick_vpc_block(used: &BTreeSet<Ipv6Net>, rng: &mut dyn RngCore) -> Option<Ipv6Net> {
-    let pool = u128::from(Ipv6Addr::new(0x2001, 0x0db8, 0, 0, 0, 0, 0, 0));
-    let overlaps = |n: &Ipv6Net| {
-        used.iter()
-            .any(|u| u.contains(&n.network()) || n.contains(&u.network()))
-    };
-    for _ in 0..256 {
-        let slot = u128::from(rng.next_u32() & 0x00ff_ffff);
-        if slot == 0 {
-            continue;
-        }
-        let n = Ipv6Net::new(Ipv6Addr::from(pool | (slot << 72)), 56).ok()?;
-        if !overlaps(&n) {
-            return Some(n);
-        }
-    }
-    None
+    let used: BTreeSet<Vpc56> =
+        used.iter().filter(|n| n.prefix_len() == 56).filter_map(|n| Vpc56::new(n.network()).ok()).collect();
+    let b = VpcBlockPool::documentation().allocate(&used, Choice::Random(rng)).ok()?;
+    Ipv6Net::new(b.network(), 56).ok()
 }
 
 /// A locally administered unicast MAC like EC2's (`0e:..`).
 pub fn mac(rng: &mut dyn RngCore) -> String {
     let b = rng.next_u64().to_be_bytes();
-    format!(
-        "0e:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        b[0], b[1], b[2], b[3], b[4]
-    )
+    format!("0e:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3], b[4])
 }
 
 #[cfg(test)]
@@ -130,6 +79,8 @@ mod tests {
             used.insert(Ipv4Addr::new(10, 0, 1, i));
         }
         assert_eq!(pick_ipv4(n, &used), None);
+        assert!(!ipv4_assignable(n, Ipv4Addr::new(10, 0, 1, 15)));
+        assert!(ipv4_assignable(n, Ipv4Addr::new(10, 0, 1, 14)));
     }
 
     #[test]
@@ -137,11 +88,12 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
         let subnet: Ipv6Net = "2001:db8:1:2::/64".parse().unwrap();
         let mut prefixes = BTreeSet::new();
-        let used: BTreeSet<Ipv6Addr> = ["2001:db8:1:2:5::9".parse().unwrap()].into();
+        let taken: Ipv6Addr = "2001:db8:1:2:5::9".parse().unwrap();
+        let used: BTreeSet<Ipv6Addr> = [taken].into();
         for _ in 0..200 {
             let p = pick_prefix80(subnet, &used, &prefixes, &mut rng).unwrap();
             assert!(subnet.contains(&p.network()));
-            assert!(!p.contains(&"2001:db8:1:2:5::9".parse::<Ipv6Addr>().unwrap()));
+            assert!(!p.contains(&taken));
             assert!(prefixes.insert(p));
         }
     }
