@@ -1,0 +1,270 @@
+//! The Unix-socket server the CNI plugins call: one JSON line in, one JSON line out, then close
+//! (the contract of [`agent_api`]). A thread per connection (capped), every read and write
+//! bounded by a timeout, the node state behind one mutex. Requests before the node is ready are
+//! answered `not_ready`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use agent_api::{ErrorKind, Request, Response};
+use tracing::{debug, warn};
+
+use crate::config::SocketMode;
+use crate::metrics::{Gauges, Metrics};
+use crate::node::NodeState;
+
+/// Bound on reading a request and writing its answer.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest request line accepted (a GC with thousands of attachments fits).
+pub const MAX_REQUEST_BYTES: u64 = 4 << 20;
+/// Connections served at once; beyond this, callers get `internal` "busy" and retry.
+pub const MAX_CONNECTIONS: usize = 256;
+
+/// Failures of setting up the socket.
+#[derive(Debug, thiserror::Error)]
+pub enum SocketError {
+    #[error("cannot {op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("another agent is answering on {path}; stop it first (or pick another --socket)")]
+    InUse { path: PathBuf },
+    #[error(
+        "{path} exists and is not a socket; refusing to remove it: pick another --socket or remove it yourself"
+    )]
+    NotASocket { path: PathBuf },
+}
+
+/// State shared by the socket server, the metrics responder and the starter.
+#[derive(Debug, Default)]
+pub struct Shared {
+    /// `None` until the prefix is acquired and the node is set up.
+    pub(crate) state: Mutex<Option<NodeState>>,
+    pub(crate) metrics: Metrics,
+}
+
+impl Shared {
+    fn with_state<T>(&self, f: impl FnOnce(&mut NodeState) -> T) -> Result<T, Response> {
+        let mut guard = self.state.lock().map_err(|_| Response::Error {
+            kind: ErrorKind::Internal,
+            message: "the agent's state lock is poisoned by an earlier failure; restart the agent"
+                .into(),
+        })?;
+        match guard.as_mut() {
+            Some(state) => Ok(f(state)),
+            None => Err(Response::Error {
+                kind: ErrorKind::NotReady,
+                message: "the agent is starting (acquiring the node prefix / setting up the node); retry shortly"
+                    .into(),
+            }),
+        }
+    }
+
+    /// Answer one request (counting it and timing adds and dels).
+    pub fn handle(&self, req: Request) -> Response {
+        let started = Instant::now();
+        let op = match &req {
+            Request::Add { .. } => "add",
+            Request::Del { .. } => "del",
+            Request::List => "list",
+            Request::Gc { .. } => "gc",
+            Request::Status => "status",
+        };
+        self.metrics.request(op);
+        let resp = self
+            .with_state(|s| s.handle(req, now_ms()))
+            .unwrap_or_else(|e| e);
+        match op {
+            "add" => self.metrics.add.observe(started.elapsed()),
+            "del" => self.metrics.del.observe(started.elapsed()),
+            _ => {}
+        }
+        if let Response::Error { kind, .. } = &resp {
+            self.metrics.error(*kind);
+        }
+        resp
+    }
+
+    pub(crate) fn gauges(&self) -> Option<Gauges> {
+        self.with_state(|s| {
+            let st = s.status(now_ms());
+            Gauges {
+                allocations: st.allocated,
+                cooling: st.cooling,
+                prefix_addresses: 1u64 << (128 - u32::from(s.facts().prefix.prefix_len())),
+            }
+        })
+        .ok()
+    }
+
+    pub(crate) fn status_json(&self) -> Option<serde_json::Value> {
+        self.with_state(|s| {
+            let st = s.status(now_ms());
+            serde_json::json!({
+                "ready": true,
+                "prefix": st.prefix,
+                "node_ipv4": st.node_ipv4,
+                "node_ipv6": st.node_ipv6,
+                "eni_id": s.facts().eni_id,
+                "allocated": st.allocated,
+                "cooling": st.cooling,
+                "allocations": s.allocations(),
+            })
+        })
+        .ok()
+    }
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// Bind the agent socket at `path` with `mode`, race-free: the parent dir is created (0755)
+/// if missing, a stale socket is replaced, a live one (another agent answers) is an error, and
+/// the socket is bound under a temporary name, chmod-ed, then renamed into place, so it is
+/// never reachable with looser permissions.
+pub fn bind_socket(path: &Path, mode: SocketMode) -> Result<UnixListener, SocketError> {
+    fn io(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> SocketError + use<> {
+        let path = path.to_owned();
+        move |source| SocketError::Io { op, path, source }
+    }
+    if let Some(parent) = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty() && !p.exists())
+    {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(parent)
+            .map_err(io("create dir", parent))?;
+        // The umask may have narrowed the mode; plugins (any user in the socket's group when
+        // the mode is 0660) must be able to reach the socket.
+        std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o755))
+            .map_err(io("chmod dir", parent))?;
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(md) if md.file_type().is_socket() => {
+            if UnixStream::connect(path).is_ok() {
+                return Err(SocketError::InUse {
+                    path: path.to_owned(),
+                });
+            }
+            debug!(path = %path.display(), "replacing a stale socket");
+        }
+        Ok(_) => {
+            return Err(SocketError::NotASocket {
+                path: path.to_owned(),
+            });
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io("inspect", path)(e)),
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp-{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let _ = std::fs::remove_file(&tmp);
+    let listener = UnixListener::bind(&tmp).map_err(io("bind", &tmp))?;
+    let placed = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode.bits()))
+        .map_err(io("chmod", &tmp))
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(io("rename into place", path)));
+    if let Err(e) = placed {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(listener)
+}
+
+/// Accept connections until `stop` is set (the stopper then connects once to wake it).
+pub(crate) fn serve_unix(listener: UnixListener, shared: Arc<Shared>, stop: Arc<AtomicBool>) {
+    let active = Arc::new(AtomicUsize::new(0));
+    for conn in listener.incoming() {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let stream = match conn {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(error = %e, "accept on the agent socket failed");
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+            active.fetch_sub(1, Ordering::SeqCst);
+            let busy = Response::Error {
+                kind: ErrorKind::Internal,
+                message: "the agent is busy; retry".into(),
+            };
+            let _ = write_response(&stream, &busy);
+            continue;
+        }
+        let (shared, active2) = (shared.clone(), active.clone());
+        let spawned = std::thread::Builder::new()
+            .name("agent-conn".into())
+            .spawn(move || {
+                serve_connection(stream, &shared);
+                active2.fetch_sub(1, Ordering::SeqCst);
+            });
+        if let Err(e) = spawned {
+            active.fetch_sub(1, Ordering::SeqCst);
+            warn!(error = %e, "cannot spawn a connection thread");
+        }
+    }
+}
+
+fn serve_connection(stream: UnixStream, shared: &Shared) {
+    let resp = match read_request(&stream) {
+        Ok(req) => shared.handle(req),
+        Err(resp) => {
+            if let Response::Error { kind, .. } = &resp {
+                shared.metrics.error(*kind);
+            }
+            resp
+        }
+    };
+    if let Err(e) = write_response(&stream, &resp) {
+        debug!(error = %e, "could not answer a plugin (it went away?)");
+    }
+}
+
+fn read_request(stream: &UnixStream) -> Result<Request, Response> {
+    let invalid = |message: String| Response::Error {
+        kind: ErrorKind::InvalidRequest,
+        message,
+    };
+    stream
+        .set_read_timeout(Some(IO_TIMEOUT))
+        .map_err(|e| invalid(format!("socket setup: {e}")))?;
+    let mut line = Vec::new();
+    let mut reader = BufReader::new(stream.take(MAX_REQUEST_BYTES + 1));
+    reader
+        .read_until(b'\n', &mut line)
+        .map_err(|e| invalid(format!("reading the request failed: {e}")))?;
+    if line.len() as u64 > MAX_REQUEST_BYTES {
+        return Err(invalid(format!(
+            "request longer than {MAX_REQUEST_BYTES} bytes"
+        )));
+    }
+    serde_json::from_slice(&line)
+        .map_err(|e| invalid(format!("request is not a valid request line: {e}")))
+}
+
+fn write_response(mut stream: &UnixStream, resp: &Response) -> std::io::Result<()> {
+    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    let mut line = serde_json::to_vec(resp).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    stream.write_all(&line)?;
+    stream.flush()
+}
