@@ -529,6 +529,25 @@ impl State {
         Ok(())
     }
 
+    /// Refuse to remove a gateway while routes still point at it.
+    fn no_routes_to(&self, target: &Target, id: &str) -> Result<(), Ec2Error> {
+        let users: Vec<&str> = self
+            .route_tables
+            .values()
+            .filter(|r| r.routes.iter().any(|rt| &rt.target == target))
+            .map(|r| r.id.as_str())
+            .collect();
+        if users.is_empty() {
+            return Ok(());
+        }
+        Err(Ec2Error::DependencyViolation {
+            message: format!(
+                "Routes in {} still point at {id}; delete them first.",
+                users.join(", ")
+            ),
+        })
+    }
+
     /// The route table a subnet uses: its explicit association, else the VPC's main table.
     pub fn route_table_of_subnet(&self, subnet: &Subnet) -> Option<&RouteTable> {
         self.route_tables
@@ -601,24 +620,7 @@ impl State {
                 message: format!("resource {igw_id} is not attached to network {vpc_id}"),
             });
         }
-        let users: Vec<String> = self
-            .route_tables
-            .values()
-            .filter(|r| {
-                r.routes
-                    .iter()
-                    .any(|rt| rt.target == Target::InternetGateway(igw_id.clone()))
-            })
-            .map(|r| r.id.clone())
-            .collect();
-        if !users.is_empty() {
-            return Err(Ec2Error::DependencyViolation {
-                message: format!(
-                    "Routes in {} still point at {igw_id}; delete them first.",
-                    users.join(", ")
-                ),
-            });
-        }
+        self.no_routes_to(&Target::InternetGateway(igw_id.clone()), &igw_id)?;
         lookup_mut(&mut self.internet_gateways, Kind::InternetGateway, &igw_id)?.attached_vpc =
             None;
         Ok(())
@@ -669,24 +671,7 @@ impl State {
             Kind::EgressOnlyInternetGateway,
             &id,
         )?;
-        let users: Vec<String> = self
-            .route_tables
-            .values()
-            .filter(|r| {
-                r.routes
-                    .iter()
-                    .any(|rt| rt.target == Target::EgressOnlyInternetGateway(id.clone()))
-            })
-            .map(|r| r.id.clone())
-            .collect();
-        if !users.is_empty() {
-            return Err(Ec2Error::DependencyViolation {
-                message: format!(
-                    "Routes in {} still point at {id}; delete them first.",
-                    users.join(", ")
-                ),
-            });
-        }
+        self.no_routes_to(&Target::EgressOnlyInternetGateway(id.clone()), &id)?;
         self.egress_only_gateways.remove(&id);
         Ok(())
     }
