@@ -360,35 +360,10 @@ pub fn instance(x: &mut Xml, i: &Instance, state: &State, owner: &str, region: &
         .values()
         .filter(|e| e.attachment.as_ref().is_some_and(|a| a.instance_id == i.id))
         .collect();
+    // botocore reads the members of InstanceNetworkInterface and ignores the rest, so the
+    // full NetworkInterface rendering serves here too.
     x.items("networkInterfaceSet", enis, |x, e| {
-        x.leaf("networkInterfaceId", &e.id)
-            .leaf("subnetId", &e.subnet_id)
-            .leaf("vpcId", &e.vpc_id)
-            .leaf("description", &e.description)
-            .leaf("ownerId", owner)
-            .leaf("status", "in-use")
-            .leaf("macAddress", &e.mac_address)
-            .leaf("privateIpAddress", e.private_ipv4)
-            .leaf("privateDnsName", private_dns(e.private_ipv4, region))
-            .leaf("sourceDestCheck", true)
-            .leaf("interfaceType", "interface");
-        group_set(x, &e.security_groups, state);
-        if let Some(a) = &e.attachment {
-            x.open("attachment")
-                .leaf("attachmentId", &a.id)
-                .leaf("deviceIndex", a.device_index)
-                .leaf("networkCardIndex", 0)
-                .leaf("status", "attached")
-                .leaf("attachTime", iso8601(a.attach_time))
-                .leaf("deleteOnTermination", true)
-                .close("attachment");
-        }
-        x.items("privateIpAddressesSet", [e.private_ipv4], |x, ip| {
-            x.leaf("privateIpAddress", ip)
-                .leaf("privateDnsName", private_dns(ip, region))
-                .leaf("primary", true);
-        });
-        ipv6_addresses(x, e);
+        network_interface(x, e, state, owner, region)
     });
     tags(x, &i.tags);
 }
