@@ -4,6 +4,7 @@
 
 pub mod credentials;
 pub mod ec2;
+pub mod eks;
 pub mod query;
 pub mod xml;
 
@@ -128,6 +129,10 @@ async fn handle(
     };
     let path = uri.path().to_string();
     let query = uri.query().unwrap_or("").to_string();
+    // IAM Query (roles for the IPv6 CNI policy rule): POST / signed for `iam`.
+    if path == "/" && eks::iam::is_iam(&headers) {
+        return eks::iam::handle(app, method, path, query, headers, body, request_id).await;
+    }
     // EC2 Query: POST / (or GET / with the parameters in the query string).
     if path == "/" {
         let hs: Vec<(String, String)> = headers
@@ -180,20 +185,6 @@ async fn handle(
             }
         };
     }
-    not_found(&path)
-}
-
-fn not_found(path: &str) -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (
-                header::HeaderName::from_static("x-amzn-errortype"),
-                "UnknownOperationException",
-            ),
-        ],
-        serde_json::json!({ "message": format!("No operation is served at {path}.") }).to_string(),
-    )
-        .into_response()
+    // EKS rest-json: every other path.
+    eks::handle(app, method, path, query, headers, body, request_id).await
 }

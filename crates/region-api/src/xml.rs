@@ -83,6 +83,12 @@ impl Xml {
         })
     }
 
+    /// Append already-formed XML.
+    pub fn raw(&mut self, s: &str) -> &mut Self {
+        self.buf.push_str(s);
+        self
+    }
+
     pub fn finish(self) -> String {
         self.buf
     }
@@ -127,13 +133,5 @@ mod tests {
         assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(iso8601(1_796_016_248), "2026-11-30T05:24:08.000Z");
         assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00.000Z");
-    }
-}
-
-impl Xml {
-    /// Append already-formed XML.
-    pub fn raw(&mut self, s: &str) -> &mut Self {
-        self.buf.push_str(s);
-        self
     }
 }

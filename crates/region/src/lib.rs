@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod ec2;
+pub mod eks;
 pub mod ids;
 pub mod region;
 pub mod state;

@@ -1,6 +1,9 @@
 //! The whole region as rows in tables. Adding a resource kind is one line in `tables!`.
 
 use crate::ec2::model::*;
+use crate::eks::model::{
+    Addon, Cluster, FargateProfile, FargateUnit, LaunchTemplate, Nodegroup, Role, Update,
+};
 use crate::store::{Change, Record, StoreError};
 use crate::table::Table;
 
@@ -59,4 +62,12 @@ tables! {
     security_groups: SecurityGroup = "security_groups",
     instances: Instance = "instances",
     network_interfaces: NetworkInterface = "network_interfaces",
+    clusters: Cluster = "eks_clusters",
+    nodegroups: Nodegroup = "eks_nodegroups",
+    addons: Addon = "eks_addons",
+    fargate_profiles: FargateProfile = "eks_fargate_profiles",
+    fargate_units: FargateUnit = "eks_fargate_units",
+    updates: Update = "eks_updates",
+    roles: Role = "iam_roles",
+    launch_templates: LaunchTemplate = "ec2_launch_templates",
 }

@@ -15,7 +15,11 @@ fn aws4(subnet: Ipv4Net) -> Option<AwsIpv4Cidr> {
 }
 
 fn prefixes80(prefixes: &BTreeSet<Ipv6Net>) -> BTreeSet<NodePrefix80> {
-    prefixes.iter().filter(|p| p.prefix_len() == 80).filter_map(|p| NodePrefix80::new(p.network()).ok()).collect()
+    prefixes
+        .iter()
+        .filter(|p| p.prefix_len() == 80)
+        .filter_map(|p| NodePrefix80::new(p.network()).ok())
+        .collect()
 }
 
 /// The first free IPv4 of `subnet` (EC2 reserves the first four and the last address).
@@ -53,16 +57,24 @@ pub fn pick_prefix80(
 
 /// A random Amazon-provided-style /56 from the documentation pool 2001:db8::/32.
 pub fn pick_vpc_block(used: &BTreeSet<Ipv6Net>, rng: &mut dyn RngCore) -> Option<Ipv6Net> {
-    let used: BTreeSet<Vpc56> =
-        used.iter().filter(|n| n.prefix_len() == 56).filter_map(|n| Vpc56::new(n.network()).ok()).collect();
-    let b = VpcBlockPool::documentation().allocate(&used, Choice::Random(rng)).ok()?;
+    let used: BTreeSet<Vpc56> = used
+        .iter()
+        .filter(|n| n.prefix_len() == 56)
+        .filter_map(|n| Vpc56::new(n.network()).ok())
+        .collect();
+    let b = VpcBlockPool::documentation()
+        .allocate(&used, Choice::Random(rng))
+        .ok()?;
     Ipv6Net::new(b.network(), 56).ok()
 }
 
 /// A locally administered unicast MAC like EC2's (`0e:..`).
 pub fn mac(rng: &mut dyn RngCore) -> String {
     let b = rng.next_u64().to_be_bytes();
-    format!("0e:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3], b[4])
+    format!(
+        "0e:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        b[0], b[1], b[2], b[3], b[4]
+    )
 }
 
 #[cfg(test)]

@@ -1,0 +1,141 @@
+//! The EKS API: rest-json (signing name `eks`) on every path but `/`. A request is verified
+//! (SigV4), routed on method and path, its JSON body read member by member, run on the region,
+//! and answered as botocore's model says; errors carry `x-amzn-ErrorType` and `{"message"}`.
+//!
+//! IAM roles (needed by the CNI policy rule) are served over IAM's Query protocol in [`iam`].
+
+pub mod error;
+pub mod iam;
+pub mod json;
+pub mod ops;
+pub mod render;
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use region::eks::EksError;
+use sigv4::{HttpRequest, VerifyConfig};
+
+use crate::App;
+
+/// An EKS answer before it is put on the wire.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: serde_json::Value,
+    /// `x-amzn-ErrorType` of an error answer.
+    pub error_type: Option<&'static str>,
+}
+
+impl Reply {
+    pub fn ok(body: serde_json::Value) -> Self {
+        Reply {
+            status: 200,
+            body,
+            error_type: None,
+        }
+    }
+
+    pub fn error(status: u16, error_type: &'static str, message: &str) -> Self {
+        Reply {
+            status,
+            body: serde_json::json!({ "message": message }),
+            error_type: Some(error_type),
+        }
+    }
+
+    /// The wire form of a domain error (the one mapping lives in [`error`]).
+    pub fn from_domain(e: &EksError, request_id: &str) -> Self {
+        let (status, ty) = error::code(e);
+        if status >= 500 {
+            tracing::error!(error = %e, request_id, "EKS request failed inside the region");
+        }
+        Reply::error(status, ty, &error::message(e))
+    }
+
+    pub fn into_response(self, request_id: &str) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            headers.insert(HeaderName::from_static("x-amzn-requestid"), v);
+        }
+        if let Some(t) = self.error_type {
+            headers.insert(
+                HeaderName::from_static("x-amzn-errortype"),
+                HeaderValue::from_static(t),
+            );
+        }
+        (status, headers, self.body.to_string()).into_response()
+    }
+}
+
+fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Serve one EKS request. `path` and `query` are the raw wire forms (still percent-encoded).
+pub async fn handle(
+    app: Arc<App>,
+    method: Method,
+    path: String,
+    query: String,
+    headers: HeaderMap,
+    body: Bytes,
+    request_id: String,
+) -> Response {
+    let hs = header_pairs(&headers);
+    let req = HttpRequest {
+        method: method.as_str(),
+        path: &path,
+        query: &query,
+        headers: &hs,
+        body: &body,
+    };
+    let cfg = VerifyConfig::new(&app.region.config().name, "eks");
+    if let Err(e) = sigv4::verify(&req, SystemTime::now(), &cfg, |id| {
+        (id == app.credentials.access_key_id).then(|| app.credentials.secret_access_key.clone())
+    }) {
+        tracing::info!(error = %e, "EKS request refused: authentication");
+        return Reply::error(e.eks_status(), e.eks_error_type(), &e.message())
+            .into_response(&request_id);
+    }
+    let route = match ops::Route::parse(&method, &path) {
+        Ok(r) => r,
+        Err(reply) => return reply.into_response(&request_id),
+    };
+    let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let app2 = app.clone();
+    let rid = request_id.clone();
+    let reply =
+        tokio::task::spawn_blocking(move || ops::run(&app2.region, route, &params, &body, &rid))
+            .await;
+    match reply {
+        Ok(r) => r.into_response(&request_id),
+        Err(e) => {
+            tracing::error!(error = %e, "EKS handler panicked");
+            Reply::error(
+                500,
+                "ServerException",
+                "An internal error occurred; please retry.",
+            )
+            .into_response(&request_id)
+        }
+    }
+}

@@ -1,0 +1,512 @@
+//! Routing (method + path → operation) and each operation: read the request, run it on the
+//! region, render the answer.
+
+use std::collections::BTreeSet;
+
+use axum::http::Method;
+use region::Region;
+use region::eks::addons::AddonRequest;
+use region::eks::catalog::{self, AMI_TYPES};
+use region::eks::clusters::{
+    CreateCluster, LoggingChange, NetworkConfig, UpdateClusterConfig, VpcConfig,
+};
+use region::eks::fargate::CreateFargateProfile;
+use region::eks::model::*;
+use region::eks::nodegroups::CreateNodegroup;
+use region::eks::{EksError, paginate};
+use serde_json::{Value, json};
+
+use super::Reply;
+use super::json::{Obj, parse_body};
+use super::render::{self, LOG_TYPES};
+
+/// An EKS operation and its path parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    CreateCluster,
+    ListClusters,
+    DescribeCluster(String),
+    DeleteCluster(String),
+    UpdateClusterConfig(String),
+    ListUpdates(String),
+    DescribeUpdate(String, String),
+    CreateNodegroup(String),
+    ListNodegroups(String),
+    DescribeNodegroup(String, String),
+    DeleteNodegroup(String, String),
+    CreateAddon(String),
+    ListAddons(String),
+    DescribeAddon(String, String),
+    UpdateAddon(String, String),
+    DeleteAddon(String, String),
+    DescribeAddonVersions,
+    CreateFargateProfile(String),
+    ListFargateProfiles(String),
+    DescribeFargateProfile(String, String),
+    DeleteFargateProfile(String, String),
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl Route {
+    /// The operation at `method` `raw_path`; unknown routes get a 404 naming the path.
+    pub fn parse(method: &Method, raw_path: &str) -> Result<Route, Reply> {
+        let segs: Vec<String> = raw_path
+            .trim_end_matches('/')
+            .split('/')
+            .skip(1)
+            .map(percent_decode)
+            .collect();
+        let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+        let m = method.as_str();
+        let o = |x: &str| x.to_string();
+        let r = match (m, s.as_slice()) {
+            ("POST", ["clusters"]) => Route::CreateCluster,
+            ("GET", ["clusters"]) => Route::ListClusters,
+            ("GET", ["clusters", c]) => Route::DescribeCluster(o(c)),
+            ("DELETE", ["clusters", c]) => Route::DeleteCluster(o(c)),
+            ("POST", ["clusters", c, "update-config"]) => Route::UpdateClusterConfig(o(c)),
+            ("GET", ["clusters", c, "updates"]) => Route::ListUpdates(o(c)),
+            ("GET", ["clusters", c, "updates", u]) => Route::DescribeUpdate(o(c), o(u)),
+            ("POST", ["clusters", c, "node-groups"]) => Route::CreateNodegroup(o(c)),
+            ("GET", ["clusters", c, "node-groups"]) => Route::ListNodegroups(o(c)),
+            ("GET", ["clusters", c, "node-groups", n]) => Route::DescribeNodegroup(o(c), o(n)),
+            ("DELETE", ["clusters", c, "node-groups", n]) => Route::DeleteNodegroup(o(c), o(n)),
+            ("POST", ["clusters", c, "addons"]) => Route::CreateAddon(o(c)),
+            ("GET", ["clusters", c, "addons"]) => Route::ListAddons(o(c)),
+            ("GET", ["clusters", c, "addons", a]) => Route::DescribeAddon(o(c), o(a)),
+            ("POST", ["clusters", c, "addons", a, "update"]) => Route::UpdateAddon(o(c), o(a)),
+            ("DELETE", ["clusters", c, "addons", a]) => Route::DeleteAddon(o(c), o(a)),
+            ("GET", ["addons", "supported-versions"]) => Route::DescribeAddonVersions,
+            ("POST", ["clusters", c, "fargate-profiles"]) => Route::CreateFargateProfile(o(c)),
+            ("GET", ["clusters", c, "fargate-profiles"]) => Route::ListFargateProfiles(o(c)),
+            ("GET", ["clusters", c, "fargate-profiles", p]) => {
+                Route::DescribeFargateProfile(o(c), o(p))
+            }
+            ("DELETE", ["clusters", c, "fargate-profiles", p]) => {
+                Route::DeleteFargateProfile(o(c), o(p))
+            }
+            _ => {
+                return Err(Reply::error(
+                    404,
+                    "UnknownOperationException",
+                    &format!(
+                        "No EKS operation is served at {m} {raw_path}; this region serves the cluster, node group, add-on, Fargate profile and update operations of EKS 2017-11-01."
+                    ),
+                ));
+            }
+        };
+        Ok(r)
+    }
+}
+
+/// Run one operation; every failure becomes the wire error of [`super::error`].
+pub fn run(
+    region: &Region,
+    route: Route,
+    query: &[(String, String)],
+    body: &[u8],
+    request_id: &str,
+) -> Reply {
+    match dispatch(region, route, query, body) {
+        Ok(v) => Reply::ok(v),
+        Err(e) => Reply::from_domain(&e, request_id),
+    }
+}
+
+fn q<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    query
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn q_u32(query: &[(String, String)], name: &'static str) -> Result<Option<u32>, EksError> {
+    q(query, name)
+        .map(|v| {
+            v.parse::<u32>().map_err(|_| {
+                EksError::invalid(name, v, format!("{name} must be a positive integer."))
+            })
+        })
+        .transpose()
+}
+
+fn health(region: &Region, c: &Cluster) -> Vec<region::eks::health::HealthIssue> {
+    let cfg = region.config();
+    region.read().cluster_health(c, &cfg.name, &cfg.account_id)
+}
+
+fn page(key: &str, items: Vec<String>, next: Option<String>) -> Value {
+    let mut v = json!({ key: items });
+    if let Some(t) = next {
+        v["nextToken"] = json!(t);
+    }
+    v
+}
+
+fn dispatch(
+    region: &Region,
+    route: Route,
+    query: &[(String, String)],
+    body: &[u8],
+) -> Result<Value, EksError> {
+    let max = || q_u32(query, "maxResults");
+    let token = q(query, "nextToken");
+    match route {
+        Route::CreateCluster => {
+            let v = parse_body(body)?;
+            let req = create_cluster(&Obj::root(&v))?;
+            let c = region.write(|s, env| s.create_cluster(env, req))?;
+            Ok(json!({"cluster": render::cluster(&c, Status::Creating, &health(region, &c))}))
+        }
+        Route::ListClusters => {
+            let (names, next) = region.read().list_clusters(max()?, token)?;
+            Ok(page("clusters", names, next))
+        }
+        Route::DescribeCluster(name) => {
+            let c = region.read().describe_cluster(&name)?;
+            Ok(json!({"cluster": render::cluster(&c, Status::Active, &health(region, &c))}))
+        }
+        Route::DeleteCluster(name) => {
+            let c = region.write(|s, _| s.delete_cluster(&name))?;
+            Ok(json!({"cluster": render::cluster(&c, Status::Deleting, &[])}))
+        }
+        Route::UpdateClusterConfig(name) => {
+            let v = parse_body(body)?;
+            let o = Obj::root(&v);
+            let req = UpdateClusterConfig {
+                name,
+                vpc: o
+                    .opt_obj("resourcesVpcConfig")?
+                    .map(|x| vpc_config(&x))
+                    .transpose()?,
+                network: o
+                    .opt_obj("kubernetesNetworkConfig")?
+                    .map(|x| network_config(&x))
+                    .transpose()?,
+                logging: logging(&o)?,
+            };
+            let u = region.write(|s, env| s.update_cluster_config(env, req))?;
+            Ok(json!({"update": render::update(&u, true)}))
+        }
+        Route::ListUpdates(c) => {
+            let (ids, next) = region.read().list_updates(
+                &c,
+                q(query, "nodegroupName"),
+                q(query, "addonName"),
+                max()?,
+                token,
+            )?;
+            Ok(page("updateIds", ids, next))
+        }
+        Route::DescribeUpdate(c, id) => {
+            let u = region.read().describe_update(
+                &c,
+                &id,
+                q(query, "nodegroupName"),
+                q(query, "addonName"),
+            )?;
+            Ok(json!({"update": render::update(&u, false)}))
+        }
+        Route::CreateNodegroup(c) => {
+            let v = parse_body(body)?;
+            let req = create_nodegroup(c, &Obj::root(&v))?;
+            let g = region.write(|s, env| s.create_nodegroup(env, req))?;
+            Ok(json!({"nodegroup": render::nodegroup(&g, Status::Creating)}))
+        }
+        Route::ListNodegroups(c) => {
+            let (names, next) = region.read().list_nodegroups(&c, max()?, token)?;
+            Ok(page("nodegroups", names, next))
+        }
+        Route::DescribeNodegroup(c, n) => {
+            let g = region.read().describe_nodegroup(&c, &n)?;
+            Ok(json!({"nodegroup": render::nodegroup(&g, Status::Active)}))
+        }
+        Route::DeleteNodegroup(c, n) => {
+            let g = region.write(|s, _| s.delete_nodegroup(&c, &n))?;
+            Ok(json!({"nodegroup": render::nodegroup(&g, Status::Deleting)}))
+        }
+        Route::CreateAddon(c) => {
+            let v = parse_body(body)?;
+            let o = Obj::root(&v);
+            let req = addon_request(c, o.req_str("addonName")?, &o)?;
+            let a = region.write(|s, env| s.create_addon(env, req))?;
+            Ok(json!({"addon": render::addon(&a, Status::Creating)}))
+        }
+        Route::ListAddons(c) => {
+            let (names, next) = region.read().list_addons(&c, max()?, token)?;
+            Ok(page("addons", names, next))
+        }
+        Route::DescribeAddon(c, a) => {
+            let a = region.read().describe_addon(&c, &a)?;
+            Ok(json!({"addon": render::addon(&a, Status::Active)}))
+        }
+        Route::UpdateAddon(c, a) => {
+            let v = parse_body(body)?;
+            let req = addon_request(c, a, &Obj::root(&v))?;
+            let u = region.write(|s, env| s.update_addon(env, req))?;
+            Ok(json!({"update": render::update(&u, true)}))
+        }
+        Route::DeleteAddon(c, a) => {
+            let a = region.write(|s, _| s.delete_addon(&c, &a))?;
+            Ok(json!({"addon": render::addon(&a, Status::Deleting)}))
+        }
+        Route::DescribeAddonVersions => {
+            let k8s = q(query, "kubernetesVersion");
+            if let Some(k) = k8s.filter(|k| !catalog::KUBERNETES_VERSIONS.contains(k)) {
+                return Err(EksError::invalid(
+                    "kubernetesVersion",
+                    k,
+                    format!(
+                        "Supported versions: {}.",
+                        catalog::KUBERNETES_VERSIONS.join(", ")
+                    ),
+                ));
+            }
+            let all: Vec<_> = catalog::addons()
+                .into_iter()
+                .filter(|a| q(query, "addonName").is_none_or(|n| n == a.name))
+                .collect();
+            let mut names: Vec<String> = all.iter().map(|a| a.name.to_string()).collect();
+            names.sort();
+            let (names, next) = paginate(names, max()?, token, 100)?;
+            let addons: Vec<Value> = all
+                .iter()
+                .filter(|a| names.iter().any(|n| n == a.name))
+                .map(|a| render::addon_info(a, k8s))
+                .collect();
+            let mut v = json!({"addons": addons});
+            if let Some(t) = next {
+                v["nextToken"] = json!(t);
+            }
+            Ok(v)
+        }
+        Route::CreateFargateProfile(c) => {
+            let v = parse_body(body)?;
+            let req = create_fargate_profile(c, &Obj::root(&v))?;
+            let p = region.write(|s, env| s.create_fargate_profile(env, req))?;
+            Ok(json!({"fargateProfile": render::fargate_profile(&p, Status::Creating)}))
+        }
+        Route::ListFargateProfiles(c) => {
+            let (names, next) = region.read().list_fargate_profiles(&c, max()?, token)?;
+            Ok(page("fargateProfileNames", names, next))
+        }
+        Route::DescribeFargateProfile(c, p) => {
+            let p = region.read().describe_fargate_profile(&c, &p)?;
+            Ok(json!({"fargateProfile": render::fargate_profile(&p, Status::Active)}))
+        }
+        Route::DeleteFargateProfile(c, p) => {
+            let p = region.write(|s, _| s.delete_fargate_profile(&c, &p))?;
+            Ok(json!({"fargateProfile": render::fargate_profile(&p, Status::Deleting)}))
+        }
+    }
+}
+
+fn vpc_config(o: &Obj) -> Result<VpcConfig, EksError> {
+    Ok(VpcConfig {
+        subnet_ids: o.opt_str_list("resourcesVpcConfig.subnetIds")?,
+        security_group_ids: o.opt_str_list("resourcesVpcConfig.securityGroupIds")?,
+        endpoint_public_access: o.opt_bool("resourcesVpcConfig.endpointPublicAccess")?,
+        endpoint_private_access: o.opt_bool("resourcesVpcConfig.endpointPrivateAccess")?,
+        public_access_cidrs: o.opt_str_list("resourcesVpcConfig.publicAccessCidrs")?,
+    })
+}
+
+fn network_config(o: &Obj) -> Result<NetworkConfig, EksError> {
+    Ok(NetworkConfig {
+        ip_family: o
+            .opt_enum("kubernetesNetworkConfig.ipFamily", &["ipv4", "ipv6"])?
+            .and_then(|f| IpFamily::parse(&f)),
+        service_ipv4_cidr: o.opt_str("kubernetesNetworkConfig.serviceIpv4Cidr")?,
+        service_ipv6_cidr: o.opt_str("kubernetesNetworkConfig.serviceIpv6Cidr")?,
+    })
+}
+
+/// `logging.clusterLogging[]` → (types to enable, types to disable).
+fn logging(o: &Obj) -> Result<Option<LoggingChange>, EksError> {
+    let Some(l) = o.opt_obj("logging")? else {
+        return Ok(None);
+    };
+    let (mut on, mut off) = (BTreeSet::new(), BTreeSet::new());
+    for setup in l.obj_list("logging.clusterLogging")? {
+        let types = setup
+            .opt_str_list("logging.clusterLogging.types")?
+            .unwrap_or_default();
+        if let Some(t) = types.iter().find(|t| !LOG_TYPES.contains(&t.as_str())) {
+            return Err(EksError::invalid(
+                "logging.clusterLogging.types",
+                t.clone(),
+                format!("Log types are {}.", LOG_TYPES.join(", ")),
+            ));
+        }
+        let target = if setup
+            .opt_bool("logging.clusterLogging.enabled")?
+            .unwrap_or(false)
+        {
+            &mut on
+        } else {
+            &mut off
+        };
+        target.extend(types);
+    }
+    Ok(Some((on, off)))
+}
+
+fn create_cluster(o: &Obj) -> Result<CreateCluster, EksError> {
+    let name = o.req_str("name")?;
+    let role_arn = o.req_str("roleArn")?;
+    let vpc = o
+        .opt_obj("resourcesVpcConfig")?
+        .ok_or(EksError::MissingParameter {
+            member: "resourcesVpcConfig",
+        })?;
+    Ok(CreateCluster {
+        name,
+        version: o.opt_str("version")?,
+        role_arn,
+        vpc: vpc_config(&vpc)?,
+        network: o
+            .opt_obj("kubernetesNetworkConfig")?
+            .map(|x| network_config(&x))
+            .transpose()?
+            .unwrap_or_default(),
+        outpost: o.opt_obj("outpostConfig")?.is_some(),
+        logging: logging(o)?,
+        tags: o.str_map("tags")?,
+        client_request_token: o.opt_str("clientRequestToken")?,
+    })
+}
+
+fn create_nodegroup(cluster: String, o: &Obj) -> Result<CreateNodegroup, EksError> {
+    let name = o.req_str("nodegroupName")?;
+    let subnets = o
+        .opt_str_list("subnets")?
+        .ok_or(EksError::MissingParameter { member: "subnets" })?;
+    let node_role = o.req_str("nodeRole")?;
+    let scaling = o.opt_obj("scalingConfig")?;
+    let sc = |m: &'static str| {
+        scaling
+            .as_ref()
+            .map(|s| s.opt_u32(m))
+            .transpose()
+            .map(Option::flatten)
+    };
+    let mut taints = Vec::new();
+    for t in o.obj_list("taints")? {
+        taints.push(Taint {
+            key: t.req_str("taints.key")?,
+            value: t.opt_str("taints.value")?,
+            effect: t
+                .opt_enum(
+                    "taints.effect",
+                    &["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"],
+                )?
+                .ok_or(EksError::MissingParameter {
+                    member: "taints.effect",
+                })?,
+        });
+    }
+    let launch_template = o
+        .opt_obj("launchTemplate")?
+        .map(|l| -> Result<LaunchTemplateRef, EksError> {
+            Ok(LaunchTemplateRef {
+                id: l.opt_str("launchTemplate.id")?,
+                name: l.opt_str("launchTemplate.name")?,
+                version: l.opt_str("launchTemplate.version")?,
+            })
+        })
+        .transpose()?;
+    Ok(CreateNodegroup {
+        cluster,
+        name,
+        min_size: sc("scalingConfig.minSize")?,
+        max_size: sc("scalingConfig.maxSize")?,
+        desired_size: sc("scalingConfig.desiredSize")?,
+        disk_size: o.opt_u32("diskSize")?,
+        subnets,
+        instance_types: o.opt_str_list("instanceTypes")?,
+        ami_type: o.opt_enum("amiType", AMI_TYPES)?,
+        node_role,
+        labels: o.str_map("labels")?,
+        taints,
+        tags: o.str_map("tags")?,
+        launch_template,
+        capacity_type: o.opt_enum("capacityType", &["ON_DEMAND", "SPOT", "CAPACITY_BLOCK"])?,
+        version: o.opt_str("version")?,
+        release_version: o.opt_str("releaseVersion")?,
+    })
+}
+
+fn addon_request(cluster: String, name: String, o: &Obj) -> Result<AddonRequest, EksError> {
+    o.opt_enum("resolveConflicts", &["OVERWRITE", "NONE", "PRESERVE"])?;
+    Ok(AddonRequest {
+        cluster,
+        name,
+        version: o.opt_str("addonVersion")?,
+        service_account_role_arn: o.opt_str("serviceAccountRoleArn")?,
+        configuration_values: o.opt_str("configurationValues")?,
+        tags: o.str_map("tags")?,
+    })
+}
+
+fn create_fargate_profile(cluster: String, o: &Obj) -> Result<CreateFargateProfile, EksError> {
+    let name = o.req_str("fargateProfileName")?;
+    let role = o.req_str("podExecutionRoleArn")?;
+    let mut selectors = Vec::new();
+    for s in o.obj_list("selectors")? {
+        selectors.push(FargateSelector {
+            namespace: s.opt_str("selectors.namespace")?.unwrap_or_default(),
+            labels: s.str_map("selectors.labels")?,
+        });
+    }
+    Ok(CreateFargateProfile {
+        cluster,
+        name,
+        pod_execution_role_arn: role,
+        subnets: o.opt_str_list("subnets")?,
+        selectors,
+        tags: o.str_map("tags")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_decode_path_segments() {
+        assert_eq!(
+            Route::parse(&Method::GET, "/clusters/my-cluster").unwrap(),
+            Route::DescribeCluster("my-cluster".into())
+        );
+        assert_eq!(
+            Route::parse(&Method::POST, "/clusters/a/addons/vpc-cni/update").unwrap(),
+            Route::UpdateAddon("a".into(), "vpc-cni".into())
+        );
+        assert_eq!(
+            Route::parse(&Method::GET, "/clusters/a%2Db").unwrap(),
+            Route::DescribeCluster("a-b".into())
+        );
+        assert!(Route::parse(&Method::PUT, "/clusters").is_err());
+        assert!(Route::parse(&Method::GET, "/nope").is_err());
+    }
+}

@@ -1,0 +1,279 @@
+//! IAM roles, modelled as far as the IPv6 rules need: a role is a name and its inline policies'
+//! `Allow` statements. The rule checked here: the role the VPC CNI runs as needs the IPv6 policy
+//! actions (the most common real-world failure of IPv6 clusters).
+
+use super::error::{EksError, Rule};
+use super::model::{Role, Statement};
+use crate::ec2::filter::wildcard;
+use crate::region::Env;
+use crate::state::State;
+
+/// The IPv6 policy the CNI role needs: (action, a resource it must be allowed on).
+/// `{region}`/`{account}` are filled in; `*` means the action must be allowed on every resource.
+pub const IPV6_POLICY: &[(&str, &str)] = &[
+    ("ec2:AssignIpv6Addresses", "*"),
+    ("ec2:DescribeInstances", "*"),
+    ("ec2:DescribeTags", "*"),
+    ("ec2:DescribeNetworkInterfaces", "*"),
+    ("ec2:DescribeInstanceTypes", "*"),
+    (
+        "ec2:CreateTags",
+        "arn:aws:ec2:{region}:{account}:network-interface/eni-0123456789abcdef0",
+    ),
+];
+
+/// A policy document that grants the IPv6 policy (what the docs tell users to attach).
+pub const IPV6_POLICY_DOCUMENT: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ec2:AssignIpv6Addresses","ec2:DescribeInstances","ec2:DescribeTags","ec2:DescribeNetworkInterfaces","ec2:DescribeInstanceTypes"],"Resource":"*"},{"Effect":"Allow","Action":["ec2:CreateTags"],"Resource":["arn:aws:ec2:*:*:network-interface/*"]}]}"#;
+
+/// Parse an IAM policy document into its `Allow` statements.
+pub fn parse_policy(document: &str) -> Result<Vec<Statement>, EksError> {
+    let bad = |why: &str| {
+        EksError::invalid(
+            "PolicyDocument",
+            document.chars().take(200).collect::<String>(),
+            format!(
+                "{why}. A policy looks like {{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Action\":[\"ec2:DescribeInstances\"],\"Resource\":\"*\"}}]}}."
+            ),
+        )
+    };
+    let v: serde_json::Value =
+        serde_json::from_str(document).map_err(|e| bad(&format!("It is not JSON ({e})")))?;
+    let statements = match v.get("Statement") {
+        Some(serde_json::Value::Array(a)) => a.clone(),
+        Some(o @ serde_json::Value::Object(_)) => vec![o.clone()],
+        _ => return Err(bad("It has no Statement")),
+    };
+    let strings = |v: Option<&serde_json::Value>, what: &str| -> Result<Vec<String>, EksError> {
+        match v {
+            Some(serde_json::Value::String(s)) => Ok(vec![s.clone()]),
+            Some(serde_json::Value::Array(a)) => a
+                .iter()
+                .map(|x| {
+                    x.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| bad(&format!("{what} holds a non-string")))
+                })
+                .collect(),
+            _ => Err(bad(&format!("A statement has no {what}"))),
+        }
+    };
+    let mut out = Vec::new();
+    for s in &statements {
+        match s.get("Effect").and_then(|e| e.as_str()) {
+            Some("Allow") => {}
+            Some("Deny") => continue,
+            _ => return Err(bad("A statement's Effect is not Allow or Deny")),
+        }
+        out.push(Statement {
+            actions: strings(s.get("Action"), "Action")?,
+            resources: strings(s.get("Resource"), "Resource")?,
+        });
+    }
+    Ok(out)
+}
+
+fn allows(statements: &[&Statement], action: &str, resource: &str) -> bool {
+    let action = action.to_ascii_lowercase();
+    statements.iter().any(|s| {
+        s.actions
+            .iter()
+            .any(|a| wildcard(&a.to_ascii_lowercase(), &action))
+            && s.resources.iter().any(|r| wildcard(r, resource))
+    })
+}
+
+impl State {
+    /// CreateRole.
+    pub fn create_role(&mut self, env: &mut Env, name: &str) -> Result<Role, EksError> {
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+        if !ok {
+            return Err(EksError::invalid(
+                "RoleName",
+                name,
+                "A role name is 1 to 64 letters, digits or +=,.@_- characters.",
+            ));
+        }
+        if self.roles.contains(name) {
+            return Err(EksError::RoleExists {
+                name: name.to_string(),
+            });
+        }
+        let role = Role {
+            name: name.to_string(),
+            arn: format!("arn:aws:iam::{}:role/{name}", env.config.account_id),
+            created_at: env.now,
+            policies: Default::default(),
+        };
+        self.roles.insert(name.to_string(), role.clone());
+        Ok(role)
+    }
+
+    /// PutRolePolicy: set the inline policy `policy` of role `name`.
+    pub fn put_role_policy(
+        &mut self,
+        name: &str,
+        policy: &str,
+        document: &str,
+    ) -> Result<(), EksError> {
+        let statements = parse_policy(document)?;
+        let role = self
+            .roles
+            .get_mut(name)
+            .ok_or_else(|| EksError::RoleNotFound {
+                name: name.to_string(),
+            })?;
+        role.policies.insert(policy.to_string(), statements);
+        Ok(())
+    }
+
+    /// The IPv6 policy actions the role `role_arn` lacks (all of them for an unknown role).
+    pub fn missing_ipv6_actions(
+        &self,
+        env_region: &str,
+        account: &str,
+        role_arn: &str,
+    ) -> Vec<&'static str> {
+        let name = role_arn.rsplit('/').next().unwrap_or_default();
+        let statements: Vec<&Statement> = self
+            .roles
+            .get(name)
+            .filter(|r| r.arn == role_arn || role_arn.ends_with(&format!("/{}", r.name)))
+            .map(|r| r.policies.values().flatten().collect())
+            .unwrap_or_default();
+        IPV6_POLICY
+            .iter()
+            .filter(|(action, resource)| {
+                let resource = resource
+                    .replace("{region}", env_region)
+                    .replace("{account}", account);
+                !allows(&statements, action, &resource)
+            })
+            .map(|(a, _)| *a)
+            .collect()
+    }
+
+    /// Check the IPv6 policy of the CNI role `role_arn` ([`Rule::CniIpv6Policy`]).
+    pub fn check_ipv6_policy(
+        &self,
+        region: &str,
+        account: &str,
+        member: &'static str,
+        role_arn: &str,
+    ) -> Result<(), EksError> {
+        let missing = self.missing_ipv6_actions(region, account, role_arn);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let name = role_arn.rsplit('/').next().unwrap_or_default();
+        let known = self.roles.contains(name);
+        Err(EksError::rule(
+            Rule::CniIpv6Policy,
+            role_arn,
+            format!(
+                "The {member} {role_arn} {} lacks {} of the IPv6 policy the VPC CNI needs in an IPv6 cluster.",
+                if known {
+                    "exists but"
+                } else {
+                    "is not known to the region and so"
+                },
+                missing.join(", ")
+            ),
+            format!(
+                "attach the IPv6 CNI policy to the role: `aws iam put-role-policy --role-name {name} --policy-name AmazonEKS_CNI_IPv6_Policy --policy-document '{IPV6_POLICY_DOCUMENT}'`{}.",
+                if known {
+                    ""
+                } else {
+                    " after `aws iam create-role`"
+                }
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eks::testing::World;
+
+    #[test]
+    fn the_documented_policy_grants_every_ipv6_action() {
+        let mut w = World::new();
+        w.with(|s, env| s.create_role(env, "cni").unwrap());
+        let arn = "arn:aws:iam::123456789012:role/cni";
+        assert_eq!(
+            w.state
+                .missing_ipv6_actions("us-east-1", "123456789012", arn)
+                .len(),
+            6
+        );
+        w.state
+            .put_role_policy("cni", "ipv6", IPV6_POLICY_DOCUMENT)
+            .unwrap();
+        assert!(
+            w.state
+                .missing_ipv6_actions("us-east-1", "123456789012", arn)
+                .is_empty()
+        );
+        assert!(
+            w.state
+                .check_ipv6_policy("us-east-1", "123456789012", "serviceAccountRoleArn", arn)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_missing_action_is_named() {
+        let mut w = World::new();
+        w.with(|s, env| s.create_role(env, "cni").unwrap());
+        let doc = r#"{"Statement":[{"Effect":"Allow","Action":["ec2:Describe*","ec2:CreateTags"],"Resource":"*"}]}"#;
+        w.state.put_role_policy("cni", "p", doc).unwrap();
+        let arn = "arn:aws:iam::123456789012:role/cni";
+        assert_eq!(
+            w.state
+                .missing_ipv6_actions("us-east-1", "123456789012", arn),
+            vec!["ec2:AssignIpv6Addresses"]
+        );
+        let e = w
+            .state
+            .check_ipv6_policy("us-east-1", "123456789012", "serviceAccountRoleArn", arn)
+            .unwrap_err();
+        assert_eq!(e.rule_id(), Some(Rule::CniIpv6Policy));
+        assert!(e.to_string().contains("ec2:AssignIpv6Addresses"), "{e}");
+        assert!(e.to_string().contains("SIX-CNI-IPV6-POLICY"), "{e}");
+    }
+
+    #[test]
+    fn create_tags_must_cover_network_interfaces() {
+        let mut w = World::new();
+        w.with(|s, env| s.create_role(env, "cni").unwrap());
+        let doc = r#"{"Statement":[{"Effect":"Allow","Action":"ec2:*","Resource":"*"}]}"#;
+        w.state.put_role_policy("cni", "p", doc).unwrap();
+        let arn = "arn:aws:iam::123456789012:role/cni";
+        assert!(
+            w.state
+                .missing_ipv6_actions("us-east-1", "123456789012", arn)
+                .is_empty()
+        );
+        let doc = r#"{"Statement":[{"Effect":"Allow","Action":"ec2:*","Resource":"arn:aws:ec2:*:*:instance/*"}]}"#;
+        w.state.put_role_policy("cni", "p", doc).unwrap();
+        assert_eq!(
+            w.state
+                .missing_ipv6_actions("us-east-1", "123456789012", arn)
+                .len(),
+            6
+        );
+    }
+
+    #[test]
+    fn bad_policies_are_rejected() {
+        assert!(parse_policy("nope").is_err());
+        assert!(
+            parse_policy(r#"{"Statement":[{"Effect":"Maybe","Action":"x","Resource":"*"}]}"#)
+                .is_err()
+        );
+    }
+}
