@@ -462,6 +462,31 @@ fn nodegroup_rules_both_ways() {
         "InvalidParameterException",
         "[SIX-NITRO-ONLY] Instance type m4.large",
     );
+    // A launch template that turns on the metadata service's IPv6 endpoint is refused.
+    let lt = srv
+        .aws(&[
+            "ec2",
+            "create-launch-template",
+            "--launch-template-name",
+            "imds6",
+            "--launch-template-data",
+            "MetadataOptions={HttpProtocolIpv6=enabled}",
+        ])
+        .json();
+    let lt_id = s(&lt["LaunchTemplate"]["LaunchTemplateId"]);
+    ng("ng", &["--launch-template", &format!("id={lt_id}")])
+        .fails_with("InvalidParameterException", "SIX-NO-IMDS-IPV6");
+    let lt4 = srv
+        .aws(&[
+            "ec2",
+            "create-launch-template",
+            "--launch-template-name",
+            "imds4",
+            "--launch-template-data",
+            "MetadataOptions={HttpProtocolIpv6=disabled}",
+        ])
+        .json();
+    assert_eq!(lt4["LaunchTemplate"]["LaunchTemplateName"], "imds4");
     let mut v4sub = vec![
         "eks",
         "create-nodegroup",

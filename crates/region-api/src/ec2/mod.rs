@@ -579,6 +579,54 @@ fn dispatch(region: &Region, action: &str, p: &Params) -> Result<Option<String>,
             x.values("unassignedIpv6Addresses", &addrs);
             x.values("unassignedIpv6PrefixSet", &prefixes);
         }
+        "CreateLaunchTemplate" => {
+            let name = p
+                .get("LaunchTemplateName")
+                .ok_or(Ec2Error::MissingParameter {
+                    name: "LaunchTemplateName",
+                })?;
+            let metadata_ipv6 = match p
+                .get("LaunchTemplateData.MetadataOptions.HttpProtocolIpv6")
+                .as_deref()
+            {
+                None | Some("disabled") => false,
+                Some("enabled") => true,
+                Some(v) => {
+                    return Err(Ec2Error::invalid(
+                        "LaunchTemplateData.MetadataOptions.HttpProtocolIpv6",
+                        v,
+                        "Use enabled or disabled.",
+                    ));
+                }
+            };
+            let itype = p.get("LaunchTemplateData.InstanceType");
+            let t = region.write(|s, env| {
+                s.create_launch_template(env, &name, metadata_ipv6, itype)
+                    .map_err(|e| {
+                        Ec2Error::invalid("LaunchTemplateName", name.clone(), e.to_string())
+                    })
+            })?;
+            x.open("launchTemplate");
+            launch_template(&mut x, &t, region.now());
+            x.close("launchTemplate");
+        }
+        "DescribeLaunchTemplates" => {
+            let s = region.read();
+            let ids = p.list("LaunchTemplateId");
+            let names = p.list("LaunchTemplateName");
+            let ts: Vec<_> = s
+                .launch_templates
+                .values()
+                .filter(|t| {
+                    (ids.is_empty() || ids.contains(&t.id))
+                        && (names.is_empty() || names.contains(&t.name))
+                })
+                .cloned()
+                .collect();
+            x.items("launchTemplates", &ts, |x, t| {
+                launch_template(x, t, region.now())
+            });
+        }
         "CreateTags" => {
             region.write(|s, _| s.create_tags(p.list("ResourceId"), p.tags("Tag")))?;
             x = raw(ok_return());
@@ -667,6 +715,14 @@ fn describe_instance_types(region: &Region, p: &Params, x: &mut Xml) -> Result<(
             .close("networkInfo");
     });
     Ok(())
+}
+
+fn launch_template(x: &mut Xml, t: &region::eks::model::LaunchTemplate, now: u64) {
+    x.leaf("launchTemplateId", &t.id)
+        .leaf("launchTemplateName", &t.name)
+        .leaf("createTime", crate::xml::iso8601(now))
+        .leaf("defaultVersionNumber", 1)
+        .leaf("latestVersionNumber", 1);
 }
 
 fn hypervisor(t: &region::catalog::InstanceType) -> String {
