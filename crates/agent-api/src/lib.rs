@@ -51,7 +51,10 @@ pub enum Request {
     /// List every live allocation.
     List,
     /// Release every allocation of `network` whose key is not in `valid`.
-    Gc { network: String, valid: Vec<AttachmentKey> },
+    Gc {
+        network: String,
+        valid: Vec<AttachmentKey>,
+    },
     /// The node's addressing facts.
     Status,
 }
@@ -110,10 +113,20 @@ pub enum Response {
 /// Failures of the client side.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot reach the sixfold agent at {path}: {source}; is `sixfold agent` running on this node?")]
-    Connect { path: String, #[source] source: std::io::Error },
+    #[error(
+        "cannot reach the sixfold agent at {path}: {source}; is `sixfold agent` running on this node?"
+    )]
+    Connect {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("talking to the sixfold agent at {path}: {source}")]
-    Io { path: String, #[source] source: std::io::Error },
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("the sixfold agent sent an answer that is not valid JSON: {0}")]
     Decode(#[from] serde_json::Error),
     #[error("the sixfold agent refused: {message}")]
@@ -125,8 +138,14 @@ pub enum ClientError {
 /// Send one request and read one response. Blocking; `timeout` bounds each read and write.
 pub fn call(socket: &Path, req: &Request, timeout: Duration) -> Result<Response, ClientError> {
     let path = socket.display().to_string();
-    let mut stream = UnixStream::connect(socket).map_err(|source| ClientError::Connect { path: path.clone(), source })?;
-    let io = |source| ClientError::Io { path: path.clone(), source };
+    let mut stream = UnixStream::connect(socket).map_err(|source| ClientError::Connect {
+        path: path.clone(),
+        source,
+    })?;
+    let io = |source| ClientError::Io {
+        path: path.clone(),
+        source,
+    };
     stream.set_read_timeout(Some(timeout)).map_err(io)?;
     stream.set_write_timeout(Some(timeout)).map_err(io)?;
     let mut line = serde_json::to_vec(req)?;
@@ -149,17 +168,27 @@ mod tests {
     #[test]
     fn request_lines_are_flat_json() {
         let req = Request::Add {
-            key: AttachmentKey { network: "sixfold".into(), container_id: "abc".into(), ifname: "eth0".into() },
+            key: AttachmentKey {
+                network: "sixfold".into(),
+                container_id: "abc".into(),
+                ifname: "eth0".into(),
+            },
             netns: None,
         };
         let s = serde_json::to_string(&req).unwrap();
-        assert_eq!(s, r#"{"op":"add","network":"sixfold","container_id":"abc","ifname":"eth0"}"#);
+        assert_eq!(
+            s,
+            r#"{"op":"add","network":"sixfold","container_id":"abc","ifname":"eth0"}"#
+        );
         assert_eq!(serde_json::from_str::<Request>(&s).unwrap(), req);
     }
 
     #[test]
     fn error_response_round_trips() {
-        let r = Response::Error { kind: ErrorKind::Exhausted, message: "no address left in 2001:db8::/80".into() };
+        let r = Response::Error {
+            kind: ErrorKind::Exhausted,
+            message: "no address left in 2001:db8::/80".into(),
+        };
         let s = serde_json::to_string(&r).unwrap();
         assert_eq!(serde_json::from_str::<Response>(&s).unwrap(), r);
     }
