@@ -1,6 +1,11 @@
 //! `sixfold`: one binary, thin over the libraries. Each subcommand parses its flags, builds a
 //! context and calls one library function; errors become one readable message and exit code.
 
+mod agent;
+mod bootstrap;
+mod eks_client;
+mod lab;
+mod preflight;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -12,7 +17,10 @@ use clap::{Parser, Subcommand};
     about = "IPv6 networking for Kubernetes, the way Amazon EKS does it",
     long_about = "sixfold gives a Kubernetes cluster IPv6 addresses for its nodes, pods and services, \
 following the design Amazon EKS uses for IPv6 clusters.\n\n\
-  sixfold serve    run a region: VPC/EC2/EKS over the real AWS APIs (the AWS CLI talks to it)\n\n\
+  sixfold serve    run a region: VPC/EC2/EKS over the real AWS APIs (the AWS CLI talks to it)\n\
+  sixfold agent    run the node agent: owns the node's /80, hands pod addresses to the CNI plugins\n\
+  sixfold up       build a whole IPv6 cluster on this machine out of namespaces and prove it\n\
+  sixfold status   the lab's address map; sixfold down removes the lab\n\n\
 Run `sixfold <command> --help` for the flags of each command."
 )]
 struct Cli {
@@ -24,6 +32,27 @@ struct Cli {
 enum Command {
     /// Run the region server: EC2 Query API on one loopback port, state under --data-dir.
     Serve(serve::Args),
+    /// Run the node agent: the node's IPv6 /80 and pod addresses for the CNI plugins.
+    Agent(agent::Args),
+    /// Check an IPv6 cluster for problems the reference lets fail later; non-zero exit when any blocks.
+    Preflight(preflight::Args),
+    /// Print a node's kubelet network settings (cluster DNS, node IP, max pods), bootstrap.sh style.
+    Bootstrap(bootstrap::Args),
+    /// Build a whole IPv6 cluster on this machine out of network namespaces and prove every path.
+    Up(lab::UpArgs),
+    /// Remove everything a lab made (namespaces, processes, state); idempotent.
+    Down(lab::DownArgs),
+    /// Print a lab's address map (table or --output json).
+    Status(lab::StatusArgs),
+    #[command(hide = true)]
+    LabResponder(lab::ResponderArgs),
+    #[command(hide = true)]
+    LabDns(lab::DnsArgs),
+    #[command(hide = true)]
+    LabForward(lab::ForwardArgs),
+    /// Probe from inside a namespace (`ip netns exec <pod> sixfold lab-probe ...`).
+    #[command(hide = true)]
+    LabProbe(lab::ProbeArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -37,6 +66,16 @@ fn main() -> std::process::ExitCode {
         .init();
     let result = match cli.command {
         Command::Serve(a) => serve::run(a),
+        Command::Agent(a) => agent::run(a),
+        Command::Preflight(a) => preflight::run(a),
+        Command::Bootstrap(a) => bootstrap::run(a),
+        Command::Up(a) => lab::up(a),
+        Command::Down(a) => lab::down(a),
+        Command::Status(a) => lab::status(a),
+        Command::LabResponder(a) => lab::responder(a),
+        Command::LabDns(a) => lab::dns(a),
+        Command::LabForward(a) => lab::forward(a),
+        Command::LabProbe(a) => lab::probe(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,0 +1,139 @@
+//! The lab's small servers, each run as a hidden `sixfold` subcommand in a namespace:
+//!
+//! - the responder (pods, Fargate pods and the internet hosts): answers every TCP connection
+//!   with one line, `<name> saw <peer address>`, so a probe learns which source address
+//!   arrived (NAT or not) and which backend a service picked;
+//! - the cluster DNS server: AAAA answers from a JSON table, on UDP port 53;
+//! - the region forwarder: agents run inside node namespaces, where `127.0.0.1` is the node's
+//!   own loopback; the forwarder (in the root namespace) listens inside each node namespace and
+//!   relays to the region on the root namespace's loopback. No address or route is added
+//!   anywhere: a socket keeps the namespace it was created in.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::net::{Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use dataplane::netns::NetNs;
+
+use crate::error::{LabError, Result};
+
+/// The line a responder sends: `<name> saw <peer ip>`.
+pub fn responder_line(name: &str, peer: &SocketAddr) -> String {
+    let ip = match peer {
+        SocketAddr::V6(v6) => v6
+            .ip()
+            .to_ipv4_mapped()
+            .map(|v4| v4.to_string())
+            .unwrap_or_else(|| v6.ip().to_string()),
+        SocketAddr::V4(v4) => v4.ip().to_string(),
+    };
+    format!("{name} saw {ip}\n")
+}
+
+/// Serve the responder on every address of `listen` until the process ends.
+pub fn run_responder(listen: &[SocketAddr], name: &str) -> Result<()> {
+    let mut threads = Vec::new();
+    for addr in listen {
+        let l =
+            TcpListener::bind(addr).map_err(LabError::io("responder bind", addr.to_string()))?;
+        let name = name.to_owned();
+        threads.push(std::thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(mut c) = conn else { continue };
+                let line = match c.peer_addr() {
+                    Ok(p) => responder_line(&name, &p),
+                    Err(_) => continue,
+                };
+                let _ = c.set_write_timeout(Some(Duration::from_secs(2)));
+                let _ = c.write_all(line.as_bytes());
+            }
+        }));
+    }
+    println!("responder {name} listening on {listen:?}");
+    for t in threads {
+        let _ = t.join();
+    }
+    Ok(())
+}
+
+/// Serve cluster DNS on `listen` from the JSON table in `records` (name → IPv6).
+pub fn run_dns(listen: SocketAddr, records: &Path) -> Result<()> {
+    let text = std::fs::read(records).map_err(LabError::io("reading the DNS records", records))?;
+    let table: BTreeMap<String, Ipv6Addr> =
+        serde_json::from_slice(&text).map_err(|source| LabError::State {
+            path: records.to_owned(),
+            source,
+        })?;
+    let table: BTreeMap<String, Ipv6Addr> = table
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect();
+    let sock = UdpSocket::bind(listen).map_err(LabError::io("DNS bind", listen.to_string()))?;
+    println!("cluster DNS on {listen} with {} names", table.len());
+    let mut buf = [0u8; 1500];
+    loop {
+        let Ok((n, peer)) = sock.recv_from(&mut buf) else {
+            continue;
+        };
+        if let Some(reply) = crate::dns::answer(&buf[..n], &table) {
+            let _ = sock.send_to(&reply, peer);
+        }
+    }
+}
+
+/// Relay `listen` inside each namespace of `netns` to `target` in this (root) namespace.
+pub fn run_forwarder(target: SocketAddr, listen: SocketAddr, netns: &[PathBuf]) -> Result<()> {
+    let mut threads = Vec::new();
+    for path in netns {
+        let ns = NetNs::open(path).map_err(LabError::dp(format!("opening {}", path.display())))?;
+        let l = ns
+            .run(move || TcpListener::bind(listen))
+            .map_err(LabError::dp(format!("entering {}", path.display())))?
+            .map_err(LabError::io("forwarder bind", path))?;
+        threads.push(std::thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(inside) = conn else { continue };
+                std::thread::spawn(move || {
+                    let _ = relay(inside, target);
+                });
+            }
+        }));
+    }
+    println!(
+        "forwarding {listen} in {} namespaces to {target}",
+        netns.len()
+    );
+    for t in threads {
+        let _ = t.join();
+    }
+    Ok(())
+}
+
+fn relay(inside: TcpStream, target: SocketAddr) -> io::Result<()> {
+    let outside = TcpStream::connect_timeout(&target, Duration::from_secs(3))?;
+    let (mut a_r, mut a_w) = (inside.try_clone()?, inside);
+    let (mut b_r, mut b_w) = (outside.try_clone()?, outside);
+    let up = std::thread::spawn(move || {
+        let _ = io::copy(&mut a_r, &mut b_w);
+        let _ = b_w.shutdown(std::net::Shutdown::Write);
+    });
+    let _ = io::copy(&mut b_r, &mut a_w);
+    let _ = a_w.shutdown(std::net::Shutdown::Write);
+    let _ = up.join();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn responder_reports_plain_addresses() {
+        let v4mapped: SocketAddr = "[::ffff:203.0.113.10]:1".parse().unwrap();
+        assert_eq!(responder_line("h", &v4mapped), "h saw 203.0.113.10\n");
+        let v6: SocketAddr = "[2001:db8::1]:1".parse().unwrap();
+        assert_eq!(responder_line("h", &v6), "h saw 2001:db8::1\n");
+    }
+}

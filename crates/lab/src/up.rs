@@ -1,0 +1,517 @@
+//! `sixfold up`: region → VPC through its API → cluster → nodes → namespaces and links →
+//! agents → pods through the real CNI chain → services and DNS → Fargate → proof. Every step is
+//! recorded in the state file before it takes effect, so `down` can undo a crashed `up`; a
+//! failed build is rolled back at once, a failed proof leaves the lab up for inspection.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::eks::Eks;
+use crate::error::{LabError, Result};
+use crate::matrix::{self, Check};
+use crate::plan::{self, LL_DOWN, LL_UP, Names};
+use crate::procs;
+use crate::region::{self, Api};
+use crate::state::{ClusterInfo, LabState, NodeInfo, PodInfo};
+use crate::topo::{self, Ns, default_v6, host, veth};
+
+/// What `up` builds.
+#[derive(Debug, Clone)]
+pub struct UpConfig {
+    pub name: String,
+    pub nodes: usize,
+    pub pods_per_node: usize,
+    pub fargate_pods: usize,
+    pub services: usize,
+    pub state_dir: PathBuf,
+    /// Where `sixfold-cni` and `sixfold-egress-cni` are (default: next to this executable).
+    pub bin_dir: Option<PathBuf>,
+}
+
+/// What `up` proved.
+#[derive(Debug)]
+pub struct Outcome {
+    pub state: LabState,
+    pub checks: Vec<Check>,
+    /// Wall time of each phase, in order.
+    pub timings: Vec<(&'static str, Duration)>,
+}
+
+impl Outcome {
+    /// Whether every path was proven.
+    pub fn proven(&self) -> bool {
+        self.checks.iter().all(|c| c.ok)
+    }
+}
+
+pub(crate) struct Build<'a> {
+    pub(crate) cfg: &'a UpConfig,
+    pub(crate) names: Names,
+    pub(crate) state: LabState,
+    pub(crate) exe: PathBuf,
+    pub(crate) bin_dir: PathBuf,
+    pub(crate) logs: PathBuf,
+    pub(crate) out: &'a mut dyn Write,
+    pub(crate) timings: Vec<(&'static str, Duration)>,
+    pub(crate) phase_start: Instant,
+}
+
+impl Build<'_> {
+    pub(crate) fn say(&mut self, msg: impl AsRef<str>) {
+        let _ = writeln!(self.out, "{}", msg.as_ref());
+        let _ = self.out.flush();
+    }
+
+    fn phase(&mut self, name: &'static str) {
+        self.timings.push((name, self.phase_start.elapsed()));
+        self.phase_start = Instant::now();
+    }
+
+    pub(crate) fn log(&self, name: &str) -> PathBuf {
+        self.logs.join(format!("{name}.log"))
+    }
+}
+
+fn check_config(cfg: &UpConfig) -> Result<()> {
+    plan::check_name(&cfg.name)?;
+    let bad = |flag, detail: &str| {
+        Err(LabError::InvalidFlag {
+            flag,
+            detail: detail.to_owned(),
+        })
+    };
+    if cfg.nodes == 0 || cfg.nodes > 20 {
+        return bad("--nodes", "use 1 to 20 nodes");
+    }
+    if cfg.pods_per_node > 100 {
+        return bad("--pods-per-node", "use at most 100 pods per node");
+    }
+    if cfg.fargate_pods > 20 {
+        return bad("--fargate-pods", "use at most 20 Fargate pods");
+    }
+    if cfg.services > cfg.nodes * cfg.pods_per_node {
+        return bad(
+            "--services",
+            "every service needs a pod: use at most nodes × pods-per-node services",
+        );
+    }
+    Ok(())
+}
+
+fn find_on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+        .unwrap_or(false)
+        || ["/usr/sbin", "/sbin"]
+            .iter()
+            .any(|d| Path::new(d).join(name).is_file())
+}
+
+fn preflight(cfg: &UpConfig) -> Result<(PathBuf, PathBuf)> {
+    crate::require_root()?;
+    check_config(cfg)?;
+    let exe = procs::current_exe()?;
+    let bin_dir = match &cfg.bin_dir {
+        Some(d) => d.clone(),
+        None => exe
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(".")),
+    };
+    for b in ["sixfold-cni", "sixfold-egress-cni"] {
+        if !bin_dir.join(b).is_file() {
+            return Err(LabError::MissingBinary {
+                name: b.into(),
+                looked: bin_dir.display().to_string(),
+            });
+        }
+    }
+    let host_local = Path::new(crate::pods::SYSTEM_CNI_DIR).join("host-local");
+    if !host_local.is_file() {
+        return Err(LabError::MissingBinary {
+            name: "host-local (the reference CNI plugins)".into(),
+            looked: format!(
+                "{}; install them with `apt-get install containernetworking-plugins` (scripts/install-deps does)",
+                host_local.display()
+            ),
+        });
+    }
+    for (tool, pkg) in [("ip", "iproute2"), ("nft", "nftables")] {
+        if !find_on_path(tool) {
+            return Err(LabError::MissingBinary {
+                name: tool.into(),
+                looked: format!("PATH; install it with `apt-get install {pkg}`"),
+            });
+        }
+    }
+    let names = Names::new(&cfg.name)?;
+    if LabState::path(&cfg.state_dir).exists()
+        || !topo::namespaces_with_prefix(&names.prefix()).is_empty()
+    {
+        return Err(LabError::Exists {
+            name: cfg.name.clone(),
+            state_dir: cfg.state_dir.clone(),
+        });
+    }
+    Ok((exe, bin_dir))
+}
+
+/// Build the lab, prove it, and leave it running. On a build error everything made so far is
+/// removed again; on a failed proof the lab stays up (phase `failed`) for inspection.
+pub fn up(cfg: &UpConfig, out: &mut dyn Write) -> Result<Outcome> {
+    let (exe, bin_dir) = preflight(cfg)?;
+    let logs = cfg.state_dir.join("logs");
+    std::fs::create_dir_all(&logs).map_err(LabError::io("creating the state dir", &logs))?;
+    let mut b = Build {
+        cfg,
+        names: Names::new(&cfg.name)?,
+        state: LabState::new(&cfg.name, &cfg.state_dir),
+        exe,
+        bin_dir,
+        logs,
+        out,
+        timings: Vec::new(),
+        phase_start: Instant::now(),
+    };
+    b.state.save()?;
+    match build(&mut b) {
+        Ok(()) => {}
+        Err(e) => {
+            b.say(format!("error: {e}\nremoving what was built ..."));
+            if let Err(d) = crate::down::down(&cfg.name, &cfg.state_dir) {
+                b.say(format!(
+                    "cleanup incomplete: {d}; run `sixfold down --name {}`",
+                    cfg.name
+                ));
+            }
+            return Err(e);
+        }
+    }
+    b.say("==> proving every path with real packets");
+    let checks = matrix::run(&b.state);
+    b.phase("proof");
+    b.state.phase = if checks.iter().all(|c| c.ok) {
+        "up"
+    } else {
+        "failed"
+    }
+    .into();
+    b.state.save()?;
+    Ok(Outcome {
+        state: b.state,
+        checks,
+        timings: b.timings,
+    })
+}
+
+fn build(b: &mut Build<'_>) -> Result<()> {
+    b.say(format!(
+        "==> sixfold lab {:?}: {} nodes × {} pods, {} Fargate pods, {} services (state in {})",
+        b.cfg.name,
+        b.cfg.nodes,
+        b.cfg.pods_per_node,
+        b.cfg.fargate_pods,
+        b.cfg.services,
+        b.cfg.state_dir.display()
+    ));
+    b.phase_start = Instant::now();
+
+    // Region.
+    let (p, api) = region::start(&b.exe, &b.cfg.state_dir)?;
+    b.state.processes.push(p);
+    region::record(&mut b.state, &api);
+    b.state.save()?;
+    b.say(format!("  region listening on {}", api.info.endpoint));
+    b.phase("region");
+
+    // VPC through the EC2 API.
+    let vpc = region::build_vpc(&api, &b.cfg.name)?;
+    b.say(format!(
+        "  VPC {} {} + {} (subnets {}), {} (0.0.0.0/0), {} (::/0)",
+        vpc.id,
+        vpc.ipv4,
+        vpc.ipv6,
+        vpc.subnets
+            .iter()
+            .map(|s| format!("{} {}", s.zone, s.ipv6))
+            .collect::<Vec<_>>()
+            .join(", "),
+        vpc.internet_gateway,
+        vpc.egress_only_gateway
+    ));
+    b.state.vpc = Some(vpc.clone());
+    b.state.save()?;
+    b.phase("vpc");
+
+    // Cluster, add-on and nodes: through EKS when the region serves it.
+    let eks = Eks::new(&api.info.endpoint, region::REGION, api.credentials.clone());
+    let subnet_ids: Vec<String> = vpc.subnets.iter().map(|s| s.id.clone()).collect();
+    let (cluster, node_ids) = if eks.available() {
+        cluster_via_eks(b, &eks, &api, &subnet_ids, &vpc.security_group)?
+    } else {
+        cluster_without_eks(b, &api, &vpc)?
+    };
+    b.say(format!(
+        "  cluster {} ipFamily=ipv6, service CIDR {} (DNS {}), chosen by {}",
+        cluster.name, cluster.service_cidr, cluster.dns, cluster.source
+    ));
+    b.state.cluster = Some(cluster.clone());
+    b.state.save()?;
+    let launched = region::describe(&api, &node_ids)?;
+    let mut fargate_ids = Vec::new();
+    for i in 1..=b.cfg.fargate_pods {
+        let s = &vpc.subnets[(i - 1) % vpc.subnets.len()];
+        fargate_ids.extend(region::run_instances(
+            &api,
+            &vpc,
+            &s.id,
+            1,
+            &b.cfg.name,
+            "fargate",
+        )?);
+    }
+    let fargate = region::describe(&api, &fargate_ids)?;
+    for (i, l) in launched.iter().enumerate() {
+        let i = i + 1;
+        let dir = b.cfg.state_dir.join("nodes").join(format!("node{i}"));
+        let zone = vpc
+            .subnets
+            .iter()
+            .find(|s| s.id == l.subnet)
+            .map(|s| s.zone.clone())
+            .unwrap_or_default();
+        b.state.nodes.push(NodeInfo {
+            name: format!("node{i}"),
+            netns: b.names.node(i),
+            instance_id: l.instance_id.clone(),
+            eni: l.eni.clone(),
+            zone,
+            ipv4: l.ipv4,
+            public_ipv4: plan::node_public_v4(i)?,
+            ipv6: l.ipv6,
+            prefix: None,
+            agent_socket: dir.join("agent.sock"),
+            conf_dir: dir.join("net.d"),
+        });
+    }
+    b.state.save()?;
+    b.phase("cluster+nodes");
+
+    // Namespaces.
+    let mut all = vec![
+        b.names.router(),
+        b.names.igw(),
+        b.names.eigw(),
+        b.names.internet(),
+        b.names.dns(),
+    ];
+    for i in 1..=b.cfg.nodes {
+        all.push(b.names.node(i));
+        all.extend((1..=b.cfg.pods_per_node).map(|j| b.names.pod(i, j)));
+    }
+    all.extend((1..=b.cfg.fargate_pods).map(|i| b.names.fargate(i)));
+    b.state.add_namespaces(&all)?;
+    topo::create_namespaces(&all)?;
+    b.phase("namespaces");
+
+    // The VPC network.
+    let vpc56: ipnet::Ipv6Net = vpc.ipv6.parse().map_err(|_| LabError::Reply {
+        action: "CreateVpc".into(),
+        detail: format!("{} is not an IPv6 CIDR", vpc.ipv6),
+    })?;
+    let mut router = Ns::open(&b.names.router(), true)?;
+    crate::network::wire_gateways(b, &mut router, vpc56, &launched)?;
+    let mut node_ns = Vec::new();
+    for (i, l) in launched.iter().enumerate() {
+        let mut n = Ns::open(&b.names.node(i + 1), true)?;
+        crate::network::attach(
+            &mut router,
+            &plan::router_node_if(i + 1),
+            &mut n,
+            l,
+            plan::node_zone(i + 1),
+        )?;
+        node_ns.push(n);
+    }
+    let mut dns_ns = Ns::open(&b.names.dns(), false)?;
+    veth(&mut router, "dns0", &mut dns_ns, "eth0")?;
+    router.addr("dns0", IpAddr::V6(LL_UP), 64, true)?;
+    dns_ns.addr("eth0", IpAddr::V6(LL_DOWN), 64, true)?;
+    dns_ns.addr("eth0", IpAddr::V6(cluster.dns), 128, true)?;
+    dns_ns.route_via(default_v6(), IpAddr::V6(LL_UP), "eth0")?;
+    router.route_dev(host(cluster.dns), "dns0")?;
+    b.say(format!(
+        "  namespaces: VPC router, IGW (1:1 NAT to {}), EIGW, internet ({} / {}), DNS, {} nodes",
+        plan::PUBLIC_V4_RANGE,
+        plan::INTERNET_V4,
+        plan::INTERNET_V6,
+        launched.len()
+    ));
+    b.phase("network");
+
+    // Agents.
+    crate::workloads::start_agents(b, &api)?;
+    for (i, n) in b.state.nodes.iter().enumerate() {
+        let prefix: ipnet::IpNet = n
+            .prefix
+            .as_deref()
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| LabError::Reply {
+                action: "DescribeNetworkInterfaces".into(),
+                detail: format!("{} has no delegated /80", n.eni),
+            })?;
+        router.route_via(prefix, IpAddr::V6(n.ipv6), &plan::router_node_if(i + 1))?;
+    }
+    b.phase("agents");
+
+    // Pods.
+    crate::workloads::add_pods(b)?;
+    b.phase("pods");
+
+    // Services and DNS.
+    crate::workloads::add_services(b, &cluster, &mut node_ns)?;
+    b.phase("services");
+
+    // Fargate.
+    for (i, l) in fargate.iter().enumerate() {
+        let i = i + 1;
+        let mut f = Ns::open(&b.names.fargate(i), false)?;
+        let zone = vpc
+            .subnets
+            .iter()
+            .position(|s| s.id == l.subnet)
+            .unwrap_or(0);
+        crate::network::attach(&mut router, &plan::router_fargate_if(i), &mut f, l, zone)?;
+        let name = plan::fargate_pod_name(i);
+        let p =
+            crate::workloads::responder(b, &f.name, &name, &[format!("[::]:{}", plan::POD_PORT)])?;
+        b.state.processes.push(p);
+        b.state.pods.push(PodInfo {
+            name: name.clone(),
+            namespace: "default".into(),
+            node: "fargate".into(),
+            netns: f.name.clone(),
+            container_id: String::new(),
+            ipv6: l.ipv6,
+            ipv4: Some(l.ipv4),
+            fargate: true,
+            instance_id: Some(l.instance_id.clone()),
+        });
+        b.state.save()?;
+        b.say(format!(
+            "  Fargate pod {name}: {} / {} from its subnet",
+            l.ipv6, l.ipv4
+        ));
+    }
+    b.phase("fargate");
+    Ok(())
+}
+
+fn cluster_via_eks(
+    b: &mut Build<'_>,
+    eks: &Eks,
+    api: &Api,
+    subnets: &[String],
+    sg: &str,
+) -> Result<(ClusterInfo, Vec<String>)> {
+    let name = b.names.cluster();
+    let role = eks.ipv6_role(&format!("sixfold-{}-node", b.cfg.name))?;
+    let c = eks.create_cluster(&name, plan::K8S_VERSION, &role, subnets, sg)?;
+    let cidr = c["kubernetesNetworkConfig"]["serviceIpv6Cidr"]
+        .as_str()
+        .ok_or_else(|| LabError::Eks {
+            op: "CreateCluster".into(),
+            detail: format!("no serviceIpv6Cidr in {c}"),
+        })?
+        .to_owned();
+    let parsed: addressing::service::ServiceCidr108 = cidr.parse().map_err(|e| LabError::Eks {
+        op: "CreateCluster".into(),
+        detail: format!("service CIDR {cidr}: {e}"),
+    })?;
+    let version = eks.vpc_cni(&name, &role)?;
+    let ng = "nodes".to_owned();
+    eks.nodegroup(&name, &ng, &role, subnets, b.cfg.nodes, plan::INSTANCE_TYPE)?;
+    let ids = region::instances_tagged(api, "eks:nodegroup-name", &ng)?;
+    if ids.len() != b.cfg.nodes {
+        return Err(LabError::Eks {
+            op: "CreateNodegroup".into(),
+            detail: format!(
+                "asked for {} nodes, the region runs {}",
+                b.cfg.nodes,
+                ids.len()
+            ),
+        });
+    }
+    b.say(format!(
+        "  EKS: cluster {name}, add-on vpc-cni {version}, node group {ng} ({} × {})",
+        ids.len(),
+        plan::INSTANCE_TYPE
+    ));
+    Ok((
+        ClusterInfo {
+            name,
+            ip_family: "ipv6".into(),
+            service_cidr: cidr,
+            dns: parsed.cluster_dns(),
+            source: "eks".into(),
+            nodegroup: Some(ng),
+            vpc_cni: Some(version),
+        },
+        ids,
+    ))
+}
+
+fn cluster_without_eks(
+    b: &mut Build<'_>,
+    api: &Api,
+    vpc: &crate::state::VpcInfo,
+) -> Result<(ClusterInfo, Vec<String>)> {
+    b.say("  (this region does not serve EKS yet: the lab draws the service /108 itself and launches nodes with RunInstances)");
+    let cidr =
+        addressing::ula::generate(&mut rand::thread_rng(), &Default::default()).map_err(|e| {
+            LabError::Eks {
+                op: "service CIDR".into(),
+                detail: e.to_string(),
+            }
+        })?;
+    let mut ids = Vec::new();
+    for (z, s) in vpc.subnets.iter().enumerate() {
+        let count = (1..=b.cfg.nodes)
+            .filter(|i| plan::node_zone(*i) == z)
+            .count();
+        if count > 0 {
+            ids.push(region::run_instances(
+                api,
+                vpc,
+                &s.id,
+                count,
+                &b.cfg.name,
+                "node",
+            )?);
+        }
+    }
+    // Interleave zones so node i sits in zone node_zone(i).
+    let mut ordered = Vec::new();
+    for i in 1..=b.cfg.nodes {
+        let z = plan::node_zone(i);
+        if let Some(list) = ids.get_mut(z)
+            && !list.is_empty()
+        {
+            ordered.push(list.remove(0));
+        }
+    }
+    Ok((
+        ClusterInfo {
+            name: b.names.cluster(),
+            ip_family: "ipv6".into(),
+            service_cidr: cidr.to_string(),
+            dns: cidr.cluster_dns(),
+            source: "lab".into(),
+            nodegroup: None,
+            vpc_cni: None,
+        },
+        ordered,
+    ))
+}

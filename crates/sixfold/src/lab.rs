@@ -1,0 +1,237 @@
+//! `sixfold up` / `down` / `status` and the lab's hidden helpers (`lab-responder`, `lab-dns`,
+//! `lab-forward`, `lab-probe`): thin wrappers over the `lab` crate.
+
+use std::net::{Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+fn state_dir(name: &str, given: Option<PathBuf>) -> PathBuf {
+    given.unwrap_or_else(|| lab::default_state_dir(name))
+}
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "Example:\n  sudo sixfold up                 # 3 nodes, 2 pods each, 1 Fargate pod, 2 services\n  \
+sudo sixfold status             # the address map\n  sudo sixfold down                # remove everything\n\n\
+Everything lives in network namespaces named sfl-<name>-*; the root namespace is never touched."
+)]
+pub struct UpArgs {
+    /// EC2 nodes (a managed node group).
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
+    /// Pods on each node (namespaces wired by the real CNI plugins).
+    #[arg(long, default_value_t = 2)]
+    pods_per_node: usize,
+    /// Fargate pods (each its own unit with IPv4 and IPv6 from the subnet).
+    #[arg(long, default_value_t = 1)]
+    fargate_pods: usize,
+    /// Services (ClusterIPs from the cluster's /108, balanced over pods spread across nodes).
+    #[arg(long, default_value_t = 2)]
+    services: usize,
+    /// The lab's name (namespaces are sfl-<name>-*).
+    #[arg(long, default_value = "lab")]
+    name: String,
+    /// Where the lab keeps its state. Default: /run/sixfold-lab/<name>.
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// Where sixfold-cni and sixfold-egress-cni are. Default: next to this executable.
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+    /// Print the wall time of each phase.
+    #[arg(long)]
+    timings: bool,
+}
+
+pub fn up(a: UpArgs) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let cfg = lab::up::UpConfig {
+        state_dir: state_dir(&a.name, a.state_dir),
+        name: a.name,
+        nodes: a.nodes,
+        pods_per_node: a.pods_per_node,
+        fargate_pods: a.fargate_pods,
+        services: a.services,
+        bin_dir: a.bin_dir,
+    };
+    let mut out = std::io::stdout();
+    let outcome = lab::up::up(&cfg, &mut out)?;
+    println!();
+    print!("{}", lab::status::render(&outcome.state));
+    println!();
+    print!("{}", lab::matrix::render(&outcome.checks));
+    if a.timings {
+        println!();
+        let total = start.elapsed();
+        println!(
+            "timings (wall, {} nodes, {} pods):",
+            cfg.nodes,
+            outcome.state.pods.len()
+        );
+        for (phase, d) in &outcome.timings {
+            println!(
+                "  {phase:<14} {:>7.3} s  {:>5.1} %",
+                d.as_secs_f64(),
+                100.0 * d.as_secs_f64() / total.as_secs_f64().max(1e-9)
+            );
+        }
+        println!("  {:<14} {:>7.3} s", "total", total.as_secs_f64());
+    }
+    if outcome.proven() {
+        println!(
+            "\nlab {:?} is up and proven; it keeps running until `sixfold down --name {}`",
+            cfg.name, cfg.name
+        );
+        Ok(())
+    } else {
+        let failed = outcome.checks.iter().filter(|c| !c.ok).count();
+        Err(lab::LabError::Matrix {
+            failed,
+            total: outcome.checks.len(),
+        })
+        .context(format!(
+            "the lab is left up for inspection (logs in {}); remove it with `sixfold down --name {}`",
+            cfg.state_dir.join("logs").display(),
+            cfg.name
+        ))
+    }
+}
+
+#[derive(clap::Args)]
+pub struct DownArgs {
+    /// The lab's name.
+    #[arg(long, default_value = "lab")]
+    name: String,
+    /// The lab's state dir. Default: /run/sixfold-lab/<name>.
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+}
+
+pub fn down(a: DownArgs) -> anyhow::Result<()> {
+    lab::require_root()?;
+    let dir = state_dir(&a.name, a.state_dir);
+    let r = lab::down::down(&a.name, &dir)?;
+    println!(
+        "lab {:?} removed: {} processes ended, {} namespaces deleted{}",
+        a.name,
+        r.processes,
+        r.namespaces,
+        if r.state_dir { ", state removed" } else { "" }
+    );
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct StatusArgs {
+    /// The lab's name.
+    #[arg(long, default_value = "lab")]
+    name: String,
+    /// The lab's state dir. Default: /run/sixfold-lab/<name>.
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// `table` or `json`.
+    #[arg(long, short = 'o', default_value = "table", value_parser = ["table", "json"])]
+    output: String,
+}
+
+pub fn status(a: StatusArgs) -> anyhow::Result<()> {
+    let dir = state_dir(&a.name, a.state_dir);
+    let s = lab::status::load(&a.name, &dir)?;
+    let text = if a.output == "json" {
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(&lab::status::json(&s))?
+        )
+    } else {
+        lab::status::render(&s)
+    };
+    // A closed pipe (`status | head`) is not an error worth a panic.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct ResponderArgs {
+    /// Address to listen on (repeatable).
+    #[arg(long, required = true)]
+    listen: Vec<SocketAddr>,
+    /// The name reported in every answer.
+    #[arg(long)]
+    name: String,
+    /// The lab it belongs to (for the process list).
+    #[arg(long)]
+    lab: Option<String>,
+}
+
+pub fn responder(a: ResponderArgs) -> anyhow::Result<()> {
+    Ok(lab::daemons::run_responder(&a.listen, &a.name)?)
+}
+
+#[derive(clap::Args)]
+pub struct DnsArgs {
+    #[arg(long)]
+    listen: SocketAddr,
+    /// JSON table: name → IPv6.
+    #[arg(long)]
+    records: PathBuf,
+    #[arg(long)]
+    lab: Option<String>,
+}
+
+pub fn dns(a: DnsArgs) -> anyhow::Result<()> {
+    Ok(lab::daemons::run_dns(a.listen, &a.records)?)
+}
+
+#[derive(clap::Args)]
+pub struct ForwardArgs {
+    /// The region's address in this (root) namespace.
+    #[arg(long)]
+    to: SocketAddr,
+    /// The address to listen on inside each namespace.
+    #[arg(long)]
+    listen: SocketAddr,
+    /// Namespace paths (repeatable).
+    #[arg(long, required = true)]
+    netns: Vec<PathBuf>,
+    #[arg(long)]
+    lab: Option<String>,
+}
+
+pub fn forward(a: ForwardArgs) -> anyhow::Result<()> {
+    Ok(lab::daemons::run_forwarder(a.to, a.listen, &a.netns)?)
+}
+
+#[derive(clap::Args)]
+#[command(after_help = "Examples (inside a pod's namespace):\n  \
+ip netns exec sfl-lab-n1-pod1 sixfold lab-probe --connect '[2001:db8::1]:8080'\n  \
+ip netns exec sfl-lab-n1-pod1 sixfold lab-probe --resolve web1.default.svc.cluster.local --server fd00::a")]
+pub struct ProbeArgs {
+    /// Connect over TCP and print the line the far end answers.
+    #[arg(long, conflicts_with = "resolve")]
+    connect: Option<SocketAddr>,
+    /// Resolve a name (AAAA) against --server and print the address.
+    #[arg(long, requires = "server")]
+    resolve: Option<String>,
+    /// The DNS server.
+    #[arg(long)]
+    server: Option<Ipv6Addr>,
+    /// Timeout in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    timeout_ms: u64,
+}
+
+pub fn probe(a: ProbeArgs) -> anyhow::Result<()> {
+    let t = Duration::from_millis(a.timeout_ms);
+    if let Some(addr) = a.connect {
+        let line = lab::probe::tcp_line(addr, t, Duration::ZERO).map_err(anyhow::Error::msg)?;
+        println!("{line}");
+        return Ok(());
+    }
+    if let (Some(name), Some(server)) = (a.resolve, a.server) {
+        let ip = lab::probe::resolve(server, &name, t).map_err(anyhow::Error::msg)?;
+        println!("{ip}");
+        return Ok(());
+    }
+    anyhow::bail!("give --connect ADDR or --resolve NAME --server ADDR")
+}
