@@ -246,3 +246,44 @@ fn kill_9_during_a_burst_loses_nothing_acknowledged_and_never_double_allocates()
     }
     verify(&sock, &l);
 }
+
+/// `kill -9` while the agent creates its store on its very first start, at random moments:
+/// the next start must always work (a half-created store file would be refused forever).
+#[test]
+fn kill_9_during_the_first_start_never_leaves_an_unopenable_store() {
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(7)
+        | 1;
+    for round in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let mut first = Daemon(
+            Command::new(env!("CARGO_BIN_EXE_sixfold-agent-testd"))
+                .args(["--prefix", PREFIX, "--node-ipv4", "10.0.1.7"])
+                .args(["--instance-id", "i-0first", "--metrics-addr", "127.0.0.1:0"])
+                .arg("--data-dir")
+                .arg(dir.path().join("data"))
+                .arg("--socket")
+                .arg(socket(dir.path()))
+                .arg("--cni-conf-dir")
+                .arg(dir.path().join("net.d"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn sixfold-agent-testd"),
+        );
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_micros(seed % 80_000));
+        let _ = first.0.kill();
+        let _ = first.0.wait();
+        // `spawn` waits for "ready" and fails loudly if the agent cannot open its store.
+        let again = spawn(dir.path());
+        let status = call(&socket(dir.path()), &Request::Status, T)
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert!(matches!(status, Response::Status { .. }), "{status:?}");
+        drop(again);
+    }
+}

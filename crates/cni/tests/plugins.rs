@@ -185,9 +185,10 @@ fn del_is_idempotent_and_works_after_the_netns_is_gone() {
 
 #[test]
 fn failed_add_leaves_nothing_when_the_agent_refuses() {
-    let node = Node::new();
+    // The stand-in: the real agent cannot be told to refuse.
+    let node = Node::with_stand_in();
     let pod = TestNs::new("pod");
-    node.agent.state.lock().unwrap().refuse = true;
+    node.agent.stand_in().lock().unwrap().refuse = true;
     let (v, code) = node.run(
         pod_bin(),
         "ADD",
@@ -234,7 +235,8 @@ fn failed_add_leaves_nothing_when_the_ifname_is_taken() {
 
 #[test]
 fn failed_add_late_in_the_apply_rolls_everything_back() {
-    let node = Node::new();
+    // The stand-in: it is told to hand out an address the node already routes.
+    let node = Node::with_stand_in();
     let pod = TestNs::new("pod");
     let dad = |ns: &TestNs| {
         sh(&[
@@ -260,7 +262,7 @@ fn failed_add_late_in_the_apply_rolls_everything_back() {
         "dev",
         "up0",
     ]);
-    node.agent.state.lock().unwrap().force_next = Some(taken.parse().unwrap());
+    node.agent.stand_in().lock().unwrap().force_next = Some(taken.parse().unwrap());
     let (v, code) = node.run(
         pod_bin(),
         "ADD",
@@ -276,7 +278,7 @@ fn failed_add_late_in_the_apply_rolls_everything_back() {
         node.agent.allocations().is_empty(),
         "the allocation was released"
     );
-    assert_eq!(node.agent.state.lock().unwrap().dels.len(), 1);
+    assert_eq!(node.agent.stand_in().lock().unwrap().dels.len(), 1);
     assert_eq!(dad(&pod), dad_before, "the pod's sysctls were restored");
 }
 

@@ -79,17 +79,91 @@ fn key_of(t: KeyTuple<'_>) -> AttachmentKey {
     }
 }
 
+/// Prefix of the temporary file a new store is built in (`.<file name>.new-<pid>`).
+fn creation_temp(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.new-{}", std::process::id()))
+}
+
+/// Remove temporary files of creations that crashed (`.<file name>.new-*`), best effort.
+fn remove_stale_temps(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let prefix = format!(".{}.new-", name.to_string_lossy());
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
 impl RedbStore {
     /// Open (or create) the store at `path`, creating the tables and checking the format.
+    ///
+    /// A new store is built completely (tables and format record committed durably) under a
+    /// temporary name in the same directory and only then renamed to `path` (and the directory
+    /// fsynced), so a crash during the very first start never leaves a half-written file that
+    /// redb refuses to open ("invalid data"); leftovers of such crashes are removed here.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(path).map_err(|e| StoreError::Open {
+        let open_err = |e: redb::DatabaseError| StoreError::Open {
             path: path.to_owned(),
             source: Box::new(e.into()),
-        })?;
-        let store = Self {
+        };
+        remove_stale_temps(path);
+        if !path.exists() {
+            let tmp = creation_temp(path);
+            let _ = std::fs::remove_file(&tmp);
+            let built = Database::create(&tmp).map_err(open_err).and_then(|db| {
+                Self {
+                    db,
+                    path: tmp.clone(),
+                }
+                .init()
+            });
+            let placed = built.and_then(|store| {
+                drop(store);
+                std::fs::rename(&tmp, path)
+                    .and_then(|()| {
+                        let dir = path
+                            .parent()
+                            .filter(|d| !d.as_os_str().is_empty())
+                            .unwrap_or(Path::new("."));
+                        std::fs::File::open(dir)?.sync_all()
+                    })
+                    .map_err(|e| StoreError::Open {
+                        path: path.to_owned(),
+                        source: Box::new(redb::Error::Io(e)),
+                    })
+            });
+            if let Err(e) = placed {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+        }
+        let db = Database::create(path).map_err(open_err)?;
+        Self {
             db,
             path: path.to_owned(),
-        };
+        }
+        .init()
+    }
+
+    /// Create the tables if missing and check (or record) the format.
+    fn init(self) -> Result<Self, StoreError> {
+        let store = self;
+        let path = store.path.clone();
+        let path = path.as_path();
         store
             .write("create tables", |txn| {
                 txn.open_table(ALLOCATIONS)?;
@@ -317,6 +391,24 @@ mod tests {
         let s = RedbStore::open(&path).unwrap();
         assert_eq!(s.list().unwrap(), before);
         assert_eq!(before.allocations.len(), 2);
+    }
+
+    #[test]
+    fn leftovers_of_a_crashed_creation_do_not_block_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STORE_FILE);
+        // What a crash in the middle of the first start leaves: a partial file under the
+        // temporary name (the real name only ever appears by rename, complete).
+        let stale = dir.path().join(format!(".{STORE_FILE}.new-4242"));
+        std::fs::write(&stale, b"redb\x1a\x0a\xa9\x0d\x0a partial header").unwrap();
+        let mut s = RedbStore::open(&path).unwrap();
+        check_store_contract(&mut s);
+        assert!(!stale.exists(), "the leftover is removed");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from(STORE_FILE)]);
     }
 
     #[test]

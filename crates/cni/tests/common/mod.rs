@@ -1,5 +1,11 @@
 //! Shared fixtures of the root tests: namespaces that delete themselves, a node with an IPv4
-//! uplink to a peer "internet" host, a stand-in agent, and a runner for the real plugin binaries.
+//! uplink to a peer "internet" host, the node agent, and a runner for the real plugin binaries.
+//!
+//! The agent is the REAL one (`agent::start`, in-process: its socket, durable store and pool,
+//! with a fixed prefix and conflist-only node set-up). Two failure tests need faults the real
+//! agent cannot be told to make (refuse every ADD, hand out an address the node already routes):
+//! they use the in-test stand-in ([`FakeAgent`]) through [`Node::with_stand_in`]. The whole stack
+//! (region, `sixfold agent` processes, conflist) is tested in `crates/sixfold/tests/node.rs`.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -115,9 +121,9 @@ impl Drop for TestNs {
     }
 }
 
-/// TEMPORARY STAND-IN for the real node agent (`sixfold agent`, being written in
-/// crates/agent): speaks the agent-api wire contract over a Unix socket and hands out
-/// addresses from a /80 in 2001:db8::/32. The lead will swap in the real agent.
+/// A stand-in for the node agent, for fault injection only: speaks the agent-api wire
+/// contract over a Unix socket and hands out addresses from [`PREFIX`]; can refuse every ADD or
+/// force the next address.
 pub struct FakeAgent {
     pub socket: PathBuf,
     pub state: Arc<Mutex<AgentState>>,
@@ -259,17 +265,97 @@ fn handle(req: Request, st: &mut AgentState) -> Response {
     }
 }
 
+/// The real agent, in-process, over [`PREFIX`]; stopped (socket removed) on drop.
+pub struct RealAgent {
+    pub socket: PathBuf,
+    running: Option<agent::RunningAgent>,
+    _dir: tempfile::TempDir,
+}
+
+impl RealAgent {
+    pub fn start() -> RealAgent {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut c = agent::AgentConfig::new("i-0cnitest");
+        c.data_dir = dir.path().join("data");
+        c.socket = dir.path().join("agent.sock");
+        c.cni_conf_dir = dir.path().join("net.d");
+        c.metrics_addr = "127.0.0.1:0".parse().unwrap();
+        let facts = agent::NodeFacts {
+            prefix: PREFIX.parse().unwrap(),
+            node_ipv4: NODE_IPV4.parse().unwrap(),
+            node_ipv6: None,
+            eni_id: None,
+        };
+        let host = agent::ConflistOnly(agent::ConflistSettings::from_config(&c));
+        let running = agent::start(&c, &agent::StaticPrefix(facts), &host).expect("agent starts");
+        RealAgent {
+            socket: c.socket.clone(),
+            running: Some(running),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for RealAgent {
+    fn drop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown();
+        }
+    }
+}
+
+/// The node's agent: the real one, or the stand-in for fault injection.
+pub enum TestAgent {
+    Real(RealAgent),
+    StandIn(FakeAgent),
+}
+
+impl TestAgent {
+    pub fn socket(&self) -> &Path {
+        match self {
+            TestAgent::Real(a) => &a.socket,
+            TestAgent::StandIn(a) => &a.socket,
+        }
+    }
+
+    /// Live allocations, asked over the socket.
+    pub fn allocations(&self) -> Vec<Allocation> {
+        match agent_api::call(self.socket(), &Request::List, CMD_TIMEOUT) {
+            Ok(Response::List { allocations }) => allocations,
+            other => panic!("list answered {other:?}"),
+        }
+    }
+
+    /// The stand-in's state (only for nodes made with [`Node::with_stand_in`]).
+    pub fn stand_in(&self) -> &Mutex<AgentState> {
+        match self {
+            TestAgent::StandIn(a) => &a.state,
+            TestAgent::Real(_) => panic!("this node runs the real agent; use Node::with_stand_in"),
+        }
+    }
+}
+
 /// A node namespace with an IPv4 uplink to a peer namespace that plays an IPv4 internet host
-/// (203.0.113.10), plus the stand-in agent and a host-local data directory.
+/// (203.0.113.10), plus the agent and a host-local data directory.
 pub struct Node {
+    pub agent: TestAgent,
     pub ns: TestNs,
     pub peer: TestNs,
-    pub agent: FakeAgent,
     pub ipam_dir: tempfile::TempDir,
 }
 
 impl Node {
+    /// A node with the real agent.
     pub fn new() -> Node {
+        Self::build(TestAgent::Real(RealAgent::start()))
+    }
+
+    /// A node with the fault-injecting stand-in agent.
+    pub fn with_stand_in() -> Node {
+        Self::build(TestAgent::StandIn(FakeAgent::start()))
+    }
+
+    fn build(agent: TestAgent) -> Node {
         require_root();
         let ns = TestNs::new("node");
         let peer = TestNs::new("peer");
@@ -321,16 +407,16 @@ impl Node {
         sh(&["ip", "-n", p, "link", "set", "wan0", "up"]);
         ns.open().run(dataplane::node_setup).unwrap().unwrap();
         Node {
+            agent,
             ns,
             peer,
-            agent: FakeAgent::start(),
             ipam_dir: tempfile::tempdir().unwrap(),
         }
     }
 
     pub fn pod_conf(&self, version: &str) -> Value {
         json!({"cniVersion": version, "name": NETWORK, "type": "sixfold-cni",
-               "agentSocket": self.agent.socket.display().to_string(), "mtu": 1500})
+               "agentSocket": self.agent.socket().display().to_string(), "mtu": 1500})
     }
 
     pub fn egress_conf(&self, version: &str, prev: Option<&Value>) -> Value {

@@ -16,6 +16,9 @@ pub struct Server {
     pub child: Child,
     pub endpoint: String,
     pub data_dir: PathBuf,
+    /// The network namespace the server (and the AWS CLI run by [`Server::aws`]) lives in;
+    /// `None` is the caller's own.
+    pub netns: Option<String>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -31,7 +34,25 @@ impl Server {
 
     /// Start on `dir`, listening on `listen`.
     pub fn start_in(dir: &Path, listen: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sixfold"))
+        Self::spawn(dir, listen, None)
+    }
+
+    /// Start on `dir` inside the network namespace `netns` (made by the caller, e.g. a lab's
+    /// VPC router), listening on `listen` there. [`Server::aws`] then runs the CLI in it too.
+    pub fn start_in_netns(netns: &str, dir: &Path, listen: &str) -> Self {
+        Self::spawn(dir, listen, Some(netns))
+    }
+
+    fn spawn(dir: &Path, listen: &str, netns: Option<&str>) -> Self {
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_sixfold")]);
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_sixfold")),
+        };
+        let mut child = cmd
             .args(["serve", "--listen", listen, "--data-dir"])
             .arg(dir)
             .env("SIXFOLD_LOG", "warn")
@@ -62,6 +83,7 @@ impl Server {
             child,
             endpoint,
             data_dir: dir.to_path_buf(),
+            netns: netns.map(str::to_owned),
             _tmp: None,
         }
     }
@@ -72,7 +94,7 @@ impl Server {
         let _ = self.child.wait();
         let listen = self.endpoint.trim_start_matches("http://").to_string();
         let tmp = self._tmp.take();
-        let mut next = Self::start_in(&self.data_dir, &listen);
+        let mut next = Self::spawn(&self.data_dir, &listen, self.netns.as_deref());
         next._tmp = tmp;
         std::mem::swap(self, &mut next);
         // `next` now holds the dead child; dropping it is harmless.
@@ -90,7 +112,14 @@ impl Server {
     }
 
     pub fn aws_region(&self, region: &str, args: &[&str]) -> Cli {
-        let mut cmd = Command::new(aws_binary());
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(aws_binary());
+                c
+            }
+            None => Command::new(aws_binary()),
+        };
         cmd.args([
             "--profile",
             "sixfold",
