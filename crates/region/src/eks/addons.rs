@@ -5,7 +5,7 @@
 use super::catalog::{self, ADDON_NAMES, MIN_IPV6_CNI};
 use super::error::{EksError, Rule};
 use super::model::*;
-use super::{arn, child_key, paginate, role_name, uuid};
+use super::{arn, child_key, role_name, uuid};
 use crate::region::Env;
 use crate::state::State;
 
@@ -217,14 +217,13 @@ impl State {
         next_token: Option<&str>,
     ) -> Result<(Vec<String>, Option<String>), EksError> {
         self.cluster(cluster)?;
-        let prefix = format!("{cluster}/");
-        let names = self
-            .addons
-            .iter()
-            .filter(|(k, _)| k.starts_with(&prefix))
-            .map(|(_, a)| a.name.clone())
-            .collect();
-        paginate(names, max_results, next_token, 100)
+        super::list_children(
+            &self.addons,
+            cluster,
+            |x| x.name.clone(),
+            max_results,
+            next_token,
+        )
     }
 
     /// UpdateAddon: version, role or configuration; every rule is checked again.

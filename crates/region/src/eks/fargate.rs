@@ -3,7 +3,7 @@
 
 use super::error::{EksError, Rule};
 use super::model::*;
-use super::{NameKind, arn, check_name, child_key, paginate, role_name, uuid};
+use super::{NameKind, arn, check_name, child_key, role_name, uuid};
 use crate::ec2::model::NetworkInterface;
 use crate::ec2::net;
 use crate::ids::{self, Kind};
@@ -115,14 +115,13 @@ impl State {
         next_token: Option<&str>,
     ) -> Result<(Vec<String>, Option<String>), EksError> {
         self.cluster(cluster)?;
-        let prefix = format!("{cluster}/");
-        let names = self
-            .fargate_profiles
-            .iter()
-            .filter(|(k, _)| k.starts_with(&prefix))
-            .map(|(_, p)| p.name.clone())
-            .collect();
-        paginate(names, max_results, next_token, 100)
+        super::list_children(
+            &self.fargate_profiles,
+            cluster,
+            |x| x.name.clone(),
+            max_results,
+            next_token,
+        )
     }
 
     /// DeleteFargateProfile: its units and their interfaces go too (reported `DELETING`).

@@ -114,6 +114,24 @@ pub fn child_key(cluster: &str, name: &str) -> String {
 }
 
 /// Page through sorted `items`: `token` is the hex of the first item of the page.
+/// One page of the names of a cluster's children (node groups, add-ons, Fargate profiles), whose
+/// rows are keyed `CLUSTER/NAME`.
+pub fn list_children<T: Clone>(
+    table: &crate::table::Table<T>,
+    cluster: &str,
+    name_of: impl Fn(&T) -> String,
+    max_results: Option<u32>,
+    next_token: Option<&str>,
+) -> Result<(Vec<String>, Option<String>), EksError> {
+    let prefix = format!("{cluster}/");
+    let names = table
+        .iter()
+        .filter(|(k, _)| k.starts_with(&prefix))
+        .map(|(_, v)| name_of(v))
+        .collect();
+    paginate(names, max_results, next_token, 100)
+}
+
 pub fn paginate(
     items: Vec<String>,
     max_results: Option<u32>,

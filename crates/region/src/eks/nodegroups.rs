@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::catalog::{self, AMI_TYPES, DEFAULT_AMI_TYPE, DEFAULT_INSTANCE_TYPE, MIN_IPV6_CNI};
 use super::error::{EksError, Rule};
 use super::model::*;
-use super::{NameKind, arn, check_name, child_key, paginate, role_name, uuid};
+use super::{NameKind, arn, check_name, child_key, role_name, uuid};
 use crate::catalog::Hypervisor;
 use crate::ec2::instances::{MAX_RUN_COUNT, RunInstances};
 use crate::ids::{self, Kind};
@@ -356,14 +356,13 @@ impl State {
         next_token: Option<&str>,
     ) -> Result<(Vec<String>, Option<String>), EksError> {
         self.cluster(cluster)?;
-        let prefix = format!("{cluster}/");
-        let names = self
-            .nodegroups
-            .iter()
-            .filter(|(k, _)| k.starts_with(&prefix))
-            .map(|(_, g)| g.name.clone())
-            .collect();
-        paginate(names, max_results, next_token, 100)
+        super::list_children(
+            &self.nodegroups,
+            cluster,
+            |x| x.name.clone(),
+            max_results,
+            next_token,
+        )
     }
 
     /// DeleteNodegroup: terminates the group's instances and removes it (reported `DELETING`).
