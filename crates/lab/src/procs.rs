@@ -242,6 +242,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("sleep.log");
         let p = spawn("sleep", None, &argv(["sleep", "30"]), &log).unwrap();
+        // spawn returns once exec has begun; the new command line appears a moment later.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !is_ours(&p) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         assert!(is_ours(&p));
         end(&[p.pid], Duration::from_secs(2));
         assert!(!alive(p.pid) || !is_ours(&p));
