@@ -106,6 +106,30 @@ fn xml_response(reply: ec2::Reply) -> Response {
         .into_response()
 }
 
+/// Most bytes read (and dropped) from an oversized request before answering 413, so a client
+/// that sends its whole body before reading gets the answer rather than a broken pipe.
+const DRAIN_LIMIT: usize = 16 << 20;
+
+/// The request body, or `None` when it is larger than [`MAX_BODY`] (it is then drained up to
+/// [`DRAIN_LIMIT`] and dropped).
+async fn read_body(mut body: Body) -> Option<Bytes> {
+    use http_body_util::BodyExt;
+    let mut buf = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { return None };
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen <= MAX_BODY {
+                buf.extend_from_slice(&data);
+            } else if seen > DRAIN_LIMIT {
+                return None;
+            }
+        }
+    }
+    (seen <= MAX_BODY).then(|| Bytes::from(buf))
+}
+
 async fn handle(
     State(app): State<Arc<App>>,
     method: Method,
@@ -114,9 +138,9 @@ async fn handle(
     body: Body,
 ) -> Response {
     let request_id = app.region.request_id();
-    let body: Bytes = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => {
+    let body: Bytes = match read_body(body).await {
+        Some(b) => b,
+        None => {
             return xml_response(ec2::error_reply(
                 413,
                 "RequestEntityTooLarge",
