@@ -62,6 +62,42 @@ impl App {
     }
 }
 
+impl App {
+    /// Check a request's SigV4 signature against the region's key, for signing name `service`.
+    /// `path` and `query` are the raw wire forms. The one authentication check of every protocol.
+    pub fn authenticate(
+        &self,
+        service: &str,
+        method: &Method,
+        path: &str,
+        query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<sigv4::VerifiedIdentity, sigv4::AuthError> {
+        let hs: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let req = HttpRequest {
+            method: method.as_str(),
+            path,
+            query,
+            headers: &hs,
+            body,
+        };
+        let cfg = VerifyConfig::new(&self.region.config().name, service);
+        sigv4::verify(&req, SystemTime::now(), &cfg, |id| {
+            (id == self.credentials.access_key_id)
+                .then(|| self.credentials.secret_access_key.clone())
+        })
+    }
+}
+
 /// Why the region could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -159,26 +195,7 @@ async fn handle(
     }
     // EC2 Query: POST / (or GET / with the parameters in the query string).
     if path == "/" {
-        let hs: Vec<(String, String)> = headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let req = HttpRequest {
-            method: method.as_str(),
-            path: &path,
-            query: &query,
-            headers: &hs,
-            body: &body,
-        };
-        let cfg = VerifyConfig::new(&app.region.config().name, "ec2");
-        if let Err(e) = sigv4::verify(&req, SystemTime::now(), &cfg, |id| {
-            (id == app.credentials.access_key_id).then(|| app.credentials.secret_access_key.clone())
-        }) {
+        if let Err(e) = app.authenticate("ec2", &method, &path, &query, &headers, &body) {
             tracing::info!(error = %e, "EC2 request refused: authentication");
             return xml_response(ec2::error_reply(
                 e.ec2_status(),
@@ -187,11 +204,7 @@ async fn handle(
                 &request_id,
             ));
         }
-        let params = if method == Method::GET {
-            query::Params::parse(query.as_bytes())
-        } else {
-            query::Params::parse(&body)
-        };
+        let params = query::Params::from_request(&method, &query, &body);
         let app2 = app.clone();
         let reply =
             tokio::task::spawn_blocking(move || ec2::handle(&app2.region, &params, &request_id))

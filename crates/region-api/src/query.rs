@@ -19,6 +19,15 @@ impl Params {
         }
     }
 
+    /// The parameters of a Query-protocol request: the query string of a GET, else the form body.
+    pub fn from_request(method: &axum::http::Method, query: &str, body: &[u8]) -> Self {
+        if method == axum::http::Method::GET {
+            Self::parse(query.as_bytes())
+        } else {
+            Self::parse(body)
+        }
+    }
+
     pub fn get(&self, name: &str) -> Option<String> {
         self.map.get(name).cloned()
     }

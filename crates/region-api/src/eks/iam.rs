@@ -3,7 +3,6 @@
 //! role's `Allow` statements and checks the VPC CNI's IPv6 policy against them.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -11,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 use region::Region;
 use region::eks::EksError;
 use region::eks::model::Role;
-use sigv4::{HttpRequest, VerifyConfig};
 
 use crate::App;
 use crate::query::Params;
@@ -81,33 +79,10 @@ pub async fn handle(
     body: Bytes,
     request_id: String,
 ) -> Response {
-    let hs: Vec<(String, String)> = headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let req = HttpRequest {
-        method: method.as_str(),
-        path: &path,
-        query: &query,
-        headers: &hs,
-        body: &body,
-    };
-    let cfg = VerifyConfig::new(&app.region.config().name, "iam");
-    if let Err(e) = sigv4::verify(&req, SystemTime::now(), &cfg, |id| {
-        (id == app.credentials.access_key_id).then(|| app.credentials.secret_access_key.clone())
-    }) {
+    if let Err(e) = app.authenticate("iam", &method, &path, &query, &headers, &body) {
         return error_xml(e.ec2_status(), e.ec2_code(), &e.message(), &request_id);
     }
-    let params = if method == Method::GET {
-        Params::parse(query.as_bytes())
-    } else {
-        Params::parse(&body)
-    };
+    let params = Params::from_request(&method, &query, &body);
     let app2 = app.clone();
     let rid = request_id.clone();
     match tokio::task::spawn_blocking(move || run(&app2.region, &params, &rid)).await {

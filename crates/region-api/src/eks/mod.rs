@@ -11,13 +11,11 @@ pub mod ops;
 pub mod render;
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use region::eks::EksError;
-use sigv4::{HttpRequest, VerifyConfig};
 
 use crate::App;
 
@@ -76,18 +74,6 @@ impl Reply {
     }
 }
 
-fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect()
-}
-
 /// Serve one EKS request. `path` and `query` are the raw wire forms (still percent-encoded).
 pub async fn handle(
     app: Arc<App>,
@@ -98,18 +84,7 @@ pub async fn handle(
     body: Bytes,
     request_id: String,
 ) -> Response {
-    let hs = header_pairs(&headers);
-    let req = HttpRequest {
-        method: method.as_str(),
-        path: &path,
-        query: &query,
-        headers: &hs,
-        body: &body,
-    };
-    let cfg = VerifyConfig::new(&app.region.config().name, "eks");
-    if let Err(e) = sigv4::verify(&req, SystemTime::now(), &cfg, |id| {
-        (id == app.credentials.access_key_id).then(|| app.credentials.secret_access_key.clone())
-    }) {
+    if let Err(e) = app.authenticate("eks", &method, &path, &query, &headers, &body) {
         tracing::info!(error = %e, "EKS request refused: authentication");
         return Reply::error(e.eks_status(), e.eks_error_type(), &e.message())
             .into_response(&request_id);
