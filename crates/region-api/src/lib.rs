@@ -5,6 +5,7 @@
 pub mod credentials;
 pub mod ec2;
 pub mod eks;
+pub mod feed;
 pub mod query;
 pub mod xml;
 
@@ -33,12 +34,31 @@ pub struct App {
 impl App {
     /// Open the region stored under `data_dir` (creating it and its key on first start).
     pub fn open(data_dir: &Path, region_name: &str) -> Result<(Self, bool), OpenError> {
+        Self::open_with(data_dir, region_name, region::store::DEFAULT_LOG_LIMIT)
+    }
+
+    /// [`App::open`], keeping the last `log_limit` commits for the change feed.
+    pub fn open_with(
+        data_dir: &Path,
+        region_name: &str,
+        log_limit: u64,
+    ) -> Result<(Self, bool), OpenError> {
         std::fs::create_dir_all(data_dir).map_err(|source| OpenError::DataDir {
             path: data_dir.to_path_buf(),
             source,
         })?;
         let (credentials, created) = credentials::load_or_create(data_dir)?;
-        let store = region::store::RedbStore::open(&data_dir.join("region.redb"))?;
+        let store = region::store::RedbStore::open(&data_dir.join("region.redb"))?
+            .with_log_limit(log_limit);
+        Ok((Self::with_store(Box::new(store), region_name, credentials)?, created))
+    }
+
+    /// The region kept in `store`, answering to `credentials`.
+    pub fn with_store(
+        store: Box<dyn region::store::Store>,
+        region_name: &str,
+        credentials: Credentials,
+    ) -> Result<Self, OpenError> {
         let config = RegionConfig {
             name: region_name.to_string(),
             account_id: "123456789012".into(),
@@ -51,14 +71,11 @@ impl App {
                 .map(|d| d.as_secs())
                 .unwrap_or(0)
         });
-        let region = Region::open(config, Box::new(store), rng, clock)?;
-        Ok((
-            App {
-                region,
-                credentials,
-            },
-            created,
-        ))
+        let region = Region::open(config, store, rng, clock)?;
+        Ok(App {
+            region,
+            credentials,
+        })
     }
 }
 
@@ -189,6 +206,10 @@ async fn handle(
     };
     let path = uri.path().to_string();
     let query = uri.query().unwrap_or("").to_string();
+    // The change feed: revisions, snapshot and watch, signed for `sixfold`.
+    if path.starts_with(feed::PREFIX) {
+        return feed::handle(app, method, path, query, headers, body).await;
+    }
     // IAM Query (roles for the IPv6 CNI policy rule): POST / signed for `iam`.
     if path == "/" && eks::iam::is_iam(&headers) {
         return eks::iam::handle(app, method, path, query, headers, body, request_id).await;

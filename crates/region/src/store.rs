@@ -1,10 +1,17 @@
 //! Durable storage behind a narrow trait: load everything at start, commit each operation's
-//! changed rows atomically. The embedded default is redb (one file under the data dir, fsynced
-//! on every commit); `MemStore` serves tests; an etcd backend can implement the same trait.
+//! changed rows atomically, and number the commits. Every commit gets the next **revision**
+//! (monotonically increasing); the store keeps a bounded log of recent commits so a follower
+//! can replay the changes after a revision (the region's change feed), and answers
+//! [`StoreError::Compacted`] for revisions older than the log, like etcd.
+//!
+//! The embedded default is redb (one file under the data dir, fsynced on every commit);
+//! `MemStore` serves tests; the `region-etcd` crate keeps the same rows in etcd for several
+//! replicas ([`Store::shared`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
 
 use redb::{Database, ReadableTable, TableDefinition};
 
@@ -24,6 +31,30 @@ pub struct Record {
     pub value: Vec<u8>,
 }
 
+/// Every row at one revision.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Snapshot {
+    pub records: Vec<Record>,
+    /// The revision of the last commit the rows include (0: nothing was ever committed).
+    pub revision: u64,
+}
+
+/// One committed change and the revision of the commit it belongs to (all changes of one
+/// commit share its revision).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub revision: u64,
+    pub change: Change,
+}
+
+/// Changes after a revision: `events` (whole commits, oldest first) are every change with
+/// `since < revision <= through`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Changes {
+    pub events: Vec<Event>,
+    pub through: u64,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(
@@ -38,22 +69,131 @@ pub enum StoreError {
         key: String,
         message: String,
     },
+    /// The shared store cannot be reached (etcd down, no quorum): retry later. Never a wrong
+    /// answer: the request changed nothing.
+    #[error("the region's store is unavailable: {0}; retry when it is back")]
+    Unavailable(String),
+    /// Another replica committed since this one last read: catch up and run the operation again.
+    #[error("another replica committed first (the store moved past revision {base})")]
+    Conflict { base: u64 },
+    /// The log no longer holds the changes after `requested`.
+    #[error(
+        "revision {requested} has been compacted: the change log starts after revision {compacted}; re-list the region (GET /sixfold/v1/snapshot) and watch from its revision"
+    )]
+    Compacted { requested: u64, compacted: u64 },
 }
 
 /// Durable storage of the region's rows.
 pub trait Store: Send + Sync {
-    /// Every stored row.
-    fn load(&self) -> Result<Vec<Record>, StoreError>;
-    /// Apply all changes atomically and durably; on error nothing is applied.
-    fn commit(&self, changes: &[Change]) -> Result<(), StoreError>;
+    /// Every stored row and the revision they are at.
+    fn load(&self) -> Result<Snapshot, StoreError>;
+    /// Apply all changes atomically and durably, as the next revision, provided the store is
+    /// still at revision `base` (else [`StoreError::Conflict`] and nothing is applied). Returns
+    /// the new revision (`base` when `changes` is empty: nothing is committed).
+    fn commit(&self, changes: &[Change], base: u64) -> Result<u64, StoreError>;
+    /// The latest committed revision (a linearizable read on a shared store).
+    fn revision(&self) -> Result<u64, StoreError>;
+    /// The changes committed after revision `since`: whole commits, oldest first, stopping
+    /// once at least `max` events are gathered. [`StoreError::Compacted`] when the log no
+    /// longer reaches back to `since`.
+    fn changes_since(&self, since: u64, max: usize) -> Result<Changes, StoreError>;
+    /// Block until the revision passes `after` or `timeout` elapses; returns the revision then.
+    fn wait_past(&self, after: u64, timeout: Duration) -> Result<u64, StoreError>;
+    /// Whether other processes write to this store too (then a replica catches up with it
+    /// before serving a request, and commits can conflict).
+    fn shared(&self) -> bool {
+        false
+    }
+}
+
+/// The commits a store keeps for followers by default.
+pub const DEFAULT_LOG_LIMIT: u64 = 10_000;
+
+/// The latest revision of an in-process store, with a condition variable for followers.
+#[derive(Default)]
+struct RevisionSignal {
+    revision: Mutex<u64>,
+    changed: Condvar,
+}
+
+impl RevisionSignal {
+    fn set(&self, rev: u64) {
+        let mut g = self.revision.lock().unwrap_or_else(|p| p.into_inner());
+        *g = rev;
+        self.changed.notify_all();
+    }
+
+    fn wait_past(&self, after: u64, timeout: Duration) -> u64 {
+        let g = self.revision.lock().unwrap_or_else(|p| p.into_inner());
+        let (g, _) = self
+            .changed
+            .wait_timeout_while(g, timeout, |r| *r <= after)
+            .unwrap_or_else(|p| p.into_inner());
+        *g
+    }
+}
+
+/// A commit's changes as stored in a log row: JSON `[{"t":table,"k":key,"v":value-or-null}]`
+/// (values are the rows' JSON text).
+fn encode_log(changes: &[Change]) -> Vec<u8> {
+    let arr: Vec<serde_json::Value> = changes
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "t": c.table,
+                "k": c.key,
+                "v": c.value.as_ref().map(|v| String::from_utf8_lossy(v).into_owned()),
+            })
+        })
+        .collect();
+    serde_json::Value::Array(arr).to_string().into_bytes()
+}
+
+fn decode_log(revision: u64, bytes: &[u8]) -> Result<Vec<Event>, StoreError> {
+    let corrupt = |message: String| StoreError::Corrupt {
+        table: "log".into(),
+        key: revision.to_string(),
+        message,
+    };
+    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+    let arr = v
+        .as_array()
+        .ok_or_else(|| corrupt("not an array".into()))?;
+    arr.iter()
+        .map(|c| {
+            let s = |k: &str| {
+                c.get(k)
+                    .and_then(|x| x.as_str())
+                    .map(str::to_string)
+                    .ok_or_else(|| corrupt(format!("entry without {k}")))
+            };
+            Ok(Event {
+                revision,
+                change: Change {
+                    table: s("t")?,
+                    key: s("k")?,
+                    value: c
+                        .get("v")
+                        .and_then(|x| x.as_str())
+                        .map(|x| x.as_bytes().to_vec()),
+                },
+            })
+        })
+        .collect()
 }
 
 const ROWS: TableDefinition<&str, &[u8]> = TableDefinition::new("rows");
+/// `revision` (the last commit) and `compacted` (the newest revision dropped from the log).
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// One row per commit, keyed by its revision.
+const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 const SEP: char = '\u{1f}';
 
 /// The embedded store: a redb file, each commit durable before it returns.
 pub struct RedbStore {
     db: Database,
+    log_limit: u64,
+    signal: RevisionSignal,
 }
 
 impl RedbStore {
@@ -62,11 +202,32 @@ impl RedbStore {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        // Make sure the table exists so a fresh store loads as empty.
+        // Make sure the tables exist so a fresh store loads as empty.
         let tx = db.begin_write().map_err(io)?;
         tx.open_table(ROWS).map_err(io)?;
+        tx.open_table(META).map_err(io)?;
+        tx.open_table(LOG).map_err(io)?;
         tx.commit().map_err(io)?;
-        Ok(Self { db })
+        let s = Self {
+            db,
+            log_limit: DEFAULT_LOG_LIMIT,
+            signal: RevisionSignal::default(),
+        };
+        let rev = s.meta("revision")?;
+        s.signal.set(rev);
+        Ok(s)
+    }
+
+    /// Keep only the last `limit` commits in the change log (at least 1).
+    pub fn with_log_limit(mut self, limit: u64) -> Self {
+        self.log_limit = limit.max(1);
+        self
+    }
+
+    fn meta(&self, key: &str) -> Result<u64, StoreError> {
+        let tx = self.db.begin_read().map_err(io)?;
+        let t = tx.open_table(META).map_err(io)?;
+        Ok(t.get(key).map_err(io)?.map(|v| v.value()).unwrap_or(0))
     }
 }
 
@@ -75,9 +236,15 @@ fn io(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl Store for RedbStore {
-    fn load(&self) -> Result<Vec<Record>, StoreError> {
+    fn load(&self) -> Result<Snapshot, StoreError> {
         let tx = self.db.begin_read().map_err(io)?;
         let table = tx.open_table(ROWS).map_err(io)?;
+        let meta = tx.open_table(META).map_err(io)?;
+        let revision = meta
+            .get("revision")
+            .map_err(io)?
+            .map(|v| v.value())
+            .unwrap_or(0);
         let mut out = Vec::new();
         for row in table.iter().map_err(io)? {
             let (k, v) = row.map_err(io)?;
@@ -95,15 +262,29 @@ impl Store for RedbStore {
                 value: v.value().to_vec(),
             });
         }
-        Ok(out)
+        Ok(Snapshot {
+            records: out,
+            revision,
+        })
     }
 
-    fn commit(&self, changes: &[Change]) -> Result<(), StoreError> {
+    fn commit(&self, changes: &[Change], base: u64) -> Result<u64, StoreError> {
         if changes.is_empty() {
-            return Ok(());
+            return Ok(base);
         }
         let tx = self.db.begin_write().map_err(io)?;
+        let rev;
         {
+            let mut meta = tx.open_table(META).map_err(io)?;
+            let current = meta
+                .get("revision")
+                .map_err(io)?
+                .map(|v| v.value())
+                .unwrap_or(0);
+            if current != base {
+                return Err(StoreError::Conflict { base });
+            }
+            rev = current + 1;
             let mut table = tx.open_table(ROWS).map_err(io)?;
             for c in changes {
                 let k = format!("{}{SEP}{}", c.table, c.key);
@@ -116,47 +297,183 @@ impl Store for RedbStore {
                     }
                 }
             }
+            let mut log = tx.open_table(LOG).map_err(io)?;
+            log.insert(rev, encode_log(changes).as_slice())
+                .map_err(io)?;
+            // Bound the log: drop the oldest commits beyond the limit.
+            let mut compacted = meta
+                .get("compacted")
+                .map_err(io)?
+                .map(|v| v.value())
+                .unwrap_or(0);
+            while rev.saturating_sub(compacted) > self.log_limit {
+                match log.pop_first().map_err(io)? {
+                    Some((k, _)) => compacted = k.value(),
+                    None => break,
+                }
+            }
+            meta.insert("revision", rev).map_err(io)?;
+            meta.insert("compacted", compacted).map_err(io)?;
         }
         // Durability::Immediate is redb's default: commit returns after fsync.
-        tx.commit().map_err(io)
+        tx.commit().map_err(io)?;
+        self.signal.set(rev);
+        Ok(rev)
+    }
+
+    fn revision(&self) -> Result<u64, StoreError> {
+        self.meta("revision")
+    }
+
+    fn changes_since(&self, since: u64, max: usize) -> Result<Changes, StoreError> {
+        let tx = self.db.begin_read().map_err(io)?;
+        let meta = tx.open_table(META).map_err(io)?;
+        let get = |k: &str| -> Result<u64, StoreError> {
+            Ok(meta.get(k).map_err(io)?.map(|v| v.value()).unwrap_or(0))
+        };
+        let (revision, compacted) = (get("revision")?, get("compacted")?);
+        if since < compacted {
+            return Err(StoreError::Compacted {
+                requested: since,
+                compacted,
+            });
+        }
+        let log = tx.open_table(LOG).map_err(io)?;
+        let mut out = Changes {
+            events: Vec::new(),
+            through: since,
+        };
+        for row in log.range(since.saturating_add(1)..).map_err(io)? {
+            if out.events.len() >= max {
+                return Ok(out);
+            }
+            let (k, v) = row.map_err(io)?;
+            out.events.extend(decode_log(k.value(), v.value())?);
+            out.through = k.value();
+        }
+        out.through = out.through.max(revision);
+        Ok(out)
+    }
+
+    fn wait_past(&self, after: u64, timeout: Duration) -> Result<u64, StoreError> {
+        Ok(self.signal.wait_past(after, timeout))
     }
 }
 
-/// In-memory store for tests.
-#[derive(Default)]
+/// In-memory store for tests (same revisions and bounded log as [`RedbStore`]).
 pub struct MemStore {
-    rows: Mutex<BTreeMap<(String, String), Vec<u8>>>,
+    inner: Mutex<MemInner>,
+    log_limit: usize,
+    signal: RevisionSignal,
+}
+
+#[derive(Default)]
+struct MemInner {
+    rows: BTreeMap<(String, String), Vec<u8>>,
+    revision: u64,
+    compacted: u64,
+    log: VecDeque<(u64, Vec<Change>)>,
+}
+
+impl Default for MemStore {
+    fn default() -> Self {
+        Self {
+            inner: Mutex::default(),
+            log_limit: DEFAULT_LOG_LIMIT as usize,
+            signal: RevisionSignal::default(),
+        }
+    }
+}
+
+impl MemStore {
+    /// Keep only the last `limit` commits in the change log (at least 1).
+    pub fn with_log_limit(mut self, limit: usize) -> Self {
+        self.log_limit = limit.max(1);
+        self
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl Store for MemStore {
-    fn load(&self) -> Result<Vec<Record>, StoreError> {
-        let rows = self
-            .rows
-            .lock()
-            .map_err(|_| StoreError::Io("poisoned".into()))?;
-        Ok(rows
-            .iter()
-            .map(|((t, k), v)| Record {
-                table: t.clone(),
-                key: k.clone(),
-                value: v.clone(),
-            })
-            .collect())
+    fn load(&self) -> Result<Snapshot, StoreError> {
+        let g = self.lock();
+        Ok(Snapshot {
+            records: g
+                .rows
+                .iter()
+                .map(|((t, k), v)| Record {
+                    table: t.clone(),
+                    key: k.clone(),
+                    value: v.clone(),
+                })
+                .collect(),
+            revision: g.revision,
+        })
     }
 
-    fn commit(&self, changes: &[Change]) -> Result<(), StoreError> {
-        let mut rows = self
-            .rows
-            .lock()
-            .map_err(|_| StoreError::Io("poisoned".into()))?;
+    fn commit(&self, changes: &[Change], base: u64) -> Result<u64, StoreError> {
+        if changes.is_empty() {
+            return Ok(base);
+        }
+        let mut g = self.lock();
+        if g.revision != base {
+            return Err(StoreError::Conflict { base });
+        }
         for c in changes {
             let k = (c.table.clone(), c.key.clone());
             match &c.value {
-                Some(v) => rows.insert(k, v.clone()),
-                None => rows.remove(&k),
+                Some(v) => g.rows.insert(k, v.clone()),
+                None => g.rows.remove(&k),
             };
         }
-        Ok(())
+        g.revision += 1;
+        let rev = g.revision;
+        g.log.push_back((rev, changes.to_vec()));
+        while g.log.len() > self.log_limit {
+            if let Some((r, _)) = g.log.pop_front() {
+                g.compacted = r;
+            }
+        }
+        drop(g);
+        self.signal.set(rev);
+        Ok(rev)
+    }
+
+    fn revision(&self) -> Result<u64, StoreError> {
+        Ok(self.lock().revision)
+    }
+
+    fn changes_since(&self, since: u64, max: usize) -> Result<Changes, StoreError> {
+        let g = self.lock();
+        if since < g.compacted {
+            return Err(StoreError::Compacted {
+                requested: since,
+                compacted: g.compacted,
+            });
+        }
+        let mut out = Changes {
+            events: Vec::new(),
+            through: since,
+        };
+        for (rev, changes) in g.log.iter().filter(|(r, _)| *r > since) {
+            if out.events.len() >= max {
+                return Ok(out);
+            }
+            out.events.extend(changes.iter().map(|c| Event {
+                revision: *rev,
+                change: c.clone(),
+            }));
+            out.through = *rev;
+        }
+        out.through = out.through.max(g.revision);
+        Ok(out)
+    }
+
+    fn wait_past(&self, after: u64, timeout: Duration) -> Result<u64, StoreError> {
+        Ok(self.signal.wait_past(after, timeout))
     }
 }
 
@@ -164,41 +481,105 @@ impl Store for MemStore {
 mod tests {
     use super::*;
 
+    fn put(table: &str, key: &str, v: &str) -> Change {
+        Change {
+            table: table.into(),
+            key: key.into(),
+            value: Some(v.as_bytes().to_vec()),
+        }
+    }
+
+    fn del(table: &str, key: &str) -> Change {
+        Change {
+            table: table.into(),
+            key: key.into(),
+            value: None,
+        }
+    }
+
     #[test]
-    fn redb_store_keeps_commits_across_reopen() {
+    fn redb_store_keeps_commits_and_revision_across_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("region.redb");
         {
             let s = RedbStore::open(&path).unwrap();
-            s.commit(&[
-                Change {
-                    table: "vpcs".into(),
-                    key: "vpc-1".into(),
-                    value: Some(b"{}".to_vec()),
-                },
-                Change {
-                    table: "vpcs".into(),
-                    key: "vpc-2".into(),
-                    value: Some(b"[]".to_vec()),
-                },
-            ])
-            .unwrap();
-            s.commit(&[Change {
-                table: "vpcs".into(),
-                key: "vpc-2".into(),
-                value: None,
-            }])
-            .unwrap();
+            assert_eq!(
+                s.commit(&[put("vpcs", "vpc-1", "{}"), put("vpcs", "vpc-2", "[]")], 0)
+                    .unwrap(),
+                1
+            );
+            assert_eq!(s.commit(&[del("vpcs", "vpc-2")], 1).unwrap(), 2);
         }
         let s = RedbStore::open(&path).unwrap();
-        let rows = s.load().unwrap();
+        let snap = s.load().unwrap();
+        assert_eq!(snap.revision, 2);
         assert_eq!(
-            rows,
+            snap.records,
             vec![Record {
                 table: "vpcs".into(),
                 key: "vpc-1".into(),
                 value: b"{}".to_vec()
             }]
         );
+        // The log survived too: the delete is replayable after revision 1.
+        let ch = s.changes_since(1, 100).unwrap();
+        assert_eq!(ch.through, 2);
+        assert_eq!(
+            ch.events,
+            vec![Event {
+                revision: 2,
+                change: del("vpcs", "vpc-2")
+            }]
+        );
+    }
+
+    fn check_store(s: &dyn Store) {
+        assert_eq!(s.revision().unwrap(), 0);
+        for i in 0..5u64 {
+            let rev = s.commit(&[put("t", &format!("k{i}"), "1")], i).unwrap();
+            assert_eq!(rev, i + 1, "every commit takes the next revision");
+        }
+        // An empty commit is not a revision.
+        assert_eq!(s.commit(&[], 5).unwrap(), 5);
+        // A commit from a stale base is refused and changes nothing.
+        assert!(matches!(
+            s.commit(&[put("t", "x", "1")], 3),
+            Err(StoreError::Conflict { base: 3 })
+        ));
+        assert_eq!(s.revision().unwrap(), 5);
+        // Only the last 3 commits are kept: replay from 2 works, from 1 is compacted.
+        let ch = s.changes_since(2, 100).unwrap();
+        let revs: Vec<u64> = ch.events.iter().map(|e| e.revision).collect();
+        assert_eq!(revs, vec![3, 4, 5]);
+        assert_eq!(ch.through, 5);
+        match s.changes_since(1, 100) {
+            Err(StoreError::Compacted {
+                requested: 1,
+                compacted: 2,
+            }) => {}
+            other => panic!("expected Compacted, got {other:?}"),
+        }
+        // `max` cuts at a commit boundary and says how far it got.
+        let ch = s.changes_since(2, 1).unwrap();
+        assert_eq!(ch.events.len(), 1);
+        assert_eq!(ch.through, 3);
+        // Up to date: nothing, through the current revision; waiting times out at it.
+        assert_eq!(s.changes_since(5, 100).unwrap().events, vec![]);
+        assert_eq!(s.wait_past(5, Duration::from_millis(10)).unwrap(), 5);
+        assert_eq!(s.wait_past(4, Duration::from_secs(5)).unwrap(), 5);
+    }
+
+    #[test]
+    fn redb_store_numbers_commits_and_compacts_its_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = RedbStore::open(&dir.path().join("r.redb"))
+            .unwrap()
+            .with_log_limit(3);
+        check_store(&s);
+    }
+
+    #[test]
+    fn mem_store_numbers_commits_and_compacts_its_log() {
+        check_store(&MemStore::default().with_log_limit(3));
     }
 }

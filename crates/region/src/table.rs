@@ -100,6 +100,16 @@ impl<T: Clone> Table<T> {
     pub fn load(&mut self, id: String, value: T) {
         self.rows.insert(id, value);
     }
+
+    /// Drop a row another replica deleted (no journaling).
+    pub fn unload(&mut self, id: &str) {
+        self.rows.remove(id);
+    }
+
+    /// Keep everything since the last commit: it is now committed.
+    pub fn clear_journal(&mut self) {
+        self.journal.clear();
+    }
 }
 
 impl<T: Clone + Serialize + DeserializeOwned> Table<T> {
@@ -108,14 +118,22 @@ impl<T: Clone + Serialize + DeserializeOwned> Table<T> {
         &mut self,
         out: &mut Vec<crate::store::Change>,
     ) -> Result<(), serde_json::Error> {
-        for id in std::mem::take(&mut self.journal).into_keys() {
-            let value = match self.rows.get(&id) {
+        self.changes(out)?;
+        self.journal.clear();
+        Ok(())
+    }
+
+    /// The rows changed since the last commit, serialized (value `None` = deleted); the journal
+    /// stays, so the operation can still be rolled back if the commit fails.
+    pub fn changes(&self, out: &mut Vec<crate::store::Change>) -> Result<(), serde_json::Error> {
+        for id in self.journal.keys() {
+            let value = match self.rows.get(id) {
                 Some(v) => Some(serde_json::to_vec(v)?),
                 None => None,
             };
             out.push(crate::store::Change {
                 table: self.name.to_string(),
-                key: id,
+                key: id.clone(),
                 value,
             });
         }
@@ -125,6 +143,18 @@ impl<T: Clone + Serialize + DeserializeOwned> Table<T> {
     pub fn load_json(&mut self, id: String, bytes: &[u8]) -> Result<(), serde_json::Error> {
         let v = serde_json::from_slice(bytes)?;
         self.rows.insert(id, v);
+        Ok(())
+    }
+
+    /// Every row, serialized.
+    pub fn records(&self, out: &mut Vec<crate::store::Record>) -> Result<(), serde_json::Error> {
+        for (id, v) in &self.rows {
+            out.push(crate::store::Record {
+                table: self.name.to_string(),
+                key: id.clone(),
+                value: serde_json::to_vec(v)?,
+            });
+        }
         Ok(())
     }
 }

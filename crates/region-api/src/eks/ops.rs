@@ -175,7 +175,7 @@ fn dispatch(
         Route::CreateCluster => {
             let v = parse_body(body)?;
             let req = create_cluster(&Obj::root(&v))?;
-            let c = region.write(|s, env| s.create_cluster(env, req))?;
+            let c = region.write(|s, env| s.create_cluster(env, req.clone()))?;
             Ok(json!({"cluster": render::cluster(&c, Status::Creating, &health(region, &c))}))
         }
         Route::ListClusters => {
@@ -205,7 +205,7 @@ fn dispatch(
                     .transpose()?,
                 logging: logging(&o)?,
             };
-            let u = region.write(|s, env| s.update_cluster_config(env, req))?;
+            let u = region.write(|s, env| s.update_cluster_config(env, req.clone()))?;
             Ok(json!({"update": render::update(&u, true)}))
         }
         Route::ListUpdates(c) => {
@@ -230,7 +230,7 @@ fn dispatch(
         Route::CreateNodegroup(c) => {
             let v = parse_body(body)?;
             let req = create_nodegroup(c, &Obj::root(&v))?;
-            let g = region.write(|s, env| s.create_nodegroup(env, req))?;
+            let g = region.write(|s, env| s.create_nodegroup(env, req.clone()))?;
             Ok(json!({"nodegroup": render::nodegroup(&g, Status::Creating)}))
         }
         Route::ListNodegroups(c) => {
@@ -249,7 +249,7 @@ fn dispatch(
             let v = parse_body(body)?;
             let o = Obj::root(&v);
             let req = addon_request(c, o.req_str("addonName")?, &o)?;
-            let a = region.write(|s, env| s.create_addon(env, req))?;
+            let a = region.write(|s, env| s.create_addon(env, req.clone()))?;
             Ok(json!({"addon": render::addon(&a, Status::Creating)}))
         }
         Route::ListAddons(c) => {
@@ -263,7 +263,7 @@ fn dispatch(
         Route::UpdateAddon(c, a) => {
             let v = parse_body(body)?;
             let req = addon_request(c, a, &Obj::root(&v))?;
-            let u = region.write(|s, env| s.update_addon(env, req))?;
+            let u = region.write(|s, env| s.update_addon(env, req.clone()))?;
             Ok(json!({"update": render::update(&u, true)}))
         }
         Route::DeleteAddon(c, a) => {
@@ -303,7 +303,7 @@ fn dispatch(
         Route::CreateFargateProfile(c) => {
             let v = parse_body(body)?;
             let req = create_fargate_profile(c, &Obj::root(&v))?;
-            let p = region.write(|s, env| s.create_fargate_profile(env, req))?;
+            let p = region.write(|s, env| s.create_fargate_profile(env, req.clone()))?;
             Ok(json!({"fargateProfile": render::fargate_profile(&p, Status::Creating)}))
         }
         Route::ListFargateProfiles(c) => {

@@ -1,0 +1,1 @@
+pub use etcd_client;
