@@ -329,10 +329,9 @@ mod tests {
 
     #[test]
     fn lines_parse_into_events() {
-        let put = parse_line(
-            r#"{"revision":3,"table":"vpcs","key":"vpc-1","op":"put","value":{"a":1}}"#,
-        )
-        .unwrap();
+        let put =
+            parse_line(r#"{"revision":3,"table":"vpcs","key":"vpc-1","op":"put","value":{"a":1}}"#)
+                .unwrap();
         assert_eq!(
             put,
             FeedEvent::Change {

@@ -78,7 +78,12 @@ fn store_error(e: &StoreError) -> Response {
             &e.to_string(),
             serde_json::json!({}),
         ),
-        _ => json_error(500, "ServerException", &e.to_string(), serde_json::json!({})),
+        _ => json_error(
+            500,
+            "ServerException",
+            &e.to_string(),
+            serde_json::json!({}),
+        ),
     }
 }
 
@@ -99,16 +104,18 @@ pub fn event_json(e: &Event) -> serde_json::Value {
     v
 }
 
-fn query_u64(query: &str, name: &str) -> Result<Option<u64>, Response> {
+fn query_u64(query: &str, name: &str) -> Result<Option<u64>, Box<Response>> {
     for (k, v) in form_urlencoded::parse(query.as_bytes()) {
         if k == name {
             return v.parse().map(Some).map_err(|_| {
-                json_error(
+                Box::new(json_error(
                     400,
                     "InvalidParameterException",
-                    &format!("{name}={v:?} is not a revision number; pass a whole number like {name}=0"),
+                    &format!(
+                        "{name}={v:?} is not a revision number; pass a whole number like {name}=0"
+                    ),
                     serde_json::json!({}),
-                )
+                ))
             });
         }
     }
@@ -196,11 +203,11 @@ impl Drop for Slot {
 async fn watch(app: Arc<App>, query: &str) -> Response {
     let since = match query_u64(query, "since") {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let heartbeat = match query_u64(query, "heartbeat") {
         Ok(h) => h.unwrap_or(HEARTBEAT_DEFAULT).clamp(1, HEARTBEAT_MAX),
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     // Without `since`: from the current revision on (only new changes).
     let since = match since {
@@ -226,9 +233,7 @@ async fn watch(app: Arc<App>, query: &str) -> Response {
         return json_error(
             503,
             "ServiceUnavailable",
-            &format!(
-                "{MAX_WATCHES} watches are open already; close one or retry later"
-            ),
+            &format!("{MAX_WATCHES} watches are open already; close one or retry later"),
             serde_json::json!({}),
         );
     }
@@ -252,10 +257,7 @@ async fn watch(app: Arc<App>, query: &str) -> Response {
             let got_events = !batch.events.is_empty();
             cursor = cursor.max(batch.through);
             if !got_events {
-                match app
-                    .region
-                    .wait_past(cursor, Duration::from_secs(heartbeat))
-                {
+                match app.region.wait_past(cursor, Duration::from_secs(heartbeat)) {
                     Ok(rev) if rev > cursor => {}
                     Ok(_) => {
                         if !send(serde_json::json!({"heartbeat": true, "revision": cursor})) {
@@ -263,7 +265,9 @@ async fn watch(app: Arc<App>, query: &str) -> Response {
                         }
                     }
                     Err(e) => {
-                        send(serde_json::json!({"error": "ServiceUnavailable", "message": e.to_string(), "revision": cursor}));
+                        send(
+                            serde_json::json!({"error": "ServiceUnavailable", "message": e.to_string(), "revision": cursor}),
+                        );
                         return;
                     }
                 }
@@ -276,7 +280,9 @@ async fn watch(app: Arc<App>, query: &str) -> Response {
                     } else {
                         "ServiceUnavailable"
                     };
-                    send(serde_json::json!({"error": kind, "message": e.to_string(), "revision": cursor}));
+                    send(
+                        serde_json::json!({"error": kind, "message": e.to_string(), "revision": cursor}),
+                    );
                     return;
                 }
             };

@@ -50,7 +50,10 @@ impl App {
         let (credentials, created) = credentials::load_or_create(data_dir)?;
         let store = region::store::RedbStore::open(&data_dir.join("region.redb"))?
             .with_log_limit(log_limit);
-        Ok((Self::with_store(Box::new(store), region_name, credentials)?, created))
+        Ok((
+            Self::with_store(Box::new(store), region_name, credentials)?,
+            created,
+        ))
     }
 
     /// The region kept in `store`, answering to `credentials`.

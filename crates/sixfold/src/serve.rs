@@ -36,8 +36,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !args.listen.ip().is_loopback() {
         tracing::warn!(listen = %args.listen, "listening beyond loopback: anyone who can reach this address and holds the key can change the region");
     }
-    let (app, created) = region_api::App::open_with(&args.data_dir, &args.region, args.change_log_limit)
-        .with_context(|| format!("opening the region in {}", args.data_dir.display()))?;
+    let (app, created) =
+        region_api::App::open_with(&args.data_dir, &args.region, args.change_log_limit)
+            .with_context(|| format!("opening the region in {}", args.data_dir.display()))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -26,12 +26,7 @@ fn create_vpc(srv: &Server) -> String {
 }
 
 /// The changes of the watch until one touching `vpcs/<key>` with `op`, bounded.
-fn until(
-    w: &mut ec2_client::feed::Watch,
-    key: &str,
-    op: Op,
-    seen: &mut Vec<FeedEvent>,
-) -> u64 {
+fn until(w: &mut ec2_client::feed::Watch, key: &str, op: Op, seen: &mut Vec<FeedEvent>) -> u64 {
     for _ in 0..200 {
         let ev = w.next().expect("watch ended").expect("watch event");
         seen.push(ev.clone());
@@ -56,7 +51,11 @@ fn until(
 fn a_watch_sees_vpc_create_and_delete_in_order_and_resumes_from_a_revision() {
     let mut srv = Server::start();
     let feed = client(&srv);
-    assert_eq!(feed.revision().unwrap(), 0, "a fresh region is at revision 0");
+    assert_eq!(
+        feed.revision().unwrap(),
+        0,
+        "a fresh region is at revision 0"
+    );
 
     let mut w = feed.watch(0, Duration::from_secs(1)).unwrap();
     let vpc = create_vpc(&srv);
@@ -64,7 +63,10 @@ fn a_watch_sees_vpc_create_and_delete_in_order_and_resumes_from_a_revision() {
     let created = until(&mut w, &vpc, Op::Put, &mut seen);
     srv.aws(&["ec2", "delete-vpc", "--vpc-id", &vpc]);
     let deleted = until(&mut w, &vpc, Op::Delete, &mut seen);
-    assert!(created < deleted, "create {created} before delete {deleted}");
+    assert!(
+        created < deleted,
+        "create {created} before delete {deleted}"
+    );
     let revs: Vec<u64> = seen.iter().map(FeedEvent::revision).collect();
     assert!(
         revs.windows(2).all(|p| p[0] <= p[1]),
@@ -101,7 +103,11 @@ fn a_watch_sees_vpc_create_and_delete_in_order_and_resumes_from_a_revision() {
     assert_eq!(feed.revision().unwrap(), deleted);
     let mut w = feed.watch(created, Duration::from_secs(1)).unwrap();
     let first = w.next().unwrap().unwrap();
-    assert_eq!(first.revision(), deleted, "first event after {created}: {first:?}");
+    assert_eq!(
+        first.revision(),
+        deleted,
+        "first event after {created}: {first:?}"
+    );
     let snap = feed.snapshot().unwrap();
     assert_eq!(snap.revision, deleted);
     assert!(!snap.rows.iter().any(|(t, k, _)| t == "vpcs" && k == &vpc));
@@ -131,5 +137,8 @@ fn a_watch_from_a_compacted_revision_is_told_to_relist() {
     assert_eq!(w.next().unwrap().unwrap().revision(), 2);
     // Bad input is a clear client error.
     let signed_bad = feed.watch(u64::MAX, Duration::from_secs(1));
-    assert!(signed_bad.is_ok(), "a future revision waits: {signed_bad:?}");
+    assert!(
+        signed_bad.is_ok(),
+        "a future revision waits: {signed_bad:?}"
+    );
 }

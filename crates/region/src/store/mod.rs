@@ -4,16 +4,19 @@
 //! can replay the changes after a revision (the region's change feed), and answers
 //! [`StoreError::Compacted`] for revisions older than the log, like etcd.
 //!
-//! The embedded default is redb (one file under the data dir, fsynced on every commit);
+//! The embedded default is redb (one file under the data dir, fsynced on every commit, see
+//! [`redb`]);
 //! `MemStore` serves tests; the `region-etcd` crate keeps the same rows in etcd for several
 //! replicas ([`Store::shared`]).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-use redb::{Database, ReadableTable, TableDefinition};
+mod redb;
+
+pub use self::redb::RedbStore;
 
 /// One changed row: `value: None` deletes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,9 +159,7 @@ fn decode_log(revision: u64, bytes: &[u8]) -> Result<Vec<Event>, StoreError> {
         message,
     };
     let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
-    let arr = v
-        .as_array()
-        .ok_or_else(|| corrupt("not an array".into()))?;
+    let arr = v.as_array().ok_or_else(|| corrupt("not an array".into()))?;
     arr.iter()
         .map(|c| {
             let s = |k: &str| {
@@ -180,184 +181,6 @@ fn decode_log(revision: u64, bytes: &[u8]) -> Result<Vec<Event>, StoreError> {
             })
         })
         .collect()
-}
-
-const ROWS: TableDefinition<&str, &[u8]> = TableDefinition::new("rows");
-/// `revision` (the last commit) and `compacted` (the newest revision dropped from the log).
-const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
-/// One row per commit, keyed by its revision.
-const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
-const SEP: char = '\u{1f}';
-
-/// The embedded store: a redb file, each commit durable before it returns.
-pub struct RedbStore {
-    db: Database,
-    log_limit: u64,
-    signal: RevisionSignal,
-}
-
-impl RedbStore {
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(path).map_err(|e| StoreError::Open {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        // Make sure the tables exist so a fresh store loads as empty.
-        let tx = db.begin_write().map_err(io)?;
-        tx.open_table(ROWS).map_err(io)?;
-        tx.open_table(META).map_err(io)?;
-        tx.open_table(LOG).map_err(io)?;
-        tx.commit().map_err(io)?;
-        let s = Self {
-            db,
-            log_limit: DEFAULT_LOG_LIMIT,
-            signal: RevisionSignal::default(),
-        };
-        let rev = s.meta("revision")?;
-        s.signal.set(rev);
-        Ok(s)
-    }
-
-    /// Keep only the last `limit` commits in the change log (at least 1).
-    pub fn with_log_limit(mut self, limit: u64) -> Self {
-        self.log_limit = limit.max(1);
-        self
-    }
-
-    fn meta(&self, key: &str) -> Result<u64, StoreError> {
-        let tx = self.db.begin_read().map_err(io)?;
-        let t = tx.open_table(META).map_err(io)?;
-        Ok(t.get(key).map_err(io)?.map(|v| v.value()).unwrap_or(0))
-    }
-}
-
-fn io(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Io(e.to_string())
-}
-
-impl Store for RedbStore {
-    fn load(&self) -> Result<Snapshot, StoreError> {
-        let tx = self.db.begin_read().map_err(io)?;
-        let table = tx.open_table(ROWS).map_err(io)?;
-        let meta = tx.open_table(META).map_err(io)?;
-        let revision = meta
-            .get("revision")
-            .map_err(io)?
-            .map(|v| v.value())
-            .unwrap_or(0);
-        let mut out = Vec::new();
-        for row in table.iter().map_err(io)? {
-            let (k, v) = row.map_err(io)?;
-            let k = k.value();
-            let Some((t, key)) = k.split_once(SEP) else {
-                return Err(StoreError::Corrupt {
-                    table: String::new(),
-                    key: k.to_string(),
-                    message: "key has no table part".into(),
-                });
-            };
-            out.push(Record {
-                table: t.to_string(),
-                key: key.to_string(),
-                value: v.value().to_vec(),
-            });
-        }
-        Ok(Snapshot {
-            records: out,
-            revision,
-        })
-    }
-
-    fn commit(&self, changes: &[Change], base: u64) -> Result<u64, StoreError> {
-        if changes.is_empty() {
-            return Ok(base);
-        }
-        let tx = self.db.begin_write().map_err(io)?;
-        let rev;
-        {
-            let mut meta = tx.open_table(META).map_err(io)?;
-            let current = meta
-                .get("revision")
-                .map_err(io)?
-                .map(|v| v.value())
-                .unwrap_or(0);
-            if current != base {
-                return Err(StoreError::Conflict { base });
-            }
-            rev = current + 1;
-            let mut table = tx.open_table(ROWS).map_err(io)?;
-            for c in changes {
-                let k = format!("{}{SEP}{}", c.table, c.key);
-                match &c.value {
-                    Some(v) => {
-                        table.insert(k.as_str(), v.as_slice()).map_err(io)?;
-                    }
-                    None => {
-                        table.remove(k.as_str()).map_err(io)?;
-                    }
-                }
-            }
-            let mut log = tx.open_table(LOG).map_err(io)?;
-            log.insert(rev, encode_log(changes).as_slice())
-                .map_err(io)?;
-            // Bound the log: drop the oldest commits beyond the limit.
-            let mut compacted = meta
-                .get("compacted")
-                .map_err(io)?
-                .map(|v| v.value())
-                .unwrap_or(0);
-            while rev.saturating_sub(compacted) > self.log_limit {
-                match log.pop_first().map_err(io)? {
-                    Some((k, _)) => compacted = k.value(),
-                    None => break,
-                }
-            }
-            meta.insert("revision", rev).map_err(io)?;
-            meta.insert("compacted", compacted).map_err(io)?;
-        }
-        // Durability::Immediate is redb's default: commit returns after fsync.
-        tx.commit().map_err(io)?;
-        self.signal.set(rev);
-        Ok(rev)
-    }
-
-    fn revision(&self) -> Result<u64, StoreError> {
-        self.meta("revision")
-    }
-
-    fn changes_since(&self, since: u64, max: usize) -> Result<Changes, StoreError> {
-        let tx = self.db.begin_read().map_err(io)?;
-        let meta = tx.open_table(META).map_err(io)?;
-        let get = |k: &str| -> Result<u64, StoreError> {
-            Ok(meta.get(k).map_err(io)?.map(|v| v.value()).unwrap_or(0))
-        };
-        let (revision, compacted) = (get("revision")?, get("compacted")?);
-        if since < compacted {
-            return Err(StoreError::Compacted {
-                requested: since,
-                compacted,
-            });
-        }
-        let log = tx.open_table(LOG).map_err(io)?;
-        let mut out = Changes {
-            events: Vec::new(),
-            through: since,
-        };
-        for row in log.range(since.saturating_add(1)..).map_err(io)? {
-            if out.events.len() >= max {
-                return Ok(out);
-            }
-            let (k, v) = row.map_err(io)?;
-            out.events.extend(decode_log(k.value(), v.value())?);
-            out.through = k.value();
-        }
-        out.through = out.through.max(revision);
-        Ok(out)
-    }
-
-    fn wait_past(&self, after: u64, timeout: Duration) -> Result<u64, StoreError> {
-        Ok(self.signal.wait_past(after, timeout))
-    }
 }
 
 /// In-memory store for tests (same revisions and bounded log as [`RedbStore`]).
@@ -478,10 +301,10 @@ impl Store for MemStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn put(table: &str, key: &str, v: &str) -> Change {
+    pub(super) fn put(table: &str, key: &str, v: &str) -> Change {
         Change {
             table: table.into(),
             key: key.into(),
@@ -489,48 +312,12 @@ mod tests {
         }
     }
 
-    fn del(table: &str, key: &str) -> Change {
+    pub(super) fn del(table: &str, key: &str) -> Change {
         Change {
             table: table.into(),
             key: key.into(),
             value: None,
         }
-    }
-
-    #[test]
-    fn redb_store_keeps_commits_and_revision_across_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("region.redb");
-        {
-            let s = RedbStore::open(&path).unwrap();
-            assert_eq!(
-                s.commit(&[put("vpcs", "vpc-1", "{}"), put("vpcs", "vpc-2", "[]")], 0)
-                    .unwrap(),
-                1
-            );
-            assert_eq!(s.commit(&[del("vpcs", "vpc-2")], 1).unwrap(), 2);
-        }
-        let s = RedbStore::open(&path).unwrap();
-        let snap = s.load().unwrap();
-        assert_eq!(snap.revision, 2);
-        assert_eq!(
-            snap.records,
-            vec![Record {
-                table: "vpcs".into(),
-                key: "vpc-1".into(),
-                value: b"{}".to_vec()
-            }]
-        );
-        // The log survived too: the delete is replayable after revision 1.
-        let ch = s.changes_since(1, 100).unwrap();
-        assert_eq!(ch.through, 2);
-        assert_eq!(
-            ch.events,
-            vec![Event {
-                revision: 2,
-                change: del("vpcs", "vpc-2")
-            }]
-        );
     }
 
     fn check_store(s: &dyn Store) {
