@@ -31,10 +31,20 @@ pub struct App {
     pub region: Region,
     pub credentials: Credentials,
     /// Held for the life of the server: no other `sixfold serve` uses this data dir meanwhile.
-    _data_dir: datadir::DataDir,
+    /// `None` for an [`App::new`] region that has no data dir.
+    _data_dir: Option<datadir::DataDir>,
 }
 
 impl App {
+    /// An app over a region opened by the caller, with no data dir (in-process tests).
+    pub fn new(region: Region, credentials: Credentials) -> Self {
+        Self {
+            region,
+            credentials,
+            _data_dir: None,
+        }
+    }
+
     /// Open the region stored under `data_dir` (creating it and its key on first start).
     ///
     /// Order matters: the data dir's lock is taken before the key or the store is read or
@@ -69,7 +79,7 @@ impl App {
             App {
                 region,
                 credentials,
-                _data_dir: dir,
+                _data_dir: Some(dir),
             },
             created,
         ))
