@@ -114,12 +114,15 @@ fn fault(out: &mut String, plan: &Plan, ids: &[&str], w: f64, h: f64) {
             )
         })
         .collect();
-    let x = (w - 16.0 - 7.0 * label.join(" ").len() as f64).max(0.0);
+    let x = (w - 24.0 - 7.0 * label.join(" ").len() as f64).max(0.0);
+    // Inside the top-right corner of a box; beside a chip too small to hold it.
+    let my = if h > 40.0 { 4.0 } else { 0.0 };
+    let x = if h > 40.0 { x } else { w + 6.0 };
     out.push_str(r#"<g class="mark""#);
     focus_attrs(out, &format!("finding {}", label.join(" ")), &lines);
     let _ = write!(
         out,
-        r#" transform="translate({x:.1},-9)"><polygon points="5,0 11,0 16,5 16,11 11,16 5,16 0,11 0,5"/><text x="8" y="12" class="bang">!</text><text x="19" y="12" class="ft">{}</text></g>"#,
+        r#" transform="translate({x:.1},{my:.1})"><polygon points="5,0 11,0 16,5 16,11 11,16 5,16 0,11 0,5"/><text x="8" y="12" class="bang">!</text><text x="19" y="12" class="ft">{}</text></g>"#,
         esc(&label.join(" "))
     );
 }
@@ -194,7 +197,7 @@ fn gateway(out: &mut String, g: &Gateway, x: f64, y: f64, w: f64) {
     out.push_str(shape);
     let _ = write!(
         out,
-        r#"<text x="24" y="12" class="b">{} · {kind}</text><text x="24" y="27" class="s">{} — {}</text></g>"#,
+        r#"<text x="24" y="12" class="b">{} · {kind}</text><text x="24" y="27" class="s">{}</text><text x="24" y="40" class="s">{}</text></g>"#,
         esc(&g.id),
         esc(&via),
         esc(carries)
@@ -223,7 +226,41 @@ fn vpc(plan: &Plan, v: &Vpc, compact: bool) -> Piece {
         gateway(&mut s, g, PAD + i as f64 * gw_w, y, gw_w);
     }
     if !v.gateways.is_empty() {
-        y += 44.0;
+        y += 50.0;
+    }
+    // Security groups: chips, so findings about one are marked on it.
+    let mut x = PAD;
+    for (id, name) in &v.security_groups {
+        let label = format!("{id} ({name})");
+        let cw = 6.1 * label.len() as f64 + 12.0;
+        if x + cw > W - PAD {
+            x = PAD;
+            y += 24.0;
+        }
+        let _ = write!(s, r#"<g class="sg" transform="translate({x:.1},{y:.1})""#);
+        focus_attrs(
+            &mut s,
+            &format!("security group {label}"),
+            &[format!("security group {label} in {}", v.id)],
+        );
+        let _ = write!(
+            s,
+            r#"><rect class="sgc" width="{cw:.1}" height="16" rx="8"/><text x="6" y="12" class="s">{}</text>"#,
+            esc(&label)
+        );
+        fault(&mut s, plan, &[id.as_str()], cw, 16.0);
+        s.push_str("</g>");
+        let marked: usize = plan.findings_on(id).map(|f| f.id.len() + 1).sum();
+        x += cw
+            + GAP
+            + if marked > 0 {
+                24.0 + 7.0 * marked as f64
+            } else {
+                0.0
+            };
+    }
+    if !v.security_groups.is_empty() {
+        y += 26.0;
     }
     // The /56 ruler: where each /64 sits.
     let block = v.ipv6.first().copied();
@@ -416,7 +453,7 @@ fn subnet(plan: &Plan, sn: &Subnet, w: f64, compact: bool) -> Piece {
             focus_attrs(&mut s, &lines[0], &lines);
             let _ = write!(
                 s,
-                r#"><polygon class="fg" points="6,0 12,6 6,12 0,6"/><text x="18" y="10" class="a">{}/{} {} · IPv4 {}</text></g>"#,
+                r#"><polygon class="fg" points="6,0 12,6 6,12 0,6"/><text x="18" y="10" class="a">{}/{} {} · {}</text></g>"#,
                 esc(&p.namespace),
                 esc(&p.name),
                 p.ipv6,
