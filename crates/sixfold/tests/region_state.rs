@@ -488,10 +488,7 @@ fn writes_recover_by_themselves_once_a_full_disk_has_room_again() {
     {
         let mut f = std::fs::File::create(&filler).unwrap();
         let chunk = vec![0u8; 64 * 1024];
-        let full = (0..64).find_map(|_| match f.write_all(&chunk) {
-            Ok(()) => None,
-            Err(e) => Some(e),
-        });
+        let full = (0..64).find_map(|_| f.write_all(&chunk).err());
         let e = full.expect("1 MiB of tmpfs did not fill with 4 MiB");
         assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
     }
