@@ -3,6 +3,7 @@
 //! key; the domain work runs on the blocking pool (a write fsyncs before it answers).
 
 pub mod credentials;
+pub mod datadir;
 pub mod ec2;
 pub mod eks;
 pub mod feed;
@@ -19,6 +20,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use region::store::StoreError;
 use region::{Region, RegionConfig};
 use sigv4::{Credentials, HttpRequest, VerifyConfig};
 
@@ -29,10 +31,26 @@ pub const MAX_BODY: usize = 1 << 20;
 pub struct App {
     pub region: Region,
     pub credentials: Credentials,
+    /// Held for the life of the server: no other `sixfold serve` uses this data dir meanwhile.
+    /// `None` for an [`App::new`] region that has no data dir.
+    _data_dir: Option<datadir::DataDir>,
 }
 
 impl App {
+    /// An app over a region opened by the caller, with no data dir (in-process tests).
+    pub fn new(region: Region, credentials: Credentials) -> Self {
+        Self {
+            region,
+            credentials,
+            _data_dir: None,
+        }
+    }
+
     /// Open the region stored under `data_dir` (creating it and its key on first start).
+    ///
+    /// Order matters: the data dir's lock is taken before the key or the store is read or
+    /// made. A store that exists but cannot be read fails the start (it is never replaced by an
+    /// empty one); see [`region::store::RedbStore::open`].
     pub fn open(data_dir: &Path, region_name: &str) -> Result<(Self, bool), OpenError> {
         Self::open_with(data_dir, region_name, region::store::DEFAULT_LOG_LIMIT)
     }
@@ -43,43 +61,48 @@ impl App {
         region_name: &str,
         log_limit: u64,
     ) -> Result<(Self, bool), OpenError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| OpenError::DataDir {
-            path: data_dir.to_path_buf(),
-            source,
-        })?;
+        let dir = datadir::DataDir::open(data_dir)?;
         let (credentials, created) = credentials::load_or_create(data_dir)?;
-        let store = region::store::RedbStore::open(&data_dir.join("region.redb"))?
-            .with_log_limit(log_limit);
+        let store_path = data_dir.join("region.redb");
+        let store = region::store::RedbStore::open(&store_path)?.with_log_limit(log_limit);
+        let region = open_region(Box::new(store), region_name).map_err(|e| match e {
+            // Rows that do not load mean the file is damaged as surely as a bad header does.
+            e @ (StoreError::Corrupt { .. } | StoreError::Io(_)) => StoreError::Unreadable {
+                path: store_path.clone(),
+                reason: e.to_string(),
+            },
+            e => e,
+        })?;
         Ok((
-            Self::with_store(Box::new(store), region_name, credentials)?,
+            App {
+                region,
+                credentials,
+                _data_dir: Some(dir),
+            },
             created,
         ))
     }
+}
 
-    /// The region kept in `store`, answering to `credentials`.
-    pub fn with_store(
-        store: Box<dyn region::store::Store>,
-        region_name: &str,
-        credentials: Credentials,
-    ) -> Result<Self, OpenError> {
-        let config = RegionConfig {
-            name: region_name.to_string(),
-            account_id: "123456789012".into(),
-        };
-        let rng: Box<dyn rand::RngCore + Send> =
-            Box::new(<rand::rngs::StdRng as rand::SeedableRng>::from_entropy());
-        let clock = Box::new(|| {
-            SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0)
-        });
-        let region = Region::open(config, store, rng, clock)?;
-        Ok(App {
-            region,
-            credentials,
-        })
-    }
+/// The region named `region_name` kept in `store` (account 123456789012, the system clock,
+/// an entropy-seeded random source).
+pub fn open_region(
+    store: Box<dyn region::store::Store>,
+    region_name: &str,
+) -> Result<Region, StoreError> {
+    let config = RegionConfig {
+        name: region_name.to_string(),
+        account_id: "123456789012".into(),
+    };
+    let rng: Box<dyn rand::RngCore + Send> =
+        Box::new(<rand::rngs::StdRng as rand::SeedableRng>::from_entropy());
+    let clock = Box::new(|| {
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    });
+    Region::open(config, store, rng, clock)
 }
 
 impl App {
@@ -121,12 +144,8 @@ impl App {
 /// Why the region could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    #[error("cannot create the data dir {path}: {source}")]
-    DataDir {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    DataDir(#[from] datadir::DataDirError),
     #[error(transparent)]
     Credentials(#[from] credentials::CredentialsError),
     #[error(transparent)]
@@ -248,4 +267,43 @@ async fn handle(
     }
     // EKS rest-json: every other path.
     eks::handle(app, method, path, query, headers, body, request_id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use region::store::{Change, RedbStore, Store};
+
+    #[test]
+    fn a_store_row_that_does_not_parse_refuses_the_start_naming_the_file() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("region");
+        drop(App::open(&dir, "us-east-1").unwrap());
+        let path = dir.join("region.redb");
+        RedbStore::open(&path)
+            .unwrap()
+            .commit(
+                &[Change {
+                    table: "vpcs".into(),
+                    key: "vpc-1".into(),
+                    value: Some(b"not json".to_vec()),
+                }],
+                0,
+            )
+            .unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let err = App::open(&dir, "us-east-1")
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            err.contains(&format!(
+                "the region store {} cannot be read",
+                path.display()
+            )) && err.contains("vpcs/vpc-1")
+                && err.contains("restore it from a backup"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
 }

@@ -256,3 +256,86 @@ impl Region {
         self.store.wait_past(after, timeout)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::ec2::vpc::CreateVpc;
+    use crate::store::{Change, MemStore, Snapshot};
+
+    /// A store that fails every call while `down` is set, as a full disk does.
+    #[derive(Default)]
+    struct Flaky {
+        rows: MemStore,
+        down: std::sync::Arc<AtomicBool>,
+    }
+
+    impl Store for Flaky {
+        fn load(&self) -> Result<Snapshot, StoreError> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(StoreError::Io("No space left on device".into()));
+            }
+            self.rows.load()
+        }
+        fn commit(&self, changes: &[Change], base: u64) -> Result<u64, StoreError> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(StoreError::Io("No space left on device".into()));
+            }
+            self.rows.commit(changes, base)
+        }
+        fn revision(&self) -> Result<u64, StoreError> {
+            self.rows.revision()
+        }
+        fn changes_since(&self, since: u64, max: usize) -> Result<Changes, StoreError> {
+            self.rows.changes_since(since, max)
+        }
+        fn wait_past(&self, after: u64, timeout: Duration) -> Result<u64, StoreError> {
+            self.rows.wait_past(after, timeout)
+        }
+    }
+
+    fn create_vpc(region: &Region) -> Result<String, crate::ec2::Ec2Error> {
+        region.write(|s, env| {
+            s.create_vpc(
+                env,
+                CreateVpc {
+                    cidr_block: Some("10.0.0.0/16".into()),
+                    amazon_provided_ipv6: true,
+                    ..Default::default()
+                },
+            )
+            .map(|v| v.id)
+        })
+    }
+
+    #[test]
+    fn a_failed_commit_changes_nothing_even_when_the_store_cannot_be_reread() {
+        let store = Flaky::default();
+        let down = std::sync::Arc::clone(&store.down);
+        let region = Region::open(
+            RegionConfig {
+                name: "us-east-1".into(),
+                account_id: "123456789012".into(),
+            },
+            Box::new(store),
+            Box::new(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1)),
+            Box::new(|| 1_700_000_000),
+        )
+        .unwrap();
+        let first = create_vpc(&region).unwrap();
+        down.store(true, Ordering::SeqCst);
+        assert!(create_vpc(&region).is_err());
+        let ids: Vec<String> = region.read().vpcs.values().map(|v| v.id.clone()).collect();
+        assert_eq!(
+            ids,
+            vec![first.clone()],
+            "a refused write shows in the served state"
+        );
+        down.store(false, Ordering::SeqCst);
+        let second = create_vpc(&region).unwrap();
+        assert_eq!(region.read().vpcs.len(), 2);
+        assert!(region.read().vpcs.contains(&first) && region.read().vpcs.contains(&second));
+    }
+}

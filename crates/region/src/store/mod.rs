@@ -58,12 +58,20 @@ pub struct Changes {
     pub through: u64,
 }
 
+/// Why the store failed. `Unreadable` and `Locked` happen at open; the others on a running
+/// region.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The store file exists but cannot be used; it is left exactly as found.
     #[error(
-        "cannot open the region store {path}: {message}; is another `sixfold serve` using this data dir?"
+        "the region store {path} cannot be read: {reason}. It was left untouched: restore it from a backup, or move it away to start an empty region"
     )]
-    Open { path: PathBuf, message: String },
+    Unreadable { path: PathBuf, reason: String },
+    /// Another process holds the store open.
+    #[error(
+        "the region store {path} is open in another process; is another `sixfold serve` using this data dir?"
+    )]
+    Locked { path: PathBuf },
     #[error("region store I/O failed: {0}")]
     Io(String),
     #[error("region store holds a row that cannot be read ({table}/{key}): {message}")]
@@ -304,7 +312,7 @@ impl Store for MemStore {
 pub(crate) mod tests {
     use super::*;
 
-    pub(super) fn put(table: &str, key: &str, v: &str) -> Change {
+    fn put(table: &str, key: &str, v: &str) -> Change {
         Change {
             table: table.into(),
             key: key.into(),
@@ -312,15 +320,7 @@ pub(crate) mod tests {
         }
     }
 
-    pub(super) fn del(table: &str, key: &str) -> Change {
-        Change {
-            table: table.into(),
-            key: key.into(),
-            value: None,
-        }
-    }
-
-    fn check_store(s: &dyn Store) {
+    pub(crate) fn check_store(s: &dyn Store) {
         assert_eq!(s.revision().unwrap(), 0);
         for i in 0..5u64 {
             let rev = s.commit(&[put("t", &format!("k{i}"), "1")], i).unwrap();
@@ -354,15 +354,6 @@ pub(crate) mod tests {
         assert_eq!(s.changes_since(5, 100).unwrap().events, vec![]);
         assert_eq!(s.wait_past(5, Duration::from_millis(10)).unwrap(), 5);
         assert_eq!(s.wait_past(4, Duration::from_secs(5)).unwrap(), 5);
-    }
-
-    #[test]
-    fn redb_store_numbers_commits_and_compacts_its_log() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = RedbStore::open(&dir.path().join("r.redb"))
-            .unwrap()
-            .with_log_limit(3);
-        check_store(&s);
     }
 
     #[test]
