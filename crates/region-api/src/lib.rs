@@ -399,3 +399,39 @@ async fn handle(State(app): State<Arc<App>>, req: axum::extract::Request) -> Res
     // EKS rest-json: every other path.
     eks::handle(app, req).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use region::store::{Change, RedbStore, Store};
+
+    #[test]
+    fn a_store_row_that_does_not_parse_refuses_the_start_naming_the_file() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("region");
+        drop(App::open(&dir, "us-east-1").unwrap());
+        let path = dir.join("region.redb");
+        RedbStore::open(&path)
+            .unwrap()
+            .commit(&[Change {
+                table: "vpcs".into(),
+                key: "vpc-1".into(),
+                value: Some(b"not json".to_vec()),
+            }])
+            .unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let err = App::open(&dir, "us-east-1")
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            err.contains(&format!(
+                "the region store {} cannot be read",
+                path.display()
+            )) && err.contains("vpcs/vpc-1")
+                && err.contains("restore it from a backup"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+}

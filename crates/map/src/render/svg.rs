@@ -83,7 +83,7 @@ pub fn drawing(out: &mut String, plan: &Plan) {
     );
 }
 
-const DEFS: &str = r##"<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#fff"/><line x1="0" y1="0" x2="0" y2="6" stroke="#999" stroke-width="2"/></pattern></defs>"##;
+const DEFS: &str = r##"<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#fff"/><line x1="0" y1="0" x2="0" y2="6" stroke="#999" stroke-width="2"/></pattern><pattern id="cells" width="7" height="7" patternUnits="userSpaceOnUse"><rect width="6" height="6" fill="#E69F00"/></pattern></defs>"##;
 
 /// An outline and "!" marker when `id` has findings; the marker's text names their ids.
 fn fault(out: &mut String, plan: &Plan, ids: &[&str], w: f64, h: f64) {
@@ -116,13 +116,14 @@ fn fault(out: &mut String, plan: &Plan, ids: &[&str], w: f64, h: f64) {
         .collect();
     let x = (w - 24.0 - 7.0 * label.join(" ").len() as f64).max(0.0);
     // Inside the top-right corner of a box; beside a chip too small to hold it.
-    let my = if h > 40.0 { 4.0 } else { 0.0 };
+    let my = if h > 40.0 { -18.0 } else { 0.0 };
     let x = if h > 40.0 { x } else { w + 6.0 };
     out.push_str(r#"<g class="mark""#);
     focus_attrs(out, &format!("finding {}", label.join(" ")), &lines);
     let _ = write!(
         out,
-        r#" transform="translate({x:.1},{my:.1})"><polygon points="5,0 11,0 16,5 16,11 11,16 5,16 0,11 0,5"/><text x="8" y="12" class="bang">!</text><text x="19" y="12" class="ft">{}</text></g>"#,
+        r#" transform="translate({x:.1},{my:.1})"><polygon points="5,0 11,0 16,5 16,11 11,16 5,16 0,11 0,5"/><text x="8" y="12" class="bang">!</text><rect class="fbg" x="18" y="1" width="{:.1}" height="14"/><text x="20" y="12" class="ft">{}</text></g>"#,
+        6.8 * label.join(" ").len() as f64 + 4.0,
         esc(&label.join(" "))
     );
 }
@@ -328,7 +329,6 @@ fn vpc(plan: &Plan, v: &Vpc, compact: bool) -> Piece {
     let mut out = format!(r#"<rect class="vpc" width="{W}" height="{h:.1}" rx="6"/>"#);
     out.push_str(&s);
     let ids: Vec<&str> = std::iter::once(v.id.as_str())
-        .chain(v.route_tables.iter().map(|r| r.id.as_str()))
         .chain(v.gateways.iter().map(|g| g.id.as_str()))
         .collect();
     fault(&mut out, plan, &ids, W, h);
@@ -361,7 +361,7 @@ fn subnet(plan: &Plan, sn: &Subnet, w: f64, compact: bool) -> Piece {
         y,
         "s",
         &format!(
-            "{v4} · {} · IPv6 auto-assign {auto}",
+            "{v4} · {} · auto-IPv6 {auto}",
             sn.route_table.as_deref().unwrap_or("no route table")
         ),
     );
@@ -399,7 +399,7 @@ fn subnet(plan: &Plan, sn: &Subnet, w: f64, compact: bool) -> Piece {
             PAD,
             y + 5.0,
             "s",
-            &format!("{n}: 65,536 × /80 — marks: node /80s, Fargate /128s"),
+            "65,536 × /80 · marks: node /80s, Fargate /128s",
         );
         y += 9.0;
     }
@@ -464,15 +464,15 @@ fn subnet(plan: &Plan, sn: &Subnet, w: f64, compact: bool) -> Piece {
         y += 4.0;
     }
     let h = y.max(60.0);
+    let mut ids = vec![sn.id.as_str()];
+    ids.extend(sn.route_table.as_deref());
+    fault(&mut s, plan, &ids, w, h);
     let mut out = String::from(r#"<g class="subnet""#);
     focus_attrs(&mut out, &format!("subnet {} {}", sn.id, v6), &details);
     let _ = write!(
         out,
         r#"><rect class="sub" width="{w:.1}" height="{h:.1}" rx="5"/>{s}</g>"#
     );
-    let mut ids = vec![sn.id.as_str()];
-    ids.extend(sn.route_table.as_deref());
-    fault(&mut out, plan, &ids, w, h);
     Piece { svg: out, h }
 }
 
@@ -547,25 +547,38 @@ fn node_box(plan: &Plan, n: &Node, w: f64, compact: bool) -> Piece {
     ];
     // Pods: /128s inside the /80.
     if compact {
+        // One patterned rect for the full rows and one for the rest: two elements per node
+        // however many pods (hover still names each one, from the node's text list).
         let cell = 7.0;
-        let per_row = (((w - 16.0) / cell).floor() as usize).max(1);
-        let mut d = String::new();
-        for i in 0..n.pods.len() {
-            let _ = write!(
-                d,
-                "M{:.0} {:.0}h6v6h-6z",
-                8.0 + (i % per_row) as f64 * cell,
-                y + (i / per_row) as f64 * cell
-            );
-        }
+        y = (y / cell).ceil() * cell;
+        let per_row = (((w - 2.0 * cell) / cell).floor() as usize).max(1);
+        let (full, rest) = (n.pods.len() / per_row, n.pods.len() % per_row);
         if !n.pods.is_empty() {
             let _ = write!(
                 s,
-                r#"<path class="podcells" d="{d}" data-node="{}" data-x="8" data-y="{y:.0}" data-c="{cell}" data-n="{per_row}"/>"#,
-                esc(&n.instance_id)
+                r#"<g class="podcells" data-node="{}" data-x="{cell}" data-y="{y:.0}" data-c="{cell}" data-n="{per_row}" role="img" aria-label="{} pods, listed under Every address as text">"#,
+                esc(&n.instance_id),
+                n.pods.len()
             );
+            if full > 0 {
+                let _ = write!(
+                    s,
+                    r#"<rect x="{cell}" y="{y:.0}" width="{:.0}" height="{:.0}" fill="url(#cells)"/>"#,
+                    per_row as f64 * cell,
+                    full as f64 * cell
+                );
+            }
+            if rest > 0 {
+                let _ = write!(
+                    s,
+                    r#"<rect x="{cell}" y="{:.0}" width="{:.0}" height="{cell}" fill="url(#cells)"/>"#,
+                    y + full as f64 * cell,
+                    rest as f64 * cell
+                );
+            }
+            s.push_str("</g>");
         }
-        y += (n.pods.len().div_ceil(per_row)) as f64 * cell + 2.0;
+        y += n.pods.len().div_ceil(per_row) as f64 * cell + 2.0;
     } else if n.pods.len() <= 12 {
         for p in &n.pods {
             let lines = pod_lines(p);
@@ -623,15 +636,15 @@ fn node_box(plan: &Plan, n: &Node, w: f64, compact: bool) -> Piece {
     );
     y += 22.0;
     let h = y;
+    let mut ids = vec![n.instance_id.as_str()];
+    ids.extend(n.eni.as_deref());
+    fault(&mut s, plan, &ids, w, h);
     let mut out = String::from(r#"<g class="node""#);
     focus_attrs(&mut out, &format!("node {} {ptext}", n.name), &details);
     let _ = write!(
         out,
         r#"><rect class="nd" width="{w:.1}" height="{h:.1}" rx="4"/>{s}</g>"#
     );
-    let mut ids = vec![n.instance_id.as_str()];
-    ids.extend(n.eni.as_deref());
-    fault(&mut out, plan, &ids, w, h);
     Piece { svg: out, h }
 }
 
@@ -760,6 +773,15 @@ fn cluster(plan: &Plan, c: &Cluster) -> Piece {
         y += LINE;
     }
     let h = y + 8.0;
+    let extra: Vec<&str> = plan
+        .findings
+        .iter()
+        .filter(|f| f.cluster == c.name)
+        .flat_map(|f| f.resource_ids.iter().map(String::as_str))
+        .filter(|r| !drawn.contains(r))
+        .chain([c.name.as_str()])
+        .collect();
+    fault(&mut s, plan, &extra, W, h);
     let mut out = String::from(r#"<g class="cluster""#);
     focus_attrs(
         &mut out,
@@ -776,14 +798,5 @@ fn cluster(plan: &Plan, c: &Cluster) -> Piece {
         out,
         r#"><rect class="cl" width="{W}" height="{h:.1}" rx="6"/>{s}</g>"#
     );
-    let extra: Vec<&str> = plan
-        .findings
-        .iter()
-        .filter(|f| f.cluster == c.name)
-        .flat_map(|f| f.resource_ids.iter().map(String::as_str))
-        .filter(|r| !drawn.contains(r))
-        .chain([c.name.as_str()])
-        .collect();
-    fault(&mut out, plan, &extra, W, h);
     Piece { svg: out, h }
 }
