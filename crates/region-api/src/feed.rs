@@ -11,11 +11,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use region::store::{Event, StoreError};
 
-use crate::App;
+use crate::{App, Incoming};
 
 /// Where the feed's routes live.
 pub const PREFIX: &str = "/sixfold/v1/";
@@ -131,15 +131,9 @@ async fn sync(app: &Arc<App>) -> Result<(), StoreError> {
 }
 
 /// Serve one request under [`PREFIX`].
-pub async fn handle(
-    app: Arc<App>,
-    method: Method,
-    path: String,
-    query: String,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Err(e) = app.authenticate(SIGNING_NAME, &method, &path, &query, &headers, &body) {
+pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
+    let (method, path, query) = (&req.method, &req.path, &req.query);
+    if let Err(e) = app.authenticate(SIGNING_NAME, &req) {
         return json_error(
             e.ec2_status(),
             e.ec2_code(),
@@ -147,7 +141,7 @@ pub async fn handle(
             serde_json::json!({}),
         );
     }
-    if method != Method::GET {
+    if *method != Method::GET {
         return json_error(
             405,
             "InvalidRequestException",
@@ -179,7 +173,7 @@ pub async fn handle(
                 Err(e) => store_error(&e),
             }
         }
-        "watch" => watch(app, &query).await,
+        "watch" => watch(app, query).await,
         other => json_error(
             404,
             "ResourceNotFoundException",

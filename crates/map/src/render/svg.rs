@@ -454,7 +454,7 @@ fn subnet(plan: &Plan, sn: &Subnet, w: f64, compact: bool) -> Piece {
         );
         y += 16.0;
         for p in &sn.fargate {
-            let lines = pod_lines(p);
+            let lines = pod_lines(plan, p);
             let _ = write!(s, r#"<g class="pod" transform="translate({PAD},{y:.1})""#);
             focus_attrs(&mut s, &lines[0], &lines);
             let _ = write!(
@@ -482,9 +482,19 @@ fn subnet(plan: &Plan, sn: &Subnet, w: f64, compact: bool) -> Piece {
     Piece { svg: out, h }
 }
 
-fn pod_lines(p: &Pod) -> Vec<String> {
+/// The lab's proven paths that start or end at pod `p`.
+fn pod_paths<'a>(plan: &'a Plan, p: &Pod) -> Vec<&'a PathResult> {
+    let to = format!("{} ", p.name);
+    plan.paths
+        .iter()
+        .filter(|r| r.from == p.name || r.to.starts_with(&to))
+        .collect()
+}
+
+/// The details of pod `p`, with the paths the lab proved from and to it.
+fn pod_lines(plan: &Plan, p: &Pod) -> Vec<String> {
     let kind = if p.fargate { "Fargate pod" } else { "pod" };
-    vec![
+    let mut out = vec![
         format!("{kind} {}/{}", p.namespace, p.name),
         format!("IPv6 {} (reported to Kubernetes)", p.ipv6),
         match (p.ipv4, p.fargate) {
@@ -492,7 +502,28 @@ fn pod_lines(p: &Pod) -> Vec<String> {
             (Some(a), true) => format!("IPv4 {a} the unit's own"),
             (None, _) => "no IPv4".to_owned(),
         },
-    ]
+    ];
+    for r in pod_paths(plan, p) {
+        let result = if r.ok { "✓ ok" } else { "✗ FAILED" };
+        out.push(format!(
+            "{result}: {} {} → {}: {}",
+            r.path, r.from, r.to, r.seen
+        ));
+    }
+    out
+}
+
+/// A pod's path summary for its label (`✓ 4 paths`, `✗ 1 of 4 paths failed`) and whether any
+/// failed.
+fn path_badge(plan: &Plan, p: &Pod) -> (String, bool) {
+    let paths = pod_paths(plan, p);
+    let failed = paths.iter().filter(|r| !r.ok).count();
+    match (paths.len(), failed) {
+        (0, _) => (String::new(), false),
+        (1, 0) => (" ✓ 1 path".to_owned(), false),
+        (n, 0) => (format!(" ✓ {n} paths"), false),
+        (n, f) => (format!(" ✗ {f} of {n} paths failed"), true),
+    }
 }
 
 fn node_box(plan: &Plan, n: &Node, w: f64, compact: bool) -> Piece {
@@ -551,7 +582,7 @@ fn node_box(plan: &Plan, n: &Node, w: f64, compact: bool) -> Piece {
         ),
         format!("{} pods", n.pods.len()),
     ];
-    y = pods(&mut s, n, w, y, compact);
+    y = pods(&mut s, plan, n, w, y, compact);
     // IPv4 egress: node-local, translated to the node's IPv4.
     let snat = match &public {
         Some(p) => format!("SNAT → {ipv4} → {p}"),
@@ -593,7 +624,7 @@ fn node_box(plan: &Plan, n: &Node, w: f64, compact: bool) -> Piece {
 }
 
 /// The node's pods (/128s inside its /80) from `y`; returns the `y` below them.
-fn pods(s: &mut String, n: &Node, w: f64, mut y: f64, compact: bool) -> f64 {
+fn pods(s: &mut String, plan: &Plan, n: &Node, w: f64, mut y: f64, compact: bool) -> f64 {
     if compact {
         // One patterned rect for the full rows and one for the rest: two elements per node
         // however many pods (hover still names each one, from the node's text list).
@@ -629,14 +660,17 @@ fn pods(s: &mut String, n: &Node, w: f64, mut y: f64, compact: bool) -> f64 {
         y += n.pods.len().div_ceil(per_row) as f64 * cell + 2.0;
     } else if n.pods.len() <= 12 {
         for p in &n.pods {
-            let lines = pod_lines(p);
+            let lines = pod_lines(plan, p);
+            let (badge, bad) = path_badge(plan, p);
+            let class = if bad { "pc bad" } else { "pc" };
             let _ = write!(s, r#"<g class="pod" transform="translate(8,{y:.1})""#);
-            focus_attrs(s, &lines[0], &lines);
+            focus_attrs(s, &format!("{}{badge}", lines[0]), &lines);
             let _ = write!(
                 s,
-                r#"><rect class="pc" width="10" height="10"/><text x="15" y="9" class="a">{} {}</text></g>"#,
+                r#"><rect class="{class}" width="10" height="10"/><text x="15" y="9" class="a">{} {}</text><text x="{:.0}" y="9" class="s">{badge}</text></g>"#,
                 esc(&p.name),
-                p.ipv6
+                p.ipv6,
+                w - 16.0 - 6.1 * badge.chars().count() as f64
             );
             y += 14.0;
         }
@@ -644,7 +678,7 @@ fn pods(s: &mut String, n: &Node, w: f64, mut y: f64, compact: bool) -> f64 {
         let cell = 12.0;
         let per_row = (((w - 16.0) / cell).floor() as usize).max(1);
         for (i, p) in n.pods.iter().enumerate() {
-            let lines = pod_lines(p);
+            let lines = pod_lines(plan, p);
             let _ = write!(
                 s,
                 r#"<rect class="pc" x="{:.0}" y="{:.0}" width="10" height="10""#,
