@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod datadir;
 pub mod ec2;
 pub mod eks;
+pub mod elbv2;
 pub mod query;
 pub mod xml;
 
@@ -212,6 +213,10 @@ async fn handle(
     // IAM Query (roles for the IPv6 CNI policy rule): POST / signed for `iam`.
     if path == "/" && eks::iam::is_iam(&headers) {
         return eks::iam::handle(app, method, path, query, headers, body, request_id).await;
+    }
+    // Elastic Load Balancing v2 Query: POST / signed for `elasticloadbalancing`.
+    if path == "/" && elbv2::is_elbv2(&headers) {
+        return elbv2::handle(app, method, path, query, headers, body, request_id).await;
     }
     // EC2 Query: POST / (or GET / with the parameters in the query string).
     if path == "/" {

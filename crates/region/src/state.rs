@@ -5,6 +5,7 @@ use crate::eks::model::{
     Addon, Cluster, FargateProfile, FargateUnit, LaunchTemplate, Nodegroup, RequestToken, Role,
     Update,
 };
+use crate::elb::model::{Listener, LoadBalancer, TargetGroup};
 use crate::store::{Change, Record, StoreError};
 use crate::table::Table;
 
@@ -85,4 +86,7 @@ tables! {
     eks_request_tokens: RequestToken = "eks_request_tokens",
     roles: Role = "iam_roles",
     launch_templates: LaunchTemplate = "ec2_launch_templates",
+    elb_load_balancers: LoadBalancer = "elb_load_balancers",
+    elb_target_groups: TargetGroup = "elb_target_groups",
+    elb_listeners: Listener = "elb_listeners",
 }
