@@ -230,6 +230,10 @@ fn a_running_lab_is_drawn_in_a_real_browser_and_followed_live() {
             "{a} is not in the rendered DOM's text"
         );
     }
+    assert!(
+        text.contains("paths proven") && dom.contains("✓ ok"),
+        "the lab's proven paths are on the map"
+    );
     let shot = tmp.path().join("map.png");
     chromium_once(
         &tmp.path().join("p2"),
