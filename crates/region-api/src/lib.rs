@@ -369,8 +369,8 @@ async fn handle(State(app): State<Arc<App>>, req: axum::extract::Request) -> Res
         return eks::iam::handle(app, req).await;
     }
     // Elastic Load Balancing v2 Query: POST / signed for `elasticloadbalancing`.
-    if path == "/" && elbv2::is_elbv2(&headers) {
-        return elbv2::handle(app, method, path, query, headers, body, request_id).await;
+    if req.path == "/" && elbv2::is_elbv2(&req.headers) {
+        return elbv2::handle(app, req).await;
     }
     // EC2 Query: POST / (or GET / with the parameters in the query string).
     if req.path == "/" {

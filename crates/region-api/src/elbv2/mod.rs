@@ -9,8 +9,7 @@ pub mod render;
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use region::Region;
 use region::elb::ElbError;
@@ -19,10 +18,10 @@ use region::elb::load_balancers::{CreateLoadBalancer, Select};
 use region::elb::model::{LbIpType, LbType, Protocol, Scheme, Tags, TargetType, TgIpType};
 use region::elb::target_groups::{CreateTargetGroup, HealthCheckInput, TargetInput};
 
-use crate::App;
 use crate::ec2::limits::{bad_char, shown};
 use crate::query::Params;
 use crate::xml::Xml;
+use crate::{App, Incoming};
 
 pub const XMLNS: &str = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/";
 pub const VERSION: &str = "2015-12-01";
@@ -98,26 +97,12 @@ fn domain_error(e: &ElbError, request_id: &str) -> Response {
 }
 
 /// Serve one ELBv2 Query request.
-pub async fn handle(
-    app: Arc<App>,
-    method: Method,
-    path: String,
-    query: String,
-    headers: HeaderMap,
-    body: Bytes,
-    request_id: String,
-) -> Response {
-    if let Err(e) = app.authenticate(
-        "elasticloadbalancing",
-        &method,
-        &path,
-        &query,
-        &headers,
-        &body,
-    ) {
+pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
+    let request_id = req.request_id.clone();
+    if let Err(e) = app.authenticate("elasticloadbalancing", &req) {
         return error_xml(e.ec2_status(), e.ec2_code(), &e.message(), &request_id);
     }
-    let params = Params::from_request(&method, &query, &body);
+    let params = Params::from_request(&req.method, &req.query, &req.body);
     let app2 = app.clone();
     let rid = request_id.clone();
     match tokio::task::spawn_blocking(move || run(&app2.region, &params, &rid)).await {
