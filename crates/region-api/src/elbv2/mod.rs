@@ -347,7 +347,7 @@ fn create_load_balancer(region: &Region, p: &Params) -> Result<String, ElbError>
         security_groups: list(p, "SecurityGroups", MAX_SECURITY_GROUPS)?,
         tags: tags(p)?,
     };
-    let lb = region.write(|s, env| s.create_load_balancer(env, req))?;
+    let lb = region.write(|s, env| s.create_load_balancer(env, req.clone()))?;
     let mut x = Xml::new();
     render::members(&mut x, "LoadBalancers", [&lb], render::load_balancer);
     Ok(x.finish())
@@ -414,7 +414,7 @@ fn create_target_group(region: &Region, p: &Params) -> Result<String, ElbError> 
         },
         tags: tags(p)?,
     };
-    let tg = region.write(|s, env| s.create_target_group(env, req))?;
+    let tg = region.write(|s, env| s.create_target_group(env, req.clone()))?;
     let mut x = Xml::new();
     render::members(&mut x, "TargetGroups", [&tg], |x, t| {
         render::target_group(x, t, &[])
@@ -513,7 +513,7 @@ fn create_listener(region: &Region, p: &Params) -> Result<String, ElbError> {
         target_group_arn: tg.clone(),
         tags: tags(p)?,
     };
-    let l = region.write(|s, env| s.create_listener(env, req))?;
+    let l = region.write(|s, env| s.create_listener(env, req.clone()))?;
     let mut x = Xml::new();
     render::members(&mut x, "Listeners", [&l], render::listener);
     Ok(x.finish())

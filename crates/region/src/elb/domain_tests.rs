@@ -87,7 +87,7 @@ impl Lab {
             tags: Default::default(),
         };
         self.region
-            .write(|s, env| s.create_load_balancer(env, req))
+            .write(|s, env| s.create_load_balancer(env, req.clone()))
             .map(|l| l.arn)
     }
 
@@ -109,7 +109,7 @@ impl Lab {
             tags: Default::default(),
         };
         self.region
-            .write(|s, env| s.create_target_group(env, req))
+            .write(|s, env| s.create_target_group(env, req.clone()))
             .map(|t| t.arn)
     }
 
@@ -129,7 +129,7 @@ impl Lab {
             tags: Default::default(),
         };
         self.region
-            .write(|s, env| s.create_listener(env, req))
+            .write(|s, env| s.create_listener(env, req.clone()))
             .map(|l| l.arn)
     }
 
