@@ -145,6 +145,16 @@ impl NodeState {
         })
     }
 
+    /// What to wait on before answering (group commit); see [`Store::durability`].
+    pub fn durability(&self) -> Option<crate::store::Ticket> {
+        self.store.durability()
+    }
+
+    /// Switch the store to group commit (the server then waits on [`Self::durability`]).
+    pub fn enable_group_commit(&mut self) {
+        self.store.enable_group_commit();
+    }
+
     /// The node's facts.
     pub fn facts(&self) -> &NodeFacts {
         &self.facts

@@ -79,9 +79,21 @@ impl Shared {
             Request::Status => "status",
         };
         self.metrics.request(op);
-        let resp = self
-            .with_state(|s| s.handle(req, now_ms()))
-            .unwrap_or_else(|e| e);
+        let (mut resp, ticket) = self
+            .with_state(|s| (s.handle(req, now_ms()), s.durability()))
+            .unwrap_or_else(|e| (e, None));
+        // Group commit: answer only once everything this request saw is durable; the wait runs
+        // outside the state lock, so other requests commit meanwhile and share the fsync.
+        if let Some(t) = ticket
+            && let Err(e) = t.wait()
+        {
+            resp = Response::Error {
+                kind: ErrorKind::Internal,
+                message: format!(
+                    "the agent could not make its state durable (fsync failed: {e}); retry, and check the data dir's disk"
+                ),
+            };
+        }
         match op {
             "add" => self.metrics.add.observe(started.elapsed()),
             "del" => self.metrics.del.observe(started.elapsed()),

@@ -9,6 +9,7 @@
 //! address is held by at most one attachment and an attachment holds at most one address, so
 //! even a bug in the pool could not hand an address out twice.
 
+mod group_commit;
 mod redb_store;
 
 use std::collections::BTreeMap;
@@ -20,6 +21,7 @@ use agent_api::{Allocation, AttachmentKey};
 
 use crate::prefix::NodeFacts;
 
+pub use group_commit::Ticket;
 pub use redb_store::{RedbStore, STORE_FILE};
 
 /// A released address, waiting in (or past) its cooldown until it is reused.
@@ -109,6 +111,13 @@ pub trait Store: Send {
         keys: &[AttachmentKey],
         at_ms: u64,
     ) -> Result<Vec<Allocation>, StoreError>;
+    /// With group commit, a [`Ticket`] to wait on before acknowledging anything read or
+    /// written so far; `None` when every write is already durable when it returns.
+    fn durability(&self) -> Option<Ticket> {
+        None
+    }
+    /// Switch to group commit if the store supports it (see [`Ticket`]); a no-op otherwise.
+    fn enable_group_commit(&mut self) {}
 }
 
 /// An in-memory [`Store`] with the same rules, for tests. Clones share one record, so a clone

@@ -95,6 +95,17 @@ impl NetNs {
         F: FnOnce() -> T + Send,
         T: Send,
     {
+        crate::trace::span(
+            || "netns thread (spawn, setns, join)".into(),
+            || self.run_(f),
+        )
+    }
+
+    fn run_<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce() -> T + Send,
+        T: Send,
+    {
         let fd = self.file.as_raw_fd();
         std::thread::scope(|s| {
             let handle = s.spawn(move || {

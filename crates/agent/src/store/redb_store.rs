@@ -11,7 +11,9 @@
 //!
 //! `addresses` is the reverse index of `allocations` (same transaction, always in step) and is
 //! what makes "an address is held at most once" a check inside the write. Every change is one
-//! write transaction committed with `Durability::Immediate` (fsync before `commit` returns).
+//! write transaction, committed with `Durability::Immediate` (fsync before `commit` returns), or,
+//! with group commit on ([`Store::enable_group_commit`]), without an fsync and made durable
+//! before the agent answers by one shared fsync ([`super::group_commit`]).
 
 // The transaction closures return redb's own (large) error by value, as redb's `?` conversions
 // need; it lives only inside one call and is boxed into `StoreError` at the boundary.
@@ -20,11 +22,13 @@
 use std::convert::Infallible;
 use std::net::Ipv6Addr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use agent_api::{Allocation, AttachmentKey};
 use redb::{Database, Durability, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
+use super::group_commit::{GroupCommit, Ticket};
 use super::{Released, Reservation, Snapshot, Store, StoreError};
 use crate::prefix::NodeFacts;
 
@@ -51,8 +55,10 @@ struct AllocRecord {
 /// The redb-backed [`Store`]. Holds the file's lock while open: a second agent on the same data
 /// dir fails to open it.
 pub struct RedbStore {
-    db: Database,
+    db: Arc<Database>,
     path: PathBuf,
+    /// Set once group commit is on: writes skip their own fsync.
+    group: Option<Arc<GroupCommit>>,
 }
 
 impl std::fmt::Debug for RedbStore {
@@ -126,8 +132,9 @@ impl RedbStore {
             let _ = std::fs::remove_file(&tmp);
             let built = Database::create(&tmp).map_err(open_err).and_then(|db| {
                 Self {
-                    db,
+                    db: Arc::new(db),
                     path: tmp.clone(),
+                    group: None,
                 }
                 .init()
             });
@@ -153,8 +160,9 @@ impl RedbStore {
         }
         let db = Database::create(path).map_err(open_err)?;
         Self {
-            db,
+            db: Arc::new(db),
             path: path.to_owned(),
+            group: None,
         }
         .init()
     }
@@ -209,10 +217,17 @@ impl RedbStore {
         f: impl FnOnce(&WriteTransaction) -> Result<Result<T, E>, redb::Error>,
     ) -> Result<Result<T, E>, StoreError> {
         let mut txn = self.db.begin_write().map_err(self.err(op))?;
-        txn.set_durability(Durability::Immediate);
+        txn.set_durability(if self.group.is_some() {
+            Durability::None
+        } else {
+            Durability::Immediate
+        });
         let out = f(&txn).map_err(self.err(op))?;
         if out.is_ok() {
             txn.commit().map_err(self.err(op))?;
+            if let Some(g) = &self.group {
+                g.wrote();
+            }
         }
         Ok(out)
     }
@@ -228,6 +243,18 @@ impl RedbStore {
 }
 
 impl Store for RedbStore {
+    fn durability(&self) -> Option<Ticket> {
+        self.group.as_ref().map(GroupCommit::ticket)
+    }
+
+    /// From now on, commit each change without its own fsync and make changes durable in
+    /// groups: callers must wait on [`Store::durability`]'s ticket before acknowledging.
+    fn enable_group_commit(&mut self) {
+        if self.group.is_none() {
+            self.group = Some(GroupCommit::new(self.db.clone()));
+        }
+    }
+
     fn list(&self) -> Result<Snapshot, StoreError> {
         let op = "read";
         let txn = self.db.begin_read().map_err(self.err(op))?;
@@ -377,6 +404,28 @@ mod tests {
     fn redb_store_keeps_the_store_contract() {
         let dir = tempfile::tempdir().unwrap();
         check_store_contract(&mut RedbStore::open(&dir.path().join(STORE_FILE)).unwrap());
+    }
+
+    #[test]
+    fn group_committed_changes_are_durable_once_their_ticket_is_waited() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STORE_FILE);
+        let mut s = RedbStore::open(&path).unwrap();
+        assert!(s.durability().is_none(), "durable writes need no ticket");
+        s.enable_group_commit();
+        check_store_contract(&mut s);
+        let want = s.list().unwrap();
+        // Tickets taken by many threads at once all come back, sharing the fsyncs.
+        let tickets: Vec<_> = (0..16).map(|_| s.durability().unwrap()).collect();
+        std::thread::scope(|sc| {
+            for t in &tickets {
+                sc.spawn(|| t.wait().unwrap());
+            }
+        });
+        drop(s);
+        let s = RedbStore::open(&path).unwrap();
+        assert_eq!(s.list().unwrap(), want);
+        assert_eq!(want.allocations.len(), 2);
     }
 
     #[test]
