@@ -119,6 +119,7 @@ def breakdown(chains):
             add(pr, f"{short}: spawn -> main (exec, loader)", (r["t_start"] - r["t_spawn"]) * 1000)
             top = 0.0
             for label, depth, ms in r["steps"]:
+                label = re.sub(r"\b(eni|egr)[0-9a-f]{11}\b", r"\1<hash>", label)
                 add(pr, f"{short}: {'  ' * depth}{label}", ms)
                 if depth == 0:
                     top += ms
@@ -292,7 +293,7 @@ for name, r in [("sixfold chain (real agent)", sf), ("ptp+host-local, dad on", o
 print(f"  {'netlink floor (2x ip -batch)':<38}{fa:>8.1f} {'':>10} {fd:>9.1f} {fa+fd:>9.1f}")
 print(f"  (`ip netns exec` costs {x:.1f} ms per spawn; ptp's add and del include one each, the chain's plugins are spawned directly)")
 for title, key in [("ADD", "steps_add"), ("DEL", "steps_del")]:
-    print(f"where the chain's {title} time goes (median per pod, ms; indented = inside the line above):")
+    print(f"where the chain's {title} time goes (median per pod, ms; indented = inside the line above, [beside] = on a thread alongside):")
     for label, n, ms in sf[key]:
         cnt = f"{n:g}x" if n != 1 else ""
         print(f"  {label:<66}{cnt:>5} {ms:>8.3f}")

@@ -227,9 +227,6 @@ pub fn start(
         );
     }
     host.prepare(&facts)?;
-    // Everything so far was committed durably one change at a time; from here on requests
-    // share fsyncs (each still answered only once its changes are durable).
-    state.enable_group_commit();
     match shared.state.lock() {
         Ok(mut g) => *g = Some(state),
         // Only the request threads take this lock, and they never panic while holding it

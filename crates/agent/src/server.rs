@@ -2,13 +2,18 @@
 //! (the contract of [`agent_api`]). A thread per connection (capped), every read and write
 //! bounded by a timeout, the node state behind one mutex. Requests before the node is ready are
 //! answered `not_ready`.
+//!
+//! Group commit: requests are queued, and whichever request thread finds nobody leading takes
+//! the whole queue and answers it as one batch (one store transaction, one fsync) while new
+//! requests queue for the next batch. An idle agent answers a lone request at once (a batch of
+//! one); a burst shares fsyncs instead of waiting for one each.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use agent_api::{ErrorKind, Request, Response};
@@ -49,6 +54,48 @@ pub struct Shared {
     /// `None` until the prefix is acquired and the node is set up.
     pub(crate) state: Mutex<Option<NodeState>>,
     pub(crate) metrics: Metrics,
+    queue: Mutex<Queue>,
+}
+
+/// Requests waiting for the next batch, and whether a thread is answering batches.
+#[derive(Debug, Default)]
+struct Queue {
+    pending: Vec<(Request, mpsc::SyncSender<Response>)>,
+    leading: bool,
+}
+
+/// The leader's hold: takes batches until the queue is empty, handing leadership back in the
+/// same critical section that finds it empty (so no request is left without a leader), and
+/// also if answering a batch panicked (the waiters of a dropped batch see their channel close
+/// and answer `internal`).
+struct Leading<'a> {
+    queue: &'a Mutex<Queue>,
+    done: bool,
+}
+
+impl Leading<'_> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The next batch, or `None` (leadership handed back) when nothing is queued.
+    fn next_batch(&mut self) -> Option<Vec<(Request, mpsc::SyncSender<Response>)>> {
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if q.pending.is_empty() {
+            q.leading = false;
+            self.done = true;
+            return None;
+        }
+        Some(std::mem::take(&mut q.pending))
+    }
+}
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.lock().leading = false;
+        }
+    }
 }
 
 impl Shared {
@@ -68,7 +115,8 @@ impl Shared {
         }
     }
 
-    /// Answer one request (counting it and timing adds and dels).
+    /// Answer one request (counting it and timing adds and dels), batched with whatever
+    /// other requests arrive meanwhile (see the module docs).
     pub fn handle(&self, req: Request) -> Response {
         let started = Instant::now();
         let op = match &req {
@@ -79,21 +127,25 @@ impl Shared {
             Request::Status => "status",
         };
         self.metrics.request(op);
-        let (mut resp, ticket) = self
-            .with_state(|s| (s.handle(req, now_ms()), s.durability()))
-            .unwrap_or_else(|e| (e, None));
-        // Group commit: answer only once everything this request saw is durable; the wait runs
-        // outside the state lock, so other requests commit meanwhile and share the fsync.
-        if let Some(t) = ticket
-            && let Err(e) = t.wait()
-        {
-            resp = Response::Error {
-                kind: ErrorKind::Internal,
-                message: format!(
-                    "the agent could not make its state durable (fsync failed: {e}); retry, and check the data dir's disk"
-                ),
+        let (tx, rx) = mpsc::sync_channel(1);
+        let lead = {
+            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            q.pending.push((req, tx));
+            !std::mem::replace(&mut q.leading, true)
+        };
+        if lead {
+            let mut leading = Leading {
+                queue: &self.queue,
+                done: false,
             };
+            while let Some(batch) = leading.next_batch() {
+                self.answer_batch(batch);
+            }
         }
+        let resp = rx.recv().unwrap_or_else(|_| Response::Error {
+            kind: ErrorKind::Internal,
+            message: "the agent failed while answering this request; retry".into(),
+        });
         match op {
             "add" => self.metrics.add.observe(started.elapsed()),
             "del" => self.metrics.del.observe(started.elapsed()),
@@ -103,6 +155,18 @@ impl Shared {
             self.metrics.error(*kind);
         }
         resp
+    }
+
+    fn answer_batch(&self, batch: Vec<(Request, mpsc::SyncSender<Response>)>) {
+        let (reqs, txs): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let n = reqs.len();
+        let answers = self
+            .with_state(|s| s.handle_batch(reqs, now_ms()))
+            .unwrap_or_else(|e| vec![e; n]);
+        for (tx, answer) in txs.into_iter().zip(answers) {
+            // A waiter that went away needs no answer.
+            let _ = tx.send(answer);
+        }
     }
 
     pub(crate) fn gauges(&self) -> Option<Gauges> {

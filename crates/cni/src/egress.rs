@@ -387,6 +387,7 @@ impl Plugin for EgressPlugin {
         );
         let (ipam, links) = std::thread::scope(|s| {
             let ipam = s.spawn(|| {
+                dataplane::trace::parallel();
                 let bin = conf.ipam_binary(req)?;
                 delegate::exec(&bin, "DEL", &[], &conf.ipam_stdin(req)).map(|_| ())
             });

@@ -268,7 +268,10 @@ impl Plugin for PodPlugin {
         // Deleting the host end removes the pod end and the host /128 route with it; a vanished
         // namespace took both ends already, and so did the egress plugin's DEL in a chain.
         let (link, release) = std::thread::scope(|s| {
-            let release = s.spawn(|| agent::del(&conf.agent_socket, att.key()).map(|_| ()));
+            let release = s.spawn(|| {
+                dataplane::trace::parallel();
+                agent::del(&conf.agent_socket, att.key()).map(|_| ())
+            });
             let link = Netlink::open()
                 .map_err(Error::dp("opening netlink in the node namespace"))
                 .and_then(|mut host| delete_link(&mut host, &att.host_veth(names::POD_PREFIX)));

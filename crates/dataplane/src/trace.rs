@@ -3,8 +3,8 @@
 //! writes, namespace switches, helper execs, and the plugins' own steps) is recorded, and
 //! [`flush`] appends one JSON line to that file. When off, a span costs one load of a
 //! `OnceLock`.
+use std::cell::Cell;
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
@@ -17,9 +17,12 @@ struct State {
 }
 
 static STATE: OnceLock<Option<State>> = OnceLock::new();
-/// Nesting depth of open spans (a plugin is sequential; a namespace thread runs while its
-/// caller waits, so one counter serves all threads).
-static DEPTH: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// Nesting depth of this thread's open spans (a namespace thread starts at its caller's).
+    static DEPTH: Cell<usize> = const { Cell::new(0) };
+    /// Set on threads that run beside the plugin's main line (see [`parallel`]).
+    static PARALLEL: Cell<bool> = const { Cell::new(false) };
+}
 
 fn state() -> Option<&'static State> {
     STATE
@@ -57,15 +60,38 @@ pub fn span<T>(label: impl FnOnce() -> String, f: impl FnOnce() -> T) -> T {
     let Some(st) = state() else {
         return f();
     };
-    let depth = DEPTH.fetch_add(1, Ordering::SeqCst);
+    let depth = DEPTH.with(|d| d.replace(d.get() + 1));
     let t = Instant::now();
     let out = f();
     let ms = t.elapsed().as_secs_f64() * 1000.0;
-    DEPTH.fetch_sub(1, Ordering::SeqCst);
+    DEPTH.with(|d| d.set(depth));
+    let label = if PARALLEL.with(Cell::get) {
+        format!("[beside] {}", label())
+    } else {
+        label()
+    };
     if let Ok(mut s) = st.steps.lock() {
-        s.push((label(), depth, ms));
+        s.push((label, depth, ms));
     }
     out
+}
+
+/// The calling thread's span depth, to hand to a thread that runs while the caller waits
+/// ([`set_depth`] there), so its spans nest under the caller's.
+pub fn depth() -> usize {
+    DEPTH.with(Cell::get)
+}
+
+/// See [`depth`].
+pub fn set_depth(depth: usize) {
+    DEPTH.with(|d| d.set(depth));
+}
+
+/// Mark the calling thread as running beside the main line (its time overlaps the main
+/// line's): its spans are labelled `[beside]` and counted as nested, never as top-level time.
+pub fn parallel() {
+    PARALLEL.with(|p| p.set(true));
+    DEPTH.with(|d| d.set(d.get().max(1)));
 }
 
 /// Append this process's record (`{"what", "t_start", "t_end", "steps": [[label, depth, ms]]}`,

@@ -11,9 +11,8 @@
 //!
 //! `addresses` is the reverse index of `allocations` (same transaction, always in step) and is
 //! what makes "an address is held at most once" a check inside the write. Every change is one
-//! write transaction, committed with `Durability::Immediate` (fsync before `commit` returns), or,
-//! with group commit on ([`Store::enable_group_commit`]), without an fsync and made durable
-//! before the agent answers by one shared fsync ([`super::group_commit`]).
+//! write transaction committed with `Durability::Immediate` (fsync before `commit` returns), or
+//! part of a batch ([`Store::begin_batch`]): one such transaction for many requests' changes.
 
 // The transaction closures return redb's own (large) error by value, as redb's `?` conversions
 // need; it lives only inside one call and is boxed into `StoreError` at the boundary.
@@ -22,13 +21,11 @@
 use std::convert::Infallible;
 use std::net::Ipv6Addr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use agent_api::{Allocation, AttachmentKey};
 use redb::{Database, Durability, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
-use super::group_commit::{GroupCommit, Ticket};
 use super::{Released, Reservation, Snapshot, Store, StoreError};
 use crate::prefix::NodeFacts;
 
@@ -55,10 +52,11 @@ struct AllocRecord {
 /// The redb-backed [`Store`]. Holds the file's lock while open: a second agent on the same data
 /// dir fails to open it.
 pub struct RedbStore {
-    db: Arc<Database>,
+    db: Database,
     path: PathBuf,
-    /// Set once group commit is on: writes skip their own fsync.
-    group: Option<Arc<GroupCommit>>,
+    /// The open batch transaction, if any, and whether a change inside it failed.
+    batch: Option<WriteTransaction>,
+    poisoned: std::cell::Cell<bool>,
 }
 
 impl std::fmt::Debug for RedbStore {
@@ -132,9 +130,10 @@ impl RedbStore {
             let _ = std::fs::remove_file(&tmp);
             let built = Database::create(&tmp).map_err(open_err).and_then(|db| {
                 Self {
-                    db: Arc::new(db),
+                    db,
                     path: tmp.clone(),
-                    group: None,
+                    batch: None,
+                    poisoned: std::cell::Cell::new(false),
                 }
                 .init()
             });
@@ -160,9 +159,10 @@ impl RedbStore {
         }
         let db = Database::create(path).map_err(open_err)?;
         Self {
-            db: Arc::new(db),
+            db,
             path: path.to_owned(),
-            group: None,
+            batch: None,
+            poisoned: std::cell::Cell::new(false),
         }
         .init()
     }
@@ -216,18 +216,20 @@ impl RedbStore {
         op: &'static str,
         f: impl FnOnce(&WriteTransaction) -> Result<Result<T, E>, redb::Error>,
     ) -> Result<Result<T, E>, StoreError> {
+        if let Some(txn) = &self.batch {
+            // Inside a batch: a refusal (`Ok(Err(_))`) writes nothing by construction; a
+            // failure may have written part of its change, so the whole batch is dropped.
+            let out = f(txn);
+            if out.is_err() {
+                self.poisoned.set(true);
+            }
+            return out.map_err(self.err(op));
+        }
         let mut txn = self.db.begin_write().map_err(self.err(op))?;
-        txn.set_durability(if self.group.is_some() {
-            Durability::None
-        } else {
-            Durability::Immediate
-        });
+        txn.set_durability(Durability::Immediate);
         let out = f(&txn).map_err(self.err(op))?;
         if out.is_ok() {
             txn.commit().map_err(self.err(op))?;
-            if let Some(g) = &self.group {
-                g.wrote();
-            }
         }
         Ok(out)
     }
@@ -243,16 +245,32 @@ impl RedbStore {
 }
 
 impl Store for RedbStore {
-    fn durability(&self) -> Option<Ticket> {
-        self.group.as_ref().map(GroupCommit::ticket)
+    fn begin_batch(&mut self) -> Result<(), StoreError> {
+        if self.batch.is_none() {
+            let mut txn = self.db.begin_write().map_err(self.err("begin a batch"))?;
+            txn.set_durability(Durability::Immediate);
+            self.batch = Some(txn);
+            self.poisoned.set(false);
+        }
+        Ok(())
     }
 
-    /// From now on, commit each change without its own fsync and make changes durable in
-    /// groups: callers must wait on [`Store::durability`]'s ticket before acknowledging.
-    fn enable_group_commit(&mut self) {
-        if self.group.is_none() {
-            self.group = Some(GroupCommit::new(self.db.clone()));
+    fn commit_batch(&mut self) -> Result<(), StoreError> {
+        let Some(txn) = self.batch.take() else {
+            return Ok(());
+        };
+        if self.poisoned.replace(false) {
+            // Dropping the transaction aborts it: nothing of the batch is kept.
+            drop(txn);
+            return Err(StoreError::Io {
+                path: self.path.clone(),
+                op: "commit a batch",
+                source: Box::new(redb::Error::Io(std::io::Error::other(
+                    "a change inside the batch failed; the whole batch was dropped",
+                ))),
+            });
         }
+        txn.commit().map_err(self.err("commit a batch"))
     }
 
     fn list(&self) -> Result<Snapshot, StoreError> {
@@ -407,25 +425,40 @@ mod tests {
     }
 
     #[test]
-    fn group_committed_changes_are_durable_once_their_ticket_is_waited() {
+    fn a_batch_is_one_transaction_kept_whole_or_not_at_all() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(STORE_FILE);
+        let alloc = |c: &str, last: u16| Allocation {
+            key: AttachmentKey {
+                network: "n".into(),
+                container_id: c.into(),
+                ifname: "eth0".into(),
+            },
+            address: Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0xabcd, 0, 0, last),
+            netns: None,
+        };
         let mut s = RedbStore::open(&path).unwrap();
-        assert!(s.durability().is_none(), "durable writes need no ticket");
-        s.enable_group_commit();
-        check_store_contract(&mut s);
-        let want = s.list().unwrap();
-        // Tickets taken by many threads at once all come back, sharing the fsyncs.
-        let tickets: Vec<_> = (0..16).map(|_| s.durability().unwrap()).collect();
-        std::thread::scope(|sc| {
-            for t in &tickets {
-                sc.spawn(|| t.wait().unwrap());
-            }
-        });
+        s.begin_batch().unwrap();
+        assert_eq!(s.reserve(&alloc("a", 2)).unwrap(), Reservation::Reserved);
+        assert_eq!(s.reserve(&alloc("b", 3)).unwrap(), Reservation::Reserved);
+        // Later changes of the batch see the earlier ones.
+        assert!(matches!(
+            s.reserve(&alloc("c", 2)).unwrap(),
+            Reservation::AddressTaken { .. }
+        ));
+        s.commit_batch().unwrap();
         drop(s);
-        let s = RedbStore::open(&path).unwrap();
-        assert_eq!(s.list().unwrap(), want);
-        assert_eq!(want.allocations.len(), 2);
+        let mut s = RedbStore::open(&path).unwrap();
+        assert_eq!(s.list().unwrap().allocations.len(), 2);
+        // A poisoned batch keeps nothing.
+        s.begin_batch().unwrap();
+        assert_eq!(s.reserve(&alloc("d", 4)).unwrap(), Reservation::Reserved);
+        s.poisoned.set(true);
+        assert!(s.commit_batch().is_err());
+        assert_eq!(s.list().unwrap().allocations.len(), 2);
+        // And the store works on afterwards.
+        assert_eq!(s.reserve(&alloc("d", 4)).unwrap(), Reservation::Reserved);
+        assert_eq!(s.list().unwrap().allocations.len(), 3);
     }
 
     #[test]
