@@ -39,6 +39,8 @@ pub struct RegionReplies {
     pub internet_gateways: Element,
     /// `DescribeEgressOnlyInternetGateways`.
     pub egress_only_gateways: Element,
+    /// `DescribeSecurityGroups`.
+    pub security_groups: Element,
     /// `DescribeInstances`, all pages.
     pub instances: Vec<Instance>,
     /// EKS `DescribeCluster` answers (the `cluster` objects).
@@ -262,6 +264,13 @@ impl Plan {
                 }
             }
         }
+        for e in items(&r.security_groups, "securityGroupInfo") {
+            let vpc_id = text(e, "vpcId");
+            if let Some(v) = vpcs.iter_mut().find(|v| v.id == vpc_id) {
+                v.security_groups
+                    .push((text(e, "groupId"), text(e, "groupName")));
+            }
+        }
         for i in &r.instances {
             if matches!(i.state.as_deref(), Some("terminated" | "shutting-down")) {
                 continue;
@@ -464,6 +473,9 @@ mod tests {
                 "<R><internetGatewaySet><item><internetGatewayId>igw-1</internetGatewayId>\
                 <attachmentSet><item><vpcId>vpc-1</vpcId></item></attachmentSet></item></internetGatewaySet></R>",
             ),
+            security_groups: xml(
+                "<R><securityGroupInfo><item><groupId>sg-1</groupId><groupName>nodes</groupName><vpcId>vpc-1</vpcId></item></securityGroupInfo></R>",
+            ),
             egress_only_gateways: xml(
                 "<R><egressOnlyInternetGatewaySet><item><egressOnlyInternetGatewayId>eigw-1</egressOnlyInternetGatewayId>\
                 <attachmentSet><item><vpcId>vpc-1</vpcId></item></attachmentSet></item></egressOnlyInternetGatewaySet></R>",
@@ -518,6 +530,7 @@ mod tests {
         let c = &p.clusters[0];
         assert_eq!(c.dns.unwrap().to_string(), "fd12:3456:789a::a");
         assert_eq!(c.nodegroups, ["ng1"]);
+        assert_eq!(v.security_groups, [("sg-1".to_owned(), "nodes".to_owned())]);
     }
 
     #[test]

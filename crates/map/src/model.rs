@@ -1,5 +1,5 @@
 //! The address plan as plain data: what the map draws. Built by [`crate::build`], drawn by
-//! [`crate::render`]. Every list is kept in address order by the builder, so the drawing and the
+//! [`mod@crate::render`]. Every list is kept in address order by the builder, so the drawing and the
 //! text tables agree.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -34,6 +34,8 @@ pub struct Vpc {
     pub subnets: Vec<Subnet>,
     pub gateways: Vec<Gateway>,
     pub route_tables: Vec<RouteTable>,
+    /// Security groups `(id, name)`.
+    pub security_groups: Vec<(String, String)>,
 }
 
 /// One subnet and what lives in it.
@@ -194,6 +196,7 @@ impl Plan {
             out.push(v.id.as_str());
             out.extend(v.gateways.iter().map(|g| g.id.as_str()));
             out.extend(v.route_tables.iter().map(|r| r.id.as_str()));
+            out.extend(v.security_groups.iter().map(|g| g.0.as_str()));
             for s in &v.subnets {
                 out.push(s.id.as_str());
                 for n in &s.nodes {

@@ -110,6 +110,7 @@ pub fn plan(nodes: usize, pods: usize) -> Plan {
                     routes: vec![(rtb.clone(), "::/0".into())],
                 },
             ],
+            security_groups: vec![("sg-00000000000000001".into(), "nodes".into())],
             route_tables: vec![RouteTable {
                 id: rtb,
                 main: true,

@@ -28,6 +28,11 @@ impl Params {
         }
     }
 
+    /// Every (name, value) pair, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.map.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     pub fn get(&self, name: &str) -> Option<String> {
         self.map.get(name).cloned()
     }

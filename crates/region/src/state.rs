@@ -2,7 +2,8 @@
 
 use crate::ec2::model::*;
 use crate::eks::model::{
-    Addon, Cluster, FargateProfile, FargateUnit, LaunchTemplate, Nodegroup, Role, Update,
+    Addon, Cluster, FargateProfile, FargateUnit, LaunchTemplate, Nodegroup, RequestToken, Role,
+    Update,
 };
 use crate::store::{Change, Record, StoreError};
 use crate::table::Table;
@@ -27,6 +28,19 @@ macro_rules! tables {
                 let mut out = Vec::new();
                 $(self.$field.take_changes(&mut out)?;)*
                 Ok(out)
+            }
+
+            /// Serialize the rows changed by the running operation; the journals stay until
+            /// [`State::clear_journals`] (committed) or [`State::rollback`] (refused).
+            pub fn changes(&self) -> Result<Vec<Change>, serde_json::Error> {
+                let mut out = Vec::new();
+                $(self.$field.changes(&mut out)?;)*
+                Ok(out)
+            }
+
+            /// The running operation was committed.
+            pub fn clear_journals(&mut self) {
+                $(self.$field.clear_journal();)*
             }
 
             /// Undo the running operation.
@@ -68,6 +82,7 @@ tables! {
     fargate_profiles: FargateProfile = "eks_fargate_profiles",
     fargate_units: FargateUnit = "eks_fargate_units",
     updates: Update = "eks_updates",
+    eks_request_tokens: RequestToken = "eks_request_tokens",
     roles: Role = "iam_roles",
     launch_templates: LaunchTemplate = "ec2_launch_templates",
 }

@@ -110,6 +110,7 @@ impl Source {
             route_tables: call("DescribeRouteTables")?,
             internet_gateways: call("DescribeInternetGateways")?,
             egress_only_gateways: call("DescribeEgressOnlyInternetGateways")?,
+            security_groups: call("DescribeSecurityGroups")?,
             instances: self
                 .ec2
                 .describe_instances(&[])

@@ -26,6 +26,8 @@ pub fn code(e: &Ec2Error) -> (u16, String) {
         Ec2Error::AddressInUse { .. } => (400, "InvalidParameterValue".into()),
         Ec2Error::IncorrectState { .. } => (400, "IncorrectState".into()),
         Ec2Error::InvalidFilter { .. } => (400, "InvalidParameterValue".into()),
+        Ec2Error::TagLimitExceeded { .. } => (400, "TagLimitExceeded".into()),
+        Ec2Error::FilterLimitExceeded { .. } => (400, "FilterLimitExceeded".into()),
         Ec2Error::Store(_) => (500, "InternalError".into()),
     };
     (status, code)

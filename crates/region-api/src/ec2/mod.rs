@@ -1,6 +1,7 @@
 //! The EC2 Query API: `Action=...&Version=2016-11-15` form posts answered with XML.
 
 pub mod error;
+pub mod limits;
 pub mod render;
 
 use region::Region;
@@ -175,15 +176,22 @@ pub fn handle(region: &Region, params: &Params, request_id: &str) -> Reply {
             );
         }
     }
-    if params.bool("DryRun").ok().flatten() == Some(true) {
-        return error_reply(
+    if let Err(e) = limits::check(params) {
+        return domain_error(&e, request_id);
+    }
+    let dry_run = match params.bool("DryRun") {
+        Ok(d) => d == Some(true),
+        Err(e) => return domain_error(&e, request_id),
+    };
+    let region = &Writer { region, dry_run };
+    match dispatch(region, &action, params) {
+        // A dry run answers only once the request has been checked as a real one would be.
+        Ok(Some(_)) if dry_run => error_reply(
             412,
             "DryRunOperation",
             "Request would have succeeded, but DryRun flag is set.",
             request_id,
-        );
-    }
-    match dispatch(region, &action, params) {
+        ),
         Ok(Some(inner)) => {
             let mut x = Xml::new();
             let tag = format!("{action}Response");
@@ -206,11 +214,38 @@ pub fn handle(region: &Region, params: &Params, request_id: &str) -> Reply {
     }
 }
 
+/// The region as an action sees it: with `DryRun=true` every write runs and is then undone
+/// ([`Region::dry_run`]), so the answer says whether the request would have succeeded.
+struct Writer<'a> {
+    region: &'a Region,
+    dry_run: bool,
+}
+
+impl std::ops::Deref for Writer<'_> {
+    type Target = Region;
+    fn deref(&self) -> &Region {
+        self.region
+    }
+}
+
+impl Writer<'_> {
+    fn write<R, E: From<region::store::StoreError>>(
+        &self,
+        op: impl FnOnce(&mut region::state::State, &mut region::Env) -> Result<R, E>,
+    ) -> Result<R, E> {
+        if self.dry_run {
+            self.region.dry_run(op)
+        } else {
+            self.region.write(op)
+        }
+    }
+}
+
 fn ok_return() -> String {
     "<return>true</return>".into()
 }
 
-fn dispatch(region: &Region, action: &str, p: &Params) -> Result<Option<String>, Ec2Error> {
+fn dispatch(region: &Writer, action: &str, p: &Params) -> Result<Option<String>, Ec2Error> {
     let owner = region.config().account_id.clone();
     let rname = region.config().name.clone();
     let mut x = Xml::new();
