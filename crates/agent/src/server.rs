@@ -160,9 +160,11 @@ impl Shared {
     fn answer_batch(&self, batch: Vec<(Request, mpsc::SyncSender<Response>)>) {
         let (reqs, txs): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
         let n = reqs.len();
+        let started = Instant::now();
         let answers = self
             .with_state(|s| s.handle_batch(reqs, now_ms()))
             .unwrap_or_else(|e| vec![e; n]);
+        debug!(requests = n, took = ?started.elapsed(), "answered a batch");
         for (tx, answer) in txs.into_iter().zip(answers) {
             // A waiter that went away needs no answer.
             let _ = tx.send(answer);
@@ -265,6 +267,7 @@ pub fn bind_socket(path: &Path, mode: SocketMode) -> Result<UnixListener, Socket
 /// Accept connections until `stop` is set (the stopper then connects once to wake it).
 pub(crate) fn serve_unix(listener: UnixListener, shared: Arc<Shared>, stop: Arc<AtomicBool>) {
     let active = Arc::new(AtomicUsize::new(0));
+    let workers = Workers::new();
     for conn in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
             break;
@@ -289,12 +292,59 @@ pub(crate) fn serve_unix(listener: UnixListener, shared: Arc<Shared>, stop: Arc<
             let _ = write_response(&stream, &busy);
             continue;
         }
-        let (shared, active2) = (shared.clone(), active.clone());
+        workers.dispatch(stream, &shared, &active);
+    }
+}
+
+/// The connection threads, kept and reused: a thread that answered its connection waits for
+/// the next one, so a burst after the first pays no thread start-up per connection. `idle`
+/// counts the waiting threads minus the connections already handed to them, so a connection
+/// is handed over only when a thread is sure to take it; otherwise a new thread is started
+/// (at most one per connection slot).
+struct Workers {
+    tx: mpsc::Sender<UnixStream>,
+    rx: Arc<Mutex<mpsc::Receiver<UnixStream>>>,
+    idle: Arc<AtomicUsize>,
+}
+
+impl Workers {
+    fn new() -> Workers {
+        let (tx, rx) = mpsc::channel();
+        Workers {
+            tx,
+            rx: Arc::new(Mutex::new(rx)),
+            idle: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    fn dispatch(&self, stream: UnixStream, shared: &Arc<Shared>, active: &Arc<AtomicUsize>) {
+        let claimed = self
+            .idle
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if claimed {
+            if self.tx.send(stream).is_err() {
+                active.fetch_sub(1, Ordering::SeqCst);
+            }
+            return;
+        }
+        let (shared, active2, rx, idle) = (
+            shared.clone(),
+            active.clone(),
+            self.rx.clone(),
+            self.idle.clone(),
+        );
         let spawned = std::thread::Builder::new()
             .name("agent-conn".into())
             .spawn(move || {
-                serve_connection(stream, &shared);
-                active2.fetch_sub(1, Ordering::SeqCst);
+                let mut next = Some(stream);
+                while let Some(stream) = next.take() {
+                    serve_connection(stream, &shared);
+                    active2.fetch_sub(1, Ordering::SeqCst);
+                    idle.fetch_add(1, Ordering::SeqCst);
+                    // The sender is gone once the agent stops: then this thread ends.
+                    next = rx.lock().ok().and_then(|r| r.recv().ok());
+                }
             });
         if let Err(e) = spawned {
             active.fetch_sub(1, Ordering::SeqCst);
