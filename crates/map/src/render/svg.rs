@@ -520,6 +520,7 @@ fn path_badge(plan: &Plan, p: &Pod) -> (String, bool) {
     let failed = paths.iter().filter(|r| !r.ok).count();
     match (paths.len(), failed) {
         (0, _) => (String::new(), false),
+        (1, 0) => (" ✓ 1 path".to_owned(), false),
         (n, 0) => (format!(" ✓ {n} paths"), false),
         (n, f) => (format!(" ✗ {f} of {n} paths failed"), true),
     }
