@@ -329,3 +329,54 @@ fn ten_thousand_create_time_tags_or_a_huge_value_are_not_stored() {
     assert_eq!(a.code(), "InvalidParameterValue", "{}", a.body);
     assert_eq!(vpc_count(&srv), 1);
 }
+
+#[test]
+fn eks_and_iam_inputs_are_bounded_and_free_of_control_characters() {
+    let srv = Server::start();
+    let tags: serde_json::Map<String, serde_json::Value> = (0..10_000)
+        .map(|i| (format!("k{i}"), serde_json::json!("v")))
+        .collect();
+    let huge = "r".repeat(900_000);
+    for body in [
+        serde_json::json!({"name": "lab\u{1}", "roleArn": "arn:aws:iam::123456789012:role/eks", "resourcesVpcConfig": {}}),
+        serde_json::json!({"name": "lab", "roleArn": huge, "resourcesVpcConfig": {}}),
+        serde_json::json!({"name": "lab", "roleArn": "arn:aws:iam::123456789012:role/eks", "resourcesVpcConfig": {}, "tags": tags}),
+        serde_json::json!({"name": "a".repeat(101), "roleArn": "arn:aws:iam::123456789012:role/eks", "resourcesVpcConfig": {}}),
+    ] {
+        let a = srv.eks("POST", "/clusters", body.to_string().as_bytes());
+        a.assert_well_formed("CreateCluster");
+        assert_eq!(
+            (a.status, a.error_type.as_deref()),
+            (400, Some("InvalidParameterException")),
+            "{}",
+            &a.body[..a.body.len().min(400)]
+        );
+        assert!(a.body.len() < 4096, "the error echoed the whole input");
+    }
+    let a = srv.eks("GET", "/clusters/lab%01", b"");
+    a.assert_well_formed("DescribeCluster");
+    assert_eq!(
+        a.error_type.as_deref(),
+        Some("InvalidParameterException"),
+        "{}",
+        a.body
+    );
+    let a = srv.eks("GET", "/clusters", b"");
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(
+        v["clusters"],
+        serde_json::json!([]),
+        "a refused request created a cluster"
+    );
+    let a = srv.query(
+        "iam",
+        b"Action=CreateRole&Version=2010-05-08&RoleName=r%01&AssumeRolePolicyDocument=%7B%7D",
+    );
+    a.assert_well_formed("CreateRole");
+    assert_eq!(
+        (a.status, a.code().as_str()),
+        (400, "ValidationError"),
+        "{}",
+        a.body
+    );
+}

@@ -83,6 +83,9 @@ impl Route {
             .map(percent_decode)
             .collect();
         let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+        if let Err(e) = super::limits::check_path(&s) {
+            return Err(Reply::from_domain(&e, ""));
+        }
         let m = method.as_str();
         let o = |x: &str| x.to_string();
         let r = match (m, s.as_slice()) {

@@ -53,10 +53,7 @@ impl Server {
             }),
         )
         .expect("open a MemStore region");
-        let app = Arc::new(App {
-            region,
-            credentials: credentials.clone(),
-        });
+        let app = Arc::new(App::new(region, credentials.clone()));
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
