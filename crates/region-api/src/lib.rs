@@ -2,11 +2,16 @@
 //! and, later, EKS rest-json. Every request must carry a valid SigV4 signature for the region's
 //! key; the domain work runs on the blocking pool (a write fsyncs before it answers).
 
+pub mod auth;
+pub mod awsquery;
 pub mod credentials;
 pub mod datadir;
 pub mod ec2;
 pub mod eks;
+pub mod iam;
+pub mod oidc;
 pub mod query;
+pub mod sts;
 pub mod xml;
 
 use std::net::SocketAddr;
@@ -33,6 +38,9 @@ pub struct App {
     /// Held for the life of the server: no other `sixfold serve` uses this data dir meanwhile.
     /// `None` for an [`App::new`] region that has no data dir.
     _data_dir: Option<datadir::DataDir>,
+    /// `http://ADDR` the server listens on (set by [`serve`]); the clusters' OIDC issuers are
+    /// `<endpoint>/oidc/<cluster id>`.
+    endpoint: std::sync::OnceLock<String>,
 }
 
 impl App {
@@ -42,6 +50,7 @@ impl App {
             region,
             credentials,
             _data_dir: None,
+            endpoint: std::sync::OnceLock::new(),
         }
     }
 
@@ -80,6 +89,7 @@ impl App {
                 region,
                 credentials,
                 _data_dir: Some(dir),
+                endpoint: std::sync::OnceLock::new(),
             },
             created,
         ))
@@ -87,8 +97,10 @@ impl App {
 }
 
 impl App {
-    /// Check a request's SigV4 signature against the region's key, for signing name `service`.
-    /// `path` and `query` are the raw wire forms. The one authentication check of every protocol.
+    /// Check a request's SigV4 signature for signing name `service`, against the region's key
+    /// or temporary credentials issued by STS (which need their session token and must not have
+    /// expired). `path` and `query` are the raw wire forms. The one authentication check of every
+    /// protocol.
     pub fn authenticate(
         &self,
         service: &str,
@@ -97,7 +109,7 @@ impl App {
         query: &str,
         headers: &HeaderMap,
         body: &[u8],
-    ) -> Result<sigv4::VerifiedIdentity, sigv4::AuthError> {
+    ) -> Result<auth::Caller, auth::AuthFailure> {
         let hs: Vec<(String, String)> = headers
             .iter()
             .map(|(k, v)| {
@@ -114,11 +126,63 @@ impl App {
             headers: &hs,
             body,
         };
+        let session = sigv4::parse_auth(&req)
+            .ok()
+            .filter(|a| a.access_key_id.starts_with("ASIA"))
+            .and_then(|a| self.region.read().sessions.get(&a.access_key_id).cloned());
         let cfg = VerifyConfig::new(&self.region.config().name, service);
-        sigv4::verify(&req, SystemTime::now(), &cfg, |id| {
-            (id == self.credentials.access_key_id)
-                .then(|| self.credentials.secret_access_key.clone())
-        })
+        let id = sigv4::verify(&req, SystemTime::now(), &cfg, |id| {
+            if id == self.credentials.access_key_id {
+                Some(self.credentials.secret_access_key.clone())
+            } else {
+                session
+                    .as_ref()
+                    .filter(|s| s.access_key_id == id)
+                    .map(|s| s.secret_access_key.clone())
+            }
+        })?;
+        let account = &self.region.config().account_id;
+        match session.filter(|s| s.access_key_id == id.access_key_id) {
+            None => Ok(auth::Caller {
+                user_id: format!(
+                    "AIDA{:017X}",
+                    region::eks::fnv64(&[id.access_key_id.as_bytes()])
+                ),
+                arn: format!("arn:aws:iam::{account}:user/sixfold"),
+                access_key_id: id.access_key_id,
+            }),
+            Some(s) => {
+                if id.session_token.as_deref() != Some(s.session_token.as_str()) {
+                    return Err(auth::AuthFailure::InvalidToken {
+                        access_key_id: s.access_key_id,
+                    });
+                }
+                if self.region.now() >= s.expiration {
+                    return Err(auth::AuthFailure::ExpiredToken {
+                        access_key_id: s.access_key_id,
+                        expiration: s.expiration,
+                    });
+                }
+                Ok(auth::Caller {
+                    access_key_id: s.access_key_id,
+                    arn: s.assumed_role_arn,
+                    user_id: s.assumed_role_id,
+                })
+            }
+        }
+    }
+
+    /// `http://ADDR` of this server (`http://localhost` before [`serve`] set it).
+    pub fn endpoint(&self) -> &str {
+        self.endpoint
+            .get()
+            .map(String::as_str)
+            .unwrap_or("http://localhost")
+    }
+
+    /// The URL prefix of the clusters' OIDC issuers: `<endpoint>/oidc/`.
+    pub fn issuer_base(&self) -> String {
+        format!("{}/oidc/", self.endpoint())
     }
 }
 
@@ -144,6 +208,14 @@ pub async fn serve(
     app: Arc<App>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        let host = if addr.ip().is_unspecified() {
+            SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+        } else {
+            addr
+        };
+        let _ = app.endpoint.set(format!("http://{host}"));
+    }
     axum::serve(
         listener,
         router(app).into_make_service_with_connect_info::<SocketAddr>(),
@@ -186,6 +258,38 @@ async fn read_body(mut body: Body) -> Option<Bytes> {
     (seen <= MAX_BODY).then(|| Bytes::from(buf))
 }
 
+/// Which Query service a request to `/` is for: the credential scope's service when signed,
+/// `sts` for an unsigned `AssumeRoleWithWebIdentity`, else `ec2`.
+fn query_service(method: &Method, query: &str, headers: &HeaderMap, body: &[u8]) -> String {
+    let hs: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let req = HttpRequest {
+        method: method.as_str(),
+        path: "/",
+        query,
+        headers: &hs,
+        body,
+    };
+    match sigv4::parse_auth(&req) {
+        Ok(a) => a.service,
+        Err(_) => {
+            let p = query::Params::from_request(method, query, body);
+            if p.get("Action").as_deref() == Some("AssumeRoleWithWebIdentity") {
+                "sts".into()
+            } else {
+                "ec2".into()
+            }
+        }
+    }
+}
+
 async fn handle(
     State(app): State<Arc<App>>,
     method: Method,
@@ -209,9 +313,23 @@ async fn handle(
     };
     let path = uri.path().to_string();
     let query = uri.query().unwrap_or("").to_string();
-    // IAM Query (roles for the IPv6 CNI policy rule): POST / signed for `iam`.
-    if path == "/" && eks::iam::is_iam(&headers) {
-        return eks::iam::handle(app, method, path, query, headers, body, request_id).await;
+    // The clusters' OIDC issuers (discovery and keys, unsigned as on AWS) and the token minting
+    // endpoint.
+    if let Some(r) = oidc::route(&method, &path) {
+        return oidc::handle(app, r, method, path, query, headers, body, request_id).await;
+    }
+    // Query protocols on `/`: routed by the credential scope's service (ec2, iam, sts); an
+    // unsigned AssumeRoleWithWebIdentity goes to STS by its Action, as on AWS.
+    if path == "/" {
+        match query_service(&method, &query, &headers, &body).as_str() {
+            "iam" => {
+                return iam::handle(app, method, path, query, headers, body, request_id).await;
+            }
+            "sts" => {
+                return sts::handle(app, method, path, query, headers, body, request_id).await;
+            }
+            _ => {}
+        }
     }
     // EC2 Query: POST / (or GET / with the parameters in the query string).
     if path == "/" {

@@ -77,6 +77,7 @@ pub struct Cluster {
     pub endpoint: String,
     /// Base64 of the cluster CA's PEM.
     pub certificate_authority: String,
+    /// Kept for stored rows; the issuer served and reported is `<endpoint>/oidc/<id>`.
     pub oidc_issuer: String,
     /// Log types turned on.
     pub logging: BTreeSet<String>,

@@ -156,7 +156,10 @@ mod tests {
     #[test]
     fn the_documented_policy_grants_every_ipv6_action() {
         let mut w = World::new();
-        w.with(|s, env| s.create_role(env, crate::iam::roles::CreateRole::named("cni")).unwrap());
+        w.with(|s, env| {
+            s.create_role(env, crate::iam::roles::CreateRole::named("cni"))
+                .unwrap()
+        });
         let arn = "arn:aws:iam::123456789012:role/cni";
         assert_eq!(
             w.state
@@ -182,7 +185,10 @@ mod tests {
     #[test]
     fn a_missing_action_is_named() {
         let mut w = World::new();
-        w.with(|s, env| s.create_role(env, crate::iam::roles::CreateRole::named("cni")).unwrap());
+        w.with(|s, env| {
+            s.create_role(env, crate::iam::roles::CreateRole::named("cni"))
+                .unwrap()
+        });
         let doc = r#"{"Statement":[{"Effect":"Allow","Action":["ec2:Describe*","ec2:CreateTags"],"Resource":"*"}]}"#;
         w.state.put_role_policy("cni", "p", doc).unwrap();
         let arn = "arn:aws:iam::123456789012:role/cni";
@@ -203,7 +209,10 @@ mod tests {
     #[test]
     fn create_tags_must_cover_network_interfaces() {
         let mut w = World::new();
-        w.with(|s, env| s.create_role(env, crate::iam::roles::CreateRole::named("cni")).unwrap());
+        w.with(|s, env| {
+            s.create_role(env, crate::iam::roles::CreateRole::named("cni"))
+                .unwrap()
+        });
         let doc = r#"{"Statement":[{"Effect":"Allow","Action":"ec2:*","Resource":"*"}]}"#;
         w.state.put_role_policy("cni", "p", doc).unwrap();
         let arn = "arn:aws:iam::123456789012:role/cni";

@@ -128,7 +128,10 @@ pub fn sign(k: &SigningKey, claims: &Value) -> Result<String, IamError> {
         message: format!("the stored signing key of cluster {} is damaged", k.cluster),
     })?;
     let sig = key
-        .sign(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(input.as_bytes()))
+        .sign(
+            Pkcs1v15Sign::new::<Sha256>(),
+            &Sha256::digest(input.as_bytes()),
+        )
         .map_err(|e| IamError::InvalidInput {
             message: format!("cannot sign: {e}"),
         })?;
@@ -194,7 +197,11 @@ mod tests {
     fn a_signed_token_verifies_and_a_tampered_one_does_not() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let k = generate(&mut rng, "c", 0).unwrap();
-        let t = sign(&k, &json!({"sub": "system:serviceaccount:kube-system:aws-node"})).unwrap();
+        let t = sign(
+            &k,
+            &json!({"sub": "system:serviceaccount:kube-system:aws-node"}),
+        )
+        .unwrap();
         let d = decode(&t).unwrap();
         assert!(d.verifies_with(&k));
         assert_eq!(d.header["kid"], k.kid.as_str());

@@ -105,7 +105,9 @@ impl State {
         let arn = format!("arn:aws:iam::{}:policy{path}{name}", env.config.account_id);
         if self.policies.values().any(|p| p.name == name) {
             return Err(IamError::AlreadyExists {
-                message: format!("A policy called {name} already exists. Duplicate names are not allowed."),
+                message: format!(
+                    "A policy called {name} already exists. Duplicate names are not allowed."
+                ),
             });
         }
         let p = ManagedPolicy {
@@ -119,7 +121,8 @@ impl State {
             created_at: env.now,
         };
         self.policies.insert(arn.clone(), p);
-        self.policy_view(&arn).ok_or_else(|| Self::policy_not_found(&arn))
+        self.policy_view(&arn)
+            .ok_or_else(|| Self::policy_not_found(&arn))
     }
 
     /// GetPolicy.
@@ -144,7 +147,11 @@ impl State {
     pub fn attach_role_policy(&mut self, role: &str, arn: &str) -> Result<(), IamError> {
         self.role(role)?;
         self.get_policy(arn)?;
-        let r = self.roles.get(role).map(|r| r.attached.clone()).unwrap_or_default();
+        let r = self
+            .roles
+            .get(role)
+            .map(|r| r.attached.clone())
+            .unwrap_or_default();
         if r.iter().any(|a| a == arn) {
             return Ok(());
         }
@@ -231,7 +238,15 @@ mod tests {
         assert_eq!(missing, vec!["ec2:AssignIpv6Addresses"]);
         // The IPv6 policy as a customer-managed policy, attached: nothing missing.
         let p = w
-            .with(|s, env| s.create_policy(env, "AmazonEKS_CNI_IPv6_Policy", None, IPV6_POLICY_DOCUMENT, None))
+            .with(|s, env| {
+                s.create_policy(
+                    env,
+                    "AmazonEKS_CNI_IPv6_Policy",
+                    None,
+                    IPV6_POLICY_DOCUMENT,
+                    None,
+                )
+            })
             .unwrap();
         w.state.attach_role_policy("cni", &p.arn).unwrap();
         assert!(

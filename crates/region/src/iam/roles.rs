@@ -88,10 +88,7 @@ impl State {
         }
         let role = Role {
             name: name.clone(),
-            arn: format!(
-                "arn:aws:iam::{}:role{path}{name}",
-                env.config.account_id
-            ),
+            arn: format!("arn:aws:iam::{}:role{path}{name}", env.config.account_id),
             created_at: env.now,
             policies: Default::default(),
             role_id: unique_id(env.rng, "AROA"),

@@ -59,10 +59,7 @@ fn conditions_hold(cond: Option<&Value>, provider: &str, claims: &Value) -> bool
             return false;
         };
         kv.iter().all(|(key, want)| {
-            let Some(claim) = key
-                .strip_prefix(provider)
-                .and_then(|k| k.strip_prefix(':'))
-            else {
+            let Some(claim) = key.strip_prefix(provider).and_then(|k| k.strip_prefix(':')) else {
                 return false;
             };
             let got = match claims.get(claim) {
@@ -209,7 +206,9 @@ impl State {
             return Ok(k.clone());
         }
         if !self.clusters.contains(cluster) {
-            return Err(IamError::no_such(format!("No cluster found for name: {cluster}.")));
+            return Err(IamError::no_such(format!(
+                "No cluster found for name: {cluster}."
+            )));
         }
         let k = jwt::generate(env.rng, cluster, env.now)?;
         self.signing_keys.insert(cluster.to_string(), k.clone());
@@ -218,6 +217,7 @@ impl State {
 
     /// A service-account token of `cluster` (what the kubelet projects into an IRSA pod):
     /// `iss` = `issuer`, `sub` = `system:serviceaccount:NS:SA`, `aud`, valid `ttl` seconds.
+    #[allow(clippy::too_many_arguments)]
     pub fn mint_service_account_token(
         &mut self,
         env: &mut Env,
@@ -261,7 +261,11 @@ impl State {
             )));
         }
         let d = jwt::decode(&req.token)?;
-        let iss = d.claims.get("iss").and_then(Value::as_str).unwrap_or_default();
+        let iss = d
+            .claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let provider_name = host_path(iss).to_string();
         let provider_arn = format!(
             "arn:aws:iam::{}:oidc-provider/{provider_name}",
@@ -290,9 +294,10 @@ impl State {
                 "The web identity token's signature does not verify with its issuer's keys (alg RS256, kid of /keys); mint it with the cluster's issuer.",
             ));
         }
-        let exp = d.claims.get("exp").and_then(Value::as_u64).ok_or_else(|| {
-            IamError::invalid_token("The web identity token has no exp claim.")
-        })?;
+        let exp =
+            d.claims.get("exp").and_then(Value::as_u64).ok_or_else(|| {
+                IamError::invalid_token("The web identity token has no exp claim.")
+            })?;
         if env.now >= exp {
             return Err(IamError::ExpiredToken {
                 message: format!(
@@ -338,7 +343,12 @@ impl State {
             .filter(|r| r.arn == req.role_arn)
             .cloned()
             .ok_or_else(denied)?;
-        if !trusts(&role.assume_role_policy, &provider_arn, &provider_name, &d.claims) {
+        if !trusts(
+            &role.assume_role_policy,
+            &provider_arn,
+            &provider_name,
+            &d.claims,
+        ) {
             return Err(denied());
         }
         let duration = req.duration.unwrap_or(DEFAULT_DURATION);
