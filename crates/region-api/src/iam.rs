@@ -5,8 +5,6 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use region::Region;
 use region::iam::IamError;
@@ -14,10 +12,10 @@ use region::iam::model::Role;
 use region::iam::policies::PolicyView;
 use region::iam::roles::CreateRole;
 
-use crate::App;
 use crate::awsquery::{self, url_encode};
 use crate::query::Params;
 use crate::xml::{Xml, iso8601};
+use crate::{App, Incoming};
 
 pub const XMLNS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 
@@ -65,18 +63,24 @@ pub fn message(e: &IamError) -> String {
     }
 }
 
+/// The shared bounds of Query input (no control characters, names and documents bounded), as
+/// an IAM error.
+pub fn check_limits(p: &Params) -> Result<(), IamError> {
+    crate::eks::limits::check_iam(p).map_err(|e| match e {
+        region::eks::EksError::InvalidParameter {
+            member: "PolicyDocument",
+            ..
+        } => IamError::MalformedPolicy {
+            message: e.to_string(),
+        },
+        other => IamError::validation(other.to_string()),
+    })
+}
+
 /// Serve one IAM Query request (already routed here by its credential scope).
-pub async fn handle(
-    app: Arc<App>,
-    method: Method,
-    path: String,
-    query: String,
-    headers: HeaderMap,
-    body: Bytes,
-    request_id: String,
-) -> Response {
-    if let Err(e) = app.authenticate("iam", &method, &path, &query, &headers, &body) {
-        tracing::info!(error = %e, "IAM request refused: authentication");
+pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
+    let request_id = req.request_id.clone();
+    if let Err(e) = app.authenticate("iam", &req) {
         return awsquery::error(
             XMLNS,
             e.query_status(),
@@ -85,7 +89,11 @@ pub async fn handle(
             &request_id,
         );
     }
-    let params = Params::from_request(&method, &query, &body);
+    let params = Params::from_request(&req.method, &req.query, &req.body);
+    if let Err(e) = check_limits(&params) {
+        let (status, c) = code(&e);
+        return awsquery::error(XMLNS, status, c, &message(&e), &request_id);
+    }
     let app2 = app.clone();
     let rid = request_id.clone();
     match tokio::task::spawn_blocking(move || run(&app2.region, &params, &rid)).await {

@@ -17,12 +17,12 @@ pub mod xml;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use region::store::StoreError;
 use region::{Region, RegionConfig};
@@ -96,21 +96,70 @@ impl App {
     }
 }
 
+/// One HTTP request as the protocol handlers see it (body already read, bounded).
+pub struct Incoming {
+    pub method: Method,
+    /// The raw path (still percent-encoded).
+    pub path: String,
+    /// The raw query string.
+    pub query: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// The client's address (for the log), when the listener knows it.
+    pub remote: Option<SocketAddr>,
+    pub request_id: String,
+}
+
 impl App {
     /// Check a request's SigV4 signature for signing name `service`, against the region's key
     /// or temporary credentials issued by STS (which need their session token and must not have
-    /// expired). `path` and `query` are the raw wire forms. The one authentication check of every
-    /// protocol.
+    /// expired). The one authentication check of every protocol. A refused request is logged
+    /// here, as one line: the reason, the access key id it named and the client's address —
+    /// never the canonical request, the signature or a header value such as
+    /// `X-Amz-Security-Token`.
     pub fn authenticate(
         &self,
         service: &str,
-        method: &Method,
-        path: &str,
-        query: &str,
-        headers: &HeaderMap,
-        body: &[u8],
+        req: &Incoming,
     ) -> Result<auth::Caller, auth::AuthFailure> {
-        let hs: Vec<(String, String)> = headers
+        let result = self.verify(service, req);
+        if let Err(e) = &result {
+            let key = match e {
+                auth::AuthFailure::Signature(e) => e.access_key_id().map(str::to_string),
+                auth::AuthFailure::ExpiredToken { access_key_id, .. }
+                | auth::AuthFailure::InvalidToken { access_key_id } => Some(access_key_id.clone()),
+            }
+            .or_else(|| claimed_access_key(&req.headers, &req.query))
+            .map(|k| {
+                k.chars()
+                    .take(64)
+                    .flat_map(char::escape_debug)
+                    .collect::<String>()
+            })
+            .unwrap_or_else(|| "-".into());
+            let remote = req
+                .remote
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "-".into());
+            let reason = match e {
+                auth::AuthFailure::Signature(e) => e.log_reason(),
+                other => other.to_string(),
+            };
+            tracing::info!(
+                service,
+                reason = %reason,
+                access_key_id = %key,
+                remote = %remote,
+                request_id = %req.request_id,
+                "request refused: authentication"
+            );
+        }
+        result
+    }
+
+    fn verify(&self, service: &str, req: &Incoming) -> Result<auth::Caller, auth::AuthFailure> {
+        let hs: Vec<(String, String)> = req
+            .headers
             .iter()
             .map(|(k, v)| {
                 (
@@ -119,19 +168,19 @@ impl App {
                 )
             })
             .collect();
-        let req = HttpRequest {
-            method: method.as_str(),
-            path,
-            query,
+        let http = HttpRequest {
+            method: req.method.as_str(),
+            path: &req.path,
+            query: &req.query,
             headers: &hs,
-            body,
+            body: &req.body,
         };
-        let session = sigv4::parse_auth(&req)
+        let session = sigv4::parse_auth(&http)
             .ok()
             .filter(|a| a.access_key_id.starts_with("ASIA"))
             .and_then(|a| self.region.read().sessions.get(&a.access_key_id).cloned());
         let cfg = VerifyConfig::new(&self.region.config().name, service);
-        let id = sigv4::verify(&req, SystemTime::now(), &cfg, |id| {
+        let id = sigv4::verify(&http, SystemTime::now(), &cfg, |id| {
             if id == self.credentials.access_key_id {
                 Some(self.credentials.secret_access_key.clone())
             } else {
@@ -186,6 +235,21 @@ impl App {
     }
 }
 
+/// The access key id a request claims (`Credential=AKID/...` of `Authorization`, or
+/// `X-Amz-Credential` of a presigned query), for the log only.
+fn claimed_access_key(headers: &HeaderMap, query: &str) -> Option<String> {
+    let from_header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|a| a.split("Credential=").nth(1))
+        .map(|c| c.split(['/', ',', ' ']).next().unwrap_or("").to_string());
+    from_header.or_else(|| {
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "X-Amz-Credential")
+            .map(|(_, v)| v.split('/').next().unwrap_or("").to_string())
+    })
+}
+
 /// Why the region could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -202,12 +266,53 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new().fallback(handle).with_state(app)
 }
 
-/// Serve until `shutdown` resolves.
+/// Longest a client may take to send a request's headers (from its first byte, or from the
+/// end of the previous reply on a kept-alive connection); then the connection is closed.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most connections served at once; further clients wait in the listen backlog until a slot
+/// frees (a slow client holds one for at most [`HEADER_READ_TIMEOUT`] before its request).
+pub const MAX_CONNECTIONS: usize = 512;
+/// How long shutdown waits for in-flight requests.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Bounds of the listener ([`serve_with`]); the default is what `sixfold serve` uses.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeLimits {
+    pub header_read_timeout: Duration,
+    pub max_connections: usize,
+}
+
+impl Default for ServeLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            max_connections: MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// Serve until `shutdown` resolves, with the default [`ServeLimits`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Arc<App>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, app, shutdown, ServeLimits::default()).await
+}
+
+/// Serve until `shutdown` resolves: HTTP/1.1 with a header read timeout and a connection cap,
+/// so slow-header clients (Slowloris) cannot hold the region; each request carries the
+/// client's address (`ConnectInfo<SocketAddr>`) for the log.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    limits: ServeLimits,
+) -> std::io::Result<()> {
+    use hyper::service::Service as _;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
     if let Ok(addr) = listener.local_addr() {
         let host = if addr.ip().is_unspecified() {
             SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
@@ -216,12 +321,65 @@ pub async fn serve(
         };
         let _ = app.endpoint.set(format!("http://{host}"));
     }
-    axum::serve(
-        listener,
-        router(app).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let router = router(app);
+    let max = limits.max_connections.max(1);
+    let slots = Arc::new(tokio::sync::Semaphore::new(max));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = &mut shutdown => break,
+        };
+        let (stream, remote) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of descriptors and the like: wait instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let inner = TowerToHyperService::new(router.clone());
+        let svc = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(remote));
+            inner.call(req)
+        });
+        let conn = builder.serve_connection(TokioIo::new(stream), svc);
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => {
+                    if let Err(e) = r {
+                        tracing::debug!(%remote, error = %e, "connection closed");
+                    }
+                }
+                _ = stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(SHUTDOWN_GRACE, conn).await;
+                }
+            }
+        });
+    }
+    let _ = stop_tx.send(true);
+    // Wait until every connection has given its slot back (bounded by the grace period).
+    let all = u32::try_from(max).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all)).await;
+    Ok(())
 }
 
 fn xml_response(reply: ec2::Reply) -> Response {
@@ -260,8 +418,9 @@ async fn read_body(mut body: Body) -> Option<Bytes> {
 
 /// Which Query service a request to `/` is for: the credential scope's service when signed,
 /// `sts` for an unsigned `AssumeRoleWithWebIdentity`, else `ec2`.
-fn query_service(method: &Method, query: &str, headers: &HeaderMap, body: &[u8]) -> String {
-    let hs: Vec<(String, String)> = headers
+fn query_service(req: &Incoming) -> String {
+    let hs: Vec<(String, String)> = req
+        .headers
         .iter()
         .map(|(k, v)| {
             (
@@ -270,17 +429,17 @@ fn query_service(method: &Method, query: &str, headers: &HeaderMap, body: &[u8])
             )
         })
         .collect();
-    let req = HttpRequest {
-        method: method.as_str(),
+    let http = HttpRequest {
+        method: req.method.as_str(),
         path: "/",
-        query,
+        query: &req.query,
         headers: &hs,
-        body,
+        body: &req.body,
     };
-    match sigv4::parse_auth(&req) {
+    match sigv4::parse_auth(&http) {
         Ok(a) => a.service,
         Err(_) => {
-            let p = query::Params::from_request(method, query, body);
+            let p = query::Params::from_request(&req.method, &req.query, &req.body);
             if p.get("Action").as_deref() == Some("AssumeRoleWithWebIdentity") {
                 "sts".into()
             } else {
@@ -290,13 +449,12 @@ fn query_service(method: &Method, query: &str, headers: &HeaderMap, body: &[u8])
     }
 }
 
-async fn handle(
-    State(app): State<Arc<App>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+async fn handle(State(app): State<Arc<App>>, req: axum::extract::Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let remote = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
     let request_id = app.region.request_id();
     let body: Bytes = match read_body(body).await {
         Some(b) => b,
@@ -311,39 +469,42 @@ async fn handle(
             ));
         }
     };
-    let path = uri.path().to_string();
-    let query = uri.query().unwrap_or("").to_string();
+    let req = Incoming {
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().unwrap_or("").to_string(),
+        method: parts.method,
+        headers: parts.headers,
+        body,
+        remote,
+        request_id,
+    };
     // The clusters' OIDC issuers (discovery and keys, unsigned as on AWS) and the token minting
     // endpoint.
-    if let Some(r) = oidc::route(&method, &path) {
-        return oidc::handle(app, r, method, path, query, headers, body, request_id).await;
+    if let Some(r) = oidc::route(&req.method, &req.path) {
+        return oidc::handle(app, r, req).await;
     }
     // Query protocols on `/`: routed by the credential scope's service (ec2, iam, sts); an
     // unsigned AssumeRoleWithWebIdentity goes to STS by its Action, as on AWS.
-    if path == "/" {
-        match query_service(&method, &query, &headers, &body).as_str() {
-            "iam" => {
-                return iam::handle(app, method, path, query, headers, body, request_id).await;
-            }
-            "sts" => {
-                return sts::handle(app, method, path, query, headers, body, request_id).await;
-            }
+    if req.path == "/" {
+        match query_service(&req).as_str() {
+            "iam" => return iam::handle(app, req).await,
+            "sts" => return sts::handle(app, req).await,
             _ => {}
         }
     }
     // EC2 Query: POST / (or GET / with the parameters in the query string).
-    if path == "/" {
-        if let Err(e) = app.authenticate("ec2", &method, &path, &query, &headers, &body) {
-            tracing::info!(error = %e, "EC2 request refused: authentication");
+    if req.path == "/" {
+        if let Err(e) = app.authenticate("ec2", &req) {
             return xml_response(ec2::error_reply(
                 e.ec2_status(),
                 e.ec2_code(),
                 &e.message(),
-                &request_id,
+                &req.request_id,
             ));
         }
-        let params = query::Params::from_request(&method, &query, &body);
+        let params = query::Params::from_request(&req.method, &req.query, &req.body);
         let app2 = app.clone();
+        let request_id = req.request_id;
         let reply =
             tokio::task::spawn_blocking(move || ec2::handle(&app2.region, &params, &request_id))
                 .await;
@@ -361,5 +522,41 @@ async fn handle(
         };
     }
     // EKS rest-json: every other path.
-    eks::handle(app, method, path, query, headers, body, request_id).await
+    eks::handle(app, req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use region::store::{Change, RedbStore, Store};
+
+    #[test]
+    fn a_store_row_that_does_not_parse_refuses_the_start_naming_the_file() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("region");
+        drop(App::open(&dir, "us-east-1").unwrap());
+        let path = dir.join("region.redb");
+        RedbStore::open(&path)
+            .unwrap()
+            .commit(&[Change {
+                table: "vpcs".into(),
+                key: "vpc-1".into(),
+                value: Some(b"not json".to_vec()),
+            }])
+            .unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let err = App::open(&dir, "us-east-1")
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            err.contains(&format!(
+                "the region store {} cannot be read",
+                path.display()
+            )) && err.contains("vpcs/vpc-1")
+                && err.contains("restore it from a backup"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
 }

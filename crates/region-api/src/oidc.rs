@@ -6,16 +6,15 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method};
+use axum::http::Method;
 use axum::response::Response;
 use region::iam::IamError;
 use region::iam::jwt;
 use serde_json::json;
 
-use crate::App;
 use crate::eks::Reply;
 use crate::eks::json::{Obj, parse_body};
+use crate::{App, Incoming};
 
 /// Longest token lifetime the minting endpoint grants (the kubelet's default is 1 day).
 pub const MAX_TTL: u64 = 86_400;
@@ -57,24 +56,16 @@ fn iam_reply(e: &IamError) -> Reply {
 }
 
 /// Serve one OIDC request.
-#[allow(clippy::too_many_arguments)]
-pub async fn handle(
-    app: Arc<App>,
-    r: Route,
-    method: Method,
-    path: String,
-    query: String,
-    headers: HeaderMap,
-    body: Bytes,
-    request_id: String,
-) -> Response {
+pub async fn handle(app: Arc<App>, r: Route, req: Incoming) -> Response {
+    let request_id = req.request_id.clone();
     if let Route::Mint(_) = r {
-        if let Err(e) = app.authenticate("eks", &method, &path, &query, &headers, &body) {
+        if let Err(e) = app.authenticate("eks", &req) {
             return Reply::error(e.eks_status(), e.eks_error_type(), &e.message())
                 .into_response(&request_id);
         }
     }
     let app2 = app.clone();
+    let body = req.body;
     match tokio::task::spawn_blocking(move || run(&app2, r, &body)).await {
         Ok(reply) => reply.into_response(&request_id),
         Err(_) => Reply::error(500, "ServerException", "An internal error occurred.")

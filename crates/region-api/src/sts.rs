@@ -4,18 +4,16 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use region::iam::IamError;
 use region::iam::sts::AssumeRoleWithWebIdentity;
 
-use crate::App;
 use crate::auth::Caller;
 use crate::awsquery;
-use crate::iam::{code, message};
+use crate::iam::{check_limits, code, message};
 use crate::query::Params;
 use crate::xml::{Xml, iso8601};
+use crate::{App, Incoming};
 
 pub const XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
@@ -33,16 +31,13 @@ pub const ACTIONS: &[(&str, bool, Action)] = &[
 ];
 
 /// Serve one STS Query request.
-pub async fn handle(
-    app: Arc<App>,
-    method: Method,
-    path: String,
-    query: String,
-    headers: HeaderMap,
-    body: Bytes,
-    request_id: String,
-) -> Response {
-    let params = Params::from_request(&method, &query, &body);
+pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
+    let request_id = req.request_id.clone();
+    let params = Params::from_request(&req.method, &req.query, &req.body);
+    if let Err(e) = check_limits(&params) {
+        let (status, c) = code(&e);
+        return awsquery::error(XMLNS, status, c, &message(&e), &request_id);
+    }
     let action = params.get("Action").unwrap_or_default();
     let Some((name, unsigned, f)) = ACTIONS.iter().find(|(n, _, _)| *n == action) else {
         let served: Vec<&str> = ACTIONS.iter().map(|(n, _, _)| *n).collect();
@@ -58,15 +53,14 @@ pub async fn handle(
             &request_id,
         );
     };
-    let signed = headers.contains_key(axum::http::header::AUTHORIZATION)
-        || query.contains("X-Amz-Signature");
+    let signed = req.headers.contains_key(axum::http::header::AUTHORIZATION)
+        || req.query.contains("X-Amz-Signature");
     let caller = if *unsigned && !signed {
         None
     } else {
-        match app.authenticate("sts", &method, &path, &query, &headers, &body) {
+        match app.authenticate("sts", &req) {
             Ok(c) => Some(c),
             Err(e) => {
-                tracing::info!(error = %e, "STS request refused: authentication");
                 return awsquery::error(
                     XMLNS,
                     e.query_status(),

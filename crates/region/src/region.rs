@@ -141,7 +141,7 @@ impl Region {
         };
         match op(&mut state, &mut env) {
             Ok(r) => {
-                let changes = match state.take_changes() {
+                let changes = match state.changes() {
                     Ok(c) => c,
                     Err(e) => {
                         state.rollback();
@@ -149,15 +149,14 @@ impl Region {
                     }
                 };
                 if let Err(e) = self.store.commit(&changes) {
-                    // The journal was consumed by take_changes: restore from the store, which
-                    // still holds the last committed state.
-                    tracing::error!(error = %e, "commit failed; reloading the last committed state");
-                    match self.store.load().and_then(State::from_records) {
-                        Ok(s) => *state = s,
-                        Err(e2) => tracing::error!(error = %e2, "reload failed too"),
-                    }
+                    // The store applied nothing; undo in memory from the journal. (Reloading
+                    // from the store instead could fail too, e.g. on a full disk, and would
+                    // then leave changes that were never committed in the served state.)
+                    state.rollback();
+                    tracing::error!(error = %e, "commit failed; the operation changed nothing");
                     return Err(e.into());
                 }
+                state.clear_journals();
                 Ok(r)
             }
             Err(e) => {
@@ -165,5 +164,79 @@ impl Region {
                 Err(e)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::ec2::vpc::CreateVpc;
+    use crate::store::{Change, MemStore, Record};
+
+    /// A store that fails every call while `down` is set, as a full disk does.
+    #[derive(Default)]
+    struct Flaky {
+        rows: MemStore,
+        down: std::sync::Arc<AtomicBool>,
+    }
+
+    impl Store for Flaky {
+        fn load(&self) -> Result<Vec<Record>, StoreError> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(StoreError::Io("No space left on device".into()));
+            }
+            self.rows.load()
+        }
+        fn commit(&self, changes: &[Change]) -> Result<(), StoreError> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(StoreError::Io("No space left on device".into()));
+            }
+            self.rows.commit(changes)
+        }
+    }
+
+    fn create_vpc(region: &Region) -> Result<String, crate::ec2::Ec2Error> {
+        region.write(|s, env| {
+            s.create_vpc(
+                env,
+                CreateVpc {
+                    cidr_block: Some("10.0.0.0/16".into()),
+                    amazon_provided_ipv6: true,
+                    ..Default::default()
+                },
+            )
+            .map(|v| v.id)
+        })
+    }
+
+    #[test]
+    fn a_failed_commit_changes_nothing_even_when_the_store_cannot_be_reread() {
+        let store = Flaky::default();
+        let down = std::sync::Arc::clone(&store.down);
+        let region = Region::open(
+            RegionConfig {
+                name: "us-east-1".into(),
+                account_id: "123456789012".into(),
+            },
+            Box::new(store),
+            Box::new(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1)),
+            Box::new(|| 1_700_000_000),
+        )
+        .unwrap();
+        let first = create_vpc(&region).unwrap();
+        down.store(true, Ordering::SeqCst);
+        assert!(create_vpc(&region).is_err());
+        let ids: Vec<String> = region.read().vpcs.values().map(|v| v.id.clone()).collect();
+        assert_eq!(
+            ids,
+            vec![first.clone()],
+            "a refused write shows in the served state"
+        );
+        down.store(false, Ordering::SeqCst);
+        let second = create_vpc(&region).unwrap();
+        assert_eq!(region.read().vpcs.len(), 2);
+        assert!(region.read().vpcs.contains(&first) && region.read().vpcs.contains(&second));
     }
 }

@@ -31,6 +31,19 @@ macro_rules! tables {
                 Ok(out)
             }
 
+            /// Serialize the rows changed by the running operation; the journals stay until
+            /// [`State::clear_journals`] (committed) or [`State::rollback`] (refused).
+            pub fn changes(&self) -> Result<Vec<Change>, serde_json::Error> {
+                let mut out = Vec::new();
+                $(self.$field.changes(&mut out)?;)*
+                Ok(out)
+            }
+
+            /// The running operation was committed.
+            pub fn clear_journals(&mut self) {
+                $(self.$field.clear_journal();)*
+            }
+
             /// Undo the running operation.
             pub fn rollback(&mut self) {
                 $(self.$field.rollback();)*

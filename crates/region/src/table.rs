@@ -100,6 +100,11 @@ impl<T: Clone> Table<T> {
     pub fn load(&mut self, id: String, value: T) {
         self.rows.insert(id, value);
     }
+
+    /// Keep everything since the last commit: it is now committed.
+    pub fn clear_journal(&mut self) {
+        self.journal.clear();
+    }
 }
 
 impl<T: Clone + Serialize + DeserializeOwned> Table<T> {
@@ -108,14 +113,22 @@ impl<T: Clone + Serialize + DeserializeOwned> Table<T> {
         &mut self,
         out: &mut Vec<crate::store::Change>,
     ) -> Result<(), serde_json::Error> {
-        for id in std::mem::take(&mut self.journal).into_keys() {
-            let value = match self.rows.get(&id) {
+        self.changes(out)?;
+        self.journal.clear();
+        Ok(())
+    }
+
+    /// The rows changed since the last commit, serialized (value `None` = deleted); the journal
+    /// stays, so the operation can still be rolled back if the commit fails.
+    pub fn changes(&self, out: &mut Vec<crate::store::Change>) -> Result<(), serde_json::Error> {
+        for id in self.journal.keys() {
+            let value = match self.rows.get(id) {
                 Some(v) => Some(serde_json::to_vec(v)?),
                 None => None,
             };
             out.push(crate::store::Change {
                 table: self.name.to_string(),
-                key: id,
+                key: id.clone(),
                 value,
             });
         }

@@ -16,7 +16,8 @@ pub struct Args {
     /// Address to listen on. Port 0 picks a free port (printed at start).
     #[arg(long, default_value = "127.0.0.1:4570")]
     listen: SocketAddr,
-    /// Where the region keeps its state and its access key (`credentials`, mode 0600).
+    /// Where the region keeps its state (`region.redb`) and its access key (`credentials`): made
+    /// mode 0700, files 0600, locked (`lock`) while this server runs. See docs/region.md "State".
     #[arg(
         long,
         default_value = "/var/lib/sixfold/region",

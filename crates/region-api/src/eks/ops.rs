@@ -445,7 +445,13 @@ fn dispatch(
             Ok(json!({"update": render::update(&u, true)}))
         }
         Route::TagResource(arn) => {
-            let v = parse_body(body)?;
+            // TagResource reports every bad input as BadRequestException (botocore's model).
+            let v = parse_body(body).map_err(|e| match e {
+                EksError::InvalidParameter { .. } => EksError::BadRequest {
+                    message: e.to_string(),
+                },
+                other => other,
+            })?;
             let o = Obj::root(&v);
             if !o.has("tags") {
                 return Err(EksError::BadRequest {

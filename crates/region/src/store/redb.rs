@@ -257,7 +257,9 @@ fn tighten(path: &Path, mode: u32) -> Result<(), StoreError> {
 }
 
 /// Run `f`, turning a panic into its message. While it runs, panics on *this* thread are not
-/// printed (the caller reports them as one clear error); other threads' panics still are.
+/// printed (the caller reports them as one clear error); other threads' panics still are. The
+/// panic hook is process-wide: calls are serialized by the callers (start-up runs on one
+/// thread; later calls hold the store's mutex).
 fn catch_quietly<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> Result<R, String> {
     let me = std::thread::current().id();
     let previous: Arc<dyn Fn(&std::panic::PanicHookInfo<'_>) + Send + Sync> =
