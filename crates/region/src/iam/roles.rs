@@ -70,9 +70,9 @@ impl State {
             serde_json::from_str(&req.assume_role_policy).map_err(|e| IamError::MalformedPolicy {
                 message: format!("AssumeRolePolicyDocument is not JSON ({e}); give a trust policy such as {{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Principal\":{{\"Service\":\"eks.amazonaws.com\"}},\"Action\":\"sts:AssumeRole\"}}]}}."),
             })?;
-        if trust.get("Statement").is_none() {
+        if !trust.is_object() {
             return Err(IamError::MalformedPolicy {
-                message: "AssumeRolePolicyDocument has no Statement.".into(),
+                message: "AssumeRolePolicyDocument must be a JSON object (a trust policy).".into(),
             });
         }
         let max = req.max_session_duration.unwrap_or(3600);
