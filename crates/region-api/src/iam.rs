@@ -184,7 +184,7 @@ fn create_role(region: &Region, p: &Params) -> Result<Option<String>, IamError> 
             })
             .transpose()?,
     };
-    let r = region.write(|s, env| s.create_role(env, req))?;
+    let r = region.write(|s, env| s.create_role(env, req.clone()))?;
     let mut x = Xml::new();
     role_xml(&mut x, &r);
     Ok(Some(x.finish()))
@@ -229,8 +229,8 @@ fn create_policy(region: &Region, p: &Params) -> Result<Option<String>, IamError
     let doc = required(p, "PolicyDocument")?;
     let path = p.get("Path");
     let description = p.get("Description");
-    let v =
-        region.write(|s, env| s.create_policy(env, &name, path.as_deref(), &doc, description))?;
+    let v = region
+        .write(|s, env| s.create_policy(env, &name, path.as_deref(), &doc, description.clone()))?;
     let mut x = Xml::new();
     policy_xml(&mut x, &v, false);
     Ok(Some(x.finish()))
@@ -291,7 +291,8 @@ fn create_oidc_provider(region: &Region, p: &Params) -> Result<Option<String>, I
     let url = required(p, "Url")?;
     let clients = p.list("ClientIDList.member");
     let thumbs = p.list("ThumbprintList.member");
-    let v = region.write(|s, env| s.create_oidc_provider(env, &url, clients, thumbs))?;
+    let v = region
+        .write(|s, env| s.create_oidc_provider(env, &url, clients.clone(), thumbs.clone()))?;
     let mut x = Xml::new();
     x.leaf("OpenIDConnectProviderArn", &v.arn);
     Ok(Some(x.finish()))

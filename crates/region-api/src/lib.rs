@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod datadir;
 pub mod ec2;
 pub mod eks;
+pub mod feed;
 pub mod iam;
 pub mod oidc;
 pub mod query;
@@ -60,23 +61,20 @@ impl App {
     /// made. A store that exists but cannot be read fails the start (it is never replaced by an
     /// empty one); see [`region::store::RedbStore::open`].
     pub fn open(data_dir: &Path, region_name: &str) -> Result<(Self, bool), OpenError> {
+        Self::open_with(data_dir, region_name, region::store::DEFAULT_LOG_LIMIT)
+    }
+
+    /// [`App::open`], keeping the last `log_limit` commits for the change feed.
+    pub fn open_with(
+        data_dir: &Path,
+        region_name: &str,
+        log_limit: u64,
+    ) -> Result<(Self, bool), OpenError> {
         let dir = datadir::DataDir::open(data_dir)?;
         let (credentials, created) = credentials::load_or_create(data_dir)?;
         let store_path = data_dir.join("region.redb");
-        let store = region::store::RedbStore::open(&store_path)?;
-        let config = RegionConfig {
-            name: region_name.to_string(),
-            account_id: "123456789012".into(),
-        };
-        let rng: Box<dyn rand::RngCore + Send> =
-            Box::new(<rand::rngs::StdRng as rand::SeedableRng>::from_entropy());
-        let clock = Box::new(|| {
-            SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0)
-        });
-        let region = Region::open(config, Box::new(store), rng, clock).map_err(|e| match e {
+        let store = region::store::RedbStore::open(&store_path)?.with_log_limit(log_limit);
+        let region = open_region(Box::new(store), region_name).map_err(|e| match e {
             // Rows that do not load mean the file is damaged as surely as a bad header does.
             e @ (StoreError::Corrupt { .. } | StoreError::Io(_)) => StoreError::Unreadable {
                 path: store_path.clone(),
@@ -94,6 +92,27 @@ impl App {
             created,
         ))
     }
+}
+
+/// The region named `region_name` kept in `store` (account 123456789012, the system clock,
+/// an entropy-seeded random source).
+pub fn open_region(
+    store: Box<dyn region::store::Store>,
+    region_name: &str,
+) -> Result<Region, StoreError> {
+    let config = RegionConfig {
+        name: region_name.to_string(),
+        account_id: "123456789012".into(),
+    };
+    let rng: Box<dyn rand::RngCore + Send> =
+        Box::new(<rand::rngs::StdRng as rand::SeedableRng>::from_entropy());
+    let clock = Box::new(|| {
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    });
+    Region::open(config, store, rng, clock)
 }
 
 /// One HTTP request as the protocol handlers see it (body already read, bounded).
@@ -478,6 +497,10 @@ async fn handle(State(app): State<Arc<App>>, req: axum::extract::Request) -> Res
         remote,
         request_id,
     };
+    // The change feed: revisions, snapshot and watch, signed for `sixfold`.
+    if req.path.starts_with(feed::PREFIX) {
+        return feed::handle(app, req).await;
+    }
     // The clusters' OIDC issuers (discovery and keys, unsigned as on AWS) and the token minting
     // endpoint.
     if let Some(r) = oidc::route(&req.method, &req.path) {
@@ -538,11 +561,14 @@ mod tests {
         let path = dir.join("region.redb");
         RedbStore::open(&path)
             .unwrap()
-            .commit(&[Change {
-                table: "vpcs".into(),
-                key: "vpc-1".into(),
-                value: Some(b"not json".to_vec()),
-            }])
+            .commit(
+                &[Change {
+                    table: "vpcs".into(),
+                    key: "vpc-1".into(),
+                    value: Some(b"not json".to_vec()),
+                }],
+                0,
+            )
             .unwrap();
         let before = std::fs::read(&path).unwrap();
         let err = App::open(&dir, "us-east-1")

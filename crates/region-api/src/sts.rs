@@ -131,7 +131,7 @@ fn assume_role_with_web_identity(
     let own = app.issuer_base();
     let a = app
         .region
-        .write(|s, env| s.assume_role_with_web_identity(env, &own, req))?;
+        .write(|s, env| s.assume_role_with_web_identity(env, &own, req.clone()))?;
     let mut x = Xml::new();
     x.open("Credentials")
         .leaf("AccessKeyId", &a.session.access_key_id)

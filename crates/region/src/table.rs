@@ -101,6 +101,11 @@ impl<T: Clone> Table<T> {
         self.rows.insert(id, value);
     }
 
+    /// Drop a row another replica deleted (no journaling).
+    pub fn unload(&mut self, id: &str) {
+        self.rows.remove(id);
+    }
+
     /// Keep everything since the last commit: it is now committed.
     pub fn clear_journal(&mut self) {
         self.journal.clear();
@@ -138,6 +143,18 @@ impl<T: Clone + Serialize + DeserializeOwned> Table<T> {
     pub fn load_json(&mut self, id: String, bytes: &[u8]) -> Result<(), serde_json::Error> {
         let v = serde_json::from_slice(bytes)?;
         self.rows.insert(id, v);
+        Ok(())
+    }
+
+    /// Every row, serialized.
+    pub fn records(&self, out: &mut Vec<crate::store::Record>) -> Result<(), serde_json::Error> {
+        for (id, v) in &self.rows {
+            out.push(crate::store::Record {
+                table: self.name.to_string(),
+                key: id.clone(),
+                value: serde_json::to_vec(v)?,
+            });
+        }
         Ok(())
     }
 }

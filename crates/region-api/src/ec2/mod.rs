@@ -231,7 +231,7 @@ impl std::ops::Deref for Writer<'_> {
 impl Writer<'_> {
     fn write<R, E: From<region::store::StoreError>>(
         &self,
-        op: impl FnOnce(&mut region::state::State, &mut region::Env) -> Result<R, E>,
+        op: impl FnMut(&mut region::state::State, &mut region::Env) -> Result<R, E>,
     ) -> Result<R, E> {
         if self.dry_run {
             self.region.dry_run(op)
@@ -264,7 +264,7 @@ fn dispatch(region: &Writer, action: &str, p: &Params) -> Result<Option<String>,
                     "Bring-your-own IPv6 pools are not offered here; use --amazon-provided-ipv6-cidr-block.",
                 ));
             }
-            let v = region.write(|s, env| s.create_vpc(env, req))?;
+            let v = region.write(|s, env| s.create_vpc(env, req.clone()))?;
             x.open("vpc");
             render::vpc(&mut x, &v, &owner);
             x.close("vpc");
@@ -314,7 +314,7 @@ fn dispatch(region: &Writer, action: &str, p: &Params) -> Result<Option<String>,
                 outpost_arn: p.get("OutpostArn"),
                 tags: p.tag_specs("subnet"),
             };
-            let sub = region.write(|s, env| s.create_subnet(env, req))?;
+            let sub = region.write(|s, env| s.create_subnet(env, req.clone()))?;
             let s = region.read();
             x.open("subnet");
             render::subnet(&mut x, &sub, &s, &owner, &rname);
@@ -339,8 +339,8 @@ fn dispatch(region: &Writer, action: &str, p: &Params) -> Result<Option<String>,
         }
         "CreateInternetGateway" => {
             let tags = p.tag_specs("internet-gateway");
-            let g =
-                region.write(|s, env| Ok::<_, Ec2Error>(s.create_internet_gateway(env, tags)))?;
+            let g = region
+                .write(|s, env| Ok::<_, Ec2Error>(s.create_internet_gateway(env, tags.clone())))?;
             x.open("internetGateway");
             render::internet_gateway(&mut x, &g, &owner);
             x.close("internetGateway");
@@ -370,8 +370,9 @@ fn dispatch(region: &Writer, action: &str, p: &Params) -> Result<Option<String>,
         }
         "CreateEgressOnlyInternetGateway" => {
             let tags = p.tag_specs("egress-only-internet-gateway");
-            let g = region
-                .write(|s, env| s.create_egress_only_internet_gateway(env, p.get("VpcId"), tags))?;
+            let g = region.write(|s, env| {
+                s.create_egress_only_internet_gateway(env, p.get("VpcId"), tags.clone())
+            })?;
             x.opt("clientToken", p.get("ClientToken"));
             x.open("egressOnlyInternetGateway");
             render::egress_only_gateway(&mut x, &g);
@@ -395,7 +396,8 @@ fn dispatch(region: &Writer, action: &str, p: &Params) -> Result<Option<String>,
         }
         "CreateRouteTable" => {
             let tags = p.tag_specs("route-table");
-            let rt = region.write(|s, env| s.create_route_table(env, p.get("VpcId"), tags))?;
+            let rt =
+                region.write(|s, env| s.create_route_table(env, p.get("VpcId"), tags.clone()))?;
             x.open("routeTable");
             render::route_table(&mut x, &rt, &owner);
             x.close("routeTable");
@@ -454,7 +456,7 @@ fn dispatch(region: &Writer, action: &str, p: &Params) -> Result<Option<String>,
                     p.get("GroupName"),
                     p.get("GroupDescription"),
                     p.get("VpcId"),
-                    tags,
+                    tags.clone(),
                 )
             })?;
             x.leaf("groupId", &g.id);
@@ -538,7 +540,7 @@ fn dispatch(region: &Writer, action: &str, p: &Params) -> Result<Option<String>,
                 instance_tags: p.tag_specs("instance"),
                 eni_tags: p.tag_specs("network-interface"),
             };
-            let r = region.write(|s, env| s.run_instances(env, req))?;
+            let r = region.write(|s, env| s.run_instances(env, req.clone()))?;
             let s = region.read();
             x.leaf("reservationId", &r.id).leaf("ownerId", &owner);
             x.open("groupSet").close("groupSet");
@@ -597,7 +599,7 @@ fn dispatch(region: &Writer, action: &str, p: &Params) -> Result<Option<String>,
                 prefix_count: p.int("Ipv6PrefixCount")?,
                 prefixes: p.list("Ipv6Prefix"),
             };
-            let (eni, addrs, prefixes) = region.write(|s, env| s.assign_ipv6(env, req))?;
+            let (eni, addrs, prefixes) = region.write(|s, env| s.assign_ipv6(env, req.clone()))?;
             x.values("assignedIpv6Addresses", &addrs);
             x.values("assignedIpv6PrefixSet", &prefixes);
             x.leaf("networkInterfaceId", eni);
@@ -636,7 +638,7 @@ fn dispatch(region: &Writer, action: &str, p: &Params) -> Result<Option<String>,
             };
             let itype = p.get("LaunchTemplateData.InstanceType");
             let t = region.write(|s, env| {
-                s.create_launch_template(env, &name, metadata_ipv6, itype)
+                s.create_launch_template(env, &name, metadata_ipv6, itype.clone())
                     .map_err(|e| {
                         Ec2Error::invalid("LaunchTemplateName", name.clone(), e.to_string())
                     })
@@ -672,7 +674,7 @@ fn dispatch(region: &Writer, action: &str, p: &Params) -> Result<Option<String>,
                 .into_iter()
                 .filter_map(|t| t.get("Key"))
                 .collect();
-            region.write(|s, _| s.delete_tags(p.list("ResourceId"), keys))?;
+            region.write(|s, _| s.delete_tags(p.list("ResourceId"), keys.clone()))?;
             x = raw(ok_return());
         }
         "DescribeTags" => {

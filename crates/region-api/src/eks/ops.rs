@@ -236,7 +236,7 @@ fn dispatch(
         Route::CreateCluster => {
             let v = parse_body(body)?;
             let req = create_cluster(&Obj::root(&v))?;
-            let c = region.write(|s, env| s.create_cluster(env, req))?;
+            let c = region.write(|s, env| s.create_cluster(env, req.clone()))?;
             Ok(
                 json!({"cluster": render::cluster(&c, Status::Creating, &health(region, &c), &issuer(&c))}),
             )
@@ -277,7 +277,7 @@ fn dispatch(
                     env,
                     call("UpdateClusterConfig", &cluster, &v, &fp)?,
                     |s, id| s.updates.get(id).cloned(),
-                    |s, env| s.update_cluster_config(env, req),
+                    |s, env| s.update_cluster_config(env, req.clone()),
                     |u| u.id.clone(),
                 )
             })?;
@@ -311,7 +311,7 @@ fn dispatch(
                     env,
                     call("CreateNodegroup", &c, &v, &fp)?,
                     |s, k| s.nodegroups.get(k).cloned(),
-                    |s, env| s.create_nodegroup(env, req),
+                    |s, env| s.create_nodegroup(env, req.clone()),
                     |g| child_key(&g.cluster, &g.name),
                 )
             })?;
@@ -339,7 +339,7 @@ fn dispatch(
                     env,
                     call("CreateAddon", &c, &v, &fp)?,
                     |s, k| s.addons.get(k).cloned(),
-                    |s, env| s.create_addon(env, req),
+                    |s, env| s.create_addon(env, req.clone()),
                     |a| child_key(&a.cluster, &a.name),
                 )
             })?;
@@ -362,7 +362,7 @@ fn dispatch(
                     env,
                     call("UpdateAddon", &c, &v, &fp)?,
                     |s, id| s.updates.get(id).cloned(),
-                    |s, env| s.update_addon(env, req),
+                    |s, env| s.update_addon(env, req.clone()),
                     |u| u.id.clone(),
                 )
             })?;
@@ -411,7 +411,7 @@ fn dispatch(
                     env,
                     call("CreateFargateProfile", &c, &v, &fp)?,
                     |s, k| s.fargate_profiles.get(k).cloned(),
-                    |s, env| s.create_fargate_profile(env, req),
+                    |s, env| s.create_fargate_profile(env, req.clone()),
                     |p| child_key(&p.cluster, &p.name),
                 )
             })?;
@@ -438,7 +438,7 @@ fn dispatch(
                     env,
                     call("UpdateNodegroupConfig", &c, &v, &fp)?,
                     |s, id| s.updates.get(id).cloned(),
-                    |s, env| s.update_nodegroup_config(env, req),
+                    |s, env| s.update_nodegroup_config(env, req.clone()),
                     |u| u.id.clone(),
                 )
             })?;
@@ -459,7 +459,7 @@ fn dispatch(
                 });
             }
             let tags = o.str_map("tags")?;
-            region.write(|s, _| s.tag_resource(&arn, tags))?;
+            region.write(|s, _| s.tag_resource(&arn, tags.clone()))?;
             Ok(json!({}))
         }
         Route::UntagResource(arn) => {
