@@ -6,6 +6,7 @@ use crate::eks::model::{
     Update,
 };
 use crate::elb::model::{Listener, LoadBalancer, TargetGroup};
+use crate::iam::model::{ManagedPolicy, OidcProvider, Session, SigningKey};
 use crate::store::{Change, Record, StoreError};
 use crate::table::Table;
 
@@ -107,6 +108,10 @@ tables! {
     updates: Update = "eks_updates",
     eks_request_tokens: RequestToken = "eks_request_tokens",
     roles: Role = "iam_roles",
+    policies: ManagedPolicy = "iam_policies",
+    oidc_providers: OidcProvider = "iam_oidc_providers",
+    signing_keys: SigningKey = "eks_oidc_signing_keys",
+    sessions: Session = "sts_sessions",
     launch_templates: LaunchTemplate = "ec2_launch_templates",
     elb_load_balancers: LoadBalancer = "elb_load_balancers",
     elb_target_groups: TargetGroup = "elb_target_groups",

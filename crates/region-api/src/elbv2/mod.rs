@@ -9,7 +9,7 @@ pub mod render;
 
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use region::Region;
 use region::elb::ElbError;
@@ -56,14 +56,6 @@ pub const ACTIONS: &[(&str, Handler)] = &[
     ("RemoveTags", remove_tags),
     ("DescribeTags", describe_tags),
 ];
-
-/// Whether a request to `/` is signed for Elastic Load Balancing.
-pub fn is_elbv2(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("/elasticloadbalancing/aws4_request"))
-}
 
 fn xml(status: u16, body: String) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
