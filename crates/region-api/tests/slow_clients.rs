@@ -94,7 +94,8 @@ fn an_idle_kept_alive_connection_is_closed_after_the_header_timeout() {
     // A complete (unsigned) request: answered 401, and the connection is kept alive.
     s.write_all(b"GET /clusters HTTP/1.1\r\nHost: region\r\n\r\n")
         .expect("request");
-    s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
     let mut buf = [0u8; 4096];
     let n = s.read(&mut buf).expect("an answer");
     assert!(
