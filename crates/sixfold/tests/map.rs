@@ -384,20 +384,26 @@ fn live(lab: &Lab, tmp: &Path) {
     drop(browser);
 }
 
-/// The URL `sixfold map --serve` prints.
+/// The URL `sixfold map --serve` prints; asserts it follows the region's change feed.
 fn served_url(child: &mut Child) -> String {
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(i) = line.rfind("http://") {
-                let url = line[i..].split_whitespace().next().unwrap_or("").to_owned();
-                let _ = tx.send(url);
+            if line.contains("http://") {
+                let _ = tx.send(line);
             }
         }
     });
-    rx.recv_timeout(Duration::from_secs(30))
-        .expect("sixfold map --serve printed its URL within 30 s")
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("sixfold map --serve printed its URL within 30 s");
+    assert!(
+        line.contains("following the region's change feed"),
+        "the live map follows the region's feed: {line}"
+    );
+    let i = line.rfind("http://").unwrap_or(0);
+    line[i..].split_whitespace().next().unwrap_or("").to_owned()
 }
 
 /// Evaluate `expr` until it is `true` (every 100 ms, at most 20 s).
