@@ -2,9 +2,9 @@
 //! opened in real headless Chromium. The rendered DOM holds every pod IPv6, node /80, subnet /64
 //! and ClusterIP of the lab; a screenshot is decoded and is not blank; and the live page
 //! (`--serve`), driven through the DevTools protocol, changes without a reload when the region
-//! changes (a new instance launched in a lab subnet with RunInstances, a route deleted with
-//! DeleteRoute: the region serves no node-group scaling yet). Every spawned command has a
-//! timeout; the lab is torn down with `sixfold down` even when the test fails.
+//! changes (the node group scaled up with UpdateNodegroupConfig, a route deleted with
+//! DeleteRoute). Every spawned command has a timeout; the lab is torn down with `sixfold down`
+//! even when the test fails.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -305,42 +305,45 @@ fn live(lab: &Lab, tmp: &Path) {
         "focusing a node fills the details panel"
     );
 
-    // Scale up: a new instance in the lab's first subnet (what a node group does).
+    // Scale up the lab's node group by one (EKS UpdateNodegroupConfig): a third node appears.
     let state = lab.state();
     let region = state.region.as_ref().expect("the lab has a region");
     let vpc = state.vpc.as_ref().expect("the lab has a VPC");
+    let cluster = state.cluster.as_ref().expect("the lab has a cluster");
+    let group = cluster
+        .nodegroup
+        .as_deref()
+        .expect("the lab's nodes are a node group");
     let text = std::fs::read_to_string(&region.credentials).expect("credentials");
     let creds = region_api::credentials::parse(&text, "sixfold").expect("sixfold profile");
-    let ec2 = ec2_client::Ec2Client::new("us-east-1", Some(&region.endpoint), creds).unwrap();
-    let p = |k: &str, v: &str| (k.to_owned(), v.to_owned());
-    let reply = ec2
-        .call(
-            "RunInstances",
-            &[
-                p("ImageId", "ami-0123456789abcdef0"),
-                p("InstanceType", "m5.large"),
-                p("MinCount", "1"),
-                p("MaxCount", "1"),
-                p("SubnetId", &vpc.subnets[0].id),
-            ],
-        )
-        .expect("RunInstances");
-    let new_id = reply
-        .items("instancesSet")
-        .next()
-        .and_then(|i| i.child_text("instanceId"))
-        .expect("an instance id")
-        .to_owned();
+    let eks = lab::eks::Eks::new(&region.endpoint, "us-east-1", creds.clone());
+    let path = format!("/clusters/{}/node-groups/{group}", cluster.name);
+    let ng = eks.call("GET", &path, None).expect("DescribeNodegroup");
+    let sc = &ng["nodegroup"]["scalingConfig"];
+    let desired = sc["desiredSize"].as_u64().expect("desiredSize") + 1;
+    let max = sc["maxSize"].as_u64().unwrap_or(desired).max(desired);
+    let min = sc["minSize"].as_u64().unwrap_or(0);
+    let nodes = "document.querySelectorAll('#drawing g.node').length";
+    let before = page.eval(nodes).as_u64().expect("a node count");
+    assert_eq!(before, 2, "the lab's two nodes are drawn");
+    eks.call(
+        "POST",
+        &format!("{path}/update-config"),
+        Some(&json!({"scalingConfig": {"minSize": min, "maxSize": max, "desiredSize": desired}})),
+    )
+    .expect("UpdateNodegroupConfig");
     let start = Instant::now();
     wait_for(
         &mut page,
-        &format!("document.getElementById('plan').textContent.includes('{new_id}')"),
-        "the new instance appears",
+        &format!("{nodes} === {}", before + 1),
+        "the node group's new node appears",
     );
     println!(
-        "live: instance {new_id} drawn {:?} after RunInstances",
+        "live: node group scaled to {desired}, drawn {:?} after UpdateNodegroupConfig",
         start.elapsed()
     );
+    let ec2 = ec2_client::Ec2Client::new("us-east-1", Some(&region.endpoint), creds).unwrap();
+    let p = |k: &str, v: &str| (k.to_owned(), v.to_owned());
 
     // Delete the IPv6 default route: the egress-only gateway then carries nothing.
     let eigw = &vpc.egress_only_gateway;
