@@ -3,7 +3,8 @@
 //! and ClusterIP of the lab; a screenshot is decoded and is not blank; and the live page
 //! (`--serve`), driven through the DevTools protocol, changes without a reload when the region
 //! changes (the node group scaled up with UpdateNodegroupConfig, a route deleted with
-//! DeleteRoute). Every spawned command has a timeout; the lab is torn down with `sixfold down`
+//! DeleteRoute). Compactly drawn pods (large plans) still name themselves on hover. Every spawned
+//! command has a timeout; the lab is torn down with `sixfold down`
 //! even when the test fails.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -715,4 +716,68 @@ fn a_region_alone_is_drawn_through_the_signed_apis_of_any_endpoint() {
         status.contains("404") && body.contains("/events"),
         "{status} {body}"
     );
+}
+
+#[test]
+fn pods_drawn_compactly_still_name_themselves_on_hover() {
+    assert!(
+        Path::new(CHROMIUM).is_file(),
+        "{CHROMIUM} is missing: the map tests open the page in a real browser"
+    );
+    // 30 nodes × 110 pods is past COMPACT_PODS: pods are patterned cells, not elements.
+    let plan = map::synthetic::plan(30, 110);
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("big.html");
+    std::fs::write(&file, map::render(&plan, map::Options::default())).unwrap();
+    let profile = tmp.path().join("p");
+    let _browser = Killed(
+        chromium_cmd(&profile)
+            .args([
+                "--remote-debugging-port=0",
+                &format!("file://{}", file.display()),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn chromium"),
+    );
+    let mut page = Cdp::connect(&profile);
+    wait_for(
+        &mut page,
+        "document.querySelector('.podcells') !== null",
+        "the page loads",
+    );
+    let node = &plan.vpcs[0].subnets[0].nodes[0];
+    for i in [0usize, 2, 40] {
+        // The centre of cell i of the first node, from the cells' box (per_row cells of 7 units).
+        let at = page.eval(&format!(
+            "(() => {{ const g = document.querySelector('.podcells[data-node=\"{}\"]'); g.scrollIntoView(); \
+             const r = g.getBoundingClientRect(); const n = +g.dataset.n; const u = r.width / Math.min(n * 7, {} * 7); \
+             return [r.left + ({i} % n) * 7 * u + 3 * u, r.top + Math.floor({i} / n) * 7 * u + 3 * u]; }})()",
+            node.instance_id,
+            node.pods.len()
+        ));
+        let (x, y) = (at[0].as_f64().unwrap(), at[1].as_f64().unwrap());
+        let id = page.next;
+        page.next += 1;
+        page.send(
+            &json!({"id": id, "method": "Input.dispatchMouseEvent", "params": {"type": "mouseMoved", "x": x, "y": y}})
+                .to_string(),
+        );
+        for _ in 0..1000 {
+            let v: Value = serde_json::from_str(&page.recv()).unwrap_or_default();
+            if v["id"] == json!(id) {
+                break;
+            }
+        }
+        let want = &node.pods[i];
+        let shown = page.eval("document.getElementById('dt').textContent");
+        let shown = shown.as_str().unwrap_or_default();
+        assert!(
+            shown.contains(&want.name) && shown.contains(&want.ipv6.to_string()),
+            "hovering cell {i} shows {shown:?}, not {} {}",
+            want.name,
+            want.ipv6
+        );
+    }
 }
