@@ -8,6 +8,8 @@
 pub mod catalog;
 pub mod ec2;
 pub mod eks;
+pub mod elb;
+pub mod iam;
 pub mod ids;
 pub mod region;
 pub mod state;
