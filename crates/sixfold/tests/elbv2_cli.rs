@@ -498,3 +498,349 @@ fn a_dualstack_nlb_forwards_to_ipv6_ip_targets_and_every_call_round_trips() {
         json!([])
     );
 }
+
+#[test]
+fn every_family_rule_is_refused_with_the_aws_code_and_changes_nothing() {
+    let srv = Server::start();
+    let net = network(&srv);
+    // A dualstack load balancer needs IPv6 in every subnet.
+    create_lb(
+        &srv,
+        "web",
+        "network",
+        "dualstack",
+        &[&net.dual_a, &net.v4only],
+    )
+    .fails_with("InvalidSubnet", &net.v4only);
+    create_lb(
+        &srv,
+        "web",
+        "network",
+        "dualstack",
+        &["subnet-0000000000000dead"],
+    )
+    .fails_with("SubnetNotFound", "subnet-0000000000000dead");
+    let v4 = s(
+        &create_lb(&srv, "v4", "network", "ipv4", &[&net.dual_a, &net.v4only]).json()["LoadBalancers"]
+            [0]["LoadBalancerArn"],
+    );
+    srv.aws(&[
+        "elbv2",
+        "set-ip-address-type",
+        "--load-balancer-arn",
+        &v4,
+        "--ip-address-type",
+        "dualstack",
+    ])
+    .fails_with("InvalidSubnet", &net.v4only);
+    let ds = s(&create_lb(
+        &srv,
+        "ds",
+        "network",
+        "dualstack",
+        &[&net.dual_a, &net.dual_b],
+    )
+    .json()["LoadBalancers"][0]["LoadBalancerArn"]);
+    create_lb(&srv, "ds", "network", "ipv4", &[&net.dual_a])
+        .fails_with("DuplicateLoadBalancerName", "'ds'");
+    create_lb(&srv, "no_underscores", "network", "ipv4", &[&net.dual_a])
+        .fails_with("ValidationError", "'no_underscores' for Name");
+
+    // IPv6 target groups take IP targets only.
+    create_tg(
+        &srv,
+        "inst6",
+        &net.vpc,
+        &["--target-type", "instance", "--ip-address-type", "ipv6"],
+    )
+    .fails_with("ValidationError", "--target-type ip");
+    let tg6 = s(&create_tg(
+        &srv,
+        "pods6",
+        &net.vpc,
+        &["--target-type", "ip", "--ip-address-type", "ipv6"],
+    )
+    .json()["TargetGroups"][0]["TargetGroupArn"]);
+    let tg4 = s(
+        &create_tg(&srv, "pods4", &net.vpc, &["--target-type", "ip"]).json()["TargetGroups"][0]["TargetGroupArn"],
+    );
+    create_tg(&srv, "pods6", &net.vpc, &["--target-type", "ip"])
+        .fails_with("DuplicateTargetGroupName", "'pods6'");
+    create_tg(
+        &srv,
+        "hc",
+        &net.vpc,
+        &[
+            "--health-check-interval-seconds",
+            "10",
+            "--health-check-timeout-seconds",
+            "10",
+        ],
+    )
+    .fails_with("ValidationError", "'10' for HealthCheckTimeoutSeconds");
+
+    // Targets have the group's family and lie in the VPC's blocks.
+    let outside6 = Ipv6Addr::from(u128::from(net.v6_block.network()) ^ (1u128 << 72)).to_string();
+    let register = |tg: &str, id: &str| {
+        srv.aws(&[
+            "elbv2",
+            "register-targets",
+            "--target-group-arn",
+            tg,
+            "--targets",
+            &format!("Id={id}"),
+        ])
+    };
+    register(&tg6, "10.0.1.10").fails_with("InvalidTarget", "'10.0.1.10' is not an IPv6 address");
+    register(&tg6, &outside6).fails_with("InvalidTarget", &format!("'{outside6}' is outside VPC"));
+    register(&tg4, &pod_ip(&net, 7)).fails_with("InvalidTarget", "is not an IPv4 address");
+    register(&tg4, "192.0.2.1").fails_with("InvalidTarget", "10.0.0.0/16");
+    srv.aws(&[
+        "elbv2",
+        "deregister-targets",
+        "--target-group-arn",
+        &tg6,
+        "--targets",
+        &format!("Id={}", pod_ip(&net, 7)),
+    ])
+    .fails_with("InvalidTarget", "is not registered");
+    register(&tg6, &pod_ip(&net, 7)).json();
+    register(&tg4, "10.0.1.10").json();
+
+    // An ipv6 group needs a dualstack load balancer; on an NLB, a TCP or TLS listener.
+    listener(&srv, &v4, "TCP", "80", &tg6).fails_with("InvalidConfigurationRequest", "dualstack");
+    let udp6 = s(&srv
+        .aws(&[
+            "elbv2",
+            "create-target-group",
+            "--name",
+            "udp6",
+            "--protocol",
+            "UDP",
+            "--port",
+            "53",
+            "--vpc-id",
+            &net.vpc,
+            "--target-type",
+            "ip",
+            "--ip-address-type",
+            "ipv6",
+        ])
+        .json()["TargetGroups"][0]["TargetGroupArn"]);
+    listener(&srv, &ds, "UDP", "53", &udp6)
+        .fails_with("IncompatibleProtocols", "TCP and TLS listeners only");
+    listener(&srv, &ds, "HTTP", "80", &tg6)
+        .fails_with("UnsupportedProtocol", "network load balancer");
+    let li = s(&listener(&srv, &ds, "TCP", "80", &tg6).json()["Listeners"][0]["ListenerArn"]);
+    listener(&srv, &ds, "TCP", "80", &tg4).fails_with("DuplicateListener", "port 80");
+    srv.aws(&[
+        "elbv2",
+        "set-ip-address-type",
+        "--load-balancer-arn",
+        &ds,
+        "--ip-address-type",
+        "ipv4",
+    ])
+    .fails_with("InvalidConfigurationRequest", "pods6");
+
+    // Unknown resources are named.
+    let gone_lb = v4.replace("/v4/", "/nope/");
+    srv.aws(&[
+        "elbv2",
+        "describe-load-balancers",
+        "--load-balancer-arns",
+        &gone_lb,
+    ])
+    .fails_with("LoadBalancerNotFound", &gone_lb);
+    srv.aws(&["elbv2", "describe-load-balancers", "--names", "nope"])
+        .fails_with("LoadBalancerNotFound", "'nope'");
+    srv.aws(&["elbv2", "describe-target-groups", "--names", "nope"])
+        .fails_with("TargetGroupNotFound", "'nope'");
+    let gone_li = format!("{li}0");
+    srv.aws(&["elbv2", "delete-listener", "--listener-arn", &gone_li])
+        .fails_with("ListenerNotFound", &gone_li);
+    srv.aws(&[
+        "elbv2",
+        "add-tags",
+        "--resource-arns",
+        &gone_lb,
+        "--tags",
+        "Key=a,Value=b",
+    ])
+    .fails_with("LoadBalancerNotFound", &gone_lb);
+    let many: Vec<String> = (0..51).map(|i| format!("Key=k{i},Value=v")).collect();
+    let mut a = vec!["elbv2", "add-tags", "--resource-arns", &ds, "--tags"];
+    a.extend(many.iter().map(String::as_str));
+    srv.aws(&a).fails_with("TooManyTags", "51 tags");
+    let targets: Vec<String> = (0..101)
+        .map(|i| format!("Id={}", pod_ip(&net, 100 + i)))
+        .collect();
+    let mut a = vec![
+        "elbv2",
+        "register-targets",
+        "--target-group-arn",
+        &tg6,
+        "--targets",
+    ];
+    a.extend(targets.iter().map(String::as_str));
+    srv.aws(&a).fails_with("ValidationError", "101 targets");
+
+    // None of the refusals above changed anything.
+    let lbs = srv.aws(&["elbv2", "describe-load-balancers"]).json();
+    let names: Vec<String> = lbs["LoadBalancers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| s(&l["LoadBalancerName"]))
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.contains(&"v4".to_string()) && names.contains(&"ds".to_string()));
+    let ip_types: Vec<&Value> = lbs["LoadBalancers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| &l["IpAddressType"])
+        .collect();
+    assert!(ip_types.contains(&&json!("ipv4")) && ip_types.contains(&&json!("dualstack")));
+    let h = srv
+        .aws(&[
+            "elbv2",
+            "describe-target-health",
+            "--target-group-arn",
+            &tg6,
+        ])
+        .json();
+    assert_eq!(h["TargetHealthDescriptions"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        srv.aws(&["elbv2", "describe-tags", "--resource-arns", &ds])
+            .json()["TagDescriptions"][0]["Tags"],
+        json!([])
+    );
+    assert_eq!(
+        srv.aws(&["elbv2", "describe-listeners", "--load-balancer-arn", &ds])
+            .json()["Listeners"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn instance_targets_that_are_nodes_of_an_ipv6_cluster_are_refused_by_six_elb_instance_target() {
+    let srv = Server::start();
+    let net = network(&srv);
+    srv.aws(&[
+        "ec2",
+        "modify-subnet-attribute",
+        "--subnet-id",
+        &net.dual_a,
+        "--assign-ipv6-address-on-creation",
+    ])
+    .json();
+    srv.aws(&[
+        "eks",
+        "create-cluster",
+        "--name",
+        "six",
+        "--role-arn",
+        "arn:aws:iam::123456789012:role/eks",
+        "--resources-vpc-config",
+        &format!("subnetIds={}", net.dual_a),
+        "--kubernetes-network-config",
+        "ipFamily=ipv6",
+    ])
+    .json();
+    srv.aws(&[
+        "eks",
+        "create-nodegroup",
+        "--cluster-name",
+        "six",
+        "--nodegroup-name",
+        "ng",
+        "--node-role",
+        "arn:aws:iam::123456789012:role/node",
+        "--subnets",
+        &net.dual_a,
+        "--instance-types",
+        "m5.large",
+        "--scaling-config",
+        "minSize=1,maxSize=1,desiredSize=1",
+    ])
+    .json();
+    let r = srv
+        .aws(&[
+            "ec2",
+            "describe-instances",
+            "--filters",
+            "Name=tag:eks:nodegroup-name,Values=ng",
+        ])
+        .json();
+    let node = s(&r["Reservations"][0]["Instances"][0]["InstanceId"]);
+    // A plain instance of the same VPC is a fine instance target.
+    let plain = s(&srv
+        .aws(&[
+            "ec2",
+            "run-instances",
+            "--image-id",
+            "ami-0123456789abcdef0",
+            "--instance-type",
+            "m5.large",
+            "--subnet-id",
+            &net.dual_b,
+            "--count",
+            "1",
+        ])
+        .json()["Instances"][0]["InstanceId"]);
+    let tg = s(
+        &create_tg(&srv, "nodes", &net.vpc, &["--target-type", "instance"]).json()["TargetGroups"]
+            [0]["TargetGroupArn"],
+    );
+    srv.aws(&["elbv2", "register-targets", "--target-group-arn", &tg, "--targets", &format!("Id={node}")])
+        .fails_with(
+            "InvalidTarget",
+            &format!("[SIX-ELB-INSTANCE-TARGET] Instance '{node}' is a node of node group ng of the ipv6 cluster six"),
+        );
+    // Both at once: the node refuses the whole call, so the plain instance is not added either.
+    srv.aws(&[
+        "elbv2",
+        "register-targets",
+        "--target-group-arn",
+        &tg,
+        "--targets",
+        &format!("Id={plain}"),
+        &format!("Id={node}"),
+    ])
+    .fails_with("InvalidTarget", "--target-type ip --ip-address-type ipv6");
+    assert_eq!(
+        srv.aws(&["elbv2", "describe-target-health", "--target-group-arn", &tg])
+            .json()["TargetHealthDescriptions"],
+        json!([])
+    );
+    srv.aws(&[
+        "elbv2",
+        "register-targets",
+        "--target-group-arn",
+        &tg,
+        "--targets",
+        &format!("Id={plain}"),
+    ])
+    .json();
+    let h = srv
+        .aws(&["elbv2", "describe-target-health", "--target-group-arn", &tg])
+        .json();
+    assert_eq!(
+        h["TargetHealthDescriptions"][0]["Target"]["Id"],
+        json!(plain)
+    );
+    assert_eq!(h["TargetHealthDescriptions"][0]["Target"]["Port"], 8080);
+    srv.aws(&[
+        "elbv2",
+        "register-targets",
+        "--target-group-arn",
+        &tg,
+        "--targets",
+        "Id=i-0000000000000dead",
+    ])
+    .fails_with("InvalidTarget", "'i-0000000000000dead' does not exist");
+}
