@@ -5,6 +5,7 @@ use crate::eks::model::{
     Addon, Cluster, FargateProfile, FargateUnit, LaunchTemplate, Nodegroup, RequestToken, Role,
     Update,
 };
+use crate::elb::model::{Listener, LoadBalancer, TargetGroup};
 use crate::iam::model::{ManagedPolicy, OidcProvider, Session, SigningKey};
 use crate::store::{Change, Record, StoreError};
 use crate::table::Table;
@@ -112,4 +113,7 @@ tables! {
     signing_keys: SigningKey = "eks_oidc_signing_keys",
     sessions: Session = "sts_sessions",
     launch_templates: LaunchTemplate = "ec2_launch_templates",
+    elb_load_balancers: LoadBalancer = "elb_load_balancers",
+    elb_target_groups: TargetGroup = "elb_target_groups",
+    elb_listeners: Listener = "elb_listeners",
 }
