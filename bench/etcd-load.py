@@ -15,11 +15,14 @@ for line in open(creds_file):
 cfg = botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=10)
 done = [0] * threads
 failed = [0] * threads
+# Clients are made before the clock starts (making one costs far more than a request).
+all_clients = [[boto3.session.Session().client("ec2", region_name="us-east-1", endpoint_url=e,
+                aws_access_key_id=ak, aws_secret_access_key=sk, config=cfg) for e in endpoints]
+               for _ in range(threads)]
 stop = time.time() + seconds
 
 def run(i):
-    clients = [boto3.session.Session().client("ec2", region_name="us-east-1", endpoint_url=e,
-               aws_access_key_id=ak, aws_secret_access_key=sk, config=cfg) for e in endpoints]
+    clients = all_clients[i]
     n = i
     while time.time() < stop:
         c = clients[n % len(clients)]; n += 1
@@ -34,6 +37,7 @@ def run(i):
 
 ts = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
 t0 = time.time()
+stop = t0 + seconds
 for t in ts: t.start()
 for t in ts: t.join()
 el = time.time() - t0
