@@ -206,9 +206,15 @@ async fn handle(
         }
         let params = query::Params::from_request(&method, &query, &body);
         let app2 = app.clone();
-        let reply =
-            tokio::task::spawn_blocking(move || ec2::handle(&app2.region, &params, &request_id))
-                .await;
+        let reply = tokio::task::spawn_blocking(move || {
+            ec2::handle(
+                &app2.region,
+                app2.credentials.secret_access_key.as_bytes(),
+                &params,
+                &request_id,
+            )
+        })
+        .await;
         return match reply {
             Ok(r) => xml_response(r),
             Err(e) => {

@@ -32,6 +32,11 @@ impl Params {
         self.map.get(name).cloned()
     }
 
+    /// Every (name, value), in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.map.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     pub fn bool(&self, name: &'static str) -> Result<Option<bool>, Ec2Error> {
         match self.map.get(name).map(|s| s.to_ascii_lowercase()) {
             None => Ok(None),
