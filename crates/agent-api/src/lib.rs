@@ -94,6 +94,8 @@ pub enum ErrorKind {
     Exhausted,
     /// The agent is not ready yet (no prefix) (CNI 11).
     NotReady,
+    /// Every connection slot of the agent is taken; retry shortly (CNI 11).
+    Busy,
     /// Anything else (CNI 999).
     Internal,
 }
@@ -150,10 +152,18 @@ pub fn call(socket: &Path, req: &Request, timeout: Duration) -> Result<Response,
     stream.set_write_timeout(Some(timeout)).map_err(io)?;
     let mut line = serde_json::to_vec(req)?;
     line.push(b'\n');
-    stream.write_all(&line).map_err(io)?;
+    let written = stream.write_all(&line);
     let mut reader = BufReader::new(stream);
     let mut answer = String::new();
-    reader.read_line(&mut answer).map_err(io)?;
+    let read = reader.read_line(&mut answer);
+    // An agent that answered before reading (it is busy) may have closed already, so the write
+    // fails with a broken pipe while its answer waits to be read: the answer wins.
+    if let Err(e) = written
+        && (read.is_err() || answer.is_empty())
+    {
+        return Err(io(e));
+    }
+    read.map_err(io)?;
     let resp: Response = serde_json::from_str(answer.trim_end())?;
     if let Response::Error { kind, message } = resp {
         return Err(ClientError::Agent { kind, message });

@@ -61,10 +61,11 @@ impl Histogram {
 }
 
 const OPS: [&str; 5] = ["add", "del", "list", "gc", "status"];
-const KINDS: [(ErrorKind, &str); 4] = [
+const KINDS: [(ErrorKind, &str); 5] = [
     (ErrorKind::InvalidRequest, "invalid_request"),
     (ErrorKind::Exhausted, "exhausted"),
     (ErrorKind::NotReady, "not_ready"),
+    (ErrorKind::Busy, "busy"),
     (ErrorKind::Internal, "internal"),
 ];
 

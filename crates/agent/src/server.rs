@@ -22,7 +22,7 @@ use crate::node::NodeState;
 pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest request line accepted (a GC with thousands of attachments fits).
 pub const MAX_REQUEST_BYTES: u64 = 4 << 20;
-/// Connections served at once; beyond this, callers get `internal` "busy" and retry.
+/// Connections served at once; beyond this, callers get `busy` (CNI 11) and retry.
 pub const MAX_CONNECTIONS: usize = 256;
 
 /// Failures of setting up the socket.
@@ -204,9 +204,12 @@ pub(crate) fn serve_unix(listener: UnixListener, shared: Arc<Shared>, stop: Arc<
         if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
             active.fetch_sub(1, Ordering::SeqCst);
             let busy = Response::Error {
-                kind: ErrorKind::Internal,
-                message: "the agent is busy; retry".into(),
+                kind: ErrorKind::Busy,
+                message: format!(
+                    "the agent is busy (all {MAX_CONNECTIONS} connection slots are taken); retry"
+                ),
             };
+            shared.metrics.error(ErrorKind::Busy);
             let _ = write_response(&stream, &busy);
             continue;
         }

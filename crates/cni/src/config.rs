@@ -84,6 +84,19 @@ impl NetConf {
                 "network name {name:?} must match ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
             )));
         }
+        let plugin_type = r.plugin_type.ok_or_else(|| {
+            Error::InvalidConfig(
+                "`type` (the plugin's name, e.g. \"sixfold-cni\") is missing".into(),
+            )
+        })?;
+        if let Some(v) = r.prev_result.as_ref().and_then(|p| p.get("cniVersion")) {
+            let ok = v.as_str().and_then(CniVersion::parse).is_some();
+            if !ok {
+                return Err(Error::IncompatibleVersion {
+                    got: format!("{v} (prevResult.cniVersion)"),
+                });
+            }
+        }
         let prev_result = match &r.prev_result {
             Some(v) => Some(
                 CniResult::from_json(v)
@@ -94,7 +107,7 @@ impl NetConf {
         Ok(NetConf {
             cni_version,
             name,
-            plugin_type: r.plugin_type.unwrap_or_default(),
+            plugin_type,
             prev_result,
             prev_result_raw: r.prev_result,
             valid_attachments: r.valid_attachments,
@@ -131,19 +144,19 @@ mod tests {
         assert_eq!(NetConf::parse(b"{not json").unwrap_err().code(), 6);
         assert_eq!(NetConf::parse(br#"{"name":"x"}"#).unwrap_err().code(), 7);
         assert_eq!(
-            NetConf::parse(br#"{"cniVersion":"0.2.0","name":"x"}"#)
+            NetConf::parse(br#"{"cniVersion":"0.2.0","name":"x","type":"t"}"#)
                 .unwrap_err()
                 .code(),
             1
         );
         assert_eq!(
-            NetConf::parse(br#"{"cniVersion":"1.0.0"}"#)
+            NetConf::parse(br#"{"cniVersion":"1.0.0","type":"t"}"#)
                 .unwrap_err()
                 .code(),
             7
         );
         assert_eq!(
-            NetConf::parse(br#"{"cniVersion":"1.0.0","name":"bad name"}"#)
+            NetConf::parse(br#"{"cniVersion":"1.0.0","name":"bad name","type":"t"}"#)
                 .unwrap_err()
                 .code(),
             7
@@ -152,9 +165,28 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_cni_version_is_an_incompatible_version() {
+        let e = NetConf::parse(br#"{"cniVersion":"","name":"x","type":"t"}"#).unwrap_err();
+        assert_eq!(e.code(), 1, "{e}");
+        let e = NetConf::parse(
+            br#"{"cniVersion":"1.0.0","name":"x","type":"t","prevResult":{"cniVersion":""}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), 1, "{e}");
+        assert!(e.to_string().contains("prevResult"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_type_is_invalid_config() {
+        let e = NetConf::parse(br#"{"cniVersion":"1.0.0","name":"x"}"#).unwrap_err();
+        assert_eq!(e.code(), 7);
+        assert!(e.to_string().contains("`type`"), "{e}");
+    }
+
+    #[test]
     fn prev_result_and_attachments_are_read() {
         let conf = NetConf::parse(
-            br#"{"cniVersion":"1.1.0","name":"n","cni.dev/valid-attachments":[{"containerID":"a","ifname":"eth0"}],
+            br#"{"cniVersion":"1.1.0","name":"n","type":"t","cni.dev/valid-attachments":[{"containerID":"a","ifname":"eth0"}],
                 "prevResult":{"cniVersion":"1.1.0","interfaces":[{"name":"eth0","sandbox":"/x"}],
                 "ips":[{"address":"2001:db8::1/128","gateway":"fe80::1","interface":0}]}}"#,
         )

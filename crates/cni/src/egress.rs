@@ -119,7 +119,18 @@ impl EgressConf {
         json!({"cniVersion": v.as_str(), "name": req.conf.name, "ipam": self.ipam})
     }
 
+    /// The IPAM plugin on `CNI_PATH`. A missing or empty `CNI_PATH` is an invalid environment
+    /// (code 4), a plugin absent from it an invalid configuration (code 7).
     fn ipam_binary(&self, req: &Request) -> Result<PathBuf, Error> {
+        if req.env.path.is_empty() {
+            return Err(Error::InvalidEnv {
+                var: "CNI_PATH",
+                detail: format!(
+                    "is required to find the IPAM plugin {:?}; set it to the plugin directories (e.g. /opt/cni/bin:/usr/lib/cni)",
+                    self.ipam_type
+                ),
+            });
+        }
         delegate::find(&self.ipam_type, &req.env.path)
     }
 }
@@ -166,6 +177,10 @@ impl Drop for Rollback {
 pub struct EgressPlugin;
 
 impl Plugin for EgressPlugin {
+    fn type_name(&self) -> &'static str {
+        "sixfold-egress-cni"
+    }
+
     fn add(&self, req: &Request) -> Result<Value, Error> {
         let conf = EgressConf::from_req(req)?;
         let att = Attachment::from_req(req)?;
@@ -455,9 +470,11 @@ impl Plugin for EgressPlugin {
 
     fn status(&self, req: &Request) -> Result<(), Error> {
         let conf = EgressConf::from_req(req)?;
-        conf.ipam_binary(req)
-            .map(|_| ())
-            .map_err(|e| Error::NotAvailable(e.to_string()))
+        match conf.ipam_binary(req) {
+            Ok(_) => Ok(()),
+            Err(e @ Error::InvalidEnv { .. }) => Err(e),
+            Err(e) => Err(Error::NotAvailable(e.to_string())),
+        }
     }
 
     /// host-local 1.1.x has no GC: read its store (files named by address holding
@@ -566,7 +583,7 @@ mod tests {
 
     #[test]
     fn randomize_snat_accepts_bools_and_reference_strings() {
-        let base = json!({"cniVersion":"1.0.0","name":"n","ipam":{"type":"host-local"}});
+        let base = json!({"cniVersion":"1.0.0","name":"n","type":"t","ipam":{"type":"host-local"}});
         for (v, want) in [
             (json!(true), true),
             (json!(false), false),
@@ -586,7 +603,7 @@ mod tests {
             (conf.ifname.as_str(), conf.node_ip, conf.mtu),
             ("v4if0", None, 1500)
         );
-        let no_ipam = json!({"cniVersion":"1.0.0","name":"n"});
+        let no_ipam = json!({"cniVersion":"1.0.0","name":"n","type":"t"});
         assert!(
             EgressConf::from_req(&req(no_ipam))
                 .unwrap_err()
@@ -597,10 +614,12 @@ mod tests {
 
     #[test]
     fn ipam_gets_at_most_version_1_0_0() {
-        let r = req(json!({"cniVersion":"1.1.0","name":"n","ipam":{"type":"host-local"}}));
+        let r =
+            req(json!({"cniVersion":"1.1.0","name":"n","type":"t","ipam":{"type":"host-local"}}));
         let conf = EgressConf::from_req(&r).unwrap();
         assert_eq!(conf.ipam_stdin(&r)["cniVersion"], "1.0.0");
-        let r = req(json!({"cniVersion":"0.3.1","name":"n","ipam":{"type":"host-local"}}));
+        let r =
+            req(json!({"cniVersion":"0.3.1","name":"n","type":"t","ipam":{"type":"host-local"}}));
         assert_eq!(conf.ipam_stdin(&r)["cniVersion"], "0.3.1");
     }
 

@@ -104,7 +104,7 @@ impl Error {
             Error::Agent(e) => match e {
                 ClientError::Connect { .. } | ClientError::Io { .. } => code::TRY_AGAIN_LATER,
                 ClientError::Agent {
-                    kind: ErrorKind::Exhausted | ErrorKind::NotReady,
+                    kind: ErrorKind::Exhausted | ErrorKind::NotReady | ErrorKind::Busy,
                     ..
                 } => code::TRY_AGAIN_LATER,
                 ClientError::Agent {

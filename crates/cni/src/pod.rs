@@ -99,13 +99,28 @@ impl Attachment {
     }
 }
 
-/// Open the container's namespace; a missing one is CNI code 3.
+/// Open the container's namespace; a missing one is CNI code 3. The plugin's own namespace
+/// (the node's, under any path: compared by device and inode) is refused with code 4, invalid
+/// `CNI_NETNS`: wiring a "pod" into it would rewire the node itself.
 pub(crate) fn open_pod_ns(req: &Request) -> Result<NetNs, Error> {
     let path = req.env.netns()?;
-    NetNs::open(path).map_err(|source| Error::UnknownContainer {
+    let ns = NetNs::open(path).map_err(|source| Error::UnknownContainer {
         netns: path.to_string(),
         source,
-    })
+    })?;
+    match ns.is_own() {
+        Ok(false) => Ok(ns),
+        Ok(true) => Err(Error::InvalidEnv {
+            var: "CNI_NETNS",
+            detail: format!(
+                "{path} is the plugin's own (the node's) network namespace; pass the container's namespace"
+            ),
+        }),
+        Err(source) => Err(Error::UnknownContainer {
+            netns: path.to_string(),
+            source,
+        }),
+    }
 }
 
 /// Fail with [`Error::AlreadyExists`] if `name` exists in `nl`'s namespace.
@@ -193,6 +208,10 @@ fn pod_sysctls(ifname: &str, changed: &mut Vec<(Key, String)>) -> Result<(), dat
 pub struct PodPlugin;
 
 impl Plugin for PodPlugin {
+    fn type_name(&self) -> &'static str {
+        "sixfold-cni"
+    }
+
     fn add(&self, req: &Request) -> Result<Value, Error> {
         let conf = PodConf::from_req(req)?;
         let att = Attachment::from_req(req)?;
@@ -543,16 +562,19 @@ mod tests {
 
     #[test]
     fn config_defaults_and_mtu_bounds() {
-        let c = PodConf::from_req(&req(json!({"cniVersion":"1.0.0","name":"n"}))).unwrap();
+        let c =
+            PodConf::from_req(&req(json!({"cniVersion":"1.0.0","name":"n","type":"t"}))).unwrap();
         assert_eq!(c.agent_socket, PathBuf::from(agent_api::DEFAULT_SOCKET));
         assert_eq!(c.mtu, DEFAULT_MTU);
         let c = PodConf::from_req(&req(
-            json!({"cniVersion":"1.0.0","name":"n","agentSocket":"/x.sock","mtu":9001}),
+            json!({"cniVersion":"1.0.0","name":"n","type":"t","agentSocket":"/x.sock","mtu":9001}),
         ))
         .unwrap();
         assert_eq!((c.agent_socket, c.mtu), (PathBuf::from("/x.sock"), 9001));
-        let e = PodConf::from_req(&req(json!({"cniVersion":"1.0.0","name":"n","mtu":1000})))
-            .unwrap_err();
+        let e = PodConf::from_req(&req(
+            json!({"cniVersion":"1.0.0","name":"n","type":"t","mtu":1000}),
+        ))
+        .unwrap_err();
         assert_eq!(e.code(), 7);
         assert!(e.to_string().contains("1280"));
     }

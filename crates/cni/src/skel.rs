@@ -19,6 +19,9 @@ pub struct Request {
 
 /// A CNI plugin: one method per command. VERSION is answered by the harness.
 pub trait Plugin {
+    /// The plugin's CNI `type` (its binary's name); a configuration naming another type is
+    /// refused before any method runs.
+    fn type_name(&self) -> &'static str;
     /// ADD: returns the result JSON, already shaped for `req.conf.cni_version`.
     fn add(&self, req: &Request) -> Result<Value, Error>;
     /// DEL: must succeed when things are already gone.
@@ -46,9 +49,32 @@ pub fn version_answer(requested: Option<&str>) -> Value {
     json!({"cniVersion": v.as_str(), "supportedVersions": CniVersion::supported_strings()})
 }
 
+/// The configuration's `type` must name this plugin: its own name, or the name it was
+/// started under (runtimes exec `CNI_PATH/<type>`, so an installed alias is fine).
+fn check_type(plugin: &dyn Plugin, invoked_as: Option<&str>, conf: &NetConf) -> Result<(), Error> {
+    let got = conf.plugin_type.as_str();
+    if got == plugin.type_name() || invoked_as == Some(got) {
+        return Ok(());
+    }
+    Err(Error::InvalidConfig(format!(
+        "`type` {got:?} does not name this plugin ({}); a runtime runs the binary named by `type`, so fix the conflist entry",
+        plugin.type_name()
+    )))
+}
+
 /// Run one invocation without touching the process (testable).
 pub fn dispatch(
     plugin: &dyn Plugin,
+    get_env: impl Fn(&str) -> Option<String>,
+    stdin: &[u8],
+) -> Outcome {
+    dispatch_as(plugin, None, get_env, stdin)
+}
+
+/// [`dispatch`] for a binary started as `invoked_as` (the file name of `argv[0]`).
+pub fn dispatch_as(
+    plugin: &dyn Plugin,
+    invoked_as: Option<&str>,
     get_env: impl Fn(&str) -> Option<String>,
     stdin: &[u8],
 ) -> Outcome {
@@ -66,6 +92,10 @@ pub fn dispatch(
         Err(e) => return fail(e),
     };
     if env.command == Command::Version {
+        // Absent is fine (VERSION needs nothing), but an empty string is no version.
+        if requested.as_deref() == Some("") {
+            return fail(Error::IncompatibleVersion { got: String::new() });
+        }
         return Outcome {
             stdout: json_line(&version_answer(requested.as_deref())),
             exit_code: 0,
@@ -75,6 +105,9 @@ pub fn dispatch(
         Ok(c) => c,
         Err(e) => return fail(e),
     };
+    if let Err(e) = check_type(plugin, invoked_as, &conf) {
+        return fail(e);
+    }
     let version = conf.cni_version;
     let too_old = |command: &'static str, needs: &'static str| Error::CommandNotInVersion {
         command,
@@ -119,7 +152,15 @@ fn json_line(v: &Value) -> String {
 pub fn main(plugin: &dyn Plugin) -> ! {
     let mut stdin = Vec::new();
     let outcome = match std::io::stdin().read_to_end(&mut stdin) {
-        Ok(_) => dispatch(plugin, |k| std::env::var(k).ok(), &stdin),
+        Ok(_) => {
+            let argv0 = std::env::args_os().next();
+            let invoked_as = argv0
+                .as_deref()
+                .map(std::path::Path::new)
+                .and_then(std::path::Path::file_name)
+                .and_then(|n| n.to_str());
+            dispatch_as(plugin, invoked_as, |k| std::env::var(k).ok(), &stdin)
+        }
         Err(source) => {
             let e = Error::Io {
                 what: "reading the configuration from stdin".into(),
@@ -147,6 +188,9 @@ mod tests {
 
     struct Fake;
     impl Plugin for Fake {
+        fn type_name(&self) -> &'static str {
+            "fake"
+        }
         fn add(&self, req: &Request) -> Result<Value, Error> {
             Ok(crate::result::CniResult::default().to_json(req.conf.cni_version))
         }
@@ -210,7 +254,10 @@ mod tests {
 
     #[test]
     fn errors_answer_in_the_config_version() {
-        let (v, _) = run("CHECK", r#"{"cniVersion":"0.4.0","name":"n"}"#);
+        let (v, _) = run(
+            "CHECK",
+            r#"{"cniVersion":"0.4.0","name":"n","type":"fake"}"#,
+        );
         assert_eq!(
             (v["cniVersion"].as_str(), v["code"].as_u64()),
             (Some("0.4.0"), Some(1000))
@@ -221,23 +268,57 @@ mod tests {
     #[test]
     fn commands_missing_from_old_versions_are_incompatible() {
         assert_eq!(
-            run("CHECK", r#"{"cniVersion":"0.3.1","name":"n"}"#).0["code"],
+            run(
+                "CHECK",
+                r#"{"cniVersion":"0.3.1","name":"n","type":"fake"}"#
+            )
+            .0["code"],
             1
         );
         assert_eq!(
-            run("STATUS", r#"{"cniVersion":"1.0.0","name":"n"}"#).0["code"],
+            run(
+                "STATUS",
+                r#"{"cniVersion":"1.0.0","name":"n","type":"fake"}"#
+            )
+            .0["code"],
             1
         );
         assert_eq!(
-            run("GC", r#"{"cniVersion":"1.0.0","name":"n"}"#).0["code"],
+            run("GC", r#"{"cniVersion":"1.0.0","name":"n","type":"fake"}"#).0["code"],
             1
         );
-        assert_eq!(run("STATUS", r#"{"cniVersion":"1.1.0","name":"n"}"#).1, 0);
+        assert_eq!(
+            run(
+                "STATUS",
+                r#"{"cniVersion":"1.1.0","name":"n","type":"fake"}"#
+            )
+            .1,
+            0
+        );
     }
 
     #[test]
     fn add_answers_in_the_config_version() {
-        let (v, code) = run("ADD", r#"{"cniVersion":"0.3.1","name":"n"}"#);
+        let (v, code) = run("ADD", r#"{"cniVersion":"0.3.1","name":"n","type":"fake"}"#);
         assert_eq!((code, v["cniVersion"].as_str()), (0, Some("0.3.1")));
+    }
+
+    #[test]
+    fn a_type_naming_another_plugin_is_refused() {
+        let (v, code) = run(
+            "ADD",
+            r#"{"cniVersion":"1.0.0","name":"n","type":"bridge"}"#,
+        );
+        assert_eq!((code, v["code"].as_u64()), (1, Some(7)), "{v}");
+        assert!(v["msg"].as_str().unwrap().contains("bridge"), "{v}");
+        let env = |k: &str| (k == "CNI_COMMAND").then(|| "STATUS".to_string());
+        let stdin = br#"{"cniVersion":"1.1.0","name":"n","type":"alias"}"#;
+        assert_eq!(dispatch_as(&Fake, Some("alias"), env, stdin).exit_code, 0);
+    }
+
+    #[test]
+    fn version_with_an_empty_cni_version_is_refused() {
+        let (v, code) = run("VERSION", r#"{"cniVersion":""}"#);
+        assert_eq!((code, v["code"].as_u64()), (1, Some(1)), "{v}");
     }
 }

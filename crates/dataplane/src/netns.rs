@@ -67,6 +67,22 @@ impl NetNs {
         NetNs::open("/proc/thread-self/ns/net")
     }
 
+    /// True when this is the calling process's own network namespace (`/proc/self/ns/net`):
+    /// the same namespace file (device and inode), whatever path it was opened by.
+    pub fn is_own(&self) -> Result<bool> {
+        use std::os::unix::fs::MetadataExt;
+        let own = Path::new("/proc/self/ns/net");
+        let mine = std::fs::metadata(own).map_err(|source| Error::Netns {
+            path: own.to_path_buf(),
+            source,
+        })?;
+        let this = self.file.metadata().map_err(|source| Error::Netns {
+            path: self.path.clone(),
+            source,
+        })?;
+        Ok((this.dev(), this.ino()) == (mine.dev(), mine.ino()))
+    }
+
     /// The path this handle was opened from.
     pub fn path(&self) -> &Path {
         &self.path

@@ -211,6 +211,30 @@ fn a_deleted_namespace_is_reported_as_gone() {
 }
 
 #[test]
+fn the_own_namespace_is_recognised_under_any_path() {
+    require_root();
+    assert!(NetNs::open("/proc/self/ns/net").unwrap().is_own().unwrap());
+    assert!(
+        NetNs::open(format!("/proc/{}/ns/net", std::process::id()))
+            .unwrap()
+            .is_own()
+            .unwrap()
+    );
+    let ns = TestNs::new("own");
+    let other = ns.open();
+    assert!(!other.is_own().unwrap(), "another namespace is not ours");
+    // Inside the test namespace, its bind mount is the own namespace.
+    let path = ns.path();
+    let seen = other
+        .run(move || NetNs::open(&path).unwrap().is_own().unwrap())
+        .unwrap();
+    assert!(
+        !seen,
+        "is_own compares with the process's namespace, not the thread's"
+    );
+}
+
+#[test]
 fn node_egress_table_is_created_once_and_updated_on_change() {
     require_root();
     let node = TestNs::new("node");

@@ -3,6 +3,7 @@
 //! key; the domain work runs on the blocking pool (a write fsyncs before it answers).
 
 pub mod credentials;
+pub mod datadir;
 pub mod ec2;
 pub mod eks;
 pub mod query;
@@ -18,6 +19,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use region::store::StoreError;
 use region::{Region, RegionConfig};
 use sigv4::{Credentials, HttpRequest, VerifyConfig};
 
@@ -28,17 +30,31 @@ pub const MAX_BODY: usize = 1 << 20;
 pub struct App {
     pub region: Region,
     pub credentials: Credentials,
+    /// Held for the life of the server: no other `sixfold serve` uses this data dir meanwhile.
+    /// `None` for an [`App::new`] region that has no data dir.
+    _data_dir: Option<datadir::DataDir>,
 }
 
 impl App {
+    /// An app over a region opened by the caller, with no data dir (in-process tests).
+    pub fn new(region: Region, credentials: Credentials) -> Self {
+        Self {
+            region,
+            credentials,
+            _data_dir: None,
+        }
+    }
+
     /// Open the region stored under `data_dir` (creating it and its key on first start).
+    ///
+    /// Order matters: the data dir's lock is taken before the key or the store is read or
+    /// made. A store that exists but cannot be read fails the start (it is never replaced by an
+    /// empty one); see [`region::store::RedbStore::open`].
     pub fn open(data_dir: &Path, region_name: &str) -> Result<(Self, bool), OpenError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| OpenError::DataDir {
-            path: data_dir.to_path_buf(),
-            source,
-        })?;
+        let dir = datadir::DataDir::open(data_dir)?;
         let (credentials, created) = credentials::load_or_create(data_dir)?;
-        let store = region::store::RedbStore::open(&data_dir.join("region.redb"))?;
+        let store_path = data_dir.join("region.redb");
+        let store = region::store::RedbStore::open(&store_path)?;
         let config = RegionConfig {
             name: region_name.to_string(),
             account_id: "123456789012".into(),
@@ -51,11 +67,19 @@ impl App {
                 .map(|d| d.as_secs())
                 .unwrap_or(0)
         });
-        let region = Region::open(config, Box::new(store), rng, clock)?;
+        let region = Region::open(config, Box::new(store), rng, clock).map_err(|e| match e {
+            // Rows that do not load mean the file is damaged as surely as a bad header does.
+            e @ (StoreError::Corrupt { .. } | StoreError::Io(_)) => StoreError::Unreadable {
+                path: store_path.clone(),
+                reason: e.to_string(),
+            },
+            e => e,
+        })?;
         Ok((
             App {
                 region,
                 credentials,
+                _data_dir: Some(dir),
             },
             created,
         ))
@@ -101,12 +125,8 @@ impl App {
 /// Why the region could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    #[error("cannot create the data dir {path}: {source}")]
-    DataDir {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    DataDir(#[from] datadir::DataDirError),
     #[error(transparent)]
     Credentials(#[from] credentials::CredentialsError),
     #[error(transparent)]

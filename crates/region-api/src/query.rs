@@ -28,13 +28,13 @@ impl Params {
         }
     }
 
-    pub fn get(&self, name: &str) -> Option<String> {
-        self.map.get(name).cloned()
-    }
-
-    /// Every (name, value), in name order.
+    /// Every (name, value) pair, in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.map.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.map.get(name).cloned()
     }
 
     pub fn bool(&self, name: &'static str) -> Result<Option<bool>, Ec2Error> {

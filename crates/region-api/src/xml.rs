@@ -7,9 +7,15 @@ pub struct Xml {
     buf: String,
 }
 
+/// Append `s` to `out` as XML text: markup characters become entities, a carriage return
+/// becomes `&#xD;` (a parser would turn a raw one into a newline), and characters XML 1.0 cannot
+/// carry at all (other C0 controls, U+FFFE, U+FFFF) become U+FFFD, so the document stays
+/// well-formed whatever the text.
 pub fn escape(s: &str, out: &mut String) {
     for c in s.chars() {
         match c {
+            '\r' => out.push_str("&#xD;"),
+            c if !xml_char(c) => out.push('\u{FFFD}'),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
@@ -18,6 +24,11 @@ pub fn escape(s: &str, out: &mut String) {
             c => out.push(c),
         }
     }
+}
+
+/// Whether XML 1.0 allows `c` in a document (`Char` of the XML 1.0 grammar).
+pub fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 impl Xml {
@@ -126,6 +137,16 @@ mod tests {
         let mut x = Xml::new();
         x.leaf("message", "a<b & 'c'");
         assert_eq!(x.finish(), "<message>a&lt;b &amp; &apos;c&apos;</message>");
+    }
+
+    #[test]
+    fn characters_illegal_in_xml_are_replaced_not_echoed() {
+        let mut x = Xml::new();
+        x.leaf("message", "DescribeVpcs\u{0}\u{1}\u{1b}\u{FFFE}a\tb\r\n");
+        assert_eq!(
+            x.finish(),
+            "<message>DescribeVpcs\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}a\tb&#xD;\n</message>"
+        );
     }
 
     #[test]

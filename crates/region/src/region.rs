@@ -97,6 +97,30 @@ impl Region {
         crate::ids::request_id(&mut **rng)
     }
 
+    /// Run one operation as [`Region::write`] would, then undo it: nothing is kept and nothing
+    /// reaches the store. Answers what the operation would have answered (EC2's `DryRun`).
+    pub fn dry_run<R, E>(
+        &self,
+        op: impl FnOnce(&mut State, &mut Env) -> Result<R, E>,
+    ) -> Result<R, E> {
+        let mut state = self.state.write().unwrap_or_else(|p| {
+            let mut g = p.into_inner();
+            g.rollback();
+            g
+        });
+        self.state.clear_poison();
+        let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
+        let mut env = Env {
+            rng: &mut **rng,
+            now: (self.clock)(),
+            catalog: &self.catalog,
+            config: &self.config,
+        };
+        let r = op(&mut state, &mut env);
+        state.rollback();
+        r
+    }
+
     /// Run one operation: all or nothing, durable before it returns `Ok`.
     pub fn write<R, E: From<StoreError>>(
         &self,

@@ -2,7 +2,8 @@
 
 use crate::ec2::model::*;
 use crate::eks::model::{
-    Addon, Cluster, FargateProfile, FargateUnit, LaunchTemplate, Nodegroup, Role, Update,
+    Addon, Cluster, FargateProfile, FargateUnit, LaunchTemplate, Nodegroup, RequestToken, Role,
+    Update,
 };
 use crate::store::{Change, Record, StoreError};
 use crate::table::Table;
@@ -70,6 +71,7 @@ tables! {
     fargate_profiles: FargateProfile = "eks_fargate_profiles",
     fargate_units: FargateUnit = "eks_fargate_units",
     updates: Update = "eks_updates",
+    eks_request_tokens: RequestToken = "eks_request_tokens",
     roles: Role = "iam_roles",
     launch_templates: LaunchTemplate = "ec2_launch_templates",
     client_tokens: ClientTokenRecord = "ec2_client_tokens",

@@ -42,7 +42,7 @@ pub struct EksClient {
     agent: ureq::Agent,
 }
 
-fn credentials(a: &AwsArgs) -> anyhow::Result<Credentials> {
+pub(crate) fn credentials(a: &AwsArgs) -> anyhow::Result<Credentials> {
     if a.profile.is_none() {
         if let (Ok(id), Ok(secret)) = (
             std::env::var("AWS_ACCESS_KEY_ID"),

@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+/// The lab's proven paths, next to its state file: written by `up`, drawn by `sixfold map`.
+pub const CHECKS_FILE: &str = "checks.json";
+
 fn state_dir(name: &str, given: Option<PathBuf>) -> PathBuf {
     given.unwrap_or_else(|| lab::default_state_dir(name))
 }
@@ -57,6 +60,9 @@ pub fn up(a: UpArgs) -> anyhow::Result<()> {
     };
     let mut out = std::io::stdout();
     let outcome = lab::up::up(&cfg, &mut out)?;
+    let checks = cfg.state_dir.join(CHECKS_FILE);
+    std::fs::write(&checks, serde_json::to_vec_pretty(&outcome.checks)?)
+        .with_context(|| format!("writing {}", checks.display()))?;
     println!();
     print!("{}", lab::status::render(&outcome.state));
     println!();

@@ -5,6 +5,7 @@ mod agent;
 mod bootstrap;
 mod eks_client;
 mod lab;
+mod map;
 mod preflight;
 mod serve;
 
@@ -20,7 +21,8 @@ following the design Amazon EKS uses for IPv6 clusters.\n\n\
   sixfold serve    run a region: VPC/EC2/EKS over the real AWS APIs (the AWS CLI talks to it)\n\
   sixfold agent    run the node agent: owns the node's /80, hands pod addresses to the CNI plugins\n\
   sixfold up       build a whole IPv6 cluster on this machine out of namespaces and prove it\n\
-  sixfold status   the lab's address map; sixfold down removes the lab\n\n\
+  sixfold status   the lab's address map; sixfold down removes the lab\n\
+  sixfold map      the address plan drawn in the browser (--output plan.html, or --serve live)\n\n\
 Run `sixfold <command> --help` for the flags of each command."
 )]
 struct Cli {
@@ -44,6 +46,8 @@ enum Command {
     Down(lab::DownArgs),
     /// Print a lab's address map (table or --output json).
     Status(lab::StatusArgs),
+    /// Draw the IPv6 address plan of a lab or region as one HTML page (--output FILE, or --serve ADDR live).
+    Map(map::Args),
     #[command(hide = true)]
     LabResponder(lab::ResponderArgs),
     #[command(hide = true)]
@@ -72,6 +76,7 @@ fn main() -> std::process::ExitCode {
         Command::Up(a) => lab::up(a),
         Command::Down(a) => lab::down(a),
         Command::Status(a) => lab::status(a),
+        Command::Map(a) => map::run(a),
         Command::LabResponder(a) => lab::responder(a),
         Command::LabDns(a) => lab::dns(a),
         Command::LabForward(a) => lab::forward(a),

@@ -439,6 +439,19 @@ impl Node {
         netns: Option<&str>,
         stdin: &str,
     ) -> (Value, i32) {
+        self.run_with(binary, command, container_id, netns, stdin, &[])
+    }
+
+    /// [`Node::run`] with `CNI_*` variables changed: `(name, None)` removes one.
+    pub fn run_with(
+        &self,
+        binary: &str,
+        command: &str,
+        container_id: &str,
+        netns: Option<&str>,
+        stdin: &str,
+        vars: &[(&str, Option<&str>)],
+    ) -> (Value, i32) {
         let bin_dir = Path::new(binary).parent().unwrap().display().to_string();
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.ns.name, binary]);
@@ -447,6 +460,12 @@ impl Node {
             .env("CNI_IFNAME", "eth0")
             .env("CNI_PATH", format!("{bin_dir}:/usr/lib/cni"))
             .env("CNI_NETNS", netns.unwrap_or(""));
+        for (k, v) in vars {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
         let out = dataplane::exec::run(cmd, stdin.as_bytes(), CMD_TIMEOUT)
             .expect("plugin ran within its timeout");
         let text = String::from_utf8_lossy(&out.stdout);

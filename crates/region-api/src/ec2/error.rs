@@ -35,6 +35,8 @@ pub fn code(e: &Ec2Error) -> (u16, String) {
         Ec2Error::IdempotentParameterMismatch { .. } => (400, "IdempotentParameterMismatch".into()),
         Ec2Error::InvalidPaginationToken { .. } => (400, "InvalidPaginationToken".into()),
         Ec2Error::InvalidFilter { .. } => (400, "InvalidParameterValue".into()),
+        Ec2Error::TagLimitExceeded { .. } => (400, "TagLimitExceeded".into()),
+        Ec2Error::FilterLimitExceeded { .. } => (400, "FilterLimitExceeded".into()),
         Ec2Error::Store(_) => (500, "InternalError".into()),
     };
     (status, code)

@@ -5,6 +5,7 @@
 pub mod compute;
 pub mod error;
 pub mod groups;
+pub mod limits;
 pub mod network;
 pub mod page;
 pub mod render;
@@ -27,7 +28,8 @@ pub struct Reply {
 
 /// What a handler works with.
 pub struct Ctx<'a> {
-    pub region: &'a Region,
+    /// The region, through which writes run (or, with `DryRun=true`, run and are undone).
+    pub region: &'a Writer<'a>,
     /// The action being answered.
     pub action: &'a str,
     /// The account that owns everything.
@@ -188,6 +190,9 @@ pub fn handle(region: &Region, token_key: &[u8], params: &Params, request_id: &s
             );
         }
     }
+    if let Err(e) = limits::check(params) {
+        return domain_error(&e, request_id);
+    }
     let Some((_, handler)) = ACTIONS.iter().find(|(a, _)| *a == action) else {
         return error_reply(
             400,
@@ -199,22 +204,26 @@ pub fn handle(region: &Region, token_key: &[u8], params: &Params, request_id: &s
             request_id,
         );
     };
-    if params.bool("DryRun").ok().flatten() == Some(true) {
-        return error_reply(
-            412,
-            "DryRunOperation",
-            "Request would have succeeded, but DryRun flag is set.",
-            request_id,
-        );
-    }
+    let dry_run = match params.bool("DryRun") {
+        Ok(d) => d == Some(true),
+        Err(e) => return domain_error(&e, request_id),
+    };
+    let writer = Writer { region, dry_run };
     let ctx = Ctx {
-        region,
+        region: &writer,
         action: &action,
         owner: region.config().account_id.clone(),
         rname: region.config().name.clone(),
         token_key,
     };
     match handler(&ctx, params) {
+        // A dry run answers only once the request has been checked as a real one would be.
+        Ok(_) if dry_run => error_reply(
+            412,
+            "DryRunOperation",
+            "Request would have succeeded, but DryRun flag is set.",
+            request_id,
+        ),
         Ok(inner) => {
             let tag = format!("{action}Response");
             let body = format!(
@@ -224,6 +233,33 @@ pub fn handle(region: &Region, token_key: &[u8], params: &Params, request_id: &s
             Reply { status: 200, body }
         }
         Err(e) => domain_error(&e, request_id),
+    }
+}
+
+/// The region as an action sees it: with `DryRun=true` every write runs and is then undone
+/// ([`Region::dry_run`]), so the answer says whether the request would have succeeded.
+pub struct Writer<'a> {
+    region: &'a Region,
+    dry_run: bool,
+}
+
+impl std::ops::Deref for Writer<'_> {
+    type Target = Region;
+    fn deref(&self) -> &Region {
+        self.region
+    }
+}
+
+impl Writer<'_> {
+    pub fn write<R, E: From<region::store::StoreError>>(
+        &self,
+        op: impl FnOnce(&mut region::state::State, &mut region::Env) -> Result<R, E>,
+    ) -> Result<R, E> {
+        if self.dry_run {
+            self.region.dry_run(op)
+        } else {
+            self.region.write(op)
+        }
     }
 }
 

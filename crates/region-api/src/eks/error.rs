@@ -50,7 +50,9 @@ pub fn code(e: &EksError) -> (u16, &'static str) {
         | EksError::NodegroupExists { .. }
         | EksError::AddonExists { .. }
         | EksError::ClusterHasResources { .. } => IN_USE,
-        EksError::FargateProfileExists { .. } => INVALID_PARAMETER,
+        EksError::FargateProfileExists { .. } => IN_USE,
+        EksError::BadRequest { .. } => (400, "BadRequestException"),
+        EksError::ArnNotFound { .. } => (404, "NotFoundException"),
         EksError::RoleExists { .. } => IN_USE,
         EksError::RoleNotFound { .. } => INVALID_PARAMETER,
         EksError::Ec2 { .. } => INVALID_REQUEST,

@@ -83,6 +83,10 @@ pub async fn handle(
         return error_xml(e.ec2_status(), e.ec2_code(), &e.message(), &request_id);
     }
     let params = Params::from_request(&method, &query, &body);
+    if let Err(e) = super::limits::check_iam(&params) {
+        let (status, code) = super::error::iam_code(&e);
+        return error_xml(status, code, &super::error::message(&e), &request_id);
+    }
     let app2 = app.clone();
     let rid = request_id.clone();
     match tokio::task::spawn_blocking(move || run(&app2.region, &params, &rid)).await {

@@ -50,6 +50,7 @@ pub fn parse_body(body: &[u8]) -> Result<Value, EksError> {
     if !v.is_object() {
         return Err(wrong("body", &v, "a JSON object"));
     }
+    super::limits::check_body(&v)?;
     Ok(v)
 }
 

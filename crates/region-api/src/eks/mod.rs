@@ -7,6 +7,7 @@
 pub mod error;
 pub mod iam;
 pub mod json;
+pub mod limits;
 pub mod ops;
 pub mod render;
 

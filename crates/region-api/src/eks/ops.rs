@@ -13,7 +13,9 @@ use region::eks::clusters::{
 use region::eks::fargate::CreateFargateProfile;
 use region::eks::model::*;
 use region::eks::nodegroups::CreateNodegroup;
-use region::eks::{EksError, paginate};
+use region::eks::nodegroups::UpdateNodegroupConfig;
+use region::eks::tokens::Idempotency;
+use region::eks::{EksError, child_key, paginate};
 use serde_json::{Value, json};
 
 use super::Reply;
@@ -44,6 +46,10 @@ pub enum Route {
     ListFargateProfiles(String),
     DescribeFargateProfile(String, String),
     DeleteFargateProfile(String, String),
+    UpdateNodegroupConfig(String, String),
+    TagResource(String),
+    UntagResource(String),
+    ListTagsForResource(String),
 }
 
 fn percent_decode(s: &str) -> String {
@@ -77,6 +83,9 @@ impl Route {
             .map(percent_decode)
             .collect();
         let s: Vec<&str> = segs.iter().map(String::as_str).collect();
+        if let Err(e) = super::limits::check_path(&s) {
+            return Err(Reply::from_domain(&e, ""));
+        }
         let m = method.as_str();
         let o = |x: &str| x.to_string();
         let r = match (m, s.as_slice()) {
@@ -105,12 +114,18 @@ impl Route {
             ("DELETE", ["clusters", c, "fargate-profiles", p]) => {
                 Route::DeleteFargateProfile(o(c), o(p))
             }
+            ("POST", ["clusters", c, "node-groups", n, "update-config"]) => {
+                Route::UpdateNodegroupConfig(o(c), o(n))
+            }
+            ("POST", ["tags", a]) => Route::TagResource(o(a)),
+            ("DELETE", ["tags", a]) => Route::UntagResource(o(a)),
+            ("GET", ["tags", a]) => Route::ListTagsForResource(o(a)),
             _ => {
                 return Err(Reply::error(
                     404,
                     "UnknownOperationException",
                     &format!(
-                        "No EKS operation is served at {m} {raw_path}; this region serves the cluster, node group, add-on, Fargate profile and update operations of EKS 2017-11-01."
+                        "No EKS operation is served at {m} {raw_path}; this region serves the cluster, node group, add-on, Fargate profile, update and tag operations of EKS 2017-11-01 (see docs/region.md)."
                     ),
                 ));
             }
@@ -155,6 +170,47 @@ fn health(region: &Region, c: &Cluster) -> Vec<region::eks::health::HealthIssue>
     region.read().cluster_health(c, &cfg.name, &cfg.account_id)
 }
 
+/// A digest of a mutating request for its `clientRequestToken`: the route and the body without
+/// the token (JSON objects are compared with sorted keys).
+fn fingerprint(route: &Route, body: &Value) -> String {
+    let mut b = body.clone();
+    if let Some(m) = b.as_object_mut() {
+        m.remove("clientRequestToken");
+    }
+    let r = format!("{route:?}");
+    let text = b.to_string();
+    format!(
+        "{:016x}",
+        region::eks::fnv64(&[r.as_bytes(), text.as_bytes()])
+    )
+}
+
+/// The idempotency scope of a call on `cluster` with the request body `v`.
+fn call<'a>(
+    operation: &'static str,
+    cluster: &'a str,
+    v: &'a Value,
+    fp: &'a str,
+) -> Result<Idempotency<'a>, EksError> {
+    let token = match v.get("clientRequestToken") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(other) => {
+            return Err(EksError::invalid(
+                "clientRequestToken",
+                other.to_string(),
+                "clientRequestToken must be a string.",
+            ));
+        }
+    };
+    Ok(Idempotency {
+        operation,
+        cluster,
+        token,
+        fingerprint: fp,
+    })
+}
+
 fn page(key: &str, items: Vec<String>, next: Option<String>) -> Value {
     let mut v = json!({ key: items });
     if let Some(t) = next {
@@ -171,6 +227,7 @@ fn dispatch(
 ) -> Result<Value, EksError> {
     let max = || q_u32(query, "maxResults");
     let token = q(query, "nextToken");
+    let route_copy = route.clone();
     match route {
         Route::CreateCluster => {
             let v = parse_body(body)?;
@@ -205,7 +262,17 @@ fn dispatch(
                     .transpose()?,
                 logging: logging(&o)?,
             };
-            let u = region.write(|s, env| s.update_cluster_config(env, req))?;
+            let fp = fingerprint(&route_copy, &v);
+            let cluster = req.name.clone();
+            let u = region.write(|s, env| {
+                s.idempotent(
+                    env,
+                    call("UpdateClusterConfig", &cluster, &v, &fp)?,
+                    |s, id| s.updates.get(id).cloned(),
+                    |s, env| s.update_cluster_config(env, req),
+                    |u| u.id.clone(),
+                )
+            })?;
             Ok(json!({"update": render::update(&u, true)}))
         }
         Route::ListUpdates(c) => {
@@ -229,8 +296,17 @@ fn dispatch(
         }
         Route::CreateNodegroup(c) => {
             let v = parse_body(body)?;
-            let req = create_nodegroup(c, &Obj::root(&v))?;
-            let g = region.write(|s, env| s.create_nodegroup(env, req))?;
+            let fp = fingerprint(&route_copy, &v);
+            let req = create_nodegroup(c.clone(), &Obj::root(&v))?;
+            let g = region.write(|s, env| {
+                s.idempotent(
+                    env,
+                    call("CreateNodegroup", &c, &v, &fp)?,
+                    |s, k| s.nodegroups.get(k).cloned(),
+                    |s, env| s.create_nodegroup(env, req),
+                    |g| child_key(&g.cluster, &g.name),
+                )
+            })?;
             Ok(json!({"nodegroup": render::nodegroup(&g, Status::Creating)}))
         }
         Route::ListNodegroups(c) => {
@@ -248,8 +324,17 @@ fn dispatch(
         Route::CreateAddon(c) => {
             let v = parse_body(body)?;
             let o = Obj::root(&v);
-            let req = addon_request(c, o.req_str("addonName")?, &o)?;
-            let a = region.write(|s, env| s.create_addon(env, req))?;
+            let fp = fingerprint(&route_copy, &v);
+            let req = addon_request(c.clone(), o.req_str("addonName")?, &o)?;
+            let a = region.write(|s, env| {
+                s.idempotent(
+                    env,
+                    call("CreateAddon", &c, &v, &fp)?,
+                    |s, k| s.addons.get(k).cloned(),
+                    |s, env| s.create_addon(env, req),
+                    |a| child_key(&a.cluster, &a.name),
+                )
+            })?;
             Ok(json!({"addon": render::addon(&a, Status::Creating)}))
         }
         Route::ListAddons(c) => {
@@ -262,8 +347,17 @@ fn dispatch(
         }
         Route::UpdateAddon(c, a) => {
             let v = parse_body(body)?;
-            let req = addon_request(c, a, &Obj::root(&v))?;
-            let u = region.write(|s, env| s.update_addon(env, req))?;
+            let fp = fingerprint(&route_copy, &v);
+            let req = addon_request(c.clone(), a, &Obj::root(&v))?;
+            let u = region.write(|s, env| {
+                s.idempotent(
+                    env,
+                    call("UpdateAddon", &c, &v, &fp)?,
+                    |s, id| s.updates.get(id).cloned(),
+                    |s, env| s.update_addon(env, req),
+                    |u| u.id.clone(),
+                )
+            })?;
             Ok(json!({"update": render::update(&u, true)}))
         }
         Route::DeleteAddon(c, a) => {
@@ -288,7 +382,7 @@ fn dispatch(
                 .collect();
             let mut names: Vec<String> = all.iter().map(|a| a.name.to_string()).collect();
             names.sort();
-            let (names, next) = paginate(names, max()?, token, 100)?;
+            let (names, next) = paginate("DescribeAddonVersions", names, max()?, token, 100)?;
             let addons: Vec<Value> = all
                 .iter()
                 .filter(|a| names.iter().any(|n| n == a.name))
@@ -302,8 +396,17 @@ fn dispatch(
         }
         Route::CreateFargateProfile(c) => {
             let v = parse_body(body)?;
-            let req = create_fargate_profile(c, &Obj::root(&v))?;
-            let p = region.write(|s, env| s.create_fargate_profile(env, req))?;
+            let fp = fingerprint(&route_copy, &v);
+            let req = create_fargate_profile(c.clone(), &Obj::root(&v))?;
+            let p = region.write(|s, env| {
+                s.idempotent(
+                    env,
+                    call("CreateFargateProfile", &c, &v, &fp)?,
+                    |s, k| s.fargate_profiles.get(k).cloned(),
+                    |s, env| s.create_fargate_profile(env, req),
+                    |p| child_key(&p.cluster, &p.name),
+                )
+            })?;
             Ok(json!({"fargateProfile": render::fargate_profile(&p, Status::Creating)}))
         }
         Route::ListFargateProfiles(c) => {
@@ -317,6 +420,46 @@ fn dispatch(
         Route::DeleteFargateProfile(c, p) => {
             let p = region.write(|s, _| s.delete_fargate_profile(&c, &p))?;
             Ok(json!({"fargateProfile": render::fargate_profile(&p, Status::Deleting)}))
+        }
+        Route::UpdateNodegroupConfig(c, n) => {
+            let v = parse_body(body)?;
+            let fp = fingerprint(&route_copy, &v);
+            let req = update_nodegroup_config(c.clone(), n, &Obj::root(&v))?;
+            let u = region.write(|s, env| {
+                s.idempotent(
+                    env,
+                    call("UpdateNodegroupConfig", &c, &v, &fp)?,
+                    |s, id| s.updates.get(id).cloned(),
+                    |s, env| s.update_nodegroup_config(env, req),
+                    |u| u.id.clone(),
+                )
+            })?;
+            Ok(json!({"update": render::update(&u, true)}))
+        }
+        Route::TagResource(arn) => {
+            let v = parse_body(body)?;
+            let o = Obj::root(&v);
+            if !o.has("tags") {
+                return Err(EksError::BadRequest {
+                    message: "The request must contain tags (a map of 1 to 50 keys).".into(),
+                });
+            }
+            let tags = o.str_map("tags")?;
+            region.write(|s, _| s.tag_resource(&arn, tags))?;
+            Ok(json!({}))
+        }
+        Route::UntagResource(arn) => {
+            let keys: Vec<String> = query
+                .iter()
+                .filter(|(k, _)| k == "tagKeys")
+                .map(|(_, v)| v.clone())
+                .collect();
+            region.write(|s, _| s.untag_resource(&arn, &keys))?;
+            Ok(json!({}))
+        }
+        Route::ListTagsForResource(arn) => {
+            let tags = region.read().list_tags_for_resource(&arn)?;
+            Ok(json!({"tags": tags}))
         }
     }
 }
@@ -410,21 +553,18 @@ fn create_nodegroup(cluster: String, o: &Obj) -> Result<CreateNodegroup, EksErro
             .transpose()
             .map(Option::flatten)
     };
-    let mut taints = Vec::new();
-    for t in o.obj_list("taints")? {
-        taints.push(Taint {
-            key: t.req_str("taints.key")?,
-            value: t.opt_str("taints.value")?,
-            effect: t
-                .opt_enum(
-                    "taints.effect",
-                    &["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"],
-                )?
-                .ok_or(EksError::MissingParameter {
-                    member: "taints.effect",
-                })?,
-        });
-    }
+    let taints = taint_list(o.obj_list("taints")?)?;
+    let remote_access = o
+        .opt_obj("remoteAccess")?
+        .map(|r| -> Result<RemoteAccess, EksError> {
+            Ok(RemoteAccess {
+                ec2_ssh_key: r.opt_str("remoteAccess.ec2SshKey")?,
+                source_security_groups: r
+                    .opt_str_list("remoteAccess.sourceSecurityGroups")?
+                    .unwrap_or_default(),
+            })
+        })
+        .transpose()?;
     let launch_template = o
         .opt_obj("launchTemplate")?
         .map(|l| -> Result<LaunchTemplateRef, EksError> {
@@ -453,6 +593,80 @@ fn create_nodegroup(cluster: String, o: &Obj) -> Result<CreateNodegroup, EksErro
         capacity_type: o.opt_enum("capacityType", &["ON_DEMAND", "SPOT", "CAPACITY_BLOCK"])?,
         version: o.opt_str("version")?,
         release_version: o.opt_str("releaseVersion")?,
+        remote_access,
+    })
+}
+
+fn taint_list(list: Vec<Obj>) -> Result<Vec<Taint>, EksError> {
+    let mut taints = Vec::new();
+    for t in list {
+        taints.push(Taint {
+            key: t.req_str("taints.key")?,
+            value: t.opt_str("taints.value")?,
+            effect: t
+                .opt_enum(
+                    "taints.effect",
+                    &["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"],
+                )?
+                .ok_or(EksError::MissingParameter {
+                    member: "taints.effect",
+                })?,
+        });
+    }
+    Ok(taints)
+}
+
+fn update_nodegroup_config(
+    cluster: String,
+    name: String,
+    o: &Obj,
+) -> Result<UpdateNodegroupConfig, EksError> {
+    let scaling = o.opt_obj("scalingConfig")?;
+    let sc = |m: &'static str| {
+        scaling
+            .as_ref()
+            .map(|s| s.opt_u32(m))
+            .transpose()
+            .map(Option::flatten)
+    };
+    let labels = o.opt_obj("labels")?;
+    let taints = o.opt_obj("taints")?;
+    let uc = o.opt_obj("updateConfig")?;
+    Ok(UpdateNodegroupConfig {
+        cluster,
+        name,
+        min_size: sc("scalingConfig.minSize")?,
+        max_size: sc("scalingConfig.maxSize")?,
+        desired_size: sc("scalingConfig.desiredSize")?,
+        add_labels: labels
+            .as_ref()
+            .map(|l| l.str_map("labels.addOrUpdateLabels"))
+            .transpose()?
+            .unwrap_or_default(),
+        remove_labels: labels
+            .as_ref()
+            .map(|l| l.opt_str_list("labels.removeLabels"))
+            .transpose()?
+            .flatten()
+            .unwrap_or_default(),
+        add_taints: match &taints {
+            Some(t) => taint_list(t.obj_list("taints.addOrUpdateTaints")?)?,
+            None => Vec::new(),
+        },
+        remove_taints: match &taints {
+            Some(t) => taint_list(t.obj_list("taints.removeTaints")?)?,
+            None => Vec::new(),
+        },
+        max_unavailable: uc
+            .as_ref()
+            .map(|u| u.opt_u32("updateConfig.maxUnavailable"))
+            .transpose()?
+            .flatten(),
+        max_unavailable_percentage: uc
+            .as_ref()
+            .map(|u| u.opt_u32("updateConfig.maxUnavailablePercentage"))
+            .transpose()?
+            .flatten(),
     })
 }
 

@@ -94,9 +94,19 @@ pub fn nodegroup(g: &Nodegroup, status: Status) -> Value {
         "resources": {"autoScalingGroups": [{"name": g.autoscaling_group}]},
         "diskSize": g.disk_size,
         "health": {"issues": []},
-        "updateConfig": {"maxUnavailable": 1},
+        "updateConfig": match g.max_unavailable_percentage {
+            Some(p) => json!({"maxUnavailablePercentage": p}),
+            None => json!({"maxUnavailable": g.max_unavailable}),
+        },
         "tags": g.tags,
     });
+    if let Some(r) = &g.remote_access {
+        let mut ra = json!({"sourceSecurityGroups": r.source_security_groups});
+        if let Some(k) = &r.ec2_ssh_key {
+            ra["ec2SshKey"] = json!(k);
+        }
+        v["remoteAccess"] = ra;
+    }
     if let Some(lt) = &g.launch_template {
         let mut l = json!({});
         for (k, val) in [("id", &lt.id), ("name", &lt.name), ("version", &lt.version)] {

@@ -135,6 +135,15 @@ pub enum Ec2Error {
         supported: &'static str,
     },
 
+    #[error(
+        "{resource} would have {count} tags; a resource can have at most {max} tags. Delete tags or send fewer.",
+        max = super::tags::MAX_TAGS
+    )]
+    TagLimitExceeded { resource: String, count: usize },
+
+    #[error("{message}")]
+    FilterLimitExceeded { message: String },
+
     #[error("the region's store failed: {0}")]
     Store(#[from] StoreError),
 }

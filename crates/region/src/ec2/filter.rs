@@ -8,19 +8,38 @@ use crate::ids::Kind;
 use crate::state::State;
 
 /// `*` matches any run, `?` any one character.
+///
+/// Greedy two-pointer matching: on a mismatch it returns to the last `*` and lets it swallow one
+/// more character. No recursion and no backtracking beyond the last star, so the cost is at most
+/// `pattern × value` steps whatever the pattern (60,000 stars or `*a*a*a…*b` are answered at
+/// once, where a recursive matcher overflowed the stack or ran for minutes).
 pub fn wildcard(pattern: &str, value: &str) -> bool {
-    fn go(p: &[char], v: &[char]) -> bool {
-        match (p.first(), v.first()) {
-            (None, None) => true,
-            (Some('*'), _) => go(&p[1..], v) || (!v.is_empty() && go(p, &v[1..])),
-            (Some('?'), Some(_)) => go(&p[1..], &v[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &v[1..]),
-            _ => false,
-        }
-    }
     let p: Vec<char> = pattern.chars().collect();
     let v: Vec<char> = value.chars().collect();
-    go(&p, &v)
+    let (mut pi, mut vi) = (0usize, 0usize);
+    // Position of the last `*` seen and the value position it is currently matched up to.
+    let mut star: Option<(usize, usize)> = None;
+    while vi < v.len() {
+        match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, vi));
+                pi += 1;
+            }
+            Some(&c) if c == '?' || c == v[vi] => {
+                pi += 1;
+                vi += 1;
+            }
+            _ => match star {
+                Some((sp, sv)) => {
+                    star = Some((sp, sv + 1));
+                    pi = sp + 1;
+                    vi = sv + 1;
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
 }
 
 /// Reject filter names the action does not know.
@@ -536,5 +555,68 @@ mod tests {
         assert!(!wildcard("a?c", "abbc"));
         assert!(wildcard("*", ""));
         assert!(!wildcard("x", "y"));
+        assert!(wildcard("*b", "aab"));
+        assert!(!wildcard("*b", "aba"));
+        assert!(wildcard("a*b*c", "aXbYbZc"));
+        assert!(!wildcard("a*b*c", "aXbYbZ"));
+        assert!(wildcard("**?", "x"));
+        assert!(!wildcard("?", ""));
+        assert!(wildcard("", ""));
+        assert!(!wildcard("", "a"));
+    }
+
+    #[test]
+    fn sixty_thousand_stars_do_not_overflow_the_stack() {
+        let stars = "*".repeat(60_000);
+        assert!(wildcard(&stars, "vpc-0123"));
+        assert!(wildcard(&stars, ""));
+        // Run on a small stack, as a tokio blocking thread would, to show no recursion is left.
+        let h = std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(move || wildcard(&format!("{stars}x"), "vpc-0123"))
+            .expect("spawn");
+        assert!(!h.join().expect("no stack overflow"));
+    }
+
+    #[test]
+    fn many_star_pattern_does_not_backtrack_exponentially() {
+        // `*a*a…*a*b` against sixty `a`s: exponential for a backtracking matcher.
+        let pattern = format!("{}*b", "*a".repeat(14));
+        let value = "a".repeat(60);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(wildcard(&pattern, &value));
+        });
+        let got = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the matcher answers without exponential backtracking");
+        assert!(!got);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn wildcard_agrees_with_a_reference_matcher(
+            p in "[ab*?]{0,8}", v in "[ab]{0,8}"
+        ) {
+            proptest::prop_assert_eq!(wildcard(&p, &v), reference(&p, &v));
+        }
+    }
+
+    /// Dynamic-programming matcher used as the oracle.
+    fn reference(p: &str, v: &str) -> bool {
+        let p: Vec<char> = p.chars().collect();
+        let v: Vec<char> = v.chars().collect();
+        let mut dp = vec![vec![false; v.len() + 1]; p.len() + 1];
+        dp[0][0] = true;
+        for i in 1..=p.len() {
+            for j in 0..=v.len() {
+                dp[i][j] = match p[i - 1] {
+                    '*' => dp[i - 1][j] || (j > 0 && dp[i][j - 1]),
+                    '?' => j > 0 && dp[i - 1][j - 1],
+                    c => j > 0 && v[j - 1] == c && dp[i - 1][j - 1],
+                };
+            }
+        }
+        dp[p.len()][v.len()]
     }
 }

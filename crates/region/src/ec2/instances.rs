@@ -390,6 +390,33 @@ impl State {
                 }
             }
         }
+        // The per-interface limit is checked before anything is allocated, so a huge count
+        // (`Ipv6PrefixCount=4294967295`) is refused at once instead of looping through the subnet.
+        let have = (eni.ipv6_addresses.len() + eni.ipv6_prefixes.len()) as u64;
+        let requested = req.addresses.len() as u64
+            + req.prefixes.len() as u64
+            + u64::from(req.address_count.unwrap_or(0))
+            + u64::from(req.prefix_count.unwrap_or(0));
+        let (limit, type_name) = match &itype {
+            Some(t) => (t.ipv6_per_eni(), t.name.clone()),
+            None => (
+                env.catalog
+                    .all()
+                    .map(|t| t.ipv6_per_eni())
+                    .max()
+                    .unwrap_or(0),
+                "none: the interface is not attached; the limit of the largest type applies".into(),
+            ),
+        };
+        if have + requested > u64::from(limit) {
+            return Err(Ec2Error::AddressLimitExceeded {
+                eni: eni_id,
+                instance_type: type_name,
+                limit,
+                have: u32::try_from(have).unwrap_or(u32::MAX),
+                requested: u32::try_from(requested).unwrap_or(u32::MAX),
+            });
+        }
         let (mut used, mut prefixes) = self.used_ipv6(&subnet.id);
         let mut new_addrs = Vec::new();
         for s in &req.addresses {
@@ -406,6 +433,16 @@ impl State {
                     s.clone(),
                     format!(
                         "The address is not in subnet {}'s {}.",
+                        subnet.id, assoc.cidr
+                    ),
+                ));
+            }
+            if net::ipv6_reserved(assoc.cidr, a) {
+                return Err(Ec2Error::invalid(
+                    "Ipv6Addresses",
+                    s.clone(),
+                    format!(
+                        "The address is reserved by AWS in subnet {} ({}): the first four and the last address of a subnet are; choose another address.",
                         subnet.id, assoc.cidr
                     ),
                 ));
@@ -458,6 +495,16 @@ impl State {
                     ),
                 ));
             }
+            if let Some(r) = net::reserved_in(assoc.cidr, p) {
+                return Err(Ec2Error::invalid(
+                    "Ipv6Prefixes",
+                    s.clone(),
+                    format!(
+                        "The prefix holds {r}, an address AWS reserves in subnet {} ({}): the first four and the last address of a subnet are; choose another /80.",
+                        subnet.id, assoc.cidr
+                    ),
+                ));
+            }
             if prefixes
                 .iter()
                 .any(|o| o.contains(&p.network()) || p.contains(&o.network()))
@@ -480,19 +527,6 @@ impl State {
             )?;
             prefixes.insert(p);
             new_prefixes.push(p);
-        }
-        if let Some(t) = &itype {
-            let have = (eni.ipv6_addresses.len() + eni.ipv6_prefixes.len()) as u32;
-            let requested = (new_addrs.len() + new_prefixes.len()) as u32;
-            if have + requested > t.ipv6_per_eni() {
-                return Err(Ec2Error::AddressLimitExceeded {
-                    eni: eni_id,
-                    instance_type: t.name.clone(),
-                    limit: t.ipv6_per_eni(),
-                    have,
-                    requested,
-                });
-            }
         }
         let e = lookup_mut(
             &mut self.network_interfaces,
@@ -561,5 +595,180 @@ impl State {
             }
         }
         Ok((eni_id, gone_a, gone_p))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eks::testing::World;
+
+    /// A world with one m5.large in a dual-stack subnet; returns (world, eni id, subnet /64).
+    fn one_instance() -> (World, String, Ipv6Net) {
+        let mut w = World::new();
+        let (_, subnet) = w.vpc(true);
+        let r = w
+            .with(|s, env| {
+                s.run_instances(
+                    env,
+                    RunInstances {
+                        image_id: Some("ami-0123456789abcdef0".into()),
+                        instance_type: Some("m5.large".into()),
+                        min_count: Some(1),
+                        max_count: Some(1),
+                        subnet_id: Some(subnet.clone()),
+                        ..Default::default()
+                    },
+                )
+            })
+            .unwrap();
+        let cidr = w
+            .state
+            .subnets
+            .get(&subnet)
+            .unwrap()
+            .ipv6
+            .as_ref()
+            .unwrap()
+            .cidr;
+        (w, r.instances[0].primary_eni.clone(), cidr)
+    }
+
+    fn assign(w: &mut World, req: AssignIpv6) -> Result<usize, Ec2Error> {
+        w.with(|s, env| s.assign_ipv6(env, req))
+            .map(|(_, a, p)| a.len() + p.len())
+    }
+
+    /// Run `f` on another thread and fail if it does not answer within 10 s.
+    fn answers_promptly<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("answered without looping through the subnet")
+    }
+
+    #[test]
+    fn huge_ipv6_prefix_or_address_count_is_refused_before_any_allocation() {
+        for (addrs, prefixes) in [
+            (None, Some(u32::MAX)),
+            (Some(u32::MAX), None),
+            (None, Some(16_000)),
+            (Some(u32::MAX), Some(u32::MAX)),
+        ] {
+            let (got, eni_after) = answers_promptly(move || {
+                let (mut w, eni, _) = one_instance();
+                let got = assign(
+                    &mut w,
+                    AssignIpv6 {
+                        eni_id: Some(eni.clone()),
+                        address_count: addrs,
+                        prefix_count: prefixes,
+                        ..Default::default()
+                    },
+                );
+                (got, w.state.network_interfaces.get(&eni).unwrap().clone())
+            });
+            match got {
+                Err(Ec2Error::AddressLimitExceeded { limit, .. }) => assert_eq!(limit, 10),
+                other => panic!("expected the per-interface limit, got {other:?}"),
+            }
+            assert!(eni_after.ipv6_prefixes.is_empty());
+        }
+    }
+
+    #[test]
+    fn ipv6_count_within_the_limit_is_still_assigned() {
+        let (mut w, eni, _) = one_instance();
+        let n = assign(
+            &mut w,
+            AssignIpv6 {
+                eni_id: Some(eni.clone()),
+                prefix_count: Some(2),
+                address_count: Some(3),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(n, 5);
+        let err = assign(
+            &mut w,
+            AssignIpv6 {
+                eni_id: Some(eni),
+                prefix_count: Some(10),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("has 5"), "{err}");
+    }
+
+    #[test]
+    fn explicit_reserved_ipv6_addresses_are_refused() {
+        let (mut w, eni, cidr) = one_instance();
+        let base = u128::from(cidr.network());
+        let last = u128::from(cidr.broadcast());
+        for a in [base, base + 1, base + 2, base + 3, last] {
+            let addr = Ipv6Addr::from(a).to_string();
+            let err = assign(
+                &mut w,
+                AssignIpv6 {
+                    eni_id: Some(eni.clone()),
+                    addresses: vec![addr.clone()],
+                    ..Default::default()
+                },
+            )
+            .unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                matches!(err, Ec2Error::InvalidParameterValue { .. }),
+                "{msg}"
+            );
+            assert!(msg.contains(&addr) && msg.contains("reserved"), "{msg}");
+        }
+        let ok = Ipv6Addr::from(base + 4).to_string();
+        assert_eq!(
+            assign(
+                &mut w,
+                AssignIpv6 {
+                    eni_id: Some(eni.clone()),
+                    addresses: vec![ok],
+                    ..Default::default()
+                },
+            )
+            .unwrap(),
+            1
+        );
+        assert_eq!(
+            w.state
+                .network_interfaces
+                .get(&eni)
+                .unwrap()
+                .ipv6_addresses
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn explicit_prefixes_holding_reserved_addresses_are_refused() {
+        let (mut w, eni, cidr) = one_instance();
+        let first = Ipv6Net::new(cidr.network(), 80).unwrap();
+        let last = Ipv6Net::new(cidr.broadcast(), 80).unwrap().trunc();
+        for p in [first, last] {
+            let err = assign(
+                &mut w,
+                AssignIpv6 {
+                    eni_id: Some(eni.clone()),
+                    prefixes: vec![p.to_string()],
+                    ..Default::default()
+                },
+            )
+            .unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.contains("reserve"), "{msg}");
+            assert!(matches!(err, Ec2Error::InvalidParameterValue { .. }));
+        }
     }
 }

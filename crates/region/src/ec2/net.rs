@@ -32,6 +32,20 @@ pub fn ipv4_assignable(subnet: Ipv4Net, addr: Ipv4Addr) -> bool {
     aws4(subnet).is_some_and(|s| subnet.contains(&addr) && !eni::is_reserved_ipv4(&s, addr))
 }
 
+/// Whether `addr` is one of the five addresses AWS reserves in the /64 `subnet` (the first four
+/// and the last).
+pub fn ipv6_reserved(subnet: Ipv6Net, addr: Ipv6Addr) -> bool {
+    Subnet64::new(subnet.network()).is_ok_and(|s| eni::is_reserved_ipv6(&s, addr))
+}
+
+/// The first address AWS reserves in the /64 `subnet` that lies inside `prefix`, if any.
+pub fn reserved_in(subnet: Ipv6Net, prefix: Ipv6Net) -> Option<Ipv6Addr> {
+    let s = Subnet64::new(subnet.network()).ok()?;
+    eni::reserved_ipv6(&s)
+        .into_iter()
+        .find(|a| prefix.contains(a))
+}
+
 /// A random free /128 in `subnet` that is neither used nor inside a delegated prefix.
 pub fn pick_ipv6(
     subnet: Ipv6Net,

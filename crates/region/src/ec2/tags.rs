@@ -15,6 +15,63 @@ pub struct TagDescription {
     pub value: String,
 }
 
+/// Most tags one resource may carry (EC2's limit).
+pub const MAX_TAGS: usize = 50;
+/// Longest tag key, in characters.
+pub const MAX_TAG_KEY: usize = 128;
+/// Longest tag value, in characters.
+pub const MAX_TAG_VALUE: usize = 256;
+
+/// Check tags as EC2 does before storing them: at most [`MAX_TAGS`] for `resource`, keys of
+/// 1-[`MAX_TAG_KEY`] characters not starting with `aws:`, values of at most [`MAX_TAG_VALUE`].
+pub fn check_tags(resource: &str, tags: &Tags) -> Result<(), Ec2Error> {
+    if tags.len() > MAX_TAGS {
+        return Err(Ec2Error::TagLimitExceeded {
+            resource: resource.to_string(),
+            count: tags.len(),
+        });
+    }
+    for (k, v) in tags {
+        let klen = k.chars().count();
+        if klen == 0 || klen > MAX_TAG_KEY {
+            return Err(Ec2Error::invalid(
+                "Tag.Key",
+                clip(k),
+                format!(
+                    "The tag key is {klen} characters; tag keys are 1-{MAX_TAG_KEY} characters."
+                ),
+            ));
+        }
+        if k.to_ascii_lowercase().starts_with("aws:") {
+            return Err(Ec2Error::invalid(
+                "Tag.Key",
+                clip(k),
+                "Tag keys starting with aws: are reserved for AWS; choose another key.",
+            ));
+        }
+        let vlen = v.chars().count();
+        if vlen > MAX_TAG_VALUE {
+            return Err(Ec2Error::invalid(
+                "Tag.Value",
+                clip(v),
+                format!(
+                    "The value of tag {} is {vlen} characters; tag values are at most {MAX_TAG_VALUE}.",
+                    clip(k)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The first 64 characters of a value for an error message (the whole may be huge).
+fn clip(s: &str) -> String {
+    match s.char_indices().nth(64) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
 const TAG_FILTERS: &[&str] = &["resource-id", "resource-type", "key", "value"];
 
 impl State {
@@ -53,24 +110,15 @@ impl State {
         if tags.is_empty() {
             return Err(Ec2Error::MissingParameter { name: "Tag" });
         }
-        for (k, v) in &tags {
-            if k.is_empty() || k.len() > 128 || k.starts_with("aws:") || v.len() > 256 {
-                return Err(Ec2Error::invalid(
-                    "Tag",
-                    k.clone(),
-                    "Tag keys are 1-128 characters and must not start with aws:; values at most 256.",
-                ));
-            }
-        }
+        check_tags("the request", &tags)?;
         for r in resources {
             let t = self.tags_mut(&r)?;
             t.extend(tags.clone());
-            if t.len() > 50 {
-                return Err(Ec2Error::invalid(
-                    "Tag",
-                    r,
-                    "A resource can have at most 50 tags.",
-                ));
+            if t.len() > MAX_TAGS {
+                return Err(Ec2Error::TagLimitExceeded {
+                    resource: r,
+                    count: t.len(),
+                });
             }
         }
         Ok(())

@@ -218,6 +218,7 @@ impl State {
     ) -> Result<(Vec<String>, Option<String>), EksError> {
         self.cluster(cluster)?;
         super::list_children(
+            "ListAddons",
             &self.addons,
             cluster,
             |x| x.name.clone(),

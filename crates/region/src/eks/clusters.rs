@@ -400,7 +400,7 @@ impl State {
         next_token: Option<&str>,
     ) -> Result<(Vec<String>, Option<String>), EksError> {
         let names: Vec<String> = self.clusters.iter().map(|(k, _)| k.clone()).collect();
-        paginate(names, max_results, next_token, LIST_LIMIT)
+        paginate("ListClusters", names, max_results, next_token, LIST_LIMIT)
     }
 
     /// DeleteCluster: refused while node groups or Fargate profiles exist; add-ons and updates go
@@ -451,6 +451,7 @@ impl State {
         for k in updates {
             self.updates.remove(&k);
         }
+        self.forget_tokens(name);
         self.clusters.remove(name);
         Ok(c)
     }
@@ -642,7 +643,7 @@ impl State {
             })
             .map(|u| u.id.clone())
             .collect();
-        paginate(ids, max_results, next_token, 100)
+        paginate("ListUpdates", ids, max_results, next_token, 100)
     }
 }
 

@@ -169,6 +169,16 @@ pub enum EksError {
     #[error("No update found for ID: {id} in cluster {cluster}.")]
     UpdateNotFound { cluster: String, id: String },
 
+    /// A tagging request is malformed (`BadRequestException` on the wire).
+    #[error("{message}")]
+    BadRequest { message: String },
+
+    /// No resource has this ARN (`NotFoundException` on the wire).
+    #[error(
+        "No EKS resource found with ARN {arn}; check it with describe-cluster / describe-nodegroup."
+    )]
+    ArnNotFound { arn: String },
+
     #[error("Role with name {name} already exists.")]
     RoleExists { name: String },
 

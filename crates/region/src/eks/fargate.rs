@@ -116,6 +116,7 @@ impl State {
     ) -> Result<(Vec<String>, Option<String>), EksError> {
         self.cluster(cluster)?;
         super::list_children(
+            "ListFargateProfiles",
             &self.fargate_profiles,
             cluster,
             |x| x.name.clone(),

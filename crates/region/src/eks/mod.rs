@@ -13,6 +13,8 @@ pub mod health;
 pub mod model;
 pub mod nodegroups;
 pub mod roles;
+pub mod tags;
+pub mod tokens;
 
 pub use error::{EksError, Rule};
 
@@ -113,10 +115,11 @@ pub fn child_key(cluster: &str, name: &str) -> String {
     format!("{cluster}/{name}")
 }
 
-/// Page through sorted `items`: `token` is the hex of the first item of the page.
 /// One page of the names of a cluster's children (node groups, add-ons, Fargate profiles), whose
-/// rows are keyed `CLUSTER/NAME`.
+/// rows are keyed `CLUSTER/NAME`. `list` names the List call (tokens of one list are refused by
+/// another).
 pub fn list_children<T: Clone>(
+    list: &str,
     table: &crate::table::Table<T>,
     cluster: &str,
     name_of: impl Fn(&T) -> String,
@@ -129,10 +132,17 @@ pub fn list_children<T: Clone>(
         .filter(|(k, _)| k.starts_with(&prefix))
         .map(|(_, v)| name_of(v))
         .collect();
-    paginate(names, max_results, next_token, 100)
+    paginate(list, names, max_results, next_token, LIST_MAX_RESULTS)
 }
 
+/// The largest `maxResults` of every EKS List call (botocore: 1 to 100).
+pub const LIST_MAX_RESULTS: u32 = 100;
+
+/// Page through sorted `items` of the List call `list`. A token is opaque to clients: a keyed
+/// digest (of the list and the position) followed by the hex of the first item of the next page;
+/// one that does not verify, or that belongs to another list, is refused naming it.
 pub fn paginate(
+    list: &str,
     items: Vec<String>,
     max_results: Option<u32>,
     token: Option<&str>,
@@ -149,11 +159,11 @@ pub fn paginate(
     let start = match token {
         None => 0,
         Some(t) => {
-            let first = unhex(t).ok_or_else(|| {
+            let first = open_token(list, t).ok_or_else(|| {
                 EksError::invalid(
                     "nextToken",
-                    t,
-                    "Pass the nextToken of the previous page unchanged.",
+                    t.chars().take(200).collect::<String>(),
+                    format!("It is not a nextToken of {list}; pass the nextToken of the previous page unchanged."),
                 )
             })?;
             items.partition_point(|i| *i < first)
@@ -165,8 +175,34 @@ pub fn paginate(
         .take(max as usize)
         .cloned()
         .collect();
-    let next = items.get(start + page.len()).map(|n| hex(n));
+    let next = items.get(start + page.len()).map(|n| seal_token(list, n));
     Ok((page, next))
+}
+
+/// FNV-1a 64 over `parts` (a digest to tell tokens apart, not a secret).
+pub fn fnv64(parts: &[&[u8]]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for p in parts {
+        for b in p.iter().chain(std::iter::once(&0xffu8)) {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    h
+}
+
+fn seal_token(list: &str, first: &str) -> String {
+    let digest = fnv64(&[b"sixfold-eks-page", list.as_bytes(), first.as_bytes()]);
+    format!("{digest:016x}{}", hex(first))
+}
+
+fn open_token(list: &str, token: &str) -> Option<String> {
+    if token.len() > 2048 || token.len() < 18 {
+        return None;
+    }
+    let (digest, rest) = token.split_at(16);
+    let first = unhex(rest)?;
+    let want = fnv64(&[b"sixfold-eks-page", list.as_bytes(), first.as_bytes()]);
+    (u64::from_str_radix(digest, 16).ok()? == want).then_some(first)
 }
 
 fn hex(s: &str) -> String {
@@ -314,12 +350,27 @@ mod tests {
     #[test]
     fn pages_cover_every_item_once() {
         let items: Vec<String> = (0..7).map(|i| format!("c{i}")).collect();
-        let (p1, t1) = paginate(items.clone(), Some(3), None, 100).unwrap();
-        let (p2, t2) = paginate(items.clone(), Some(3), t1.as_deref(), 100).unwrap();
-        let (p3, t3) = paginate(items.clone(), Some(3), t2.as_deref(), 100).unwrap();
+        let (p1, t1) = paginate("L", items.clone(), Some(3), None, 100).unwrap();
+        let (p2, t2) = paginate("L", items.clone(), Some(3), t1.as_deref(), 100).unwrap();
+        let (p3, t3) = paginate("L", items.clone(), Some(3), t2.as_deref(), 100).unwrap();
         assert_eq!([p1, p2, p3].concat(), items);
         assert_eq!(t3, None);
-        assert!(paginate(items.clone(), Some(0), None, 100).is_err());
-        assert!(paginate(items, None, Some("zz"), 100).is_err());
+        assert!(paginate("L", items.clone(), Some(0), None, 100).is_err());
+        assert!(paginate("L", items.clone(), Some(101), None, 100).is_err());
+        assert!(paginate("L", items.clone(), None, Some("zz"), 100).is_err());
+    }
+
+    #[test]
+    fn page_tokens_are_refused_when_forged_or_from_another_list() {
+        let items: Vec<String> = (0..5).map(|i| format!("c{i}")).collect();
+        let (_, t) = paginate("ListNodegroups", items.clone(), Some(2), None, 100).unwrap();
+        let t = t.unwrap();
+        assert!(!t.contains("c2"), "opaque: {t}");
+        assert!(paginate("ListAddons", items.clone(), None, Some(&t), 100).is_err());
+        // The hex of an item without its digest (what tokens used to be) is refused.
+        assert!(paginate("ListNodegroups", items.clone(), None, Some("6332"), 100).is_err());
+        let mut forged = t.clone();
+        forged.replace_range(0..1, if t.starts_with('0') { "1" } else { "0" });
+        assert!(paginate("ListNodegroups", items, None, Some(&forged), 100).is_err());
     }
 }

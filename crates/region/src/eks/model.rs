@@ -120,10 +120,29 @@ pub struct Nodegroup {
     pub taints: Vec<Taint>,
     pub disk_size: u32,
     pub launch_template: Option<LaunchTemplateRef>,
+    /// `remoteAccess`: SSH key and source security groups (kept and returned, not enforced).
+    #[serde(default)]
+    pub remote_access: Option<RemoteAccess>,
+    /// `updateConfig.maxUnavailable` (or, when `max_unavailable_percentage` is set, unused).
+    #[serde(default = "one")]
+    pub max_unavailable: u32,
+    #[serde(default)]
+    pub max_unavailable_percentage: Option<u32>,
     /// The EC2 instances of this group (launched by `run_instances`).
     pub instances: Vec<String>,
     pub autoscaling_group: String,
     pub tags: Tags,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// A node group's `remoteAccess` (`RemoteAccessConfig`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RemoteAccess {
+    pub ec2_ssh_key: Option<String>,
+    pub source_security_groups: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,6 +201,17 @@ pub struct Update {
     pub kind: String,
     /// `(UpdateParamType, value)`.
     pub params: Vec<(String, String)>,
+    pub created_at: u64,
+}
+
+/// A `clientRequestToken` seen on an EKS mutating call, and the first result it gave, so a
+/// replay answers the same. Keyed `OPERATION/SCOPE/TOKEN` in `eks_request_tokens`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestToken {
+    /// A digest of the request (path and body), so a token reused for another request is refused.
+    pub fingerprint: String,
+    /// What the first call produced: the row key of the resource it created, or the update id.
+    pub result: String,
     pub created_at: u64,
 }
 

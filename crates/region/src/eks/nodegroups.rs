@@ -33,6 +33,35 @@ pub struct CreateNodegroup {
     pub capacity_type: Option<String>,
     pub version: Option<String>,
     pub release_version: Option<String>,
+    pub remote_access: Option<RemoteAccess>,
+}
+
+/// UpdateNodegroupConfig: every part optional; scaling values not given keep their value.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateNodegroupConfig {
+    pub cluster: String,
+    pub name: String,
+    pub min_size: Option<u32>,
+    pub max_size: Option<u32>,
+    pub desired_size: Option<u32>,
+    pub add_labels: BTreeMap<String, String>,
+    pub remove_labels: Vec<String>,
+    pub add_taints: Vec<Taint>,
+    pub remove_taints: Vec<Taint>,
+    pub max_unavailable: Option<u32>,
+    pub max_unavailable_percentage: Option<u32>,
+}
+
+/// Check a scaling configuration: `0 <= min <= desired <= max`, `1 <= max <= MAX_RUN_COUNT`.
+fn check_scaling(min: u32, desired: u32, max: u32) -> Result<(), EksError> {
+    if max == 0 || min > desired || desired > max || max > MAX_RUN_COUNT {
+        return Err(EksError::invalid(
+            "scalingConfig",
+            format!("minSize={min} desiredSize={desired} maxSize={max}"),
+            format!("Use 0 <= minSize <= desiredSize <= maxSize, 1 <= maxSize <= {MAX_RUN_COUNT}."),
+        ));
+    }
+    Ok(())
 }
 
 /// A fake AMI id per AMI type (the region does not boot images).
@@ -245,13 +274,17 @@ impl State {
         let min = req.min_size.unwrap_or(1);
         let max = req.max_size.unwrap_or(2.max(min));
         let desired = req.desired_size.unwrap_or(min.max(2).min(max));
-        if max == 0 || min > desired || desired > max || max > MAX_RUN_COUNT {
+        check_scaling(min, desired, max)?;
+        if let Some(sg) = req
+            .remote_access
+            .iter()
+            .flat_map(|r| r.source_security_groups.iter())
+            .find(|g| !self.security_groups.contains(g))
+        {
             return Err(EksError::invalid(
-                "scalingConfig",
-                format!("minSize={min} desiredSize={desired} maxSize={max}"),
-                format!(
-                    "Use 0 <= minSize <= desiredSize <= maxSize, 1 <= maxSize <= {MAX_RUN_COUNT}."
-                ),
+                "remoteAccess.sourceSecurityGroups",
+                sg.clone(),
+                "The security group does not exist; see `aws ec2 describe-security-groups`.",
             ));
         }
         if let Some(c) = req
@@ -276,43 +309,7 @@ impl State {
             ));
         }
         let id = uuid(env.rng);
-        let mut instances = Vec::new();
-        for i in 0..desired {
-            let subnet = &subnets[i as usize % subnets.len()];
-            let mut tags = req.tags.clone();
-            tags.insert("eks:cluster-name".into(), cluster.name.clone());
-            tags.insert("eks:nodegroup-name".into(), req.name.clone());
-            tags.insert(
-                format!("kubernetes.io/cluster/{}", cluster.name),
-                "owned".into(),
-            );
-            let r = self
-                .run_instances(
-                    env,
-                    RunInstances {
-                        image_id: Some(ami_id(&ami_type)),
-                        instance_type: Some(types[0].clone()),
-                        min_count: Some(1),
-                        max_count: Some(1),
-                        subnet_id: Some(subnet.id.clone()),
-                        security_group_ids: vec![cluster.cluster_security_group_id.clone()],
-                        metadata_ipv6: lt.as_ref().is_some_and(|t| t.metadata_ipv6),
-                        instance_tags: tags,
-                        ..Default::default()
-                    },
-                )
-                .map_err(|source| EksError::Ec2 {
-                    context: format!(
-                        "launching node {} of node group {} in {}",
-                        i + 1,
-                        req.name,
-                        subnet.id
-                    ),
-                    source,
-                })?;
-            instances.extend(r.instances.into_iter().map(|x| x.id));
-        }
-        let g = Nodegroup {
+        let mut g = Nodegroup {
             name: req.name.clone(),
             cluster: cluster.name.clone(),
             arn: arn(
@@ -337,12 +334,65 @@ impl State {
             taints: req.taints,
             disk_size: req.disk_size.unwrap_or(20),
             launch_template: req.launch_template,
-            instances,
+            remote_access: req.remote_access,
+            max_unavailable: 1,
+            max_unavailable_percentage: None,
+            instances: Vec::new(),
             autoscaling_group: format!("eks-{}-{id}", req.name),
             tags: req.tags,
         };
+        let metadata_ipv6 = lt.as_ref().is_some_and(|t| t.metadata_ipv6);
+        self.launch_nodes(env, &cluster, &mut g, desired, metadata_ipv6)?;
         self.nodegroups.insert(key, g.clone());
         Ok(g)
+    }
+
+    /// Launch `count` more nodes of group `g` (spread over its subnets), recording them in `g`.
+    fn launch_nodes(
+        &mut self,
+        env: &mut Env,
+        cluster: &Cluster,
+        g: &mut Nodegroup,
+        count: u32,
+        metadata_ipv6: bool,
+    ) -> Result<(), EksError> {
+        for _ in 0..count {
+            let n = g.instances.len();
+            let subnet = g.subnets[n % g.subnets.len().max(1)].clone();
+            let mut tags = g.tags.clone();
+            tags.insert("eks:cluster-name".into(), cluster.name.clone());
+            tags.insert("eks:nodegroup-name".into(), g.name.clone());
+            tags.insert(
+                format!("kubernetes.io/cluster/{}", cluster.name),
+                "owned".into(),
+            );
+            let r = self
+                .run_instances(
+                    env,
+                    RunInstances {
+                        image_id: Some(ami_id(&g.ami_type)),
+                        instance_type: g.instance_types.first().cloned(),
+                        min_count: Some(1),
+                        max_count: Some(1),
+                        subnet_id: Some(subnet.clone()),
+                        security_group_ids: vec![cluster.cluster_security_group_id.clone()],
+                        key_name: g.remote_access.as_ref().and_then(|r| r.ec2_ssh_key.clone()),
+                        metadata_ipv6,
+                        instance_tags: tags,
+                        ..Default::default()
+                    },
+                )
+                .map_err(|source| EksError::Ec2 {
+                    context: format!(
+                        "launching node {} of node group {} in {subnet}",
+                        n + 1,
+                        g.name
+                    ),
+                    source,
+                })?;
+            g.instances.extend(r.instances.into_iter().map(|x| x.id));
+        }
+        Ok(())
     }
 
     pub fn describe_nodegroup(&self, cluster: &str, name: &str) -> Result<Nodegroup, EksError> {
@@ -357,6 +407,7 @@ impl State {
     ) -> Result<(Vec<String>, Option<String>), EksError> {
         self.cluster(cluster)?;
         super::list_children(
+            "ListNodegroups",
             &self.nodegroups,
             cluster,
             |x| x.name.clone(),
@@ -383,6 +434,194 @@ impl State {
         }
         self.nodegroups.remove(&child_key(cluster, name));
         Ok(g)
+    }
+
+    /// Live (not terminated) instances of group `g`, oldest first.
+    fn live_nodes(&self, g: &Nodegroup) -> Vec<String> {
+        g.instances
+            .iter()
+            .filter(|i| {
+                self.instances
+                    .get(i)
+                    .is_some_and(|x| x.state != crate::ec2::model::InstanceState::Terminated)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// UpdateNodegroupConfig: scaling (instances are launched or terminated at once to match
+    /// `desiredSize`), labels and taints added or removed, `updateConfig`. Returns a
+    /// `ConfigUpdate`.
+    pub fn update_nodegroup_config(
+        &mut self,
+        env: &mut Env,
+        req: UpdateNodegroupConfig,
+    ) -> Result<Update, EksError> {
+        let cluster = self.cluster(&req.cluster)?.clone();
+        let mut g = self.nodegroup(&req.cluster, &req.name)?.clone();
+        let scaling =
+            req.min_size.is_some() || req.max_size.is_some() || req.desired_size.is_some();
+        let labels = !req.add_labels.is_empty() || !req.remove_labels.is_empty();
+        let taints = !req.add_taints.is_empty() || !req.remove_taints.is_empty();
+        let update_cfg = req.max_unavailable.is_some() || req.max_unavailable_percentage.is_some();
+        if !(scaling || labels || taints || update_cfg) {
+            return Err(EksError::InvalidParameter {
+                member: "scalingConfig, labels, taints or updateConfig",
+                value: "(none)".into(),
+                fix: "Give at least one setting to update.".into(),
+            });
+        }
+        if let Some(k) = req
+            .remove_labels
+            .iter()
+            .find(|k| req.add_labels.contains_key(*k))
+        {
+            return Err(EksError::invalid(
+                "labels",
+                k.clone(),
+                "A label is both added and removed; list it in one of addOrUpdateLabels and removeLabels.",
+            ));
+        }
+        if let Some(t) = req.remove_taints.iter().find(|t| {
+            req.add_taints
+                .iter()
+                .any(|a| a.key == t.key && a.effect == t.effect)
+        }) {
+            return Err(EksError::invalid(
+                "taints",
+                format!("{}:{}", t.key, t.effect),
+                "A taint is both added and removed; list it in one of addOrUpdateTaints and removeTaints.",
+            ));
+        }
+        if req.max_unavailable.is_some() && req.max_unavailable_percentage.is_some() {
+            return Err(EksError::invalid(
+                "updateConfig",
+                "maxUnavailable and maxUnavailablePercentage",
+                "Give one of maxUnavailable (1-100) and maxUnavailablePercentage (1-100).",
+            ));
+        }
+        if let Some(v) = req
+            .max_unavailable
+            .or(req.max_unavailable_percentage)
+            .filter(|v| !(1..=100).contains(v))
+        {
+            return Err(EksError::invalid(
+                "updateConfig",
+                v.to_string(),
+                "maxUnavailable and maxUnavailablePercentage are 1 to 100.",
+            ));
+        }
+        let mut params = Vec::new();
+        let min = req.min_size.unwrap_or(g.min_size);
+        let max = req.max_size.unwrap_or(g.max_size);
+        let desired = req.desired_size.unwrap_or(g.desired_size);
+        check_scaling(min, desired, max)?;
+        for (ty, given) in [
+            ("MinSize", req.min_size),
+            ("MaxSize", req.max_size),
+            ("DesiredSize", req.desired_size),
+        ] {
+            if let Some(v) = given {
+                params.push((ty.to_string(), v.to_string()));
+            }
+        }
+        let live = self.live_nodes(&g);
+        let want = desired as usize;
+        if want > live.len() {
+            if cluster.ip_family == IpFamily::Ipv6 {
+                if let Some(id) = g.subnets.iter().find(|id| {
+                    self.subnets
+                        .get(id)
+                        .is_some_and(|s| !s.assign_ipv6_on_creation)
+                }) {
+                    return Err(EksError::rule(
+                        Rule::NodeSubnetAutoAssignIpv6,
+                        id.clone(),
+                        format!(
+                            "Node subnet {id} of node group {} no longer auto-assigns IPv6 addresses; new nodes of an IPv6 cluster cannot launch there.",
+                            g.name
+                        ),
+                        format!(
+                            "`aws ec2 modify-subnet-attribute --subnet-id {id} --assign-ipv6-address-on-creation`."
+                        ),
+                    ));
+                }
+            }
+            let metadata_ipv6 = match &g.launch_template {
+                Some(r) => self.launch_template(r)?.metadata_ipv6,
+                None => false,
+            };
+            let more = (want - live.len()) as u32;
+            self.launch_nodes(env, &cluster, &mut g, more, metadata_ipv6)?;
+        } else if want < live.len() {
+            // The newest nodes go first.
+            let surplus: Vec<String> = live[want..].to_vec();
+            self.terminate_instances(surplus)
+                .map_err(|source| EksError::Ec2 {
+                    context: format!("terminating nodes of node group {}", g.name),
+                    source,
+                })?;
+        }
+        g.min_size = min;
+        g.max_size = max;
+        g.desired_size = desired;
+        if labels {
+            for k in &req.remove_labels {
+                g.labels.remove(k);
+            }
+            g.labels.extend(req.add_labels.clone());
+            if !req.add_labels.is_empty() {
+                params.push((
+                    "LabelsToAdd".into(),
+                    serde_json::to_string(&req.add_labels).unwrap_or_default(),
+                ));
+            }
+            if !req.remove_labels.is_empty() {
+                params.push((
+                    "LabelsToRemove".into(),
+                    serde_json::to_string(&req.remove_labels).unwrap_or_default(),
+                ));
+            }
+        }
+        if taints {
+            g.taints.retain(|t| {
+                !req.remove_taints
+                    .iter()
+                    .any(|r| r.key == t.key && r.effect == t.effect)
+            });
+            for t in &req.add_taints {
+                g.taints
+                    .retain(|x| !(x.key == t.key && x.effect == t.effect));
+                g.taints.push(t.clone());
+            }
+            let json = |ts: &[Taint]| {
+                serde_json::to_string(
+                    &ts.iter()
+                        .map(|t| serde_json::json!({"key": t.key, "value": t.value, "effect": t.effect}))
+                        .collect::<Vec<_>>(),
+                )
+                .unwrap_or_default()
+            };
+            if !req.add_taints.is_empty() {
+                params.push(("TaintsToAdd".into(), json(&req.add_taints)));
+            }
+            if !req.remove_taints.is_empty() {
+                params.push(("TaintsToRemove".into(), json(&req.remove_taints)));
+            }
+        }
+        if let Some(v) = req.max_unavailable {
+            g.max_unavailable = v;
+            g.max_unavailable_percentage = None;
+            params.push(("MaxUnavailable".into(), v.to_string()));
+        }
+        if let Some(v) = req.max_unavailable_percentage {
+            g.max_unavailable_percentage = Some(v);
+            params.push(("MaxUnavailablePercentage".into(), v.to_string()));
+        }
+        g.modified_at = env.now;
+        let name = g.name.clone();
+        self.nodegroups.insert(child_key(&cluster.name, &name), g);
+        Ok(self.record_update(env, &cluster.name, Some(name), None, "ConfigUpdate", params))
     }
 }
 
@@ -528,5 +767,70 @@ pub(crate) mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn update_nodegroup_config_scales_instances_and_edits_labels_and_taints() {
+        let (mut w, subnet) = ipv6_world();
+        let mut r = request("c", &subnet);
+        r.labels = BTreeMap::from([("a".to_string(), "1".to_string())]);
+        r.max_size = Some(5);
+        w.with(|s, env| s.create_nodegroup(env, r)).unwrap();
+        let up = |w: &mut World, u: UpdateNodegroupConfig| {
+            w.with(|s, env| s.update_nodegroup_config(env, u))
+        };
+        let base = UpdateNodegroupConfig {
+            cluster: "c".into(),
+            name: "ng".into(),
+            ..Default::default()
+        };
+        let u = up(
+            &mut w,
+            UpdateNodegroupConfig {
+                desired_size: Some(4),
+                add_labels: BTreeMap::from([("b".to_string(), "2".to_string())]),
+                remove_labels: vec!["a".into()],
+                add_taints: vec![Taint {
+                    key: "k".into(),
+                    value: None,
+                    effect: "NO_SCHEDULE".into(),
+                }],
+                ..base.clone()
+            },
+        )
+        .unwrap();
+        assert_eq!(u.kind, "ConfigUpdate");
+        assert_eq!(u.nodegroup.as_deref(), Some("ng"));
+        assert_eq!(w.state.cluster_nodes("c").len(), 4);
+        let g = w.state.describe_nodegroup("c", "ng").unwrap();
+        assert_eq!(g.desired_size, 4);
+        assert_eq!(
+            g.labels,
+            BTreeMap::from([("b".to_string(), "2".to_string())])
+        );
+        assert_eq!(g.taints.len(), 1);
+        up(
+            &mut w,
+            UpdateNodegroupConfig {
+                desired_size: Some(1),
+                min_size: Some(0),
+                ..base.clone()
+            },
+        )
+        .unwrap();
+        assert_eq!(w.state.cluster_nodes("c").len(), 1);
+        // Out of bounds: refused, nothing changes.
+        assert!(
+            up(
+                &mut w,
+                UpdateNodegroupConfig {
+                    desired_size: Some(6),
+                    ..base.clone()
+                }
+            )
+            .is_err()
+        );
+        assert!(up(&mut w, base).is_err(), "an empty update is refused");
+        assert_eq!(w.state.cluster_nodes("c").len(), 1);
     }
 }

@@ -27,12 +27,19 @@ pub struct Record {
     pub value: Vec<u8>,
 }
 
+/// Why the store failed. `Unreadable` and `Locked` happen at open; `Io` on a running region.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The store file exists but cannot be used; it is left exactly as found.
     #[error(
-        "cannot open the region store {path}: {message}; is another `sixfold serve` using this data dir?"
+        "the region store {path} cannot be read: {reason}. It was left untouched: restore it from a backup, or move it away to start an empty region"
     )]
-    Open { path: PathBuf, message: String },
+    Unreadable { path: PathBuf, reason: String },
+    /// Another process holds the store open.
+    #[error(
+        "the region store {path} is open in another process; is another `sixfold serve` using this data dir?"
+    )]
+    Locked { path: PathBuf },
     #[error("region store I/O failed: {0}")]
     Io(String),
     #[error("region store holds a row that cannot be read ({table}/{key}): {message}")]

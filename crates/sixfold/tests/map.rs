@@ -1,0 +1,514 @@
+//! End-to-end tests of `sixfold map` (root): a real lab (`sixfold up`, 2 nodes × 2 pods), its map
+//! opened in real headless Chromium. The rendered DOM holds every pod IPv6, node /80, subnet /64
+//! and ClusterIP of the lab; a screenshot is decoded and is not blank; and the live page
+//! (`--serve`), driven through the DevTools protocol, changes without a reload when the region
+//! changes (a new instance launched in a lab subnet with RunInstances, a route deleted with
+//! DeleteRoute: the region serves no node-group scaling yet). Every spawned command has a
+//! timeout; the lab is torn down with `sixfold down` even when the test fails.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const UP_TIMEOUT: Duration = Duration::from_secs(180);
+const CMD_TIMEOUT: Duration = Duration::from_secs(60);
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "the map tests need root: they draw a real lab, which `sixfold up` builds from network namespaces"
+    );
+    assert!(
+        Path::new(CHROMIUM).is_file(),
+        "{CHROMIUM} is missing: the map tests open the page in a real browser (apt install chromium; scripts/install-deps --tests)"
+    );
+}
+
+fn sixfold(args: &[&str], timeout: Duration) -> (bool, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sixfold"));
+    cmd.args(args);
+    let out = dataplane::exec::run(cmd, b"", timeout)
+        .unwrap_or_else(|e| panic!("sixfold {args:?} did not finish: {e}"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A lab with a unique name; `sixfold down` on drop.
+struct Lab {
+    name: String,
+}
+
+impl Lab {
+    fn up() -> Lab {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let lab = Lab {
+            name: format!(
+                "m{}x{}",
+                std::process::id() % 100_000,
+                N.fetch_add(1, Ordering::SeqCst)
+            ),
+        };
+        let (ok, out, err) = sixfold(
+            &[
+                "up",
+                "--name",
+                &lab.name,
+                "--nodes",
+                "2",
+                "--pods-per-node",
+                "2",
+            ],
+            UP_TIMEOUT,
+        );
+        assert!(ok, "sixfold up failed:\n{out}\n{err}");
+        lab
+    }
+    fn status(&self) -> Value {
+        let (ok, out, err) = sixfold(
+            &["status", "--name", &self.name, "--output", "json"],
+            CMD_TIMEOUT,
+        );
+        assert!(ok, "status failed: {err}");
+        serde_json::from_str(&out).expect("status --output json prints JSON")
+    }
+    fn state(&self) -> lab::LabState {
+        lab::LabState::load(&lab::default_state_dir(&self.name))
+            .expect("state readable")
+            .expect("state exists")
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = sixfold(&["down", "--name", &self.name], CMD_TIMEOUT);
+    }
+}
+
+/// Chromium's flags for a quiet, offline, headless run in its own profile.
+fn chromium_cmd(profile: &Path) -> Command {
+    let mut c = Command::new(CHROMIUM);
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1366,768",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    c
+}
+
+/// Run chromium once (dump the DOM or take a screenshot); its stdout.
+fn chromium_once(profile: &Path, args: &[String], url: &str) -> String {
+    let mut c = chromium_cmd(profile);
+    c.args(args).arg(url);
+    let out = dataplane::exec::run(c, b"", CMD_TIMEOUT)
+        .unwrap_or_else(|e| panic!("chromium {args:?} did not finish: {e}"));
+    assert!(
+        out.status.success(),
+        "chromium {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The text of a DOM dump (tags dropped, entities left as they are: addresses have none).
+fn text_of(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                out.push(' ');
+            }
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Every address the map must show for this lab: pod IPv6s, node /80s, subnet /64s, ClusterIPs.
+fn lab_addresses(status: &Value) -> Vec<String> {
+    let mut want = Vec::new();
+    let strs = |v: &Value, key: &str| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x[key].as_str().map(str::to_owned))
+            .collect()
+    };
+    want.extend(strs(&status["pods"], "ipv6"));
+    want.extend(strs(&status["nodes"], "prefix"));
+    want.extend(strs(&status["vpc"]["subnets"], "ipv6"));
+    want.extend(strs(&status["services"], "cluster_ip"));
+    assert!(
+        want.len() >= 4 + 1 + 2 + 2 + 2,
+        "the lab's status lacks addresses: {status}"
+    );
+    // Addresses as the map prints them (canonical text form).
+    want.iter()
+        .map(|a| match a.split_once('/') {
+            Some((ip, len)) => format!("{}/{len}", ip.parse::<std::net::Ipv6Addr>().unwrap()),
+            None => a.parse::<std::net::Ipv6Addr>().unwrap().to_string(),
+        })
+        .collect()
+}
+
+/// Decode a PNG: (width, height, distinct colours, share of pixels that are not white).
+fn png_stats(path: &Path) -> (u32, u32, usize, f64) {
+    let decoder = png::Decoder::new(std::fs::File::open(path).expect("screenshot exists"));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("a frame");
+    let step = info.color_type.samples();
+    let mut colours = std::collections::HashSet::new();
+    let mut ink = 0usize;
+    let px = &buf[..info.buffer_size()];
+    for p in px.chunks(step) {
+        let rgb = (p[0], p[1], p.get(2).copied().unwrap_or(p[0]));
+        colours.insert(rgb);
+        if rgb.0 < 240 || rgb.1 < 240 || rgb.2 < 240 {
+            ink += 1;
+        }
+    }
+    let total = (px.len() / step).max(1);
+    (
+        info.width,
+        info.height,
+        colours.len(),
+        ink as f64 / total as f64,
+    )
+}
+
+#[test]
+fn a_running_lab_is_drawn_in_a_real_browser_and_followed_live() {
+    require_root();
+    let lab = Lab::up();
+    let tmp = tempfile::tempdir().unwrap();
+    let want = lab_addresses(&lab.status());
+
+    // The file: every address in the DOM Chromium built, and a screenshot that is not blank.
+    let file = tmp.path().join("plan.html");
+    let (ok, out, err) = sixfold(
+        &[
+            "map",
+            "--name",
+            &lab.name,
+            "--output",
+            file.to_str().unwrap(),
+        ],
+        CMD_TIMEOUT,
+    );
+    assert!(ok, "sixfold map failed:\n{out}\n{err}");
+    let url = format!("file://{}", file.display());
+    let dom = chromium_once(&tmp.path().join("p1"), &["--dump-dom".into()], &url);
+    assert!(dom.contains(r#"id="drawing""#), "the drawing is in the DOM");
+    let text = text_of(&dom);
+    for a in &want {
+        assert!(
+            text.contains(a.as_str()),
+            "{a} is not in the rendered DOM's text"
+        );
+    }
+    let shot = tmp.path().join("map.png");
+    chromium_once(
+        &tmp.path().join("p2"),
+        &[format!("--screenshot={}", shot.display())],
+        &url,
+    );
+    let (w, h, colours, ink) = png_stats(&shot);
+    println!(
+        "screenshot {w}×{h}: {colours} colours, {:.1}% ink",
+        ink * 100.0
+    );
+    assert_eq!((w, h), (1366, 768));
+    assert!(
+        colours >= 16,
+        "only {colours} colours: the screenshot is blank"
+    );
+    assert!(
+        ink > 0.05,
+        "only {:.2}% non-white: the screenshot is blank",
+        ink * 100.0
+    );
+
+    live(&lab, tmp.path());
+}
+
+/// A process killed on drop.
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn live(lab: &Lab, tmp: &Path) {
+    let mut server = Killed(
+        Command::new(env!("CARGO_BIN_EXE_sixfold"))
+            .args(["map", "--name", &lab.name, "--serve", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn sixfold map --serve"),
+    );
+    let url = served_url(&mut server.0);
+    let profile = tmp.join("p3");
+    let browser = Killed(
+        chromium_cmd(&profile)
+            .args(["--remote-debugging-port=0", &url])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn chromium"),
+    );
+    let mut page = Cdp::connect(&profile);
+    wait_for(
+        &mut page,
+        "document.getElementById('drawing') !== null",
+        "the page loads",
+    );
+    page.eval("window.__notReloaded = 42");
+
+    // Scale up: a new instance in the lab's first subnet (what a node group does).
+    let state = lab.state();
+    let region = state.region.as_ref().expect("the lab has a region");
+    let vpc = state.vpc.as_ref().expect("the lab has a VPC");
+    let text = std::fs::read_to_string(&region.credentials).expect("credentials");
+    let creds = region_api::credentials::parse(&text, "sixfold").expect("sixfold profile");
+    let ec2 = ec2_client::Ec2Client::new("us-east-1", Some(&region.endpoint), creds).unwrap();
+    let p = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+    let reply = ec2
+        .call(
+            "RunInstances",
+            &[
+                p("ImageId", "ami-0123456789abcdef0"),
+                p("InstanceType", "m5.large"),
+                p("MinCount", "1"),
+                p("MaxCount", "1"),
+                p("SubnetId", &vpc.subnets[0].id),
+            ],
+        )
+        .expect("RunInstances");
+    let new_id = reply
+        .items("instancesSet")
+        .next()
+        .and_then(|i| i.child_text("instanceId"))
+        .expect("an instance id")
+        .to_owned();
+    let start = Instant::now();
+    wait_for(
+        &mut page,
+        &format!("document.getElementById('plan').textContent.includes('{new_id}')"),
+        "the new instance appears",
+    );
+    println!(
+        "live: instance {new_id} drawn {:?} after RunInstances",
+        start.elapsed()
+    );
+
+    // Delete the IPv6 default route: the egress-only gateway then carries nothing.
+    let eigw = &vpc.egress_only_gateway;
+    let carries = format!(
+        "[...document.querySelectorAll('[aria-label^=\"{eigw} \"]')].some(e => e.getAttribute('aria-label').includes('carries nothing'))"
+    );
+    assert_eq!(
+        page.eval(&carries),
+        json!(false),
+        "the EIGW carries ::/0 at first"
+    );
+    ec2.call(
+        "DeleteRoute",
+        &[
+            p("RouteTableId", &vpc.route_table),
+            p("DestinationIpv6CidrBlock", "::/0"),
+        ],
+    )
+    .expect("DeleteRoute");
+    let start = Instant::now();
+    wait_for(&mut page, &carries, "the EIGW shows it carries nothing");
+    println!(
+        "live: route deletion drawn {:?} after DeleteRoute",
+        start.elapsed()
+    );
+    assert_eq!(
+        page.eval("window.__notReloaded"),
+        json!(42),
+        "the page changed without a reload"
+    );
+    drop(browser);
+}
+
+/// The URL `sixfold map --serve` prints.
+fn served_url(child: &mut Child) -> String {
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(i) = line.find("http://") {
+                let url = line[i..].split_whitespace().next().unwrap_or("").to_owned();
+                let _ = tx.send(url);
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("sixfold map --serve printed its URL within 30 s")
+}
+
+/// Evaluate `expr` until it is `true` (every 100 ms, at most 20 s).
+fn wait_for(page: &mut Cdp, expr: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if page.eval(expr) == json!(true) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "within 20 s: {what} ({expr})");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A minimal DevTools-protocol client over a WebSocket (text frames, client-masked).
+struct Cdp {
+    ws: TcpStream,
+    next: u64,
+}
+
+impl Cdp {
+    /// Connect to the first page of the Chromium whose profile is `profile`.
+    fn connect(profile: &Path) -> Cdp {
+        let port_file: PathBuf = profile.join("DevToolsActivePort");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let port = loop {
+            if let Some(p) = std::fs::read_to_string(&port_file)
+                .ok()
+                .and_then(|t| t.lines().next().and_then(|l| l.trim().parse::<u16>().ok()))
+            {
+                break p;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chromium wrote no DevToolsActivePort"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let ws_url = loop {
+            let list: Value = ureq::get(&format!("http://127.0.0.1:{port}/json/list"))
+                .timeout(Duration::from_secs(5))
+                .call()
+                .ok()
+                .and_then(|r| r.into_string().ok())
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default();
+            let page = list
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|t| t["type"] == "page")
+                .and_then(|t| t["webSocketDebuggerUrl"].as_str().map(str::to_owned));
+            if let Some(u) = page {
+                break u;
+            }
+            assert!(Instant::now() < deadline, "chromium lists no page");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let rest = ws_url.trim_start_matches("ws://");
+        let (host, path) = rest.split_at(rest.find('/').expect("a path"));
+        let mut ws = TcpStream::connect(host).expect("connect to the DevTools socket");
+        ws.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        write!(
+            ws,
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: c2l4Zm9sZC1tYXAtdGVzdA==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        .unwrap();
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            ws.read_exact(&mut b).expect("the WebSocket handshake");
+            head.push(b[0]);
+        }
+        assert!(
+            head.starts_with(b"HTTP/1.1 101"),
+            "no WebSocket upgrade: {}",
+            String::from_utf8_lossy(&head)
+        );
+        Cdp { ws, next: 1 }
+    }
+
+    fn send(&mut self, text: &str) {
+        let data = text.as_bytes();
+        let mut frame = vec![0x81u8];
+        match data.len() {
+            n if n < 126 => frame.push(0x80 | n as u8),
+            n if n < 65536 => {
+                frame.push(0x80 | 126);
+                frame.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                frame.push(0x80 | 127);
+                frame.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        let mask = [0x5a, 0x17, 0xc3, 0x2e];
+        frame.extend_from_slice(&mask);
+        frame.extend(data.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.ws.write_all(&frame).expect("send a frame");
+    }
+
+    fn recv(&mut self) -> String {
+        let mut message = Vec::new();
+        loop {
+            let mut h = [0u8; 2];
+            self.ws.read_exact(&mut h).expect("a frame header");
+            let mut len = u64::from(h[1] & 0x7f);
+            if len == 126 {
+                let mut b = [0u8; 2];
+                self.ws.read_exact(&mut b).unwrap();
+                len = u64::from(u16::from_be_bytes(b));
+            } else if len == 127 {
+                let mut b = [0u8; 8];
+                self.ws.read_exact(&mut b).unwrap();
+                len = u64::from_be_bytes(b);
+            }
+            let mut payload = vec![0u8; len as usize];
+            self.ws.read_exact(&mut payload).expect("a frame payload");
+            message.extend_from_slice(&payload);
+            if h[0] & 0x80 != 0 {
+                return String::from_utf8_lossy(&message).into_owned();
+            }
+        }
+    }
+
+    /// `Runtime.evaluate(expr)`, its value.
+    fn eval(&mut self, expr: &str) -> Value {
+        let id = self.next;
+        self.next += 1;
+        let msg = json!({"id": id, "method": "Runtime.evaluate", "params": {"expression": expr, "returnByValue": true}});
+        self.send(&msg.to_string());
+        for _ in 0..1000 {
+            let v: Value = serde_json::from_str(&self.recv()).unwrap_or_default();
+            if v["id"] == json!(id) {
+                return v["result"]["result"]["value"].clone();
+            }
+        }
+        panic!("no answer to Runtime.evaluate {expr}");
+    }
+}
