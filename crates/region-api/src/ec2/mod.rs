@@ -299,6 +299,45 @@ mod tests {
     use super::*;
 
     #[test]
+    fn docs_region_md_lists_every_served_ec2_action() {
+        let doc = include_str!("../../../../docs/region.md");
+        let missing: Vec<&str> = action_names()
+            .filter(|a| !doc.contains(&format!("`{a}`")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "docs/region.md does not list {missing:?}"
+        );
+    }
+
+    #[test]
+    fn the_invalid_action_message_lists_exactly_the_served_actions() {
+        let region = region::Region::open(
+            region::RegionConfig {
+                name: "us-east-1".into(),
+                account_id: "123456789012".into(),
+            },
+            Box::new(region::store::MemStore::default()),
+            Box::new(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1)),
+            Box::new(|| 0),
+        )
+        .unwrap();
+        let r = handle(
+            &region,
+            b"k",
+            &Params::parse(b"Action=Nope&Version=2016-11-15"),
+            "r",
+        );
+        let listed = r
+            .body
+            .split_once("Supported actions: ")
+            .and_then(|(_, rest)| rest.split_once(".</Message>"))
+            .map(|(l, _)| l.split(", ").collect::<Vec<_>>())
+            .unwrap();
+        assert_eq!(listed, action_names().collect::<Vec<_>>());
+    }
+
+    #[test]
     fn every_action_is_served_once() {
         let mut names: Vec<&str> = action_names().collect();
         let n = names.len();
