@@ -86,6 +86,8 @@ pub enum RestoreError {
 pub struct NodeState {
     facts: NodeFacts,
     pool: PodPool,
+    /// The pool as it was before anything was marked, to rebuild from the store.
+    empty_pool: PodPool,
     allocations: BTreeMap<AttachmentKey, Allocation>,
     store: Box<dyn Store>,
 }
@@ -106,7 +108,7 @@ impl NodeState {
     pub fn open(
         facts: NodeFacts,
         mut store: Box<dyn Store>,
-        mut pool: PodPool,
+        pool: PodPool,
     ) -> Result<Self, RestoreError> {
         let snap = store.list()?;
         if let Some(rec) = snap.node.as_ref().filter(|r| r.prefix != facts.prefix) {
@@ -118,31 +120,56 @@ impl NodeState {
         if snap.node.as_ref() != Some(&facts) {
             store.record_node(&facts)?;
         }
-        let mut allocations = BTreeMap::new();
-        for a in snap.allocations {
-            pool.mark_used(a.address)
-                .map_err(|source| RestoreError::Inconsistent {
-                    address: a.address,
-                    what: format!("{:?}", a.key),
-                    source,
-                })?;
-            allocations.insert(a.key.clone(), a);
-        }
-        for r in snap.released {
-            pool.mark_cooling(r.address, r.released_at_ms)
-                .map_err(|source| RestoreError::Inconsistent {
-                    address: r.address,
-                    what: "a released address".into(),
-                    source,
-                })?;
-        }
+        let empty_pool = pool.clone();
+        let (pool, allocations) = restore(&*store, pool)?;
         info!(prefix = %facts.prefix, allocations = allocations.len(), "restored node state");
         Ok(Self {
             facts,
             pool,
+            empty_pool,
             allocations,
             store,
         })
+    }
+
+    /// Answer a batch of requests with one store transaction (group commit: one fsync for
+    /// all). Answers are final only once the batch is durable; if its commit fails, every
+    /// request of the batch is answered `internal` and the state is rebuilt from the store,
+    /// which kept nothing of the batch.
+    pub fn handle_batch(&mut self, reqs: Vec<Request>, now_ms: u64) -> Vec<Response> {
+        let n = reqs.len();
+        let failed = |what: &str, e: &dyn std::fmt::Display| {
+            vec![
+                Response::Error {
+                    kind: ErrorKind::Internal,
+                    message: format!("{what}: {e}; retry"),
+                };
+                n
+            ]
+        };
+        if let Err(e) = self.store.begin_batch() {
+            error!(error = %e, "cannot start a store batch");
+            return failed("the agent could not write its state", &e);
+        }
+        let answers: Vec<Response> = reqs.into_iter().map(|r| self.handle(r, now_ms)).collect();
+        match self.store.commit_batch() {
+            Ok(()) => answers,
+            Err(e) => {
+                error!(error = %e, requests = n, "a store batch failed; rebuilding from the store");
+                if let Err(r) = self.reload() {
+                    error!(error = %r, "rebuilding the state from the store failed");
+                }
+                failed("the agent could not make its state durable", &e)
+            }
+        }
+    }
+
+    /// Rebuild the pool and the allocations from the store (the truth).
+    fn reload(&mut self) -> Result<(), RestoreError> {
+        let (pool, allocations) = restore(&*self.store, self.empty_pool.clone())?;
+        self.pool = pool;
+        self.allocations = allocations;
+        Ok(())
     }
 
     /// The node's facts.
@@ -321,6 +348,33 @@ impl NodeState {
             error!(error = %e, "could not return an unused address to the pool");
         }
     }
+}
+
+/// Mark every allocation the store records used and every recorded release cooling in `pool`.
+fn restore(
+    store: &dyn Store,
+    mut pool: PodPool,
+) -> Result<(PodPool, BTreeMap<AttachmentKey, Allocation>), RestoreError> {
+    let snap = store.list()?;
+    let mut allocations = BTreeMap::new();
+    for a in snap.allocations {
+        pool.mark_used(a.address)
+            .map_err(|source| RestoreError::Inconsistent {
+                address: a.address,
+                what: format!("{:?}", a.key),
+                source,
+            })?;
+        allocations.insert(a.key.clone(), a);
+    }
+    for r in snap.released {
+        pool.mark_cooling(r.address, r.released_at_ms)
+            .map_err(|source| RestoreError::Inconsistent {
+                address: r.address,
+                what: "a released address".into(),
+                source,
+            })?;
+    }
+    Ok((pool, allocations))
 }
 
 fn check_name(field: &'static str, value: &str) -> Result<(), HandleError> {
@@ -512,6 +566,51 @@ mod tests {
         };
         let keys: Vec<_> = allocations.into_iter().map(|a| a.key).collect();
         assert_eq!(keys, vec![foreign, key("keep")]);
+    }
+
+    #[test]
+    fn a_failed_batch_commit_answers_internal_to_all_and_keeps_nothing() {
+        let store = MemStore::new();
+        let mut s = state_with(store.clone(), None);
+        let first = addr_of(&add(&mut s, "a", 0));
+        let adds = |cs: &[&str]| -> Vec<Request> {
+            cs.iter()
+                .map(|c| Request::Add {
+                    key: key(c),
+                    netns: None,
+                })
+                .collect()
+        };
+        store.fail_commits(true);
+        let answers = s.handle_batch(adds(&["b", "c"]), 1);
+        assert_eq!(answers.len(), 2);
+        for a in &answers {
+            assert!(
+                matches!(
+                    a,
+                    Response::Error {
+                        kind: ErrorKind::Internal,
+                        ..
+                    }
+                ),
+                "{a:?}"
+            );
+        }
+        assert_eq!(
+            s.status(1).allocated,
+            1,
+            "memory was rebuilt from the store"
+        );
+        assert_eq!(store.list().unwrap().allocations.len(), 1);
+        store.fail_commits(false);
+        let answers = s.handle_batch(adds(&["b", "c", "b"]), 2);
+        let got: Vec<Ipv6Addr> = answers.iter().map(addr_of).collect();
+        assert_eq!(
+            got[0], got[2],
+            "the same key twice in one batch gets one address"
+        );
+        assert!(got[0] != got[1] && !got.contains(&first));
+        assert_eq!(store.list().unwrap().allocations.len(), 3);
     }
 
     #[test]

@@ -2,13 +2,18 @@
 //! (the contract of [`agent_api`]). A thread per connection (capped), every read and write
 //! bounded by a timeout, the node state behind one mutex. Requests before the node is ready are
 //! answered `not_ready`.
+//!
+//! Group commit: requests are queued, and whichever request thread finds nobody leading takes
+//! the whole queue and answers it as one batch (one store transaction, one fsync) while new
+//! requests queue for the next batch. An idle agent answers a lone request at once (a batch of
+//! one); a burst shares fsyncs instead of waiting for one each.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use agent_api::{ErrorKind, Request, Response};
@@ -49,6 +54,48 @@ pub struct Shared {
     /// `None` until the prefix is acquired and the node is set up.
     pub(crate) state: Mutex<Option<NodeState>>,
     pub(crate) metrics: Metrics,
+    queue: Mutex<Queue>,
+}
+
+/// Requests waiting for the next batch, and whether a thread is answering batches.
+#[derive(Debug, Default)]
+struct Queue {
+    pending: Vec<(Request, mpsc::SyncSender<Response>)>,
+    leading: bool,
+}
+
+/// The leader's hold: takes batches until the queue is empty, handing leadership back in the
+/// same critical section that finds it empty (so no request is left without a leader), and
+/// also if answering a batch panicked (the waiters of a dropped batch see their channel close
+/// and answer `internal`).
+struct Leading<'a> {
+    queue: &'a Mutex<Queue>,
+    done: bool,
+}
+
+impl Leading<'_> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The next batch, or `None` (leadership handed back) when nothing is queued.
+    fn next_batch(&mut self) -> Option<Vec<(Request, mpsc::SyncSender<Response>)>> {
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if q.pending.is_empty() {
+            q.leading = false;
+            self.done = true;
+            return None;
+        }
+        Some(std::mem::take(&mut q.pending))
+    }
+}
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.lock().leading = false;
+        }
+    }
 }
 
 impl Shared {
@@ -68,7 +115,8 @@ impl Shared {
         }
     }
 
-    /// Answer one request (counting it and timing adds and dels).
+    /// Answer one request (counting it and timing adds and dels), batched with whatever
+    /// other requests arrive meanwhile (see the module docs).
     pub fn handle(&self, req: Request) -> Response {
         let started = Instant::now();
         let op = match &req {
@@ -79,9 +127,25 @@ impl Shared {
             Request::Status => "status",
         };
         self.metrics.request(op);
-        let resp = self
-            .with_state(|s| s.handle(req, now_ms()))
-            .unwrap_or_else(|e| e);
+        let (tx, rx) = mpsc::sync_channel(1);
+        let lead = {
+            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            q.pending.push((req, tx));
+            !std::mem::replace(&mut q.leading, true)
+        };
+        if lead {
+            let mut leading = Leading {
+                queue: &self.queue,
+                done: false,
+            };
+            while let Some(batch) = leading.next_batch() {
+                self.answer_batch(batch);
+            }
+        }
+        let resp = rx.recv().unwrap_or_else(|_| Response::Error {
+            kind: ErrorKind::Internal,
+            message: "the agent failed while answering this request; retry".into(),
+        });
         match op {
             "add" => self.metrics.add.observe(started.elapsed()),
             "del" => self.metrics.del.observe(started.elapsed()),
@@ -91,6 +155,20 @@ impl Shared {
             self.metrics.error(*kind);
         }
         resp
+    }
+
+    fn answer_batch(&self, batch: Vec<(Request, mpsc::SyncSender<Response>)>) {
+        let (reqs, txs): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let n = reqs.len();
+        let started = Instant::now();
+        let answers = self
+            .with_state(|s| s.handle_batch(reqs, now_ms()))
+            .unwrap_or_else(|e| vec![e; n]);
+        debug!(requests = n, took = ?started.elapsed(), "answered a batch");
+        for (tx, answer) in txs.into_iter().zip(answers) {
+            // A waiter that went away needs no answer.
+            let _ = tx.send(answer);
+        }
     }
 
     pub(crate) fn gauges(&self) -> Option<Gauges> {
@@ -189,6 +267,7 @@ pub fn bind_socket(path: &Path, mode: SocketMode) -> Result<UnixListener, Socket
 /// Accept connections until `stop` is set (the stopper then connects once to wake it).
 pub(crate) fn serve_unix(listener: UnixListener, shared: Arc<Shared>, stop: Arc<AtomicBool>) {
     let active = Arc::new(AtomicUsize::new(0));
+    let workers = Workers::new();
     for conn in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
             break;
@@ -213,12 +292,59 @@ pub(crate) fn serve_unix(listener: UnixListener, shared: Arc<Shared>, stop: Arc<
             let _ = write_response(&stream, &busy);
             continue;
         }
-        let (shared, active2) = (shared.clone(), active.clone());
+        workers.dispatch(stream, &shared, &active);
+    }
+}
+
+/// The connection threads, kept and reused: a thread that answered its connection waits for
+/// the next one, so a burst after the first pays no thread start-up per connection. `idle`
+/// counts the waiting threads minus the connections already handed to them, so a connection
+/// is handed over only when a thread is sure to take it; otherwise a new thread is started
+/// (at most one per connection slot).
+struct Workers {
+    tx: mpsc::Sender<UnixStream>,
+    rx: Arc<Mutex<mpsc::Receiver<UnixStream>>>,
+    idle: Arc<AtomicUsize>,
+}
+
+impl Workers {
+    fn new() -> Workers {
+        let (tx, rx) = mpsc::channel();
+        Workers {
+            tx,
+            rx: Arc::new(Mutex::new(rx)),
+            idle: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    fn dispatch(&self, stream: UnixStream, shared: &Arc<Shared>, active: &Arc<AtomicUsize>) {
+        let claimed = self
+            .idle
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if claimed {
+            if self.tx.send(stream).is_err() {
+                active.fetch_sub(1, Ordering::SeqCst);
+            }
+            return;
+        }
+        let (shared, active2, rx, idle) = (
+            shared.clone(),
+            active.clone(),
+            self.rx.clone(),
+            self.idle.clone(),
+        );
         let spawned = std::thread::Builder::new()
             .name("agent-conn".into())
             .spawn(move || {
-                serve_connection(stream, &shared);
-                active2.fetch_sub(1, Ordering::SeqCst);
+                let mut next = Some(stream);
+                while let Some(stream) = next.take() {
+                    serve_connection(stream, &shared);
+                    active2.fetch_sub(1, Ordering::SeqCst);
+                    idle.fetch_add(1, Ordering::SeqCst);
+                    // The sender is gone once the agent stops: then this thread ends.
+                    next = rx.lock().ok().and_then(|r| r.recv().ok());
+                }
             });
         if let Err(e) = spawned {
             active.fetch_sub(1, Ordering::SeqCst);

@@ -109,6 +109,16 @@ pub trait Store: Send {
         keys: &[AttachmentKey],
         at_ms: u64,
     ) -> Result<Vec<Allocation>, StoreError>;
+    /// Start a batch: the changes until [`Store::commit_batch`] share one transaction and so
+    /// one fsync (group commit). Stores whose changes are durable one by one do nothing.
+    fn begin_batch(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Commit the batch durably. On an error nothing of the batch is kept, and every change
+    /// reported inside it must be taken back by the caller (the store is the truth).
+    fn commit_batch(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// An in-memory [`Store`] with the same rules, for tests. Clones share one record, so a clone
@@ -119,13 +129,16 @@ pub struct MemStore {
     inner: Arc<Mutex<MemInner>>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct MemInner {
     node: Option<NodeFacts>,
     allocations: BTreeMap<AttachmentKey, Allocation>,
     holders: BTreeMap<Ipv6Addr, AttachmentKey>,
     released: BTreeMap<Ipv6Addr, u64>,
     fail_writes: bool,
+    fail_commits: bool,
+    /// The record as it was when the open batch began (restored if its commit fails).
+    before_batch: Option<Box<MemInner>>,
 }
 
 impl MemStore {
@@ -136,6 +149,11 @@ impl MemStore {
     /// Make every following write fail with [`StoreError::Injected`] (or succeed again).
     pub fn fail_writes(&self, fail: bool) {
         self.lock().fail_writes = fail;
+    }
+
+    /// Make every following batch commit fail (dropping the batch) or succeed again.
+    pub fn fail_commits(&self, fail: bool) {
+        self.lock().fail_commits = fail;
     }
 
     fn lock(&self) -> MutexGuard<'_, MemInner> {
@@ -155,6 +173,32 @@ impl MemStore {
 }
 
 impl Store for MemStore {
+    fn begin_batch(&mut self) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if g.before_batch.is_none() {
+            let snapshot = Box::new(MemInner {
+                before_batch: None,
+                ..g.clone()
+            });
+            g.before_batch = Some(snapshot);
+        }
+        Ok(())
+    }
+
+    fn commit_batch(&mut self) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let before = g.before_batch.take();
+        if g.fail_commits
+            && let Some(before) = before
+        {
+            let (fw, fc) = (g.fail_writes, g.fail_commits);
+            *g = *before;
+            (g.fail_writes, g.fail_commits) = (fw, fc);
+            return Err(StoreError::Injected);
+        }
+        Ok(())
+    }
+
     fn list(&self) -> Result<Snapshot, StoreError> {
         let g = self.lock();
         Ok(Snapshot {

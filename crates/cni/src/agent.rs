@@ -14,7 +14,18 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 /// One call. An agent that closes the connection without answering (it was killed or
 /// restarted mid-request) is an I/O failure, "try again later" (CNI 11), not a bad answer.
 fn call(socket: &Path, req: &Request) -> Result<Response, ClientError> {
-    agent_api::call(socket, req, TIMEOUT).map_err(|e| match e {
+    let op = match req {
+        Request::Add { .. } => "add",
+        Request::Del { .. } => "del",
+        Request::List => "list",
+        Request::Gc { .. } => "gc",
+        Request::Status => "status",
+    };
+    dataplane::trace::span(
+        || format!("agent {op} (round trip)"),
+        || agent_api::call(socket, req, TIMEOUT),
+    )
+    .map_err(|e| match e {
         ClientError::Decode(d) if d.is_eof() => ClientError::Io {
             path: socket.display().to_string(),
             source: std::io::Error::new(

@@ -24,10 +24,12 @@ use ipnet::{IpNet, Ipv4Net};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::attachment::{
+    Attachment, collect, delete_link, delete_links_together, ensure_absent, gc_links, open_pod_ns,
+};
 use crate::delegate;
 use crate::error::Error;
 use crate::names;
-use crate::pod::{Attachment, collect, delete_link, ensure_absent, gc_links, open_pod_ns};
 use crate::result::{CniResult, Interface, interface_json};
 use crate::skel::{Plugin, Request};
 use crate::version::CniVersion;
@@ -371,27 +373,35 @@ impl Plugin for EgressPlugin {
         Ok(out)
     }
 
+    /// Releases the IPAM lease (host-local, on its own thread) while deleting, in one kernel
+    /// batch, this plugin's host veth and the one `sixfold-cni` made for the same attachment:
+    /// the runtime runs this DEL first and the whole attachment is going, so the kernel's
+    /// unregistration wait is paid once for both (`sixfold-cni`'s DEL then finds its veth gone,
+    /// which it treats as done).
     fn del(&self, req: &Request) -> Result<(), Error> {
         let conf = EgressConf::from_req(req)?;
         let att = Attachment::from_req(req)?;
-        let mut errors = Vec::new();
-        match conf.ipam_binary(req) {
-            Ok(bin) => {
-                if let Err(e) = delegate::exec(&bin, "DEL", &[], &conf.ipam_stdin(req)) {
-                    errors.push(e);
-                }
-            }
-            Err(e) => errors.push(e),
-        }
-        match Netlink::open() {
-            Ok(mut host) => {
-                if let Err(e) = delete_link(&mut host, &att.host_veth(names::EGRESS_PREFIX)) {
-                    errors.push(e);
-                }
-            }
-            Err(e) => errors.push(Error::dp("opening netlink in the node namespace")(e)),
-        }
-        collect(errors)
+        let (own, pod) = (
+            att.host_veth(names::EGRESS_PREFIX),
+            att.host_veth(names::POD_PREFIX),
+        );
+        let (ipam, links) = std::thread::scope(|s| {
+            let ipam = s.spawn(|| {
+                dataplane::trace::parallel();
+                let bin = conf.ipam_binary(req)?;
+                delegate::exec(&bin, "DEL", &[], &conf.ipam_stdin(req)).map(|_| ())
+            });
+            let links = Netlink::open()
+                .map_err(Error::dp("opening netlink in the node namespace"))
+                .and_then(|mut host| delete_links_together(&mut host, &[&own, &pod]));
+            let ipam = ipam.join().unwrap_or_else(|_| {
+                Err(Error::NotAvailable(
+                    "the IPAM release thread panicked".into(),
+                ))
+            });
+            (ipam, links)
+        });
+        collect([ipam.err(), links.err()].into_iter().flatten().collect())
     }
 
     fn check(&self, req: &Request) -> Result<(), Error> {

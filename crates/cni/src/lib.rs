@@ -3,6 +3,7 @@
 //! [`pod`] (`sixfold-cni`, the pod's IPv6) and [`egress`] (`sixfold-egress-cni`, node-local
 //! IPv4 SNATed to the node). Synchronous, no async runtime: plugins start fast.
 pub mod agent;
+pub mod attachment;
 pub mod config;
 pub mod conflist;
 pub mod delegate;

@@ -24,6 +24,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::agent;
+use crate::attachment::{Attachment, collect, delete_link, ensure_absent, gc_links, open_pod_ns};
 use crate::error::Error;
 use crate::names;
 use crate::result::{CniResult, Interface, IpConfig, RouteEntry};
@@ -66,91 +67,6 @@ impl PodConf {
                 .unwrap_or_else(|| PathBuf::from(agent_api::DEFAULT_SOCKET)),
             mtu,
         })
-    }
-}
-
-/// One attachment's identity and derived names.
-pub(crate) struct Attachment {
-    pub network: String,
-    pub container_id: String,
-    pub ifname: String,
-}
-
-impl Attachment {
-    pub fn from_req(req: &Request) -> Result<Attachment, Error> {
-        Ok(Attachment {
-            network: req.conf.name.clone(),
-            container_id: req.env.container_id()?.to_string(),
-            ifname: req.env.ifname()?.to_string(),
-        })
-    }
-    pub fn key(&self) -> AttachmentKey {
-        AttachmentKey {
-            network: self.network.clone(),
-            container_id: self.container_id.clone(),
-            ifname: self.ifname.clone(),
-        }
-    }
-    pub fn host_veth(&self, prefix: &str) -> String {
-        names::host_veth(prefix, &self.network, &self.container_id, &self.ifname)
-    }
-    pub fn alias(&self, tag: &str) -> String {
-        names::alias(tag, &self.network, &self.container_id, &self.ifname)
-    }
-}
-
-/// Open the container's namespace; a missing one is CNI code 3. The plugin's own namespace
-/// (the node's, under any path: compared by device and inode) is refused with code 4, invalid
-/// `CNI_NETNS`: wiring a "pod" into it would rewire the node itself.
-pub(crate) fn open_pod_ns(req: &Request) -> Result<NetNs, Error> {
-    let path = req.env.netns()?;
-    let ns = NetNs::open(path).map_err(|source| Error::UnknownContainer {
-        netns: path.to_string(),
-        source,
-    })?;
-    match ns.is_own() {
-        Ok(false) => Ok(ns),
-        Ok(true) => Err(Error::InvalidEnv {
-            var: "CNI_NETNS",
-            detail: format!(
-                "{path} is the plugin's own (the node's) network namespace; pass the container's namespace"
-            ),
-        }),
-        Err(source) => Err(Error::UnknownContainer {
-            netns: path.to_string(),
-            source,
-        }),
-    }
-}
-
-/// Fail with [`Error::AlreadyExists`] if `name` exists in `nl`'s namespace.
-pub(crate) fn ensure_absent(nl: &mut Netlink, name: &str, where_: &str) -> Result<(), Error> {
-    match nl.link_get(name) {
-        Ok(_) => Err(Error::AlreadyExists {
-            what: format!("interface {name} {where_}"),
-        }),
-        Err(e) if e.is_not_found() => Ok(()),
-        Err(e) => Err(Error::dp(format!("looking up interface {name} {where_}"))(
-            e,
-        )),
-    }
-}
-
-/// Delete a link by name, treating "already gone" as success.
-pub(crate) fn delete_link(nl: &mut Netlink, name: &str) -> Result<(), Error> {
-    match nl.link_del_by_name(name) {
-        Ok(()) => Ok(()),
-        Err(e) if e.is_not_found() => Ok(()),
-        Err(e) => Err(Error::dp(format!("deleting interface {name}"))(e)),
-    }
-}
-
-/// Collect teardown errors: none is success, one is itself, more are [`Error::Many`].
-pub(crate) fn collect(mut errors: Vec<Error>) -> Result<(), Error> {
-    match errors.len() {
-        0 => Ok(()),
-        1 => Err(errors.remove(0)),
-        _ => Err(Error::Many(errors)),
     }
 }
 
@@ -348,21 +264,25 @@ impl Plugin for PodPlugin {
     fn del(&self, req: &Request) -> Result<(), Error> {
         let conf = PodConf::from_req(req)?;
         let att = Attachment::from_req(req)?;
-        let mut errors = Vec::new();
-        // Deleting the host end removes the pod end and the host /128 route with it; a
-        // vanished namespace took both ends already.
-        match Netlink::open() {
-            Ok(mut host) => {
-                if let Err(e) = delete_link(&mut host, &att.host_veth(names::POD_PREFIX)) {
-                    errors.push(e);
-                }
-            }
-            Err(e) => errors.push(Error::dp("opening netlink in the node namespace")(e)),
-        }
-        if let Err(e) = agent::del(&conf.agent_socket, att.key()) {
-            errors.push(e);
-        }
-        collect(errors)
+        // The agent's release (a durable write) runs on its own thread while the link goes.
+        // Deleting the host end removes the pod end and the host /128 route with it; a vanished
+        // namespace took both ends already, and so did the egress plugin's DEL in a chain.
+        let (link, release) = std::thread::scope(|s| {
+            let release = s.spawn(|| {
+                dataplane::trace::parallel();
+                agent::del(&conf.agent_socket, att.key()).map(|_| ())
+            });
+            let link = Netlink::open()
+                .map_err(Error::dp("opening netlink in the node namespace"))
+                .and_then(|mut host| delete_link(&mut host, &att.host_veth(names::POD_PREFIX)));
+            let release = release.join().unwrap_or_else(|_| {
+                Err(Error::NotAvailable(
+                    "the agent release thread panicked".into(),
+                ))
+            });
+            (link, release)
+        });
+        collect([link.err(), release.err()].into_iter().flatten().collect())
     }
 
     fn check(&self, req: &Request) -> Result<(), Error> {
@@ -516,34 +436,6 @@ impl Plugin for PodPlugin {
         }
         collect(errors)
     }
-}
-
-/// Delete host links labelled `tag/network/...` whose attachment is not in `keep`.
-pub(crate) fn gc_links(
-    tag: &str,
-    network: &str,
-    keep: &HashSet<(String, String)>,
-) -> Result<(), Error> {
-    let mut host = Netlink::open().map_err(Error::dp("opening netlink in the node namespace"))?;
-    let links = host
-        .link_list()
-        .map_err(Error::dp("listing node interfaces"))?;
-    let mut errors = Vec::new();
-    for link in links {
-        let Some(alias) = link.alias.as_deref() else {
-            continue;
-        };
-        let Some((net, cid, ifname)) = names::parse_alias(tag, alias) else {
-            continue;
-        };
-        if net == network
-            && !keep.contains(&(cid.to_string(), ifname.to_string()))
-            && let Err(e) = delete_link(&mut host, &link.name)
-        {
-            errors.push(e);
-        }
-    }
-    collect(errors)
 }
 
 #[cfg(test)]

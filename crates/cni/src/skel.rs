@@ -101,7 +101,10 @@ pub fn dispatch_as(
             exit_code: 0,
         };
     }
-    let conf = match NetConf::parse(stdin) {
+    let conf = match dataplane::trace::span(
+        || "parse the configuration".into(),
+        || NetConf::parse(stdin),
+    ) {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
@@ -150,6 +153,7 @@ fn json_line(v: &Value) -> String {
 
 /// The whole `main` of a plugin binary: read stdin, dispatch, print, exit.
 pub fn main(plugin: &dyn Plugin) -> ! {
+    let t_start = dataplane::trace::monotonic_s();
     let mut stdin = Vec::new();
     let outcome = match std::io::stdin().read_to_end(&mut stdin) {
         Ok(_) => {
@@ -178,6 +182,10 @@ pub fn main(plugin: &dyn Plugin) -> ! {
     // Nothing sensible is left to do if stdout is closed: the exit code still tells.
     let _ = out.write_all(outcome.stdout.as_bytes());
     let _ = out.flush();
+    if dataplane::trace::enabled() {
+        let command = std::env::var("CNI_COMMAND").unwrap_or_default();
+        dataplane::trace::flush(&format!("{} {command}", plugin.type_name()), t_start);
+    }
     std::process::exit(outcome.exit_code)
 }
 

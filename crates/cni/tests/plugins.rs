@@ -184,6 +184,66 @@ fn del_is_idempotent_and_works_after_the_netns_is_gone() {
 }
 
 #[test]
+fn egress_del_takes_both_host_veths_of_its_attachment_and_nothing_else() {
+    let node = Node::new();
+    let (p1, p2) = (TestNs::new("pod1"), TestNs::new("pod2"));
+    let r1 = node.add_pod("c1", &p1, "1.0.0");
+    let r2 = node.add_pod("c2", &p2, "1.0.0");
+    let hosts = |r: &Value| -> Vec<String> {
+        [0, 2]
+            .iter()
+            .map(|&i| r["interfaces"][i]["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (c1, c2) = (hosts(&r1), hosts(&r2));
+    let (v, code) = node.run(
+        egress_bin(),
+        "DEL",
+        "c1",
+        Some(&p1.path()),
+        &node.egress_conf("1.0.0", None).to_string(),
+    );
+    assert_eq!(code, 0, "{v}");
+    let links = node.ns.links();
+    for l in &c1 {
+        assert!(!links.contains(l), "{l} of c1 is gone: {links:?}");
+    }
+    for l in c2.iter().chain([&"up0".to_string(), &"lo".to_string()]) {
+        assert!(links.contains(l), "{l} is untouched: {links:?}");
+    }
+    assert_eq!(
+        p1.links(),
+        ["lo"],
+        "both pod ends went with their host ends"
+    );
+    // sixfold-cni's DEL then finds its veth gone and releases the address.
+    let (v, code) = node.run(
+        pod_bin(),
+        "DEL",
+        "c1",
+        Some(&p1.path()),
+        &node.pod_conf("1.0.0").to_string(),
+    );
+    assert_eq!(code, 0, "{v}");
+    let left: Vec<String> = node
+        .agent
+        .allocations()
+        .into_iter()
+        .map(|a| a.key.container_id)
+        .collect();
+    assert_eq!(left, ["c2"]);
+    let groups = ip_json(&["-n", &node.ns.name, "link", "show"]);
+    assert!(
+        groups
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["group"] == "default"),
+        "no link is left in a temporary group: {groups}"
+    );
+}
+
+#[test]
 fn failed_add_leaves_nothing_when_the_agent_refuses() {
     // The stand-in: the real agent cannot be told to refuse.
     let node = Node::with_stand_in();

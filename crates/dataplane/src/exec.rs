@@ -33,7 +33,12 @@ pub enum ExecError {
 }
 
 /// Run `cmd` with `stdin` as its input; kill it after `timeout`.
-pub fn run(mut cmd: Command, stdin: &[u8], timeout: Duration) -> Result<Output, ExecError> {
+pub fn run(cmd: Command, stdin: &[u8], timeout: Duration) -> Result<Output, ExecError> {
+    let name = cmd.get_program().to_string_lossy().into_owned();
+    crate::trace::span(|| format!("exec {name}"), || run_(cmd, stdin, timeout))
+}
+
+fn run_(mut cmd: Command, stdin: &[u8], timeout: Duration) -> Result<Output, ExecError> {
     let program = cmd.get_program().to_string_lossy().into_owned();
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -6,12 +6,14 @@
 //! - [`netns`]: the only place that switches network namespaces, always on a fresh OS thread.
 //! - [`sysctl`]: `/proc/sys/net` reads and writes in the calling thread's namespace.
 //! - [`nft`]: the node-wide egress table (SNAT of pod IPv4 and the guard on 169.254.172.0/22).
+//! - [`trace`]: opt-in per-step timings for the benchmark.
 pub mod error;
 pub mod exec;
 pub mod netlink;
 pub mod netns;
 pub mod nft;
 pub mod sysctl;
+pub mod trace;
 
 pub use error::Error;
 

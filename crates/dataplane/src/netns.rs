@@ -95,9 +95,22 @@ impl NetNs {
         F: FnOnce() -> T + Send,
         T: Send,
     {
+        crate::trace::span(
+            || "netns thread (spawn, setns, join)".into(),
+            || self.run_(f),
+        )
+    }
+
+    fn run_<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce() -> T + Send,
+        T: Send,
+    {
         let fd = self.file.as_raw_fd();
+        let depth = crate::trace::depth();
         std::thread::scope(|s| {
             let handle = s.spawn(move || {
+                crate::trace::set_depth(depth);
                 // SAFETY: `fd` is a namespace descriptor kept open by `self` for the whole scope.
                 let rc = unsafe { libc::setns(fd, libc::CLONE_NEWNET) };
                 if rc < 0 {

@@ -53,17 +53,24 @@ impl Key {
 
 /// Read a sysctl (trimmed).
 pub fn read(key: &Key) -> Result<String> {
-    fs::read_to_string(key.path())
-        .map(|s| s.trim().to_string())
-        .map_err(|source| Error::Sysctl {
-            key: key.dotted(),
-            source,
-        })
+    crate::trace::span(
+        || format!("sysctl read {}", key.dotted()),
+        || fs::read_to_string(key.path()),
+    )
+    .map(|s| s.trim().to_string())
+    .map_err(|source| Error::Sysctl {
+        key: key.dotted(),
+        source,
+    })
 }
 
 /// Write a sysctl unconditionally.
 pub fn write(key: &Key, value: &str) -> Result<()> {
-    fs::write(key.path(), value).map_err(|source| Error::Sysctl {
+    crate::trace::span(
+        || format!("sysctl write {}", key.dotted()),
+        || fs::write(key.path(), value),
+    )
+    .map_err(|source| Error::Sysctl {
         key: key.dotted(),
         source,
     })

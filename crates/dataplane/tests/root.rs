@@ -201,6 +201,46 @@ fn veth_addresses_routes_and_neighbours_round_trip() {
 }
 
 #[test]
+fn a_group_deletion_removes_exactly_the_group_in_one_request() {
+    require_root();
+    let host = TestNs::new("grp");
+    let mut h = host.open().netlink().unwrap();
+    for name in ["ga0", "gb0", "gc0"] {
+        h.veth_create(&VethSpec {
+            name,
+            peer_name: &format!("{name}p"),
+            peer_netns: None,
+            mtu: None,
+        })
+        .unwrap();
+    }
+    let group = 0x8000_1234;
+    h.link_set_group_by_name("ga0", group).unwrap();
+    h.link_set_group_by_name("gb0", group).unwrap();
+    assert!(
+        h.link_set_group_by_name("nope0", group)
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert!(matches!(
+        h.link_del_group(0).unwrap_err(),
+        dataplane::Error::Invalid { .. }
+    ));
+    h.link_del_group(group).unwrap();
+    let left: Vec<String> = h.link_list().unwrap().into_iter().map(|l| l.name).collect();
+    for gone in ["ga0", "ga0p", "gb0", "gb0p"] {
+        assert!(
+            !left.contains(&gone.to_string()),
+            "{gone} deleted: {left:?}"
+        );
+    }
+    for kept in ["lo", "gc0", "gc0p"] {
+        assert!(left.contains(&kept.to_string()), "{kept} kept: {left:?}");
+    }
+    assert!(h.link_del_group(group).unwrap_err().is_not_found());
+}
+
+#[test]
 fn a_deleted_namespace_is_reported_as_gone() {
     require_root();
     let ns = TestNs::new("gone");

@@ -8,17 +8,21 @@
 //! - [`error`]: [`Ec2Error`], EC2's own error codes kept apart from transport failures.
 //! - [`credentials`]: explicit, environment, or shared-credentials-file credentials.
 //! - [`xml`]: the small XML reader the replies are parsed with.
+//! - [`feed`]: [`FeedClient`], a follower of the region's change feed (revisions, snapshot,
+//!   watch), which sixfold's own region serves.
 //!
 //! No async runtime: every call blocks the calling thread for at most the retry budget.
 
 pub mod client;
 pub mod credentials;
 pub mod error;
+pub mod feed;
 pub mod model;
 pub mod xml;
 
 pub use client::{API_VERSION, Ec2Client, Endpoint, RetryPolicy};
 pub use credentials::CredentialsError;
 pub use error::Ec2Error;
+pub use feed::{FeedClient, FeedError, FeedEvent};
 pub use model::{AssignedIpv6, Attachment, Filter, Instance, NetworkInterface};
 pub use sigv4::Credentials;

@@ -5,7 +5,7 @@
 //! - [`build`]: a [`Plan`] from the region's API replies (EC2 Query XML, EKS JSON) and from a
 //!   lab's state. Pure: the callers do the I/O.
 //! - [`layout`]: where a prefix sits inside its parent, as positions on a line (pure geometry).
-//! - [`render`]: `Plan -> String`, the HTML page (inline SVG, CSS and JS; no fetches).
+//! - [`mod@render`]: `Plan -> String`, the HTML page (inline SVG, CSS and JS; no fetches).
 //! - [`synthetic`]: a plan of any size, for the benchmark and tests.
 //!
 //! No I/O anywhere in this crate: the `sixfold map` subcommand reads the APIs and the state file,

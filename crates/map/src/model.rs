@@ -1,5 +1,5 @@
 //! The address plan as plain data: what the map draws. Built by [`crate::build`], drawn by
-//! [`crate::render`]. Every list is kept in address order by the builder, so the drawing and the
+//! [`mod@crate::render`]. Every list is kept in address order by the builder, so the drawing and the
 //! text tables agree.
 
 use std::net::{Ipv4Addr, Ipv6Addr};

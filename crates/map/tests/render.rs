@@ -138,3 +138,39 @@ fn a_thousand_nodes_of_110_pods_stay_a_lean_dom() {
         "pods are still listed as text"
     );
 }
+
+#[test]
+fn a_pod_on_a_failed_path_is_marked_and_its_details_name_the_path() {
+    let mut p = synthetic::plan(2, 2);
+    let pod = p.vpcs[0].subnets[0].nodes[0].pods[0].clone();
+    p.paths = vec![
+        map::model::PathResult {
+            path: "pod → IPv6 internet (via EIGW)".into(),
+            from: pod.name.clone(),
+            to: "[2001:db8:ffff::10]:80".into(),
+            ok: false,
+            seen: "timed out".into(),
+        },
+        map::model::PathResult {
+            path: "pod → pod, same node".into(),
+            from: "other".into(),
+            to: format!("{} [{}]:8080", pod.name, pod.ipv6),
+            ok: true,
+            seen: "ok".into(),
+        },
+    ];
+    let html = render(&p, Options::default());
+    assert!(
+        html.contains(&format!("pod default/{} ✗ 1 of 2 paths failed", pod.name)),
+        "the label says it"
+    );
+    assert!(html.contains(r#"class="pc bad""#), "the cell is outlined");
+    assert!(
+        html.contains("✗ FAILED: pod → IPv6 internet (via EIGW)"),
+        "the details name the path"
+    );
+    assert!(
+        html.contains("paths proven 1 of 2"),
+        "the summary counts them"
+    );
+}

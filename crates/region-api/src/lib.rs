@@ -6,18 +6,19 @@ pub mod credentials;
 pub mod datadir;
 pub mod ec2;
 pub mod eks;
+pub mod feed;
 pub mod query;
 pub mod xml;
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use region::store::StoreError;
 use region::{Region, RegionConfig};
@@ -51,23 +52,20 @@ impl App {
     /// made. A store that exists but cannot be read fails the start (it is never replaced by an
     /// empty one); see [`region::store::RedbStore::open`].
     pub fn open(data_dir: &Path, region_name: &str) -> Result<(Self, bool), OpenError> {
+        Self::open_with(data_dir, region_name, region::store::DEFAULT_LOG_LIMIT)
+    }
+
+    /// [`App::open`], keeping the last `log_limit` commits for the change feed.
+    pub fn open_with(
+        data_dir: &Path,
+        region_name: &str,
+        log_limit: u64,
+    ) -> Result<(Self, bool), OpenError> {
         let dir = datadir::DataDir::open(data_dir)?;
         let (credentials, created) = credentials::load_or_create(data_dir)?;
         let store_path = data_dir.join("region.redb");
-        let store = region::store::RedbStore::open(&store_path)?;
-        let config = RegionConfig {
-            name: region_name.to_string(),
-            account_id: "123456789012".into(),
-        };
-        let rng: Box<dyn rand::RngCore + Send> =
-            Box::new(<rand::rngs::StdRng as rand::SeedableRng>::from_entropy());
-        let clock = Box::new(|| {
-            SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0)
-        });
-        let region = Region::open(config, Box::new(store), rng, clock).map_err(|e| match e {
+        let store = region::store::RedbStore::open(&store_path)?.with_log_limit(log_limit);
+        let region = open_region(Box::new(store), region_name).map_err(|e| match e {
             // Rows that do not load mean the file is damaged as surely as a bad header does.
             e @ (StoreError::Corrupt { .. } | StoreError::Io(_)) => StoreError::Unreadable {
                 path: store_path.clone(),
@@ -86,19 +84,53 @@ impl App {
     }
 }
 
+/// The region named `region_name` kept in `store` (account 123456789012, the system clock,
+/// an entropy-seeded random source).
+pub fn open_region(
+    store: Box<dyn region::store::Store>,
+    region_name: &str,
+) -> Result<Region, StoreError> {
+    let config = RegionConfig {
+        name: region_name.to_string(),
+        account_id: "123456789012".into(),
+    };
+    let rng: Box<dyn rand::RngCore + Send> =
+        Box::new(<rand::rngs::StdRng as rand::SeedableRng>::from_entropy());
+    let clock = Box::new(|| {
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    });
+    Region::open(config, store, rng, clock)
+}
+
+/// One HTTP request as the protocol handlers see it (body already read, bounded).
+pub struct Incoming {
+    pub method: Method,
+    /// The raw path (still percent-encoded).
+    pub path: String,
+    /// The raw query string.
+    pub query: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// The client's address (for the log), when the listener knows it.
+    pub remote: Option<SocketAddr>,
+    pub request_id: String,
+}
+
 impl App {
     /// Check a request's SigV4 signature against the region's key, for signing name `service`.
-    /// `path` and `query` are the raw wire forms. The one authentication check of every protocol.
+    /// The one authentication check of every protocol. A refused request is logged here, as
+    /// one line: the reason, the access key id it named and the client's address — never the
+    /// canonical request, the signature or a header value such as `X-Amz-Security-Token`.
     pub fn authenticate(
         &self,
         service: &str,
-        method: &Method,
-        path: &str,
-        query: &str,
-        headers: &HeaderMap,
-        body: &[u8],
+        req: &Incoming,
     ) -> Result<sigv4::VerifiedIdentity, sigv4::AuthError> {
-        let hs: Vec<(String, String)> = headers
+        let hs: Vec<(String, String)> = req
+            .headers
             .iter()
             .map(|(k, v)| {
                 (
@@ -107,19 +139,60 @@ impl App {
                 )
             })
             .collect();
-        let req = HttpRequest {
-            method: method.as_str(),
-            path,
-            query,
+        let http = HttpRequest {
+            method: req.method.as_str(),
+            path: &req.path,
+            query: &req.query,
             headers: &hs,
-            body,
+            body: &req.body,
         };
         let cfg = VerifyConfig::new(&self.region.config().name, service);
-        sigv4::verify(&req, SystemTime::now(), &cfg, |id| {
+        let result = sigv4::verify(&http, SystemTime::now(), &cfg, |id| {
             (id == self.credentials.access_key_id)
                 .then(|| self.credentials.secret_access_key.clone())
-        })
+        });
+        if let Err(e) = &result {
+            let key = e
+                .access_key_id()
+                .map(str::to_string)
+                .or_else(|| claimed_access_key(&req.headers, &req.query))
+                .map(|k| {
+                    k.chars()
+                        .take(64)
+                        .flat_map(char::escape_debug)
+                        .collect::<String>()
+                })
+                .unwrap_or_else(|| "-".into());
+            let remote = req
+                .remote
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "-".into());
+            tracing::info!(
+                service,
+                reason = %e.log_reason(),
+                access_key_id = %key,
+                remote = %remote,
+                request_id = %req.request_id,
+                "request refused: authentication"
+            );
+        }
+        result
     }
+}
+
+/// The access key id a request claims (`Credential=AKID/...` of `Authorization`, or
+/// `X-Amz-Credential` of a presigned query), for the log only.
+fn claimed_access_key(headers: &HeaderMap, query: &str) -> Option<String> {
+    let from_header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|a| a.split("Credential=").nth(1))
+        .map(|c| c.split(['/', ',', ' ']).next().unwrap_or("").to_string());
+    from_header.or_else(|| {
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "X-Amz-Credential")
+            .map(|(_, v)| v.split('/').next().unwrap_or("").to_string())
+    })
 }
 
 /// Why the region could not be opened.
@@ -138,18 +211,112 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new().fallback(handle).with_state(app)
 }
 
-/// Serve until `shutdown` resolves.
+/// Longest a client may take to send a request's headers (from its first byte, or from the
+/// end of the previous reply on a kept-alive connection); then the connection is closed.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most connections served at once; further clients wait in the listen backlog until a slot
+/// frees (a slow client holds one for at most [`HEADER_READ_TIMEOUT`] before its request).
+pub const MAX_CONNECTIONS: usize = 512;
+/// How long shutdown waits for in-flight requests.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Bounds of the listener ([`serve_with`]); the default is what `sixfold serve` uses.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeLimits {
+    pub header_read_timeout: Duration,
+    pub max_connections: usize,
+}
+
+impl Default for ServeLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            max_connections: MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// Serve until `shutdown` resolves, with the default [`ServeLimits`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Arc<App>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(app).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve_with(listener, app, shutdown, ServeLimits::default()).await
+}
+
+/// Serve until `shutdown` resolves: HTTP/1.1 with a header read timeout and a connection cap,
+/// so slow-header clients (Slowloris) cannot hold the region; each request carries the
+/// client's address (`ConnectInfo<SocketAddr>`) for the log.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    limits: ServeLimits,
+) -> std::io::Result<()> {
+    use hyper::service::Service as _;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    let router = router(app);
+    let max = limits.max_connections.max(1);
+    let slots = Arc::new(tokio::sync::Semaphore::new(max));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = &mut shutdown => break,
+        };
+        let (stream, remote) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of descriptors and the like: wait instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let inner = TowerToHyperService::new(router.clone());
+        let svc = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(remote));
+            inner.call(req)
+        });
+        let conn = builder.serve_connection(TokioIo::new(stream), svc);
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                r = conn.as_mut() => {
+                    if let Err(e) = r {
+                        tracing::debug!(%remote, error = %e, "connection closed");
+                    }
+                }
+                _ = stop.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(SHUTDOWN_GRACE, conn).await;
+                }
+            }
+        });
+    }
+    let _ = stop_tx.send(true);
+    // Wait until every connection has given its slot back (bounded by the grace period).
+    let all = u32::try_from(max).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all)).await;
+    Ok(())
 }
 
 fn xml_response(reply: ec2::Reply) -> Response {
@@ -186,13 +353,12 @@ async fn read_body(mut body: Body) -> Option<Bytes> {
     (seen <= MAX_BODY).then(|| Bytes::from(buf))
 }
 
-async fn handle(
-    State(app): State<Arc<App>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+async fn handle(State(app): State<Arc<App>>, req: axum::extract::Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let remote = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
     let request_id = app.region.request_id();
     let body: Bytes = match read_body(body).await {
         Some(b) => b,
@@ -207,25 +373,36 @@ async fn handle(
             ));
         }
     };
-    let path = uri.path().to_string();
-    let query = uri.query().unwrap_or("").to_string();
+    let req = Incoming {
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().unwrap_or("").to_string(),
+        method: parts.method,
+        headers: parts.headers,
+        body,
+        remote,
+        request_id,
+    };
+    // The change feed: revisions, snapshot and watch, signed for `sixfold`.
+    if req.path.starts_with(feed::PREFIX) {
+        return feed::handle(app, req).await;
+    }
     // IAM Query (roles for the IPv6 CNI policy rule): POST / signed for `iam`.
-    if path == "/" && eks::iam::is_iam(&headers) {
-        return eks::iam::handle(app, method, path, query, headers, body, request_id).await;
+    if req.path == "/" && eks::iam::is_iam(&req.headers) {
+        return eks::iam::handle(app, req).await;
     }
     // EC2 Query: POST / (or GET / with the parameters in the query string).
-    if path == "/" {
-        if let Err(e) = app.authenticate("ec2", &method, &path, &query, &headers, &body) {
-            tracing::info!(error = %e, "EC2 request refused: authentication");
+    if req.path == "/" {
+        if let Err(e) = app.authenticate("ec2", &req) {
             return xml_response(ec2::error_reply(
                 e.ec2_status(),
                 e.ec2_code(),
                 &e.message(),
-                &request_id,
+                &req.request_id,
             ));
         }
-        let params = query::Params::from_request(&method, &query, &body);
+        let params = query::Params::from_request(&req.method, &req.query, &req.body);
         let app2 = app.clone();
+        let request_id = req.request_id;
         let reply = tokio::task::spawn_blocking(move || {
             ec2::handle(
                 &app2.region,
@@ -249,5 +426,44 @@ async fn handle(
         };
     }
     // EKS rest-json: every other path.
-    eks::handle(app, method, path, query, headers, body, request_id).await
+    eks::handle(app, req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use region::store::{Change, RedbStore, Store};
+
+    #[test]
+    fn a_store_row_that_does_not_parse_refuses_the_start_naming_the_file() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("region");
+        drop(App::open(&dir, "us-east-1").unwrap());
+        let path = dir.join("region.redb");
+        RedbStore::open(&path)
+            .unwrap()
+            .commit(
+                &[Change {
+                    table: "vpcs".into(),
+                    key: "vpc-1".into(),
+                    value: Some(b"not json".to_vec()),
+                }],
+                0,
+            )
+            .unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let err = App::open(&dir, "us-east-1")
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            err.contains(&format!(
+                "the region store {} cannot be read",
+                path.display()
+            )) && err.contains("vpcs/vpc-1")
+                && err.contains("restore it from a backup"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
 }

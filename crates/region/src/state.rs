@@ -14,11 +14,13 @@ macro_rules! tables {
         #[derive(Debug, Clone)]
         pub struct State {
             $(pub $field: Table<$ty>,)*
+            /// The store revision these rows are at (the last commit applied).
+            pub revision: u64,
         }
 
         impl Default for State {
             fn default() -> Self {
-                let mut s = Self { $($field: Table::new($name),)* };
+                let mut s = Self { $($field: Table::new($name),)* revision: 0 };
                 s.install_indexes();
                 s
             }
@@ -30,6 +32,39 @@ macro_rules! tables {
                 let mut out = Vec::new();
                 $(self.$field.take_changes(&mut out)?;)*
                 Ok(out)
+            }
+
+            /// Serialize the rows changed by the running operation; the journals stay until
+            /// [`State::clear_journals`] (committed) or [`State::rollback`] (refused).
+            pub fn changes(&self) -> Result<Vec<Change>, serde_json::Error> {
+                let mut out = Vec::new();
+                $(self.$field.changes(&mut out)?;)*
+                Ok(out)
+            }
+
+            /// The running operation was committed.
+            pub fn clear_journals(&mut self) {
+                $(self.$field.clear_journal();)*
+            }
+
+            /// Every row, serialized.
+            pub fn records(&self) -> Result<Vec<Record>, serde_json::Error> {
+                let mut out = Vec::new();
+                $(self.$field.records(&mut out)?;)*
+                Ok(out)
+            }
+
+            /// Apply a change another writer committed (no journaling).
+            pub fn apply(&mut self, c: &Change) -> Result<(), StoreError> {
+                let res = match (c.table.as_str(), &c.value) {
+                    $(($name, Some(v)) => self.$field.load_json(c.key.clone(), v),
+                      ($name, None) => { self.$field.unload(&c.key); Ok(()) })*
+                    (other, _) => {
+                        tracing::warn!(table = other, key = %c.key, "ignoring a change of an unknown table");
+                        Ok(())
+                    }
+                };
+                res.map_err(|e| StoreError::Corrupt { table: c.table.clone(), key: c.key.clone(), message: e.to_string() })
             }
 
             /// Undo the running operation.

@@ -188,6 +188,20 @@ impl<T: Clone> Table<T> {
         self.rows.insert(id.clone(), value);
         self.reindex(&id);
     }
+
+    /// Drop a row another replica deleted (no journaling).
+    pub fn unload(&mut self, id: &str) {
+        self.rows.remove(id);
+        self.reindex(id);
+    }
+
+    /// Keep everything since the last commit: it is now committed (rows changed in place are
+    /// re-indexed now).
+    pub fn clear_journal(&mut self) {
+        for id in std::mem::take(&mut self.journal).into_keys() {
+            self.reindex(&id);
+        }
+    }
 }
 
 impl<T: Clone + Serialize + DeserializeOwned> Table<T> {
@@ -196,15 +210,22 @@ impl<T: Clone + Serialize + DeserializeOwned> Table<T> {
         &mut self,
         out: &mut Vec<crate::store::Change>,
     ) -> Result<(), serde_json::Error> {
-        for id in std::mem::take(&mut self.journal).into_keys() {
-            self.reindex(&id);
-            let value = match self.rows.get(&id) {
+        self.changes(out)?;
+        self.clear_journal();
+        Ok(())
+    }
+
+    /// The rows changed since the last commit, serialized (value `None` = deleted); the journal
+    /// stays, so the operation can still be rolled back if the commit fails.
+    pub fn changes(&self, out: &mut Vec<crate::store::Change>) -> Result<(), serde_json::Error> {
+        for id in self.journal.keys() {
+            let value = match self.rows.get(id) {
                 Some(v) => Some(serde_json::to_vec(v)?),
                 None => None,
             };
             out.push(crate::store::Change {
                 table: self.name.to_string(),
-                key: id,
+                key: id.clone(),
                 value,
             });
         }
@@ -214,6 +235,18 @@ impl<T: Clone + Serialize + DeserializeOwned> Table<T> {
     pub fn load_json(&mut self, id: String, bytes: &[u8]) -> Result<(), serde_json::Error> {
         let v = serde_json::from_slice(bytes)?;
         self.load(id, v);
+        Ok(())
+    }
+
+    /// Every row, serialized.
+    pub fn records(&self, out: &mut Vec<crate::store::Record>) -> Result<(), serde_json::Error> {
+        for (id, v) in &self.rows {
+            out.push(crate::store::Record {
+                table: self.name.to_string(),
+                key: id.clone(),
+                value: serde_json::to_vec(v)?,
+            });
+        }
         Ok(())
     }
 }

@@ -82,7 +82,8 @@ pub struct ParsedAuth {
 
 /// Why a request is not authenticated. [`AuthError::ec2_code`] and
 /// [`AuthError::eks_error_type`] give the wire code; [`AuthError::message`] the text for the
-/// client; `Display` adds internal detail (such as the canonical request) for logs only.
+/// client; `Display` adds internal detail for logs. Neither ever holds a secret, a signature,
+/// the canonical request or a header value ([`AuthError::log_reason`] is the one-line form).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     /// No `Authorization` header and no presigned query.
@@ -107,7 +108,7 @@ pub enum AuthError {
     SignatureMismatch {
         /// The access key id the request named.
         access_key_id: String,
-        /// Internal detail for logs (the canonical request and string to sign); never sent.
+        /// Internal detail for logs (which headers were signed); never sent, never a secret.
         detail: String,
     },
     /// The request time is too far from the server's clock, or a presigned URL has expired.
@@ -188,6 +189,35 @@ fn expired_message(request: AmzDate, server: AmzDate, skew: u64, expires: Option
 }
 
 impl AuthError {
+    /// A one-line reason for the log: the kind of failure and the scope values involved, never
+    /// a header value, signature or secret (control characters escaped, values cut to 64).
+    pub fn log_reason(&self) -> String {
+        fn cut(s: &str) -> String {
+            s.chars().take(64).flat_map(char::escape_debug).collect()
+        }
+        match self {
+            AuthError::Missing => "no SigV4 authentication".into(),
+            AuthError::Incomplete { .. } => "malformed SigV4 authentication".into(),
+            AuthError::UnknownAccessKey { .. } => "unknown access key id".into(),
+            AuthError::SignatureMismatch { .. } => "signature mismatch".into(),
+            AuthError::Expired { .. } => "request time outside the allowed skew, or expired".into(),
+            AuthError::WrongRegion { got, .. } => format!("signed for region \"{}\"", cut(got)),
+            AuthError::WrongService { got, .. } => {
+                format!("signed for service \"{}\"", cut(got))
+            }
+            AuthError::ScopeDateMismatch { .. } => "credential scope date mismatch".into(),
+        }
+    }
+
+    /// The access key id the request named, when it got far enough to name one.
+    pub fn access_key_id(&self) -> Option<&str> {
+        match self {
+            AuthError::UnknownAccessKey { access_key_id }
+            | AuthError::SignatureMismatch { access_key_id, .. } => Some(access_key_id),
+            _ => None,
+        }
+    }
+
     /// The EC2 Query API error code (`<Error><Code>`).
     pub fn ec2_code(&self) -> &'static str {
         match self {
@@ -545,9 +575,11 @@ where
     {
         return Err(AuthError::SignatureMismatch {
             access_key_id: auth.access_key_id,
+            // Never the canonical request, string to sign or signature: the canonical request
+            // holds every signed header's value, X-Amz-Security-Token included.
             detail: format!(
-                "canonical request:\n{creq}\nstring to sign:\n{sts}\nsignature sent: {}",
-                auth.signature
+                "the signature computed with the key's secret over the signed headers {:?} differs from the one sent",
+                auth.signed_headers.join(";")
             ),
         });
     }

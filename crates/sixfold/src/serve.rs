@@ -16,7 +16,8 @@ pub struct Args {
     /// Address to listen on. Port 0 picks a free port (printed at start).
     #[arg(long, default_value = "127.0.0.1:4570")]
     listen: SocketAddr,
-    /// Where the region keeps its state and its access key (`credentials`, mode 0600).
+    /// Where the region keeps its state (`region.redb`) and its access key (`credentials`): made
+    /// mode 0700, files 0600, locked (`lock`) while this server runs. See docs/region.md "State".
     #[arg(
         long,
         default_value = "/var/lib/sixfold/region",
@@ -26,14 +27,19 @@ pub struct Args {
     /// The region's name; clients must sign for it.
     #[arg(long, default_value = "us-east-1")]
     region: String,
+    /// How many recent commits the change feed keeps for `watch?since=R`; a watch from an
+    /// older revision is answered 410 `Compacted` (re-list with the snapshot).
+    #[arg(long, default_value_t = region::store::DEFAULT_LOG_LIMIT, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    change_log_limit: u64,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     if !args.listen.ip().is_loopback() {
         tracing::warn!(listen = %args.listen, "listening beyond loopback: anyone who can reach this address and holds the key can change the region");
     }
-    let (app, created) = region_api::App::open(&args.data_dir, &args.region)
-        .with_context(|| format!("opening the region in {}", args.data_dir.display()))?;
+    let (app, created) =
+        region_api::App::open_with(&args.data_dir, &args.region, args.change_log_limit)
+            .with_context(|| format!("opening the region in {}", args.data_dir.display()))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

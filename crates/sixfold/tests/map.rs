@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod common;
+
 const UP_TIMEOUT: Duration = Duration::from_secs(180);
 const CMD_TIMEOUT: Duration = Duration::from_secs(60);
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -228,6 +230,10 @@ fn a_running_lab_is_drawn_in_a_real_browser_and_followed_live() {
             "{a} is not in the rendered DOM's text"
         );
     }
+    assert!(
+        text.contains("paths proven") && dom.contains("✓ ok"),
+        "the lab's proven paths are on the map"
+    );
     let shot = tmp.path().join("map.png");
     chromium_once(
         &tmp.path().join("p2"),
@@ -288,6 +294,16 @@ fn live(lab: &Lab, tmp: &Path) {
         "the page loads",
     );
     page.eval("window.__notReloaded = 42");
+    // Keyboard: focusing a node shows its details in the panel.
+    let focused = page.eval(
+        "(() => { const n = document.querySelector('[aria-label^=\"node \"]'); n.focus(); \
+         return document.activeElement === n && document.getElementById('dt').textContent.includes('delegated prefix'); })()",
+    );
+    assert_eq!(
+        focused,
+        json!(true),
+        "focusing a node fills the details panel"
+    );
 
     // Scale up: a new instance in the lab's first subnet (what a node group does).
     let state = lab.state();
@@ -346,6 +362,16 @@ fn live(lab: &Lab, tmp: &Path) {
     .expect("DeleteRoute");
     let start = Instant::now();
     wait_for(&mut page, &carries, "the EIGW shows it carries nothing");
+    // ... and the region's health check finds it: the rule is marked on the subnet at fault.
+    let marked = format!(
+        "[...document.querySelectorAll('[aria-label^=\"subnet {} \"] .mark')].some(m => m.getAttribute('aria-label').includes('SIX-ROUTE-IPV6-DEFAULT') && m.dataset.d.includes('Fix:'))",
+        vpc.subnets[0].id
+    );
+    wait_for(
+        &mut page,
+        &marked,
+        "SIX-ROUTE-IPV6-DEFAULT is marked on the subnet",
+    );
     println!(
         "live: route deletion drawn {:?} after DeleteRoute",
         start.elapsed()
@@ -364,7 +390,7 @@ fn served_url(child: &mut Child) -> String {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(i) = line.find("http://") {
+            if let Some(i) = line.rfind("http://") {
                 let url = line[i..].split_whitespace().next().unwrap_or("").to_owned();
                 let _ = tx.send(url);
             }
@@ -511,4 +537,173 @@ impl Cdp {
         }
         panic!("no answer to Runtime.evaluate {expr}");
     }
+}
+
+/// A plain HTTP/1.1 request to the map server: (status line, body).
+fn http(addr: &str, request: &str) -> (String, String) {
+    let mut s = TcpStream::connect(addr).expect("connect to the map server");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Read until the server closes, or (for an event stream) the first event arrived.
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("reading the answer to {request:?}: {e}"),
+        }
+        let text = String::from_utf8_lossy(&out);
+        if text.contains("text/event-stream") && text.contains("\ndata: ") && text.ends_with("\n\n")
+        {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (
+        head.lines().next().unwrap_or("").to_owned(),
+        body.to_owned(),
+    )
+}
+
+#[test]
+fn a_region_alone_is_drawn_through_the_signed_apis_of_any_endpoint() {
+    let srv = common::Server::start();
+    let v = srv
+        .aws(&[
+            "ec2",
+            "create-vpc",
+            "--cidr-block",
+            "10.0.0.0/16",
+            "--amazon-provided-ipv6-cidr-block",
+        ])
+        .json();
+    let vpc = v["Vpc"]["VpcId"].as_str().unwrap().to_owned();
+    let block: ipnet::Ipv6Net = v["Vpc"]["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let sub64 = ipnet::Ipv6Net::new(
+        std::net::Ipv6Addr::from(u128::from(block.network()) | (7u128 << 64)),
+        64,
+    )
+    .unwrap();
+    let sn = srv
+        .aws(&[
+            "ec2",
+            "create-subnet",
+            "--vpc-id",
+            &vpc,
+            "--cidr-block",
+            "10.0.7.0/24",
+            "--ipv6-cidr-block",
+            &sub64.to_string(),
+            "--availability-zone",
+            "us-east-1a",
+        ])
+        .json();
+    let subnet = sn["Subnet"]["SubnetId"].as_str().unwrap().to_owned();
+    let eigw = srv
+        .aws(&[
+            "ec2",
+            "create-egress-only-internet-gateway",
+            "--vpc-id",
+            &vpc,
+        ])
+        .json();
+    let eigw = eigw["EgressOnlyInternetGateway"]["EgressOnlyInternetGatewayId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("region.html");
+    let creds = srv.data_dir.join("credentials");
+    let base = [
+        "map",
+        "--endpoint-url",
+        &srv.endpoint,
+        "--profile",
+        "sixfold",
+        "--credentials-file",
+        creds.to_str().unwrap(),
+    ];
+    let mut args = base.to_vec();
+    args.extend(["--output", file.to_str().unwrap()]);
+    let (ok, out, err) = sixfold(&args, CMD_TIMEOUT);
+    assert!(ok, "sixfold map on a region failed:\n{out}\n{err}");
+    let html = std::fs::read_to_string(&file).unwrap();
+    let text = text_of(&html);
+    for want in [&vpc, &subnet, &eigw, &block.to_string(), &sub64.to_string()] {
+        assert!(
+            text.contains(want.as_str()),
+            "{want} is not on the region's map"
+        );
+    }
+    assert!(
+        html.contains(&format!("region {}", srv.endpoint)),
+        "the title names the endpoint"
+    );
+
+    // Wrong credentials: a clear error, in the region's own words, and no page.
+    let bad = tmp.path().join("bad");
+    std::fs::write(
+        &bad,
+        "[sixfold]\naws_access_key_id = AKIDNOTREAL\naws_secret_access_key = nope\n",
+    )
+    .unwrap();
+    let mut args = base.to_vec();
+    args[6] = bad.to_str().unwrap();
+    let other = tmp.path().join("other.html");
+    args.extend(["--output", other.to_str().unwrap()]);
+    let (ok, _, err) = sixfold(&args, CMD_TIMEOUT);
+    assert!(!ok && !other.exists(), "a refused read writes no page");
+    assert!(
+        err.contains("DescribeVpcs"),
+        "the error names the call: {err}"
+    );
+
+    // The server: the page, the event stream, and clear refusals.
+    let mut args = base.to_vec();
+    args.extend(["--serve", "127.0.0.1:0"]);
+    let mut server = Killed(
+        Command::new(env!("CARGO_BIN_EXE_sixfold"))
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn sixfold map --serve"),
+    );
+    let url = served_url(&mut server.0);
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    let (status, body) = http(addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(status.contains("200"), "{status}");
+    assert!(
+        body.contains(&sub64.to_string()) && body.contains("EventSource"),
+        "the live page"
+    );
+    let (status, body) = http(addr, "GET /events?since=0 HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(status.contains("200"), "{status}");
+    let data = body
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .expect("an event");
+    let event: Value = serde_json::from_str(data).expect("the event is JSON");
+    assert!(event["rev"].as_u64().unwrap() >= 1);
+    assert!(event["html"].as_str().unwrap().contains(&subnet));
+    let (status, body) = http(
+        addr,
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert!(
+        status.contains("405") && body.contains("only GET"),
+        "{status} {body}"
+    );
+    let (status, body) = http(addr, "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(
+        status.contains("404") && body.contains("/events"),
+        "{status} {body}"
+    );
 }

@@ -3,9 +3,9 @@
 //! one whose key matches `credentials`, the files are private whatever the umask, and planted
 //! links are not followed.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
@@ -45,10 +45,15 @@ impl Serve {
             }
             None => Command::new(bin),
         };
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir);
+        Self::run(cmd)
+    }
+
+    /// Start `cmd`, which must end up as (exec) `sixfold serve`.
+    fn run(mut cmd: Command) -> Self {
         let started = Instant::now();
         let mut child = cmd
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir)
             .env_remove("SIXFOLD_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -437,4 +442,100 @@ fn expect_refusal(dir: &Path, needles: &[&str]) {
         }
         other => panic!("serve started: {other:?}"),
     }
+}
+
+/// Every VPC id the region reports.
+fn described(endpoint: &str, creds: &sigv4::Credentials) -> Vec<String> {
+    let (status, body) = ec2(endpoint, creds, DESCRIBE_VPCS);
+    assert_eq!(status, 200, "{body}");
+    let mut ids = vpc_ids(&body);
+    ids.sort();
+    ids
+}
+
+#[test]
+fn writes_recover_by_themselves_once_a_full_disk_has_room_again() {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(
+        euid, 0,
+        "this test needs root: it mounts a 1 MiB tmpfs (in a private mount namespace) to fill it"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let mnt = tmp.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    // The tmpfs lives in a mount namespace of the server's own (unshare execs, so the child is
+    // the server); it goes with the server, whatever happens to the test.
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(r#"mount -t tmpfs -o size=1m,mode=0700 sixfold-full "$1" && exec "$2" serve --listen 127.0.0.1:0 --data-dir "$1/region""#)
+        .arg("sh")
+        .arg(&mnt)
+        .arg(env!("CARGO_BIN_EXE_sixfold"));
+    let mut s = Serve::run(cmd);
+    let endpoint = listening(&mut s);
+    // The server's view of the mount, from outside its namespace.
+    let view = PathBuf::from(format!("/proc/{}/root{}", s.child.id(), mnt.display()));
+    let creds = credentials(&view.join("region"));
+
+    let mut acknowledged = Vec::new();
+    let (status, body) = create_vpc(&endpoint, &creds);
+    assert_eq!(status, 200, "{body}");
+    acknowledged.extend(vpc_ids(&body));
+
+    // Fill the filesystem.
+    let filler = view.join("filler");
+    {
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        let full = (0..64).find_map(|_| f.write_all(&chunk).err());
+        let e = full.expect("1 MiB of tmpfs did not fill with 4 MiB");
+        assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
+    }
+
+    // While full, writes are refused with 500 InternalError (and change nothing); reads work.
+    let mut refused = 0;
+    for _ in 0..5 {
+        let (status, body) = create_vpc(&endpoint, &creds);
+        match status {
+            200 => acknowledged.extend(vpc_ids(&body)),
+            500 => {
+                assert!(body.contains("<Code>InternalError</Code>"), "{body}");
+                refused += 1;
+            }
+            other => panic!("a write on a full disk answered {other}: {body}"),
+        }
+    }
+    assert!(refused > 0, "no write failed on a full disk");
+    acknowledged.sort();
+    assert_eq!(described(&endpoint, &creds), acknowledged);
+
+    // Room again: the very next write succeeds, with no restart.
+    std::fs::remove_file(&filler).unwrap();
+    for _ in 0..2 {
+        let (status, body) = create_vpc(&endpoint, &creds);
+        assert_eq!(
+            status, 200,
+            "a write still fails after the disk has room again: {body}"
+        );
+        acknowledged.extend(vpc_ids(&body));
+    }
+    acknowledged.sort();
+    assert_eq!(described(&endpoint, &creds), acknowledged);
+    assert!(
+        s.child.try_wait().unwrap().is_none(),
+        "the server restarted"
+    );
+
+    // And it is on disk: a copy of the files opens with exactly the acknowledged VPCs.
+    let copy = tmp.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o700)).unwrap();
+    for f in ["credentials", "region.redb"] {
+        std::fs::copy(view.join("region").join(f), copy.join(f)).unwrap();
+    }
+    s.terminate();
+    let mut again = Serve::spawn(&copy);
+    let endpoint = listening(&mut again);
+    assert_eq!(described(&endpoint, &credentials(&copy)), acknowledged);
 }

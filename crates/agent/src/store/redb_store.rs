@@ -11,7 +11,8 @@
 //!
 //! `addresses` is the reverse index of `allocations` (same transaction, always in step) and is
 //! what makes "an address is held at most once" a check inside the write. Every change is one
-//! write transaction committed with `Durability::Immediate` (fsync before `commit` returns).
+//! write transaction committed with `Durability::Immediate` (fsync before `commit` returns), or
+//! part of a batch ([`Store::begin_batch`]): one such transaction for many requests' changes.
 
 // The transaction closures return redb's own (large) error by value, as redb's `?` conversions
 // need; it lives only inside one call and is boxed into `StoreError` at the boundary.
@@ -53,6 +54,9 @@ struct AllocRecord {
 pub struct RedbStore {
     db: Database,
     path: PathBuf,
+    /// The open batch transaction, if any, and whether a change inside it failed.
+    batch: Option<WriteTransaction>,
+    poisoned: std::cell::Cell<bool>,
 }
 
 impl std::fmt::Debug for RedbStore {
@@ -128,6 +132,8 @@ impl RedbStore {
                 Self {
                     db,
                     path: tmp.clone(),
+                    batch: None,
+                    poisoned: std::cell::Cell::new(false),
                 }
                 .init()
             });
@@ -155,6 +161,8 @@ impl RedbStore {
         Self {
             db,
             path: path.to_owned(),
+            batch: None,
+            poisoned: std::cell::Cell::new(false),
         }
         .init()
     }
@@ -208,6 +216,15 @@ impl RedbStore {
         op: &'static str,
         f: impl FnOnce(&WriteTransaction) -> Result<Result<T, E>, redb::Error>,
     ) -> Result<Result<T, E>, StoreError> {
+        if let Some(txn) = &self.batch {
+            // Inside a batch: a refusal (`Ok(Err(_))`) writes nothing by construction; a
+            // failure may have written part of its change, so the whole batch is dropped.
+            let out = f(txn);
+            if out.is_err() {
+                self.poisoned.set(true);
+            }
+            return out.map_err(self.err(op));
+        }
         let mut txn = self.db.begin_write().map_err(self.err(op))?;
         txn.set_durability(Durability::Immediate);
         let out = f(&txn).map_err(self.err(op))?;
@@ -228,6 +245,34 @@ impl RedbStore {
 }
 
 impl Store for RedbStore {
+    fn begin_batch(&mut self) -> Result<(), StoreError> {
+        if self.batch.is_none() {
+            let mut txn = self.db.begin_write().map_err(self.err("begin a batch"))?;
+            txn.set_durability(Durability::Immediate);
+            self.batch = Some(txn);
+            self.poisoned.set(false);
+        }
+        Ok(())
+    }
+
+    fn commit_batch(&mut self) -> Result<(), StoreError> {
+        let Some(txn) = self.batch.take() else {
+            return Ok(());
+        };
+        if self.poisoned.replace(false) {
+            // Dropping the transaction aborts it: nothing of the batch is kept.
+            drop(txn);
+            return Err(StoreError::Io {
+                path: self.path.clone(),
+                op: "commit a batch",
+                source: Box::new(redb::Error::Io(std::io::Error::other(
+                    "a change inside the batch failed; the whole batch was dropped",
+                ))),
+            });
+        }
+        txn.commit().map_err(self.err("commit a batch"))
+    }
+
     fn list(&self) -> Result<Snapshot, StoreError> {
         let op = "read";
         let txn = self.db.begin_read().map_err(self.err(op))?;
@@ -377,6 +422,43 @@ mod tests {
     fn redb_store_keeps_the_store_contract() {
         let dir = tempfile::tempdir().unwrap();
         check_store_contract(&mut RedbStore::open(&dir.path().join(STORE_FILE)).unwrap());
+    }
+
+    #[test]
+    fn a_batch_is_one_transaction_kept_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STORE_FILE);
+        let alloc = |c: &str, last: u16| Allocation {
+            key: AttachmentKey {
+                network: "n".into(),
+                container_id: c.into(),
+                ifname: "eth0".into(),
+            },
+            address: Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0xabcd, 0, 0, last),
+            netns: None,
+        };
+        let mut s = RedbStore::open(&path).unwrap();
+        s.begin_batch().unwrap();
+        assert_eq!(s.reserve(&alloc("a", 2)).unwrap(), Reservation::Reserved);
+        assert_eq!(s.reserve(&alloc("b", 3)).unwrap(), Reservation::Reserved);
+        // Later changes of the batch see the earlier ones.
+        assert!(matches!(
+            s.reserve(&alloc("c", 2)).unwrap(),
+            Reservation::AddressTaken { .. }
+        ));
+        s.commit_batch().unwrap();
+        drop(s);
+        let mut s = RedbStore::open(&path).unwrap();
+        assert_eq!(s.list().unwrap().allocations.len(), 2);
+        // A poisoned batch keeps nothing.
+        s.begin_batch().unwrap();
+        assert_eq!(s.reserve(&alloc("d", 4)).unwrap(), Reservation::Reserved);
+        s.poisoned.set(true);
+        assert!(s.commit_batch().is_err());
+        assert_eq!(s.list().unwrap().allocations.len(), 2);
+        // And the store works on afterwards.
+        assert_eq!(s.reserve(&alloc("d", 4)).unwrap(), Reservation::Reserved);
+        assert_eq!(s.list().unwrap().allocations.len(), 3);
     }
 
     #[test]

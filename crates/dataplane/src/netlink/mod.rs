@@ -501,6 +501,36 @@ impl Netlink {
             .request(m, "delete link", &|| format!("interface {name}"))
     }
 
+    /// Move a link, by name, into device group `group` (`ip link set NAME group N`);
+    /// [`Error::NotFound`] if there is no such link.
+    pub fn link_set_group_by_name(&mut self, name: &str, group: u32) -> Result<()> {
+        validate_ifname(name)?;
+        let m = Msg::new(c::RTM_NEWLINK, c::NLM_F_ACK)
+            .raw(&ifinfomsg(0, 0, 0))
+            .attr_str(c::IFLA_IFNAME, name)
+            .attr_u32(c::IFLA_GROUP, group);
+        self.sock
+            .request(m, "set link group", &|| format!("interface {name}"))
+    }
+
+    /// Delete every link of device group `group` with one request (`ip link del group N`): the
+    /// kernel unregisters them as one batch and waits for its synchronisation once, instead of
+    /// once per link. Group 0 holds every link by default and is refused; [`Error::NotFound`]
+    /// if the group is empty.
+    pub fn link_del_group(&mut self, group: u32) -> Result<()> {
+        if group == 0 {
+            return Err(Error::Invalid {
+                what: "device group",
+                detail: "group 0 is every link's default group; refusing to delete it".into(),
+            });
+        }
+        let m = Msg::new(c::RTM_DELLINK, c::NLM_F_ACK)
+            .raw(&ifinfomsg(0, 0, 0))
+            .attr_u32(c::IFLA_GROUP, group);
+        self.sock
+            .request(m, "delete link group", &|| format!("device group {group}"))
+    }
+
     // ---- addresses ----
 
     /// Add an address; [`Error::Exists`] if it is already there.

@@ -138,6 +138,10 @@ impl Socket {
     /// Send a request with `NLM_F_ACK` and wait for its acknowledgement. `what` names the object
     /// for [`Error::NotFound`]/[`Error::Exists`].
     pub fn request(&mut self, msg: Msg, op: &str, what: &dyn Fn() -> String) -> Result<()> {
+        crate::trace::span(|| format!("netlink {op}"), || self.request_(msg, op, what))
+    }
+
+    fn request_(&mut self, msg: Msg, op: &str, what: &dyn Fn() -> String) -> Result<()> {
         let seq = self.send(msg, op)?;
         loop {
             let n = self.recv(op)?;
@@ -161,6 +165,18 @@ impl Socket {
     /// Dump: send `build()` with `NLM_F_DUMP` and collect every answer's payload (after the
     /// netlink header). Retried from scratch when the kernel flags `NLM_F_DUMP_INTR`.
     pub fn dump(
+        &mut self,
+        build: &dyn Fn() -> Msg,
+        op: &str,
+        what: &dyn Fn() -> String,
+    ) -> Result<Vec<Vec<u8>>> {
+        crate::trace::span(
+            || format!("netlink {op} (dump)"),
+            || self.dump_(build, op, what),
+        )
+    }
+
+    fn dump_(
         &mut self,
         build: &dyn Fn() -> Msg,
         op: &str,
@@ -208,6 +224,10 @@ impl Socket {
 
     /// Send a request that gets exactly one answer message (a "get"), returning its payload.
     pub fn get(&mut self, msg: Msg, op: &str, what: &dyn Fn() -> String) -> Result<Vec<u8>> {
+        crate::trace::span(|| format!("netlink {op}"), || self.get_(msg, op, what))
+    }
+
+    fn get_(&mut self, msg: Msg, op: &str, what: &dyn Fn() -> String) -> Result<Vec<u8>> {
         let seq = self.send(msg, op)?;
         loop {
             let n = self.recv(op)?;

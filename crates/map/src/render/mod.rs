@@ -1,9 +1,10 @@
-//! `Plan -> String`: one self-contained HTML page. The drawing is inline SVG ([`svg`]), the
-//! same addresses are repeated as text tables ([`text`]) so the browser's find and screen
-//! readers reach every one, and a small inline script shows the details of whatever is hovered
+//! `Plan -> String`: one self-contained HTML page. The drawing is inline SVG (`svg`, the
+//! cluster's box in `cluster`); the same addresses are repeated as text tables (`text`) so
+//! the browser's find and screen readers reach every one, and a small inline script shows the details of whatever is hovered
 //! or focused. Nothing is fetched: no fonts, scripts or images from anywhere. In live mode the
 //! script also listens to `/events` (server-sent events) and swaps the plan in place.
 
+mod cluster;
 mod page;
 mod svg;
 mod text;

@@ -45,7 +45,7 @@ svg text{font-family:ui-monospace,'DejaVu Sans Mono',monospace;font-size:11px;fi
 .lens{fill:#56B4E9;fill-opacity:.14;stroke:#56B4E9;stroke-opacity:.6}
 .pc,.podcells{fill:#E69F00}.pc{stroke:#7a5200}.fg{fill:#CC79A7;stroke:#6b3357}.dns{fill:#000}.sv{fill:#0072B2}
 .igw{fill:#0072B2;stroke:#000}.eigw{fill:#E69F00;stroke:#000}
-.sgc{fill:#fff;stroke:#555}
+.sgc{fill:#fff;stroke:#555}.bad{stroke:#D55E00;stroke-width:3}.fbg{fill:#fff;stroke:#D55E00}
 .egress rect{stroke:#555;stroke-dasharray:3 2}
 .fault{fill:none;stroke:#D55E00;stroke-width:3;stroke-dasharray:9 4}
 .mark polygon,.mk{fill:#D55E00;stroke:#000}.bang{fill:#fff;font-weight:bold;text-anchor:middle;font-size:12px}
@@ -90,6 +90,7 @@ if(LIVE){
   }
   connect();
 }
+void document.body.offsetHeight;
 document.documentElement.dataset.ready=Math.round(performance.now());
 })();
 "#;

@@ -16,20 +16,20 @@ use crate::layout::{addr_fraction, place, slots, span};
 use crate::model::*;
 
 /// Width of the drawing (the SVG scales to its container).
-const W: f64 = 1000.0;
-const PAD: f64 = 10.0;
-const LINE: f64 = 15.0;
+pub(super) const W: f64 = 1000.0;
+pub(super) const PAD: f64 = 10.0;
+pub(super) const LINE: f64 = 15.0;
 const GAP: f64 = 10.0;
-const RULER: f64 = 12.0;
+pub(super) const RULER: f64 = 12.0;
 const LENS: f64 = 26.0;
 
 /// A rendered piece: its SVG (drawn at the origin) and its height.
-struct Piece {
-    svg: String,
-    h: f64,
+pub(super) struct Piece {
+    pub(super) svg: String,
+    pub(super) h: f64,
 }
 
-fn line(out: &mut String, x: f64, y: f64, class: &str, text: &str) {
+pub(super) fn line(out: &mut String, x: f64, y: f64, class: &str, text: &str) {
     let _ = write!(
         out,
         r#"<text x="{x:.1}" y="{y:.1}" class="{class}">{}</text>"#,
@@ -63,7 +63,7 @@ pub fn drawing(out: &mut String, plan: &Plan) {
         y += p.h + GAP;
     }
     for c in &plan.clusters {
-        let p = cluster(plan, c);
+        let p = super::cluster::cluster(plan, c);
         let _ = write!(body, r#"<g transform="translate(0,{y:.1})">{}</g>"#, p.svg);
         y += p.h + GAP;
     }
@@ -83,10 +83,10 @@ pub fn drawing(out: &mut String, plan: &Plan) {
     );
 }
 
-const DEFS: &str = r##"<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#fff"/><line x1="0" y1="0" x2="0" y2="6" stroke="#999" stroke-width="2"/></pattern></defs>"##;
+const DEFS: &str = r##"<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#fff"/><line x1="0" y1="0" x2="0" y2="6" stroke="#999" stroke-width="2"/></pattern><pattern id="cells" width="7" height="7" patternUnits="userSpaceOnUse"><rect width="6" height="6" fill="#E69F00"/></pattern></defs>"##;
 
 /// An outline and "!" marker when `id` has findings; the marker's text names their ids.
-fn fault(out: &mut String, plan: &Plan, ids: &[&str], w: f64, h: f64) {
+pub(super) fn fault(out: &mut String, plan: &Plan, ids: &[&str], w: f64, h: f64) {
     let found: Vec<&Finding> = plan
         .findings
         .iter()
@@ -116,19 +116,26 @@ fn fault(out: &mut String, plan: &Plan, ids: &[&str], w: f64, h: f64) {
         .collect();
     let x = (w - 24.0 - 7.0 * label.join(" ").len() as f64).max(0.0);
     // Inside the top-right corner of a box; beside a chip too small to hold it.
-    let my = if h > 40.0 { 4.0 } else { 0.0 };
+    let my = if h > 40.0 { -18.0 } else { 0.0 };
     let x = if h > 40.0 { x } else { w + 6.0 };
     out.push_str(r#"<g class="mark""#);
     focus_attrs(out, &format!("finding {}", label.join(" ")), &lines);
     let _ = write!(
         out,
-        r#" transform="translate({x:.1},{my:.1})"><polygon points="5,0 11,0 16,5 16,11 11,16 5,16 0,11 0,5"/><text x="8" y="12" class="bang">!</text><text x="19" y="12" class="ft">{}</text></g>"#,
+        r#" transform="translate({x:.1},{my:.1})"><polygon points="5,0 11,0 16,5 16,11 11,16 5,16 0,11 0,5"/><text x="8" y="12" class="bang">!</text><rect class="fbg" x="18" y="1" width="{:.1}" height="14"/><text x="20" y="12" class="ft">{}</text></g>"#,
+        6.8 * label.join(" ").len() as f64 + 4.0,
         esc(&label.join(" "))
     );
 }
 
 /// A ruler for `parent` with a mark per child span; returns the marks' `(x, w)`.
-fn ruler(out: &mut String, x: f64, y: f64, w: f64, marks: &[(f64, f64, &str)]) -> Vec<(f64, f64)> {
+pub(super) fn ruler(
+    out: &mut String,
+    x: f64,
+    y: f64,
+    w: f64,
+    marks: &[(f64, f64, &str)],
+) -> Vec<(f64, f64)> {
     let _ = write!(
         out,
         r#"<rect class="ruler" x="{x:.1}" y="{y:.1}" width="{w:.1}" height="{RULER}"/>"#
@@ -328,7 +335,6 @@ fn vpc(plan: &Plan, v: &Vpc, compact: bool) -> Piece {
     let mut out = format!(r#"<rect class="vpc" width="{W}" height="{h:.1}" rx="6"/>"#);
     out.push_str(&s);
     let ids: Vec<&str> = std::iter::once(v.id.as_str())
-        .chain(v.route_tables.iter().map(|r| r.id.as_str()))
         .chain(v.gateways.iter().map(|g| g.id.as_str()))
         .collect();
     fault(&mut out, plan, &ids, W, h);
@@ -361,7 +367,7 @@ fn subnet(plan: &Plan, sn: &Subnet, w: f64, compact: bool) -> Piece {
         y,
         "s",
         &format!(
-            "{v4} · {} · IPv6 auto-assign {auto}",
+            "{v4} · {} · auto-IPv6 {auto}",
             sn.route_table.as_deref().unwrap_or("no route table")
         ),
     );
@@ -399,7 +405,7 @@ fn subnet(plan: &Plan, sn: &Subnet, w: f64, compact: bool) -> Piece {
             PAD,
             y + 5.0,
             "s",
-            &format!("{n}: 65,536 × /80 — marks: node /80s, Fargate /128s"),
+            "65,536 × /80 · marks: node /80s, Fargate /128s",
         );
         y += 9.0;
     }
@@ -448,7 +454,7 @@ fn subnet(plan: &Plan, sn: &Subnet, w: f64, compact: bool) -> Piece {
         );
         y += 16.0;
         for p in &sn.fargate {
-            let lines = pod_lines(p);
+            let lines = pod_lines(plan, p);
             let _ = write!(s, r#"<g class="pod" transform="translate({PAD},{y:.1})""#);
             focus_attrs(&mut s, &lines[0], &lines);
             let _ = write!(
@@ -464,21 +470,31 @@ fn subnet(plan: &Plan, sn: &Subnet, w: f64, compact: bool) -> Piece {
         y += 4.0;
     }
     let h = y.max(60.0);
+    let mut ids = vec![sn.id.as_str()];
+    ids.extend(sn.route_table.as_deref());
+    fault(&mut s, plan, &ids, w, h);
     let mut out = String::from(r#"<g class="subnet""#);
     focus_attrs(&mut out, &format!("subnet {} {}", sn.id, v6), &details);
     let _ = write!(
         out,
         r#"><rect class="sub" width="{w:.1}" height="{h:.1}" rx="5"/>{s}</g>"#
     );
-    let mut ids = vec![sn.id.as_str()];
-    ids.extend(sn.route_table.as_deref());
-    fault(&mut out, plan, &ids, w, h);
     Piece { svg: out, h }
 }
 
-fn pod_lines(p: &Pod) -> Vec<String> {
+/// The lab's proven paths that start or end at pod `p`.
+fn pod_paths<'a>(plan: &'a Plan, p: &Pod) -> Vec<&'a PathResult> {
+    let to = format!("{} ", p.name);
+    plan.paths
+        .iter()
+        .filter(|r| r.from == p.name || r.to.starts_with(&to))
+        .collect()
+}
+
+/// The details of pod `p`, with the paths the lab proved from and to it.
+fn pod_lines(plan: &Plan, p: &Pod) -> Vec<String> {
     let kind = if p.fargate { "Fargate pod" } else { "pod" };
-    vec![
+    let mut out = vec![
         format!("{kind} {}/{}", p.namespace, p.name),
         format!("IPv6 {} (reported to Kubernetes)", p.ipv6),
         match (p.ipv4, p.fargate) {
@@ -486,7 +502,28 @@ fn pod_lines(p: &Pod) -> Vec<String> {
             (Some(a), true) => format!("IPv4 {a} the unit's own"),
             (None, _) => "no IPv4".to_owned(),
         },
-    ]
+    ];
+    for r in pod_paths(plan, p) {
+        let result = if r.ok { "✓ ok" } else { "✗ FAILED" };
+        out.push(format!(
+            "{result}: {} {} → {}: {}",
+            r.path, r.from, r.to, r.seen
+        ));
+    }
+    out
+}
+
+/// A pod's path summary for its label (`✓ 4 paths`, `✗ 1 of 4 paths failed`) and whether any
+/// failed.
+fn path_badge(plan: &Plan, p: &Pod) -> (String, bool) {
+    let paths = pod_paths(plan, p);
+    let failed = paths.iter().filter(|r| !r.ok).count();
+    match (paths.len(), failed) {
+        (0, _) => (String::new(), false),
+        (1, 0) => (" ✓ 1 path".to_owned(), false),
+        (n, 0) => (format!(" ✓ {n} paths"), false),
+        (n, f) => (format!(" ✗ {f} of {n} paths failed"), true),
+    }
 }
 
 fn node_box(plan: &Plan, n: &Node, w: f64, compact: bool) -> Piece {
@@ -545,56 +582,7 @@ fn node_box(plan: &Plan, n: &Node, w: f64, compact: bool) -> Piece {
         ),
         format!("{} pods", n.pods.len()),
     ];
-    // Pods: /128s inside the /80.
-    if compact {
-        let cell = 7.0;
-        let per_row = (((w - 16.0) / cell).floor() as usize).max(1);
-        let mut d = String::new();
-        for i in 0..n.pods.len() {
-            let _ = write!(
-                d,
-                "M{:.0} {:.0}h6v6h-6z",
-                8.0 + (i % per_row) as f64 * cell,
-                y + (i / per_row) as f64 * cell
-            );
-        }
-        if !n.pods.is_empty() {
-            let _ = write!(
-                s,
-                r#"<path class="podcells" d="{d}" data-node="{}" data-x="8" data-y="{y:.0}" data-c="{cell}" data-n="{per_row}"/>"#,
-                esc(&n.instance_id)
-            );
-        }
-        y += (n.pods.len().div_ceil(per_row)) as f64 * cell + 2.0;
-    } else if n.pods.len() <= 12 {
-        for p in &n.pods {
-            let lines = pod_lines(p);
-            let _ = write!(s, r#"<g class="pod" transform="translate(8,{y:.1})""#);
-            focus_attrs(&mut s, &lines[0], &lines);
-            let _ = write!(
-                s,
-                r#"><rect class="pc" width="10" height="10"/><text x="15" y="9" class="a">{} {}</text></g>"#,
-                esc(&p.name),
-                p.ipv6
-            );
-            y += 14.0;
-        }
-    } else {
-        let cell = 12.0;
-        let per_row = (((w - 16.0) / cell).floor() as usize).max(1);
-        for (i, p) in n.pods.iter().enumerate() {
-            let lines = pod_lines(p);
-            let _ = write!(
-                s,
-                r#"<rect class="pc" x="{:.0}" y="{:.0}" width="10" height="10""#,
-                8.0 + (i % per_row) as f64 * cell,
-                y + (i / per_row) as f64 * cell
-            );
-            focus_attrs(&mut s, &format!("{} {}", lines[0], p.ipv6), &lines);
-            s.push_str("/>");
-        }
-        y += n.pods.len().div_ceil(per_row) as f64 * cell;
-    }
+    y = pods(&mut s, plan, n, w, y, compact);
     // IPv4 egress: node-local, translated to the node's IPv4.
     let snat = match &public {
         Some(p) => format!("SNAT → {ipv4} → {p}"),
@@ -623,167 +611,84 @@ fn node_box(plan: &Plan, n: &Node, w: f64, compact: bool) -> Piece {
     );
     y += 22.0;
     let h = y;
+    let mut ids = vec![n.instance_id.as_str()];
+    ids.extend(n.eni.as_deref());
+    fault(&mut s, plan, &ids, w, h);
     let mut out = String::from(r#"<g class="node""#);
     focus_attrs(&mut out, &format!("node {} {ptext}", n.name), &details);
     let _ = write!(
         out,
         r#"><rect class="nd" width="{w:.1}" height="{h:.1}" rx="4"/>{s}</g>"#
     );
-    let mut ids = vec![n.instance_id.as_str()];
-    ids.extend(n.eni.as_deref());
-    fault(&mut out, plan, &ids, w, h);
     Piece { svg: out, h }
 }
 
-fn cluster(plan: &Plan, c: &Cluster) -> Piece {
-    let mut s = String::new();
-    let inner = W - 2.0 * PAD;
-    let mut y = 18.0;
-    let ngs = if c.nodegroups.is_empty() {
-        String::new()
-    } else {
-        format!(" · node groups {}", c.nodegroups.join(", "))
-    };
-    line(
-        &mut s,
-        PAD,
-        y,
-        "h",
-        &format!(
-            "EKS cluster {} · {} · {}{ngs}",
-            c.name, c.ip_family, c.status
-        ),
-    );
-    y += LINE + 2.0;
-    let cidr = c.service_cidr.map(|n| n.to_string());
-    let dns = c.dns.map(|a| a.to_string());
-    line(
-        &mut s,
-        PAD,
-        y,
-        "t",
-        &format!(
-            "services {} (unique-local /108, chosen by the service, apart from the VPC) · cluster DNS {}",
-            cidr.as_deref().unwrap_or("-"),
-            dns.as_deref().unwrap_or("-")
-        ),
-    );
-    y += 10.0;
-    if let Some(n) = c.service_cidr {
-        let mut marks: Vec<(f64, f64, &str)> = Vec::new();
-        if let Some(f) = c.dns.and_then(|a| addr_fraction(n, a)) {
-            marks.push((f, 0.0, "m-dns"));
-        }
-        for sv in &c.services {
-            if let Some(f) = addr_fraction(n, sv.cluster_ip) {
-                marks.push((f, 0.0, "m-svc"));
+/// The node's pods (/128s inside its /80) from `y`; returns the `y` below them.
+fn pods(s: &mut String, plan: &Plan, n: &Node, w: f64, mut y: f64, compact: bool) -> f64 {
+    if compact {
+        // One patterned rect for the full rows and one for the rest: two elements per node
+        // however many pods (hover still names each one, from the node's text list).
+        let cell = 7.0;
+        y = (y / cell).ceil() * cell;
+        let per_row = (((w - 2.0 * cell) / cell).floor() as usize).max(1);
+        let (full, rest) = (n.pods.len() / per_row, n.pods.len() % per_row);
+        if !n.pods.is_empty() {
+            let _ = write!(
+                s,
+                r#"<g class="podcells" data-node="{}" data-x="{cell}" data-y="{y:.0}" data-c="{cell}" data-n="{per_row}" role="img" aria-label="{} pods, listed under Every address as text">"#,
+                esc(&n.instance_id),
+                n.pods.len()
+            );
+            if full > 0 {
+                let _ = write!(
+                    s,
+                    r#"<rect x="{cell}" y="{y:.0}" width="{:.0}" height="{:.0}" fill="url(#cells)"/>"#,
+                    per_row as f64 * cell,
+                    full as f64 * cell
+                );
             }
+            if rest > 0 {
+                let _ = write!(
+                    s,
+                    r#"<rect x="{cell}" y="{:.0}" width="{:.0}" height="{cell}" fill="url(#cells)"/>"#,
+                    y + full as f64 * cell,
+                    rest as f64 * cell
+                );
+            }
+            s.push_str("</g>");
         }
-        ruler(&mut s, PAD, y, inner, &marks);
-        y += RULER + 6.0;
-    }
-    if let Some(d) = &dns {
-        let _ = write!(s, r#"<g class="svc" transform="translate({PAD},{y:.1})""#);
-        focus_attrs(
-            &mut s,
-            &format!("cluster DNS {d}"),
-            &[
-                format!("cluster DNS {d}"),
-                "the service prefix with last hextet a".to_owned(),
-            ],
-        );
-        let _ = write!(
-            s,
-            r#"><polygon class="dns" points="6,0 12,11 0,11"/><text x="18" y="10" class="a">{d} cluster DNS (kube-dns)</text></g>"#
-        );
-        y += LINE;
-    }
-    for sv in &c.services {
-        let lines = vec![
-            format!("service {}/{}", sv.namespace, sv.name),
-            format!("ClusterIP {}", sv.cluster_ip),
-            format!("port {} → {}", sv.port, sv.target_port),
-            format!("DNS {}", sv.dns_name),
-            format!("backends {}", sv.backends.join(", ")),
-        ];
-        let _ = write!(s, r#"<g class="svc" transform="translate({PAD},{y:.1})""#);
-        focus_attrs(
-            &mut s,
-            &format!("service {} {}", sv.name, sv.cluster_ip),
-            &lines,
-        );
-        let _ = write!(
-            s,
-            r#"><rect class="sv" width="11" height="11"/><text x="18" y="10" class="a">{} {}/{} :{}→{} {} → {}</text></g>"#,
-            sv.cluster_ip,
-            esc(&sv.namespace),
-            esc(&sv.name),
-            sv.port,
-            sv.target_port,
-            esc(&sv.dns_name),
-            esc(&sv.backends.join(", "))
-        );
-        y += LINE;
-    }
-    // Findings on resources the drawing has no box for (security groups, roles, node groups).
-    let drawn = plan.drawn_ids();
-    for f in plan.findings.iter().filter(|f| f.cluster == c.name) {
-        let elsewhere: Vec<&str> = f
-            .resource_ids
-            .iter()
-            .map(String::as_str)
-            .filter(|r| !drawn.contains(r))
-            .collect();
-        if elsewhere.is_empty() && !f.resource_ids.is_empty() {
-            continue;
+        y += n.pods.len().div_ceil(per_row) as f64 * cell + 2.0;
+    } else if n.pods.len() <= 12 {
+        for p in &n.pods {
+            let lines = pod_lines(plan, p);
+            let (badge, bad) = path_badge(plan, p);
+            let class = if bad { "pc bad" } else { "pc" };
+            let _ = write!(s, r#"<g class="pod" transform="translate(8,{y:.1})""#);
+            focus_attrs(s, &format!("{}{badge}", lines[0]), &lines);
+            let _ = write!(
+                s,
+                r#"><rect class="{class}" width="10" height="10"/><text x="15" y="9" class="a">{} {}</text><text x="{:.0}" y="9" class="s">{badge}</text></g>"#,
+                esc(&p.name),
+                p.ipv6,
+                w - 16.0 - 6.1 * badge.chars().count() as f64
+            );
+            y += 14.0;
         }
-        y += 4.0;
-        line(
-            &mut s,
-            PAD + 20.0,
-            y + 10.0,
-            "fi",
-            &format!("{} on {}: {}", f.id, elsewhere.join(", "), f.what),
-        );
-        let _ = write!(
-            s,
-            r#"<polygon class="mk" transform="translate({PAD},{y:.1})" points="5,0 11,0 16,5 16,11 11,16 5,16 0,11 0,5"/>"#
-        );
-        y += LINE;
-        line(
-            &mut s,
-            PAD + 20.0,
-            y + 10.0,
-            "s",
-            &format!("Fix: {}", f.fix.as_deref().unwrap_or("see the message")),
-        );
-        y += LINE;
+    } else {
+        let cell = 12.0;
+        let per_row = (((w - 16.0) / cell).floor() as usize).max(1);
+        for (i, p) in n.pods.iter().enumerate() {
+            let lines = pod_lines(plan, p);
+            let _ = write!(
+                s,
+                r#"<rect class="pc" x="{:.0}" y="{:.0}" width="10" height="10""#,
+                8.0 + (i % per_row) as f64 * cell,
+                y + (i / per_row) as f64 * cell
+            );
+            focus_attrs(s, &format!("{} {}", lines[0], p.ipv6), &lines);
+            s.push_str("/>");
+        }
+        y += n.pods.len().div_ceil(per_row) as f64 * cell;
     }
-    let h = y + 8.0;
-    let mut out = String::from(r#"<g class="cluster""#);
-    focus_attrs(
-        &mut out,
-        &format!("cluster {}", c.name),
-        &[
-            format!("EKS cluster {} ({}, {})", c.name, c.ip_family, c.status),
-            format!("service CIDR {}", cidr.as_deref().unwrap_or("-")),
-            format!("VPC {}", c.vpc_id.as_deref().unwrap_or("-")),
-            format!("subnets {}", c.subnet_ids.join(", ")),
-            format!("{} services", c.services.len()),
-        ],
-    );
-    let _ = write!(
-        out,
-        r#"><rect class="cl" width="{W}" height="{h:.1}" rx="6"/>{s}</g>"#
-    );
-    let extra: Vec<&str> = plan
-        .findings
-        .iter()
-        .filter(|f| f.cluster == c.name)
-        .flat_map(|f| f.resource_ids.iter().map(String::as_str))
-        .filter(|r| !drawn.contains(r))
-        .chain([c.name.as_str()])
-        .collect();
-    fault(&mut out, plan, &extra, W, h);
-    Piece { svg: out, h }
+    y
 }

@@ -74,7 +74,12 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 /// Every address as text.
 pub fn tables(out: &mut String, plan: &Plan) {
     let compact = plan.counts().1 > COMPACT_PODS;
-    out.push_str(r#"<details id="text" open><summary>Every address as text</summary>"#);
+    // Large plans keep the tables collapsed (parsed, not laid out); find-in-page opens them.
+    let open = if compact { "" } else { " open" };
+    let _ = write!(
+        out,
+        r#"<details id="text"{open}><summary>Every address as text</summary>"#
+    );
     head(
         out,
         "VPCs and subnets",

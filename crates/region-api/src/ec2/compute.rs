@@ -163,7 +163,7 @@ pub fn run_instances(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
                 return Ok((rid, ids));
             }
         }
-        let r = s.run_instances(env, req)?;
+        let r = s.run_instances(env, req.clone())?;
         let ids: Vec<String> = r.instances.iter().map(|i| i.id.clone()).collect();
         if let Some((t, fp)) = &token {
             s.client_token_record(c.action, t, fp, ids.clone(), env.now);
@@ -254,7 +254,7 @@ pub fn create_network_interface(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
                 }
             }
         }
-        let e = s.create_network_interface(env, req)?;
+        let e = s.create_network_interface(env, req.clone())?;
         if let Some((t, fp)) = &token {
             s.client_token_record(c.action, t, fp, vec![e.id.clone()], env.now);
         }
@@ -331,8 +331,9 @@ pub fn modify_network_interface_attribute(c: &Ctx, p: &Params) -> Result<Xml, Ec
             })?;
         changes.push(EniAttribute::DeleteOnTermination(att, v));
     }
-    c.region
-        .write(|s, _| s.modify_network_interface_attribute(p.get("NetworkInterfaceId"), changes))?;
+    c.region.write(|s, _| {
+        s.modify_network_interface_attribute(p.get("NetworkInterfaceId"), changes.clone())
+    })?;
     Ok(ok_return())
 }
 
@@ -356,7 +357,7 @@ pub fn assign_ipv6_addresses(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
         prefix_count: p.int("Ipv6PrefixCount")?,
         prefixes: p.list("Ipv6Prefix"),
     };
-    let (eni, addrs, prefixes) = c.region.write(|s, env| s.assign_ipv6(env, req))?;
+    let (eni, addrs, prefixes) = c.region.write(|s, env| s.assign_ipv6(env, req.clone()))?;
     let mut x = Xml::new();
     x.values("assignedIpv6Addresses", &addrs);
     x.values("assignedIpv6PrefixSet", &prefixes);
@@ -397,7 +398,7 @@ pub fn create_launch_template(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
             }
         }
         let lt = s
-            .create_launch_template(env, &name, metadata_ipv6, itype)
+            .create_launch_template(env, &name, metadata_ipv6, itype.clone())
             .map_err(|e| Ec2Error::invalid("LaunchTemplateName", name.clone(), e.to_string()))?;
         if let Some((t, fp)) = &token {
             s.client_token_record(c.action, t, fp, vec![lt.id.clone()], env.now);
@@ -446,7 +447,7 @@ pub fn delete_tags(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
         .filter_map(|t| t.get("Key"))
         .collect();
     c.region
-        .write(|s, _| s.delete_tags(p.list("ResourceId"), keys))?;
+        .write(|s, _| s.delete_tags(p.list("ResourceId"), keys.clone()))?;
     Ok(ok_return())
 }
 

@@ -76,7 +76,7 @@ pub fn create_security_group(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
             p.get("GroupName"),
             p.get("GroupDescription"),
             p.get("VpcId"),
-            tags,
+            tags.clone(),
         )
     })?;
     let mut x = Xml::new();

@@ -253,7 +253,7 @@ impl std::ops::Deref for Writer<'_> {
 impl Writer<'_> {
     pub fn write<R, E: From<region::store::StoreError>>(
         &self,
-        op: impl FnOnce(&mut region::state::State, &mut region::Env) -> Result<R, E>,
+        op: impl FnMut(&mut region::state::State, &mut region::Env) -> Result<R, E>,
     ) -> Result<R, E> {
         if self.dry_run {
             self.region.dry_run(op)

@@ -23,7 +23,7 @@ pub fn create_vpc(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
             "Bring-your-own IPv6 pools are not offered here; use --amazon-provided-ipv6-cidr-block.",
         ));
     }
-    let v = c.region.write(|s, env| s.create_vpc(env, req))?;
+    let v = c.region.write(|s, env| s.create_vpc(env, req.clone()))?;
     let mut x = Xml::new();
     x.open("vpc");
     render::vpc(&mut x, &v, &c.owner);
@@ -120,7 +120,7 @@ pub fn modify_vpc_attribute(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
         }
     }
     c.region
-        .write(|s, _| s.modify_vpc_attribute(p.get("VpcId"), changes))?;
+        .write(|s, _| s.modify_vpc_attribute(p.get("VpcId"), changes.clone()))?;
     Ok(ok_return())
 }
 
@@ -145,7 +145,7 @@ pub fn create_subnet(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
         ipv6_native: p.bool("Ipv6Native")?.unwrap_or(false),
         tags: p.tag_specs("subnet"),
     };
-    let sub = c.region.write(|s, env| s.create_subnet(env, req))?;
+    let sub = c.region.write(|s, env| s.create_subnet(env, req.clone()))?;
     let s = c.region.read();
     let mut x = Xml::new();
     x.open("subnet");
@@ -212,7 +212,7 @@ pub fn create_internet_gateway(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
     let tags = p.tag_specs("internet-gateway");
     let g = c
         .region
-        .write(|s, env| Ok::<_, Ec2Error>(s.create_internet_gateway(env, tags)))?;
+        .write(|s, env| Ok::<_, Ec2Error>(s.create_internet_gateway(env, tags.clone())))?;
     let mut x = Xml::new();
     x.open("internetGateway");
     render::internet_gateway(&mut x, &g, &c.owner);
@@ -261,7 +261,7 @@ pub fn create_egress_only_internet_gateway(c: &Ctx, p: &Params) -> Result<Xml, E
                 }
             }
         }
-        let g = s.create_egress_only_internet_gateway(env, p.get("VpcId"), tags)?;
+        let g = s.create_egress_only_internet_gateway(env, p.get("VpcId"), tags.clone())?;
         if let Some((t, fp)) = &token {
             s.client_token_record(c.action, t, fp, vec![g.id.clone()], env.now);
         }
@@ -311,7 +311,7 @@ pub fn create_route_table(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
                 }
             }
         }
-        let rt = s.create_route_table(env, p.get("VpcId"), tags)?;
+        let rt = s.create_route_table(env, p.get("VpcId"), tags.clone())?;
         if let Some((t, fp)) = &token {
             s.client_token_record(c.action, t, fp, vec![rt.id.clone()], env.now);
         }

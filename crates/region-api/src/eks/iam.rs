@@ -4,16 +4,15 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use region::Region;
 use region::eks::EksError;
 use region::eks::model::Role;
 
-use crate::App;
 use crate::query::Params;
 use crate::xml::{Xml, iso8601};
+use crate::{App, Incoming};
 
 pub const XMLNS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 
@@ -70,19 +69,12 @@ fn role_xml(x: &mut Xml, r: &Role) {
 }
 
 /// Serve one IAM Query request.
-pub async fn handle(
-    app: Arc<App>,
-    method: Method,
-    path: String,
-    query: String,
-    headers: HeaderMap,
-    body: Bytes,
-    request_id: String,
-) -> Response {
-    if let Err(e) = app.authenticate("iam", &method, &path, &query, &headers, &body) {
+pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
+    let request_id = req.request_id.clone();
+    if let Err(e) = app.authenticate("iam", &req) {
         return error_xml(e.ec2_status(), e.ec2_code(), &e.message(), &request_id);
     }
-    let params = Params::from_request(&method, &query, &body);
+    let params = Params::from_request(&req.method, &req.query, &req.body);
     if let Err(e) = super::limits::check_iam(&params) {
         let (status, code) = super::error::iam_code(&e);
         return error_xml(status, code, &super::error::message(&e), &request_id);

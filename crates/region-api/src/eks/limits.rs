@@ -241,11 +241,14 @@ fn check_labels(
     Ok(())
 }
 
-/// Check the decoded path segments of an EKS request (cluster and resource names).
+/// Longest decoded path segment (a name, or the ARN of `/tags/{arn}`).
+pub const MAX_PATH_SEGMENT: usize = 1024;
+
+/// Check the decoded path segments of an EKS request (names and ARNs).
 pub fn check_path(segments: &[&str]) -> Result<(), EksError> {
     segments
         .iter()
-        .try_for_each(|s| check_text("path", s, MAX_NAME.max(MAX_ARN)))
+        .try_for_each(|s| check_text("path", s, MAX_PATH_SEGMENT))
 }
 
 /// Check an IAM Query request: no control characters anywhere, names and documents bounded.

@@ -13,12 +13,11 @@ pub mod render;
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use region::eks::EksError;
 
-use crate::App;
+use crate::{App, Incoming};
 
 /// An EKS answer before it is put on the wire.
 #[derive(Debug)]
@@ -76,20 +75,19 @@ impl Reply {
 }
 
 /// Serve one EKS request. `path` and `query` are the raw wire forms (still percent-encoded).
-pub async fn handle(
-    app: Arc<App>,
-    method: Method,
-    path: String,
-    query: String,
-    headers: HeaderMap,
-    body: Bytes,
-    request_id: String,
-) -> Response {
-    if let Err(e) = app.authenticate("eks", &method, &path, &query, &headers, &body) {
-        tracing::info!(error = %e, "EKS request refused: authentication");
+pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
+    if let Err(e) = app.authenticate("eks", &req) {
         return Reply::error(e.eks_status(), e.eks_error_type(), &e.message())
-            .into_response(&request_id);
+            .into_response(&req.request_id);
     }
+    let Incoming {
+        method,
+        path,
+        query,
+        body,
+        request_id,
+        ..
+    } = req;
     let route = match ops::Route::parse(&method, &path) {
         Ok(r) => r,
         Err(reply) => return reply.into_response(&request_id),

@@ -232,7 +232,7 @@ fn dispatch(
         Route::CreateCluster => {
             let v = parse_body(body)?;
             let req = create_cluster(&Obj::root(&v))?;
-            let c = region.write(|s, env| s.create_cluster(env, req))?;
+            let c = region.write(|s, env| s.create_cluster(env, req.clone()))?;
             Ok(json!({"cluster": render::cluster(&c, Status::Creating, &health(region, &c))}))
         }
         Route::ListClusters => {
@@ -269,7 +269,7 @@ fn dispatch(
                     env,
                     call("UpdateClusterConfig", &cluster, &v, &fp)?,
                     |s, id| s.updates.get(id).cloned(),
-                    |s, env| s.update_cluster_config(env, req),
+                    |s, env| s.update_cluster_config(env, req.clone()),
                     |u| u.id.clone(),
                 )
             })?;
@@ -303,7 +303,7 @@ fn dispatch(
                     env,
                     call("CreateNodegroup", &c, &v, &fp)?,
                     |s, k| s.nodegroups.get(k).cloned(),
-                    |s, env| s.create_nodegroup(env, req),
+                    |s, env| s.create_nodegroup(env, req.clone()),
                     |g| child_key(&g.cluster, &g.name),
                 )
             })?;
@@ -331,7 +331,7 @@ fn dispatch(
                     env,
                     call("CreateAddon", &c, &v, &fp)?,
                     |s, k| s.addons.get(k).cloned(),
-                    |s, env| s.create_addon(env, req),
+                    |s, env| s.create_addon(env, req.clone()),
                     |a| child_key(&a.cluster, &a.name),
                 )
             })?;
@@ -354,7 +354,7 @@ fn dispatch(
                     env,
                     call("UpdateAddon", &c, &v, &fp)?,
                     |s, id| s.updates.get(id).cloned(),
-                    |s, env| s.update_addon(env, req),
+                    |s, env| s.update_addon(env, req.clone()),
                     |u| u.id.clone(),
                 )
             })?;
@@ -403,7 +403,7 @@ fn dispatch(
                     env,
                     call("CreateFargateProfile", &c, &v, &fp)?,
                     |s, k| s.fargate_profiles.get(k).cloned(),
-                    |s, env| s.create_fargate_profile(env, req),
+                    |s, env| s.create_fargate_profile(env, req.clone()),
                     |p| child_key(&p.cluster, &p.name),
                 )
             })?;
@@ -430,14 +430,20 @@ fn dispatch(
                     env,
                     call("UpdateNodegroupConfig", &c, &v, &fp)?,
                     |s, id| s.updates.get(id).cloned(),
-                    |s, env| s.update_nodegroup_config(env, req),
+                    |s, env| s.update_nodegroup_config(env, req.clone()),
                     |u| u.id.clone(),
                 )
             })?;
             Ok(json!({"update": render::update(&u, true)}))
         }
         Route::TagResource(arn) => {
-            let v = parse_body(body)?;
+            // TagResource reports every bad input as BadRequestException (botocore's model).
+            let v = parse_body(body).map_err(|e| match e {
+                EksError::InvalidParameter { .. } => EksError::BadRequest {
+                    message: e.to_string(),
+                },
+                other => other,
+            })?;
             let o = Obj::root(&v);
             if !o.has("tags") {
                 return Err(EksError::BadRequest {
@@ -445,7 +451,7 @@ fn dispatch(
                 });
             }
             let tags = o.str_map("tags")?;
-            region.write(|s, _| s.tag_resource(&arn, tags))?;
+            region.write(|s, _| s.tag_resource(&arn, tags.clone()))?;
             Ok(json!({}))
         }
         Route::UntagResource(arn) => {

@@ -34,6 +34,11 @@ pub struct Answer {
 
 impl Server {
     pub fn start() -> Self {
+        Self::start_with(region_api::ServeLimits::default())
+    }
+
+    /// Start with the listener bounds `limits`.
+    pub fn start_with(limits: region_api::ServeLimits) -> Self {
         let credentials = sigv4::Credentials::new(
             "AKIAWIRETESTWIRETEST",
             "wire-test-secret-0123456789abcdefghijklmn",
@@ -67,9 +72,14 @@ impl Server {
                     .await
                     .expect("bind");
                 let _ = addr_tx.send(listener.local_addr().expect("addr"));
-                let _ = region_api::serve(listener, app, async {
-                    let _ = stopped.await;
-                })
+                let _ = region_api::serve_with(
+                    listener,
+                    app,
+                    async {
+                        let _ = stopped.await;
+                    },
+                    limits,
+                )
                 .await;
             });
             rt.shutdown_timeout(Duration::from_secs(2));

@@ -1,4 +1,6 @@
-//! The embedded store: one redb file under the data dir, every commit fsynced before it returns.
+//! The embedded store: one redb file under the data dir, every commit fsynced before it returns,
+//! with the revision counter (`meta`) and the bounded change log (`log`, one row per commit) in
+//! the same transaction as the rows.
 //!
 //! The file *is* the region, so opening it is careful:
 //! - only a **missing** file means a new region. It is built as `<file>.new` (mode 0600 whatever
@@ -19,12 +21,20 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use ::redb::{Database, DatabaseError, ReadableTable, TableDefinition, TableError};
 
-use super::{Change, Record, Store, StoreError};
+use super::{
+    Change, Changes, DEFAULT_LOG_LIMIT, Record, RevisionSignal, Snapshot, Store, StoreError,
+    decode_log, encode_log,
+};
 
 const ROWS: TableDefinition<&str, &[u8]> = TableDefinition::new("rows");
+/// `revision` (the last commit) and `compacted` (the newest revision dropped from the log).
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// One row per commit, keyed by its revision.
+const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 const SEP: char = '\u{1f}';
 /// The first bytes of every redb file (redb's `MAGICNUMBER`).
 const MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
@@ -36,6 +46,8 @@ pub struct RedbStore {
     path: PathBuf,
     /// `None` after a failed transaction: reopened before the next one.
     db: Mutex<Option<Database>>,
+    log_limit: u64,
+    signal: RevisionSignal,
 }
 
 impl RedbStore {
@@ -53,10 +65,21 @@ impl RedbStore {
                 db
             }
         };
-        Ok(Self {
+        let s = Self {
             path: path.to_path_buf(),
             db: Mutex::new(Some(db)),
-        })
+            log_limit: DEFAULT_LOG_LIMIT,
+            signal: RevisionSignal::default(),
+        };
+        let rev = s.revision()?;
+        s.signal.set(rev);
+        Ok(s)
+    }
+
+    /// Keep only the last `limit` commits in the change log (at least 1).
+    pub fn with_log_limit(mut self, limit: u64) -> Self {
+        self.log_limit = limit.max(1);
+        self
     }
 
     /// The file this store lives in.
@@ -257,7 +280,9 @@ fn tighten(path: &Path, mode: u32) -> Result<(), StoreError> {
 }
 
 /// Run `f`, turning a panic into its message. While it runs, panics on *this* thread are not
-/// printed (the caller reports them as one clear error); other threads' panics still are.
+/// printed (the caller reports them as one clear error); other threads' panics still are. The
+/// panic hook is process-wide: calls are serialized by the callers (start-up runs on one
+/// thread; later calls hold the store's mutex).
 fn catch_quietly<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> Result<R, String> {
     let me = std::thread::current().id();
     let previous: Arc<dyn Fn(&std::panic::PanicHookInfo<'_>) + Send + Sync> =
@@ -279,11 +304,27 @@ fn catch_quietly<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> Result<R,
     })
 }
 
+fn meta_get(meta: &impl ReadableTable<&'static str, u64>, key: &str) -> Result<u64, StoreError> {
+    Ok(meta.get(key).map_err(io)?.map(|v| v.value()).unwrap_or(0))
+}
+
+/// `(revision, compacted)` as of a read transaction. A store made before the change feed has
+/// no `meta` table until its first commit (opening never writes, so a store that is refused is
+/// left as found): it is at revision 0.
+fn read_meta(tx: &::redb::ReadTransaction) -> Result<(u64, u64), StoreError> {
+    match tx.open_table(META) {
+        Ok(meta) => Ok((meta_get(&meta, "revision")?, meta_get(&meta, "compacted")?)),
+        Err(TableError::TableDoesNotExist(_)) => Ok((0, 0)),
+        Err(e) => Err(io(e)),
+    }
+}
+
 impl Store for RedbStore {
-    fn load(&self) -> Result<Vec<Record>, StoreError> {
+    fn load(&self) -> Result<Snapshot, StoreError> {
         self.with_db(|db| {
             let tx = db.begin_read().map_err(io)?;
             let table = tx.open_table(ROWS).map_err(io)?;
+            let (revision, _) = read_meta(&tx)?;
             let mut out = Vec::new();
             for row in table.iter().map_err(io)? {
                 let (k, v) = row.map_err(io)?;
@@ -301,17 +342,29 @@ impl Store for RedbStore {
                     value: v.value().to_vec(),
                 });
             }
-            Ok(out)
+            Ok(Snapshot {
+                records: out,
+                revision,
+            })
         })
     }
 
-    fn commit(&self, changes: &[Change]) -> Result<(), StoreError> {
+    fn commit(&self, changes: &[Change], base: u64) -> Result<u64, StoreError> {
         if changes.is_empty() {
-            return Ok(());
+            return Ok(base);
         }
-        self.with_db(|db| {
+        // The outer error is a failed transaction (the handle is reopened); the inner one a
+        // refusal that leaves the file as it was.
+        let rev = self.with_db(|db| {
             let tx = db.begin_write().map_err(io)?;
+            let rev;
             {
+                let mut meta = tx.open_table(META).map_err(io)?;
+                let current = meta_get(&meta, "revision")?;
+                if current != base {
+                    return Ok(Err(StoreError::Conflict { base }));
+                }
+                rev = current + 1;
                 let mut table = tx.open_table(ROWS).map_err(io)?;
                 for c in changes {
                     let k = format!("{}{SEP}{}", c.table, c.key);
@@ -324,10 +377,74 @@ impl Store for RedbStore {
                         }
                     }
                 }
+                let mut log = tx.open_table(LOG).map_err(io)?;
+                log.insert(rev, encode_log(changes).as_slice())
+                    .map_err(io)?;
+                // Bound the log: drop the oldest commits beyond the limit.
+                let mut compacted = meta_get(&meta, "compacted")?;
+                while rev.saturating_sub(compacted) > self.log_limit {
+                    match log.pop_first().map_err(io)? {
+                        Some((k, _)) => compacted = k.value(),
+                        None => break,
+                    }
+                }
+                meta.insert("revision", rev).map_err(io)?;
+                meta.insert("compacted", compacted).map_err(io)?;
             }
             // Durability::Immediate is redb's default: commit returns after fsync.
-            tx.commit().map_err(io)
+            tx.commit().map_err(io)?;
+            Ok(Ok(rev))
+        })??;
+        self.signal.set(rev);
+        Ok(rev)
+    }
+
+    fn revision(&self) -> Result<u64, StoreError> {
+        self.with_db(|db| {
+            let tx = db.begin_read().map_err(io)?;
+            Ok(read_meta(&tx)?.0)
         })
+    }
+
+    fn changes_since(&self, since: u64, max: usize) -> Result<Changes, StoreError> {
+        self.with_db(|db| {
+            let tx = db.begin_read().map_err(io)?;
+            let (revision, compacted) = read_meta(&tx)?;
+            if since < compacted {
+                return Ok(Err(StoreError::Compacted {
+                    requested: since,
+                    compacted,
+                }));
+            }
+            let log = match tx.open_table(LOG) {
+                Ok(log) => log,
+                Err(TableError::TableDoesNotExist(_)) => {
+                    return Ok(Ok(Changes {
+                        events: Vec::new(),
+                        through: since.max(revision),
+                    }));
+                }
+                Err(e) => return Err(io(e)),
+            };
+            let mut out = Changes {
+                events: Vec::new(),
+                through: since,
+            };
+            for row in log.range(since.saturating_add(1)..).map_err(io)? {
+                if out.events.len() >= max {
+                    return Ok(Ok(out));
+                }
+                let (k, v) = row.map_err(io)?;
+                out.events.extend(decode_log(k.value(), v.value())?);
+                out.through = k.value();
+            }
+            out.through = out.through.max(revision);
+            Ok(Ok(out))
+        })?
+    }
+
+    fn wait_past(&self, after: u64, timeout: Duration) -> Result<u64, StoreError> {
+        Ok(self.signal.wait_past(after, timeout))
     }
 }
 

@@ -39,6 +39,15 @@ impl Server {
         Self::spawn(dir, listen, None)
     }
 
+    /// Start on a fresh temporary data dir with extra `sixfold serve` arguments.
+    pub fn start_with(extra: &[&str]) -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("region");
+        let mut s = Self::spawn_with(&dir, "127.0.0.1:0", None, extra);
+        s._tmp = Some(tmp);
+        s
+    }
+
     /// Start on `dir` inside the network namespace `netns` (made by the caller, e.g. a lab's
     /// VPC router), listening on `listen` there. [`Server::aws`] then runs the CLI in it too.
     pub fn start_in_netns(netns: &str, dir: &Path, listen: &str) -> Self {
@@ -46,6 +55,10 @@ impl Server {
     }
 
     fn spawn(dir: &Path, listen: &str, netns: Option<&str>) -> Self {
+        Self::spawn_with(dir, listen, netns, &[])
+    }
+
+    fn spawn_with(dir: &Path, listen: &str, netns: Option<&str>, extra: &[&str]) -> Self {
         let mut cmd = match netns {
             Some(ns) => {
                 let mut c = Command::new("ip");
@@ -57,6 +70,7 @@ impl Server {
         let mut child = cmd
             .args(["serve", "--listen", listen, "--data-dir"])
             .arg(dir)
+            .args(extra)
             .env("SIXFOLD_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
