@@ -17,7 +17,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
-use dataplane::netlink::{AddrOpts, Netlink, Route, Scope, VethSpec};
+use dataplane::netlink::{AddrOpts, Link, Netlink, Route, Scope, VethSpec};
+use dataplane::netns::NetNs;
 use dataplane::nft::{self, NodeEgress};
 use dataplane::sysctl::{self, Key};
 use ipnet::{IpNet, Ipv4Net};
@@ -175,6 +176,142 @@ impl Drop for Rollback {
     }
 }
 
+/// The address host-local leased, checked against the fixed egress range, and the routes the
+/// pod gets through the gateway (the range itself first, then IPAM's IPv4 routes).
+#[derive(Debug, Clone, PartialEq)]
+struct Lease {
+    net: Ipv4Net,
+    routes: Vec<IpNet>,
+}
+
+impl Lease {
+    /// Read the IPAM plugin's answer: an IPv4 address in [`EGRESS_SUBNET`] via
+    /// [`EGRESS_GATEWAY`] (a gateway left out means that one).
+    fn from_ipam(plugin: &str, answer: Option<&Value>) -> Result<Lease, Error> {
+        let bad = |msg: String| Error::Ipam {
+            plugin: plugin.to_string(),
+            code: 999,
+            msg,
+        };
+        let res = answer
+            .map(CniResult::from_json)
+            .transpose()
+            .map_err(|e| bad(e.to_string()))?
+            .unwrap_or_default();
+        let (net, gw) = res
+            .ips
+            .iter()
+            .find_map(|ip| match ip.address {
+                IpNet::V4(n) => Some((n, ip.gateway.unwrap_or(IpAddr::V4(gateway())))),
+                IpNet::V6(_) => None,
+            })
+            .ok_or_else(|| bad("returned no IPv4 address".into()))?;
+        if !subnet().contains(&net.addr()) || gw != IpAddr::V4(gateway()) {
+            return Err(Error::InvalidConfig(format!(
+                "IPAM gave {net} via {gw}; the egress range is fixed to {EGRESS_SUBNET} via {EGRESS_GATEWAY}: fix ipam.ranges"
+            )));
+        }
+        let mut routes = vec![IpNet::V4(subnet())];
+        routes.extend(
+            res.routes
+                .iter()
+                .map(|r| r.dst)
+                .filter(|d| d.addr().is_ipv4() && *d != IpNet::V4(subnet())),
+        );
+        Ok(Lease { net, routes })
+    }
+
+    fn ip(&self) -> IpAddr {
+        IpAddr::V4(self.net.addr())
+    }
+}
+
+/// The pod side: IPv6 off on the egress interface (no link-local, no DAD), up, the leased
+/// address without a prefix route, the gateway's /32 on the link and every route via it.
+fn wire_pod(pod_ns: &NetNs, pod: &mut Netlink, ifname: &str, lease: &Lease) -> Result<Link, Error> {
+    pod_ns
+        .run(|| sysctl::write(&Key::conf(true, ifname, "disable_ipv6")?, "1"))
+        .and_then(|r| r)
+        .map_err(Error::dp(format!("turning IPv6 off on {ifname}")))?;
+    let pl = pod
+        .link_get(ifname)
+        .map_err(Error::dp("looking up the pod egress interface"))?;
+    pod.link_set_up(pl.index, true)
+        .map_err(Error::dp(format!("setting {ifname} up")))?;
+    let noprefixroute = AddrOpts {
+        noprefixroute: true,
+        ..Default::default()
+    };
+    pod.addr_add(pl.index, lease.ip(), lease.net.prefix_len(), noprefixroute)
+        .map_err(Error::dp(format!("adding {} to {ifname}", lease.net)))?;
+    let gw_host = IpNet::V4(Ipv4Net::from(gateway()));
+    let mut r = Route::dev(gw_host, pl.index);
+    r.src = Some(lease.ip());
+    pod.route_add(&r).map_err(Error::dp(format!(
+        "adding the route {EGRESS_GATEWAY}/32 in the pod"
+    )))?;
+    let gw = IpAddr::V4(gateway());
+    for dst in &lease.routes {
+        let mut r = Route::via(*dst, gw, pl.index);
+        r.src = Some(lease.ip());
+        pod.route_add(&r).map_err(Error::dp(format!(
+            "adding the route {dst} via {gw} in the pod"
+        )))?;
+    }
+    Ok(pl)
+}
+
+/// The node side: IPv6 off on the host veth, its label, up, the gateway as a /32 link address
+/// and a /32 route to the pod's address.
+fn wire_node(
+    host: &mut Netlink,
+    host_name: &str,
+    alias: &str,
+    lease: &Lease,
+) -> Result<Link, Error> {
+    let hl = host
+        .link_get(host_name)
+        .map_err(Error::dp("looking up the host egress veth"))?;
+    sysctl::write(
+        &Key::conf(true, host_name, "disable_ipv6").map_err(Error::dp("sysctl key"))?,
+        "1",
+    )
+    .map_err(Error::dp(format!("turning IPv6 off on {host_name}")))?;
+    if alias.len() <= 255 {
+        host.link_set_alias(hl.index, alias)
+            .map_err(Error::dp(format!("labelling {host_name}")))?;
+    }
+    host.link_set_up(hl.index, true)
+        .map_err(Error::dp(format!("setting {host_name} up")))?;
+    let link_scope = AddrOpts {
+        scope: Some(Scope::Link),
+        ..Default::default()
+    };
+    host.addr_add(hl.index, IpAddr::V4(gateway()), 32, link_scope)
+        .map_err(Error::dp(format!(
+            "adding {EGRESS_GATEWAY}/32 to {host_name}"
+        )))?;
+    let pod_host = IpNet::V4(Ipv4Net::from(lease.net.addr()));
+    host.route_add(&Route::dev(pod_host, hl.index))
+        .map_err(Error::dp(format!(
+            "adding the route {pod_host} dev {host_name}"
+        )))?;
+    Ok(hl)
+}
+
+/// `prev` (the previous plugin's result, passed through) in `version`, with `interfaces`
+/// appended; the IPv4 address is deliberately not added to `ips`.
+fn chained_result(mut prev: Value, version: CniVersion, interfaces: [Interface; 2]) -> Value {
+    if let Some(obj) = prev.as_object_mut() {
+        obj.insert("cniVersion".into(), json!(version.as_str()));
+        let list = obj.entry("interfaces").or_insert_with(|| json!([]));
+        if let Some(list) = list.as_array_mut() {
+            list.extend(interfaces.iter().map(|i| interface_json(i, version)));
+        }
+    }
+    prev
+}
+
 /// The `sixfold-egress-cni` plugin.
 pub struct EgressPlugin;
 
@@ -219,35 +356,7 @@ impl Plugin for EgressPlugin {
         let mut rb = Rollback::default();
         let ipam_out = delegate::exec(&ipam_bin, "ADD", &[], &ipam_stdin)?;
         rb.ipam = Some((ipam_bin.clone(), ipam_stdin.clone()));
-        let ipam_res = ipam_out
-            .as_ref()
-            .map(CniResult::from_json)
-            .transpose()
-            .map_err(|e| Error::Ipam {
-                plugin: conf.ipam_type.clone(),
-                code: 999,
-                msg: e.to_string(),
-            })?
-            .unwrap_or_default();
-        let ip = ipam_res
-            .ips
-            .iter()
-            .find_map(|ip| match ip.address {
-                IpNet::V4(n) => Some((n, ip.gateway)),
-                IpNet::V6(_) => None,
-            })
-            .ok_or_else(|| Error::Ipam {
-                plugin: conf.ipam_type.clone(),
-                code: 999,
-                msg: "returned no IPv4 address".into(),
-            })?;
-        let (pod_net, gw) = (ip.0, ip.1.unwrap_or(IpAddr::V4(gateway())));
-        if !subnet().contains(&pod_net.addr()) || gw != IpAddr::V4(gateway()) {
-            return Err(Error::InvalidConfig(format!(
-                "IPAM gave {pod_net} via {gw}; the egress range is fixed to {EGRESS_SUBNET} via {EGRESS_GATEWAY}: fix ipam.ranges"
-            )));
-        }
-        let pod_ip = IpAddr::V4(pod_net.addr());
+        let lease = Lease::from_ipam(&conf.ipam_type, ipam_out.as_ref())?;
 
         host.veth_create(&VethSpec {
             name: &host_name,
@@ -262,115 +371,24 @@ impl Plugin for EgressPlugin {
             e => Error::dp(format!("creating veth {host_name} <-> {}", conf.ifname))(e),
         })?;
         rb.host_veth = Some(host_name.clone());
-
-        // Pod side: IPv6 off on the egress interface (no link-local, no DAD).
-        pod_ns
-            .run(|| sysctl::write(&Key::conf(true, &conf.ifname, "disable_ipv6")?, "1"))
-            .and_then(|r| r)
-            .map_err(Error::dp(format!("turning IPv6 off on {}", conf.ifname)))?;
-        let pl = pod
-            .link_get(&conf.ifname)
-            .map_err(Error::dp("looking up the pod egress interface"))?;
-        pod.link_set_up(pl.index, true)
-            .map_err(Error::dp(format!("setting {} up", conf.ifname)))?;
-        pod.addr_add(
-            pl.index,
-            pod_ip,
-            pod_net.prefix_len(),
-            AddrOpts {
-                noprefixroute: true,
-                ..Default::default()
-            },
-        )
-        .map_err(Error::dp(format!("adding {pod_net} to {}", conf.ifname)))?;
-        let gw_host = IpNet::V4(
-            Ipv4Net::new(gateway(), 32).map_err(|e| Error::InvalidConfig(e.to_string()))?,
-        );
-        let mut r = Route::dev(gw_host, pl.index);
-        r.src = Some(pod_ip);
-        pod.route_add(&r).map_err(Error::dp(format!(
-            "adding the route {EGRESS_GATEWAY}/32 in the pod"
-        )))?;
-        let mut routes = vec![IpNet::V4(subnet())];
-        routes.extend(
-            ipam_res
-                .routes
-                .iter()
-                .map(|r| r.dst)
-                .filter(|d| d.addr().is_ipv4() && *d != IpNet::V4(subnet())),
-        );
-        for dst in routes {
-            let mut r = Route::via(dst, gw, pl.index);
-            r.src = Some(pod_ip);
-            pod.route_add(&r).map_err(Error::dp(format!(
-                "adding the route {dst} via {gw} in the pod"
-            )))?;
-        }
-
-        // Node side.
-        let hl = host
-            .link_get(&host_name)
-            .map_err(Error::dp("looking up the host egress veth"))?;
-        sysctl::write(
-            &Key::conf(true, &host_name, "disable_ipv6").map_err(Error::dp("sysctl key"))?,
-            "1",
-        )
-        .map_err(Error::dp(format!("turning IPv6 off on {host_name}")))?;
-        let alias = att.alias(ALIAS_TAG);
-        if alias.len() <= 255 {
-            host.link_set_alias(hl.index, &alias)
-                .map_err(Error::dp(format!("labelling {host_name}")))?;
-        }
-        host.link_set_up(hl.index, true)
-            .map_err(Error::dp(format!("setting {host_name} up")))?;
-        host.addr_add(
-            hl.index,
-            gw,
-            32,
-            AddrOpts {
-                scope: Some(Scope::Link),
-                ..Default::default()
-            },
-        )
-        .map_err(Error::dp(format!(
-            "adding {EGRESS_GATEWAY}/32 to {host_name}"
-        )))?;
-        let pod_host = IpNet::V4(
-            Ipv4Net::new(pod_net.addr(), 32).map_err(|e| Error::InvalidConfig(e.to_string()))?,
-        );
-        host.route_add(&Route::dev(pod_host, hl.index))
-            .map_err(Error::dp(format!(
-                "adding the route {pod_host} dev {host_name}"
-            )))?;
-
+        let pl = wire_pod(&pod_ns, &mut pod, &conf.ifname, &lease)?;
+        let hl = wire_node(&mut host, &host_name, &att.alias(ALIAS_TAG), &lease)?;
         rb.disarm();
+
         let version = req.conf.cni_version;
-        let mut out = prev;
-        if let Some(obj) = out.as_object_mut() {
-            obj.insert("cniVersion".into(), json!(version.as_str()));
-            let list = obj.entry("interfaces").or_insert_with(|| json!([]));
-            if let Some(list) = list.as_array_mut() {
-                list.push(interface_json(
-                    &Interface {
-                        name: host_name,
-                        mac: hl.mac.map(|m| m.to_string()),
-                        mtu: Some(conf.mtu),
-                        sandbox: None,
-                    },
-                    version,
-                ));
-                list.push(interface_json(
-                    &Interface {
-                        name: conf.ifname.clone(),
-                        mac: pl.mac.map(|m| m.to_string()),
-                        mtu: Some(conf.mtu),
-                        sandbox: Some(netns_path),
-                    },
-                    version,
-                ));
-            }
-        }
-        Ok(out)
+        let host_if = Interface {
+            name: host_name,
+            mac: hl.mac.map(|m| m.to_string()),
+            mtu: Some(conf.mtu),
+            sandbox: None,
+        };
+        let pod_if = Interface {
+            name: conf.ifname.clone(),
+            mac: pl.mac.map(|m| m.to_string()),
+            mtu: Some(conf.mtu),
+            sandbox: Some(netns_path),
+        };
+        Ok(chained_result(prev, version, [host_if, pod_if]))
     }
 
     /// Releases the IPAM lease (host-local, on its own thread) while deleting, in one kernel
@@ -631,6 +649,31 @@ mod tests {
         let r =
             req(json!({"cniVersion":"0.3.1","name":"n","type":"t","ipam":{"type":"host-local"}}));
         assert_eq!(conf.ipam_stdin(&r)["cniVersion"], "0.3.1");
+    }
+
+    #[test]
+    fn a_lease_must_lie_in_the_egress_range_via_its_gateway() {
+        let ok = json!({"cniVersion":"1.0.0","ips":[{"address":"169.254.172.7/22","gateway":"169.254.172.1"}],
+                        "routes":[{"dst":"0.0.0.0/0"},{"dst":"169.254.172.0/22"},{"dst":"::/0"}]});
+        let lease = Lease::from_ipam("host-local", Some(&ok)).unwrap();
+        assert_eq!(lease.net.to_string(), "169.254.172.7/22");
+        let routes: Vec<String> = lease.routes.iter().map(|r| r.to_string()).collect();
+        assert_eq!(routes, ["169.254.172.0/22", "0.0.0.0/0"]);
+        let no_gw = json!({"ips":[{"address":"169.254.172.7/22"}]});
+        assert!(Lease::from_ipam("host-local", Some(&no_gw)).is_ok());
+        let outside = json!({"ips":[{"address":"10.1.0.7/24"}]});
+        assert_eq!(Lease::from_ipam("h", Some(&outside)).unwrap_err().code(), 7);
+        let other_gw = json!({"ips":[{"address":"169.254.172.7/22","gateway":"169.254.172.9"}]});
+        assert_eq!(
+            Lease::from_ipam("h", Some(&other_gw)).unwrap_err().code(),
+            7
+        );
+        let v6_only = json!({"ips":[{"address":"2001:db8::7/64"}]});
+        assert_eq!(
+            Lease::from_ipam("h", Some(&v6_only)).unwrap_err().code(),
+            999
+        );
+        assert_eq!(Lease::from_ipam("h", None).unwrap_err().code(), 999);
     }
 
     #[test]

@@ -2,12 +2,17 @@
 //! and, later, EKS rest-json. Every request must carry a valid SigV4 signature for the region's
 //! key; the domain work runs on the blocking pool (a write fsyncs before it answers).
 
+pub mod auth;
+pub mod awsquery;
 pub mod credentials;
 pub mod datadir;
 pub mod ec2;
 pub mod eks;
 pub mod feed;
+pub mod iam;
+pub mod oidc;
 pub mod query;
+pub mod sts;
 pub mod xml;
 
 use std::net::SocketAddr;
@@ -34,6 +39,9 @@ pub struct App {
     /// Held for the life of the server: no other `sixfold serve` uses this data dir meanwhile.
     /// `None` for an [`App::new`] region that has no data dir.
     _data_dir: Option<datadir::DataDir>,
+    /// `http://ADDR` the server listens on (set by [`serve`]); the clusters' OIDC issuers are
+    /// `<endpoint>/oidc/<cluster id>`.
+    endpoint: std::sync::OnceLock<String>,
 }
 
 impl App {
@@ -43,6 +51,7 @@ impl App {
             region,
             credentials,
             _data_dir: None,
+            endpoint: std::sync::OnceLock::new(),
         }
     }
 
@@ -78,6 +87,7 @@ impl App {
                 region,
                 credentials,
                 _data_dir: Some(dir),
+                endpoint: std::sync::OnceLock::new(),
             },
             created,
         ))
@@ -120,15 +130,53 @@ pub struct Incoming {
 }
 
 impl App {
-    /// Check a request's SigV4 signature against the region's key, for signing name `service`.
-    /// The one authentication check of every protocol. A refused request is logged here, as
-    /// one line: the reason, the access key id it named and the client's address — never the
-    /// canonical request, the signature or a header value such as `X-Amz-Security-Token`.
+    /// Check a request's SigV4 signature for signing name `service`, against the region's key
+    /// or temporary credentials issued by STS (which need their session token and must not have
+    /// expired). The one authentication check of every protocol. A refused request is logged
+    /// here, as one line: the reason, the access key id it named and the client's address —
+    /// never the canonical request, the signature or a header value such as
+    /// `X-Amz-Security-Token`.
     pub fn authenticate(
         &self,
         service: &str,
         req: &Incoming,
-    ) -> Result<sigv4::VerifiedIdentity, sigv4::AuthError> {
+    ) -> Result<auth::Caller, auth::AuthFailure> {
+        let result = self.verify(service, req);
+        if let Err(e) = &result {
+            let key = match e {
+                auth::AuthFailure::Signature(e) => e.access_key_id().map(str::to_string),
+                auth::AuthFailure::ExpiredToken { access_key_id, .. }
+                | auth::AuthFailure::InvalidToken { access_key_id } => Some(access_key_id.clone()),
+            }
+            .or_else(|| claimed_access_key(&req.headers, &req.query))
+            .map(|k| {
+                k.chars()
+                    .take(64)
+                    .flat_map(char::escape_debug)
+                    .collect::<String>()
+            })
+            .unwrap_or_else(|| "-".into());
+            let remote = req
+                .remote
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "-".into());
+            let reason = match e {
+                auth::AuthFailure::Signature(e) => e.log_reason(),
+                other => other.to_string(),
+            };
+            tracing::info!(
+                service,
+                reason = %reason,
+                access_key_id = %key,
+                remote = %remote,
+                request_id = %req.request_id,
+                "request refused: authentication"
+            );
+        }
+        result
+    }
+
+    fn verify(&self, service: &str, req: &Incoming) -> Result<auth::Caller, auth::AuthFailure> {
         let hs: Vec<(String, String)> = req
             .headers
             .iter()
@@ -146,37 +194,63 @@ impl App {
             headers: &hs,
             body: &req.body,
         };
+        let session = sigv4::parse_auth(&http)
+            .ok()
+            .filter(|a| a.access_key_id.starts_with("ASIA"))
+            .and_then(|a| self.region.read().sessions.get(&a.access_key_id).cloned());
         let cfg = VerifyConfig::new(&self.region.config().name, service);
-        let result = sigv4::verify(&http, SystemTime::now(), &cfg, |id| {
-            (id == self.credentials.access_key_id)
-                .then(|| self.credentials.secret_access_key.clone())
-        });
-        if let Err(e) = &result {
-            let key = e
-                .access_key_id()
-                .map(str::to_string)
-                .or_else(|| claimed_access_key(&req.headers, &req.query))
-                .map(|k| {
-                    k.chars()
-                        .take(64)
-                        .flat_map(char::escape_debug)
-                        .collect::<String>()
+        let id = sigv4::verify(&http, SystemTime::now(), &cfg, |id| {
+            if id == self.credentials.access_key_id {
+                Some(self.credentials.secret_access_key.clone())
+            } else {
+                session
+                    .as_ref()
+                    .filter(|s| s.access_key_id == id)
+                    .map(|s| s.secret_access_key.clone())
+            }
+        })?;
+        let account = &self.region.config().account_id;
+        match session.filter(|s| s.access_key_id == id.access_key_id) {
+            None => Ok(auth::Caller {
+                user_id: format!(
+                    "AIDA{:017X}",
+                    region::eks::fnv64(&[id.access_key_id.as_bytes()])
+                ),
+                arn: format!("arn:aws:iam::{account}:user/sixfold"),
+                access_key_id: id.access_key_id,
+            }),
+            Some(s) => {
+                if id.session_token.as_deref() != Some(s.session_token.as_str()) {
+                    return Err(auth::AuthFailure::InvalidToken {
+                        access_key_id: s.access_key_id,
+                    });
+                }
+                if self.region.now() >= s.expiration {
+                    return Err(auth::AuthFailure::ExpiredToken {
+                        access_key_id: s.access_key_id,
+                        expiration: s.expiration,
+                    });
+                }
+                Ok(auth::Caller {
+                    access_key_id: s.access_key_id,
+                    arn: s.assumed_role_arn,
+                    user_id: s.assumed_role_id,
                 })
-                .unwrap_or_else(|| "-".into());
-            let remote = req
-                .remote
-                .map(|a| a.to_string())
-                .unwrap_or_else(|| "-".into());
-            tracing::info!(
-                service,
-                reason = %e.log_reason(),
-                access_key_id = %key,
-                remote = %remote,
-                request_id = %req.request_id,
-                "request refused: authentication"
-            );
+            }
         }
-        result
+    }
+
+    /// `http://ADDR` of this server (`http://localhost` before [`serve`] set it).
+    pub fn endpoint(&self) -> &str {
+        self.endpoint
+            .get()
+            .map(String::as_str)
+            .unwrap_or("http://localhost")
+    }
+
+    /// The URL prefix of the clusters' OIDC issuers: `<endpoint>/oidc/`.
+    pub fn issuer_base(&self) -> String {
+        format!("{}/oidc/", self.endpoint())
     }
 }
 
@@ -258,6 +332,14 @@ pub async fn serve_with(
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::service::TowerToHyperService;
 
+    if let Ok(addr) = listener.local_addr() {
+        let host = if addr.ip().is_unspecified() {
+            SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+        } else {
+            addr
+        };
+        let _ = app.endpoint.set(format!("http://{host}"));
+    }
     let router = router(app);
     let max = limits.max_connections.max(1);
     let slots = Arc::new(tokio::sync::Semaphore::new(max));
@@ -353,6 +435,39 @@ async fn read_body(mut body: Body) -> Option<Bytes> {
     (seen <= MAX_BODY).then(|| Bytes::from(buf))
 }
 
+/// Which Query service a request to `/` is for: the credential scope's service when signed,
+/// `sts` for an unsigned `AssumeRoleWithWebIdentity`, else `ec2`.
+fn query_service(req: &Incoming) -> String {
+    let hs: Vec<(String, String)> = req
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let http = HttpRequest {
+        method: req.method.as_str(),
+        path: "/",
+        query: &req.query,
+        headers: &hs,
+        body: &req.body,
+    };
+    match sigv4::parse_auth(&http) {
+        Ok(a) => a.service,
+        Err(_) => {
+            let p = query::Params::from_request(&req.method, &req.query, &req.body);
+            if p.get("Action").as_deref() == Some("AssumeRoleWithWebIdentity") {
+                "sts".into()
+            } else {
+                "ec2".into()
+            }
+        }
+    }
+}
+
 async fn handle(State(app): State<Arc<App>>, req: axum::extract::Request) -> Response {
     let (parts, body) = req.into_parts();
     let remote = parts
@@ -386,9 +501,19 @@ async fn handle(State(app): State<Arc<App>>, req: axum::extract::Request) -> Res
     if req.path.starts_with(feed::PREFIX) {
         return feed::handle(app, req).await;
     }
-    // IAM Query (roles for the IPv6 CNI policy rule): POST / signed for `iam`.
-    if req.path == "/" && eks::iam::is_iam(&req.headers) {
-        return eks::iam::handle(app, req).await;
+    // The clusters' OIDC issuers (discovery and keys, unsigned as on AWS) and the token minting
+    // endpoint.
+    if let Some(r) = oidc::route(&req.method, &req.path) {
+        return oidc::handle(app, r, req).await;
+    }
+    // Query protocols on `/`: routed by the credential scope's service (ec2, iam, sts); an
+    // unsigned AssumeRoleWithWebIdentity goes to STS by its Action, as on AWS.
+    if req.path == "/" {
+        match query_service(&req).as_str() {
+            "iam" => return iam::handle(app, req).await,
+            "sts" => return sts::handle(app, req).await,
+            _ => {}
+        }
     }
     // EC2 Query: POST / (or GET / with the parameters in the query string).
     if req.path == "/" {

@@ -84,6 +84,33 @@ fn slow_header_connections_are_closed_and_others_are_still_served() {
 }
 
 #[test]
+fn an_idle_kept_alive_connection_is_closed_after_the_header_timeout() {
+    let timeout = Duration::from_secs(1);
+    let srv = Server::start_with(region_api::ServeLimits {
+        header_read_timeout: timeout,
+        ..Default::default()
+    });
+    let mut s = TcpStream::connect(srv.addr).expect("connect");
+    // A complete (unsigned) request: answered 401, and the connection is kept alive.
+    s.write_all(b"GET /clusters HTTP/1.1\r\nHost: region\r\n\r\n")
+        .expect("request");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut buf = [0u8; 4096];
+    let n = s.read(&mut buf).expect("an answer");
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 4"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    // Then it sends nothing more: the region closes it rather than holding it forever.
+    assert!(
+        closed_within(&mut s, timeout * 4),
+        "an idle kept-alive connection was held"
+    );
+}
+
+#[test]
 fn the_connection_cap_makes_clients_wait_not_fail() {
     let timeout = Duration::from_secs(1);
     let srv = Server::start_with(region_api::ServeLimits {

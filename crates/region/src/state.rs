@@ -5,6 +5,7 @@ use crate::eks::model::{
     Addon, Cluster, FargateProfile, FargateUnit, LaunchTemplate, Nodegroup, RequestToken, Role,
     Update,
 };
+use crate::iam::model::{ManagedPolicy, OidcProvider, Session, SigningKey};
 use crate::store::{Change, Record, StoreError};
 use crate::table::Table;
 
@@ -108,6 +109,10 @@ tables! {
     updates: Update = "eks_updates",
     eks_request_tokens: RequestToken = "eks_request_tokens",
     roles: Role = "iam_roles",
+    policies: ManagedPolicy = "iam_policies",
+    oidc_providers: OidcProvider = "iam_oidc_providers",
+    signing_keys: SigningKey = "eks_oidc_signing_keys",
+    sessions: Session = "sts_sessions",
     launch_templates: LaunchTemplate = "ec2_launch_templates",
     client_tokens: ClientTokenRecord = "ec2_client_tokens",
 }

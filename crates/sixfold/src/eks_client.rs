@@ -99,13 +99,25 @@ impl EksClient {
 
     /// `GET path` (a path of EKS's rest-json API); the parsed JSON answer.
     pub fn get(&self, path: &str) -> anyhow::Result<serde_json::Value> {
-        let headers = vec![("host".to_string(), self.host.clone())];
+        self.call("GET", path, b"")
+    }
+
+    /// `POST path` with a JSON body; the parsed JSON answer.
+    pub fn post(&self, path: &str, body: &serde_json::Value) -> anyhow::Result<serde_json::Value> {
+        self.call("POST", path, body.to_string().as_bytes())
+    }
+
+    fn call(&self, method: &str, path: &str, body: &[u8]) -> anyhow::Result<serde_json::Value> {
+        let mut headers = vec![("host".to_string(), self.host.clone())];
+        if !body.is_empty() {
+            headers.push(("content-type".to_string(), "application/json".to_string()));
+        }
         let req = HttpRequest {
-            method: "GET",
+            method,
             path,
             query: "",
             headers: &headers,
-            body: b"",
+            body,
         };
         let params = SigningParams {
             region: &self.region,
@@ -115,11 +127,21 @@ impl EksClient {
         };
         let signed =
             sigv4::sign(&req, &self.credentials, &params).context("signing the request")?;
-        let mut r = self.agent.get(&format!("{}{path}", self.endpoint));
+        let mut r = self
+            .agent
+            .request(method, &format!("{}{path}", self.endpoint));
         for (k, v) in &signed {
             r = r.set(k, v);
         }
-        match r.call() {
+        if !body.is_empty() {
+            r = r.set("content-type", "application/json");
+        }
+        let sent = if body.is_empty() {
+            r.call()
+        } else {
+            r.send_bytes(body)
+        };
+        match sent {
             Ok(resp) => {
                 let text = resp.into_string().context("reading the region's answer")?;
                 serde_json::from_str(&text).context("the region's answer is not JSON")

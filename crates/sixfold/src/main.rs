@@ -8,6 +8,7 @@ mod lab;
 mod map;
 mod preflight;
 mod serve;
+mod token;
 
 use clap::{Parser, Subcommand};
 
@@ -46,6 +47,8 @@ enum Command {
     Down(lab::DownArgs),
     /// Print a lab's address map (table or --output json).
     Status(lab::StatusArgs),
+    /// Mint a cluster's service-account token (IRSA's projected token) from the region's OIDC issuer.
+    Token(token::Args),
     /// Draw the IPv6 address plan of a lab or region as one HTML page (--output FILE, or --serve ADDR live).
     Map(map::Args),
     #[command(hide = true)]
@@ -77,6 +80,7 @@ fn main() -> std::process::ExitCode {
         Command::Down(a) => lab::down(a),
         Command::Status(a) => lab::status(a),
         Command::Map(a) => map::run(a),
+        Command::Token(a) => token::run(a),
         Command::LabResponder(a) => lab::responder(a),
         Command::LabDns(a) => lab::dns(a),
         Command::LabForward(a) => lab::forward(a),

@@ -1,9 +1,11 @@
 //! `sixfold map`: draw the IPv6 address plan of a region (every VPC and cluster it serves, read
 //! through the signed EC2 and EKS APIs) or of a running lab (the same, plus its pods, services
 //! and proven paths from its state file) as one self-contained HTML page: written with
-//! `--output FILE`, or served live with `--serve ADDR` ([`serve`]). The model and the page are
+//! `--output FILE`, or served live with `--serve ADDR` ([`serve`], following the region's change
+//! feed through [`changes`]). The model and the page are
 //! the `map` crate's; this module only reads the APIs and the state file.
 
+mod changes;
 mod serve;
 
 use std::net::SocketAddr;
@@ -51,6 +53,8 @@ pub struct Source {
     ec2: Ec2Client,
     eks: EksClient,
     lab_dir: Option<PathBuf>,
+    /// The region's change feed, when the endpoint is a sixfold region (`http://`).
+    feed: Option<ec2_client::FeedClient>,
 }
 
 impl Source {
@@ -86,6 +90,10 @@ impl Source {
         };
         let eks = EksClient::new(&aws)?;
         let creds = crate::eks_client::credentials(&aws)?;
+        let feed = aws
+            .endpoint_url
+            .as_deref()
+            .and_then(|e| ec2_client::FeedClient::new(&aws.region, e, creds.clone()).ok());
         let ec2 = Ec2Client::new(&aws.region, aws.endpoint_url.as_deref(), creds)
             .context("the EC2 endpoint")?
             .with_timeout(Duration::from_secs(10));
@@ -94,7 +102,18 @@ impl Source {
             ec2,
             eks,
             lab_dir,
+            feed,
         })
+    }
+
+    /// What tells the live server to look again: the region's feed, and the lab's files.
+    fn changes(&self) -> changes::ChangeSignal {
+        let files = self
+            .lab_dir
+            .iter()
+            .flat_map(|d| [LabState::path(d), d.join(crate::lab::CHECKS_FILE)])
+            .collect();
+        changes::ChangeSignal::new(self.feed.clone(), files)
     }
 
     /// Read everything and build the plan.

@@ -2,9 +2,10 @@
 //! opened in real headless Chromium. The rendered DOM holds every pod IPv6, node /80, subnet /64
 //! and ClusterIP of the lab; a screenshot is decoded and is not blank; and the live page
 //! (`--serve`), driven through the DevTools protocol, changes without a reload when the region
-//! changes (a new instance launched in a lab subnet with RunInstances, a route deleted with
-//! DeleteRoute: the region serves no node-group scaling yet). Every spawned command has a
-//! timeout; the lab is torn down with `sixfold down` even when the test fails.
+//! changes (the node group scaled up with UpdateNodegroupConfig, a route deleted with
+//! DeleteRoute). Compactly drawn pods (large plans) still name themselves on hover. Every spawned
+//! command has a timeout; the lab is torn down with `sixfold down`
+//! even when the test fails.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -305,42 +306,45 @@ fn live(lab: &Lab, tmp: &Path) {
         "focusing a node fills the details panel"
     );
 
-    // Scale up: a new instance in the lab's first subnet (what a node group does).
+    // Scale up the lab's node group by one (EKS UpdateNodegroupConfig): a third node appears.
     let state = lab.state();
     let region = state.region.as_ref().expect("the lab has a region");
     let vpc = state.vpc.as_ref().expect("the lab has a VPC");
+    let cluster = state.cluster.as_ref().expect("the lab has a cluster");
+    let group = cluster
+        .nodegroup
+        .as_deref()
+        .expect("the lab's nodes are a node group");
     let text = std::fs::read_to_string(&region.credentials).expect("credentials");
     let creds = region_api::credentials::parse(&text, "sixfold").expect("sixfold profile");
-    let ec2 = ec2_client::Ec2Client::new("us-east-1", Some(&region.endpoint), creds).unwrap();
-    let p = |k: &str, v: &str| (k.to_owned(), v.to_owned());
-    let reply = ec2
-        .call(
-            "RunInstances",
-            &[
-                p("ImageId", "ami-0123456789abcdef0"),
-                p("InstanceType", "m5.large"),
-                p("MinCount", "1"),
-                p("MaxCount", "1"),
-                p("SubnetId", &vpc.subnets[0].id),
-            ],
-        )
-        .expect("RunInstances");
-    let new_id = reply
-        .items("instancesSet")
-        .next()
-        .and_then(|i| i.child_text("instanceId"))
-        .expect("an instance id")
-        .to_owned();
+    let eks = lab::eks::Eks::new(&region.endpoint, "us-east-1", creds.clone());
+    let path = format!("/clusters/{}/node-groups/{group}", cluster.name);
+    let ng = eks.call("GET", &path, None).expect("DescribeNodegroup");
+    let sc = &ng["nodegroup"]["scalingConfig"];
+    let desired = sc["desiredSize"].as_u64().expect("desiredSize") + 1;
+    let max = sc["maxSize"].as_u64().unwrap_or(desired).max(desired);
+    let min = sc["minSize"].as_u64().unwrap_or(0);
+    let nodes = "document.querySelectorAll('#drawing g.node').length";
+    let before = page.eval(nodes).as_u64().expect("a node count");
+    assert_eq!(before, 2, "the lab's two nodes are drawn");
+    eks.call(
+        "POST",
+        &format!("{path}/update-config"),
+        Some(&json!({"scalingConfig": {"minSize": min, "maxSize": max, "desiredSize": desired}})),
+    )
+    .expect("UpdateNodegroupConfig");
     let start = Instant::now();
     wait_for(
         &mut page,
-        &format!("document.getElementById('plan').textContent.includes('{new_id}')"),
-        "the new instance appears",
+        &format!("{nodes} === {}", before + 1),
+        "the node group's new node appears",
     );
     println!(
-        "live: instance {new_id} drawn {:?} after RunInstances",
+        "live: node group scaled to {desired}, drawn {:?} after UpdateNodegroupConfig",
         start.elapsed()
     );
+    let ec2 = ec2_client::Ec2Client::new("us-east-1", Some(&region.endpoint), creds).unwrap();
+    let p = |k: &str, v: &str| (k.to_owned(), v.to_owned());
 
     // Delete the IPv6 default route: the egress-only gateway then carries nothing.
     let eigw = &vpc.egress_only_gateway;
@@ -384,20 +388,26 @@ fn live(lab: &Lab, tmp: &Path) {
     drop(browser);
 }
 
-/// The URL `sixfold map --serve` prints.
+/// The URL `sixfold map --serve` prints; asserts it follows the region's change feed.
 fn served_url(child: &mut Child) -> String {
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(i) = line.rfind("http://") {
-                let url = line[i..].split_whitespace().next().unwrap_or("").to_owned();
-                let _ = tx.send(url);
+            if line.contains("http://") {
+                let _ = tx.send(line);
             }
         }
     });
-    rx.recv_timeout(Duration::from_secs(30))
-        .expect("sixfold map --serve printed its URL within 30 s")
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("sixfold map --serve printed its URL within 30 s");
+    assert!(
+        line.contains("following the region's change feed"),
+        "the live map follows the region's feed: {line}"
+    );
+    let i = line.rfind("http://").unwrap_or(0);
+    line[i..].split_whitespace().next().unwrap_or("").to_owned()
 }
 
 /// Evaluate `expr` until it is `true` (every 100 ms, at most 20 s).
@@ -706,4 +716,68 @@ fn a_region_alone_is_drawn_through_the_signed_apis_of_any_endpoint() {
         status.contains("404") && body.contains("/events"),
         "{status} {body}"
     );
+}
+
+#[test]
+fn pods_drawn_compactly_still_name_themselves_on_hover() {
+    assert!(
+        Path::new(CHROMIUM).is_file(),
+        "{CHROMIUM} is missing: the map tests open the page in a real browser"
+    );
+    // 30 nodes × 110 pods is past COMPACT_PODS: pods are patterned cells, not elements.
+    let plan = map::synthetic::plan(30, 110);
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("big.html");
+    std::fs::write(&file, map::render(&plan, map::Options::default())).unwrap();
+    let profile = tmp.path().join("p");
+    let _browser = Killed(
+        chromium_cmd(&profile)
+            .args([
+                "--remote-debugging-port=0",
+                &format!("file://{}", file.display()),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn chromium"),
+    );
+    let mut page = Cdp::connect(&profile);
+    wait_for(
+        &mut page,
+        "document.querySelector('.podcells') !== null",
+        "the page loads",
+    );
+    let node = &plan.vpcs[0].subnets[0].nodes[0];
+    for i in [0usize, 2, 40] {
+        // The centre of cell i of the first node, from the cells' box (per_row cells of 7 units).
+        let at = page.eval(&format!(
+            "(() => {{ const g = document.querySelector('.podcells[data-node=\"{}\"]'); g.scrollIntoView(); \
+             const r = g.getBoundingClientRect(); const n = +g.dataset.n; const u = r.width / Math.min(n * 7, {} * 7); \
+             return [r.left + ({i} % n) * 7 * u + 3 * u, r.top + Math.floor({i} / n) * 7 * u + 3 * u]; }})()",
+            node.instance_id,
+            node.pods.len()
+        ));
+        let (x, y) = (at[0].as_f64().unwrap(), at[1].as_f64().unwrap());
+        let id = page.next;
+        page.next += 1;
+        page.send(
+            &json!({"id": id, "method": "Input.dispatchMouseEvent", "params": {"type": "mouseMoved", "x": x, "y": y}})
+                .to_string(),
+        );
+        for _ in 0..1000 {
+            let v: Value = serde_json::from_str(&page.recv()).unwrap_or_default();
+            if v["id"] == json!(id) {
+                break;
+            }
+        }
+        let want = &node.pods[i];
+        let shown = page.eval("document.getElementById('dt').textContent");
+        let shown = shown.as_str().unwrap_or_default();
+        assert!(
+            shown.contains(&want.name) && shown.contains(&want.ipv6.to_string()),
+            "hovering cell {i} shows {shown:?}, not {} {}",
+            want.name,
+            want.ipv6
+        );
+    }
 }

@@ -53,8 +53,6 @@ pub fn code(e: &EksError) -> (u16, &'static str) {
         EksError::FargateProfileExists { .. } => IN_USE,
         EksError::BadRequest { .. } => (400, "BadRequestException"),
         EksError::ArnNotFound { .. } => (404, "NotFoundException"),
-        EksError::RoleExists { .. } => IN_USE,
-        EksError::RoleNotFound { .. } => INVALID_PARAMETER,
         EksError::Ec2 { .. } => INVALID_REQUEST,
         EksError::Store(_) => (500, "ServerException"),
     }
@@ -65,20 +63,6 @@ pub fn message(e: &EksError) -> String {
     match e {
         EksError::Store(_) => "An internal error occurred; please retry.".into(),
         other => other.to_string(),
-    }
-}
-
-/// The IAM Query error code of a domain error (roles are served over IAM's Query protocol).
-pub fn iam_code(e: &EksError) -> (u16, &'static str) {
-    match e {
-        EksError::RoleExists { .. } => (409, "EntityAlreadyExists"),
-        EksError::RoleNotFound { .. } => (404, "NoSuchEntity"),
-        EksError::InvalidParameter {
-            member: "PolicyDocument",
-            ..
-        } => (400, "MalformedPolicyDocument"),
-        EksError::Store(_) => (500, "ServiceFailure"),
-        _ => (400, "ValidationError"),
     }
 }
 

@@ -1,11 +1,8 @@
 //! The EKS API: rest-json (signing name `eks`) on every path but `/`. A request is verified
 //! (SigV4), routed on method and path, its JSON body read member by member, run on the region,
 //! and answered as botocore's model says; errors carry `x-amzn-ErrorType` and `{"message"}`.
-//!
-//! IAM roles (needed by the CNI policy rule) are served over IAM's Query protocol in [`iam`].
 
 pub mod error;
-pub mod iam;
 pub mod json;
 pub mod limits;
 pub mod ops;
@@ -97,9 +94,11 @@ pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
         .collect();
     let app2 = app.clone();
     let rid = request_id.clone();
-    let reply =
-        tokio::task::spawn_blocking(move || ops::run(&app2.region, route, &params, &body, &rid))
-            .await;
+    let reply = tokio::task::spawn_blocking(move || {
+        let issuer_base = app2.issuer_base();
+        ops::run(&app2.region, route, &params, &body, &rid, &issuer_base)
+    })
+    .await;
     match reply {
         Ok(r) => r.into_response(&request_id),
         Err(e) => {

@@ -135,14 +135,16 @@ impl Route {
 }
 
 /// Run one operation; every failure becomes the wire error of [`super::error`].
+/// `issuer_base` is the URL prefix of the clusters' OIDC issuers (`<endpoint>/oidc/`).
 pub fn run(
     region: &Region,
     route: Route,
     query: &[(String, String)],
     body: &[u8],
     request_id: &str,
+    issuer_base: &str,
 ) -> Reply {
-    match dispatch(region, route, query, body) {
+    match dispatch(region, route, query, body, issuer_base) {
         Ok(v) => Reply::ok(v),
         Err(e) => Reply::from_domain(&e, request_id),
     }
@@ -224,7 +226,9 @@ fn dispatch(
     route: Route,
     query: &[(String, String)],
     body: &[u8],
+    issuer_base: &str,
 ) -> Result<Value, EksError> {
+    let issuer = |c: &Cluster| format!("{issuer_base}{}", c.id);
     let max = || q_u32(query, "maxResults");
     let token = q(query, "nextToken");
     let route_copy = route.clone();
@@ -233,7 +237,9 @@ fn dispatch(
             let v = parse_body(body)?;
             let req = create_cluster(&Obj::root(&v))?;
             let c = region.write(|s, env| s.create_cluster(env, req.clone()))?;
-            Ok(json!({"cluster": render::cluster(&c, Status::Creating, &health(region, &c))}))
+            Ok(
+                json!({"cluster": render::cluster(&c, Status::Creating, &health(region, &c), &issuer(&c))}),
+            )
         }
         Route::ListClusters => {
             let (names, next) = region.read().list_clusters(max()?, token)?;
@@ -241,11 +247,13 @@ fn dispatch(
         }
         Route::DescribeCluster(name) => {
             let c = region.read().describe_cluster(&name)?;
-            Ok(json!({"cluster": render::cluster(&c, Status::Active, &health(region, &c))}))
+            Ok(
+                json!({"cluster": render::cluster(&c, Status::Active, &health(region, &c), &issuer(&c))}),
+            )
         }
         Route::DeleteCluster(name) => {
             let c = region.write(|s, _| s.delete_cluster(&name))?;
-            Ok(json!({"cluster": render::cluster(&c, Status::Deleting, &[])}))
+            Ok(json!({"cluster": render::cluster(&c, Status::Deleting, &[], &issuer(&c))}))
         }
         Route::UpdateClusterConfig(name) => {
             let v = parse_body(body)?;

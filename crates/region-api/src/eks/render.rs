@@ -24,7 +24,8 @@ fn issues(list: &[HealthIssue]) -> Value {
     )
 }
 
-pub fn cluster(c: &Cluster, status: Status, health: &[HealthIssue]) -> Value {
+/// A cluster; `issuer` is its OIDC issuer as this region serves it (`<endpoint>/oidc/<id>`).
+pub fn cluster(c: &Cluster, status: Status, health: &[HealthIssue], issuer: &str) -> Value {
     let mut net =
         json!({"ipFamily": c.ip_family.as_str(), "elasticLoadBalancing": {"enabled": false}});
     match c.service_cidr {
@@ -58,7 +59,7 @@ pub fn cluster(c: &Cluster, status: Status, health: &[HealthIssue]) -> Value {
         },
         "kubernetesNetworkConfig": net,
         "logging": {"clusterLogging": logging},
-        "identity": {"oidc": {"issuer": c.oidc_issuer}},
+        "identity": {"oidc": {"issuer": issuer}},
         "status": status.as_str(),
         "certificateAuthority": {"data": c.certificate_authority},
         "platformVersion": c.platform_version,

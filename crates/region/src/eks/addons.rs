@@ -359,7 +359,10 @@ mod tests {
     #[test]
     fn the_cni_role_needs_the_ipv6_policy() {
         let (mut w, _) = ipv6_world();
-        w.with(|s, env| s.create_role(env, "cni").unwrap());
+        w.with(|s, env| {
+            s.create_role(env, crate::iam::roles::CreateRole::named("cni"))
+                .unwrap()
+        });
         let mut r = cni(None);
         r.service_account_role_arn = Some("arn:aws:iam::123456789012:role/cni".into());
         let e = w.with(|s, env| s.create_addon(env, r.clone())).unwrap_err();

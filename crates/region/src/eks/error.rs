@@ -179,14 +179,6 @@ pub enum EksError {
     )]
     ArnNotFound { arn: String },
 
-    #[error("Role with name {name} already exists.")]
-    RoleExists { name: String },
-
-    #[error(
-        "The role with name {name} cannot be found; create it first with `aws iam create-role`."
-    )]
-    RoleNotFound { name: String },
-
     #[error("Cluster already exists with name: {name}; pick another --name or delete it first.")]
     ClusterExists { name: String },
 

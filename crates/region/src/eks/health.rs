@@ -261,7 +261,10 @@ mod tests {
         w.with(|s, env| s.create_nodegroup(env, request("c", &subnet)))
             .unwrap();
         assert!(rules(&w).contains(&Rule::CniIpv6Policy));
-        w.with(|s, env| s.create_role(env, "node").unwrap());
+        w.with(|s, env| {
+            s.create_role(env, crate::iam::roles::CreateRole::named("node"))
+                .unwrap()
+        });
         w.state
             .put_role_policy("node", "ipv6", IPV6_POLICY_DOCUMENT)
             .unwrap();

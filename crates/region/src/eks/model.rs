@@ -77,6 +77,7 @@ pub struct Cluster {
     pub endpoint: String,
     /// Base64 of the cluster CA's PEM.
     pub certificate_authority: String,
+    /// Kept for stored rows; the issuer served and reported is `<endpoint>/oidc/<id>`.
     pub oidc_issuer: String,
     /// Log types turned on.
     pub logging: BTreeSet<String>,
@@ -222,7 +223,7 @@ pub struct Statement {
     pub resources: Vec<String>,
 }
 
-/// An IAM role, modelled as far as the IPv6 rules need: which actions it may perform.
+/// An IAM role: its trust policy, inline policies and attached managed policies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Role {
     pub name: String,
@@ -230,6 +231,33 @@ pub struct Role {
     pub created_at: u64,
     /// Inline policies by name.
     pub policies: BTreeMap<String, Vec<Statement>>,
+    /// `AROA` + 17 random characters (empty in rows stored before it existed).
+    #[serde(default)]
+    pub role_id: String,
+    #[serde(default = "root_path")]
+    pub path: String,
+    /// The trust policy document as given (JSON).
+    #[serde(default)]
+    pub assume_role_policy: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Seconds, 3600 to 43200.
+    #[serde(default = "one_hour")]
+    pub max_session_duration: u32,
+    /// ARNs of the attached managed policies, in attach order.
+    #[serde(default)]
+    pub attached: Vec<String>,
+    /// Inline policy documents as given, by name.
+    #[serde(default)]
+    pub inline_documents: BTreeMap<String, String>,
+}
+
+fn root_path() -> String {
+    "/".into()
+}
+
+fn one_hour() -> u32 {
+    3600
 }
 
 /// An EC2 launch template, modelled as far as the IPv6 rules need.

@@ -1,11 +1,11 @@
-//! IAM roles, modelled as far as the IPv6 rules need: a role is a name and its inline policies'
-//! `Allow` statements. The rule checked here: the role the VPC CNI runs as needs the IPv6 policy
+//! The IAM side of the IPv6 rules: policy documents parsed into `Allow` statements, and the
+//! check that the role the VPC CNI runs as (inline **and** attached policies) grants the IPv6
+//! policy. Roles themselves are IAM's ([`crate::iam`]). The rule checked here: the role the VPC CNI runs as needs the IPv6 policy
 //! actions (the most common real-world failure of IPv6 clusters).
 
 use super::error::{EksError, Rule};
-use super::model::{Role, Statement};
+use super::model::Statement;
 use crate::ec2::filter::wildcard;
-use crate::region::Env;
 use crate::state::State;
 
 /// The IPv6 policy the CNI role needs: (action, a resource it must be allowed on).
@@ -83,53 +83,6 @@ fn allows(statements: &[&Statement], action: &str, resource: &str) -> bool {
 }
 
 impl State {
-    /// CreateRole.
-    pub fn create_role(&mut self, env: &mut Env, name: &str) -> Result<Role, EksError> {
-        let ok = !name.is_empty()
-            && name.len() <= 64
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
-        if !ok {
-            return Err(EksError::invalid(
-                "RoleName",
-                name,
-                "A role name is 1 to 64 letters, digits or +=,.@_- characters.",
-            ));
-        }
-        if self.roles.contains(name) {
-            return Err(EksError::RoleExists {
-                name: name.to_string(),
-            });
-        }
-        let role = Role {
-            name: name.to_string(),
-            arn: format!("arn:aws:iam::{}:role/{name}", env.config.account_id),
-            created_at: env.now,
-            policies: Default::default(),
-        };
-        self.roles.insert(name.to_string(), role.clone());
-        Ok(role)
-    }
-
-    /// PutRolePolicy: set the inline policy `policy` of role `name`.
-    pub fn put_role_policy(
-        &mut self,
-        name: &str,
-        policy: &str,
-        document: &str,
-    ) -> Result<(), EksError> {
-        let statements = parse_policy(document)?;
-        let role = self
-            .roles
-            .get_mut(name)
-            .ok_or_else(|| EksError::RoleNotFound {
-                name: name.to_string(),
-            })?;
-        role.policies.insert(policy.to_string(), statements);
-        Ok(())
-    }
-
     /// The IPv6 policy actions the role `role_arn` lacks (all of them for an unknown role).
     pub fn missing_ipv6_actions(
         &self,
@@ -138,12 +91,13 @@ impl State {
         role_arn: &str,
     ) -> Vec<&'static str> {
         let name = role_arn.rsplit('/').next().unwrap_or_default();
-        let statements: Vec<&Statement> = self
+        let owned: Vec<Statement> = self
             .roles
             .get(name)
             .filter(|r| r.arn == role_arn || role_arn.ends_with(&format!("/{}", r.name)))
-            .map(|r| r.policies.values().flatten().collect())
+            .map(|r| self.role_statements(&r.name))
             .unwrap_or_default();
+        let statements: Vec<&Statement> = owned.iter().collect();
         IPV6_POLICY
             .iter()
             .filter(|(action, resource)| {
@@ -183,7 +137,7 @@ impl State {
                 missing.join(", ")
             ),
             format!(
-                "attach the IPv6 CNI policy to the role: `aws iam put-role-policy --role-name {name} --policy-name AmazonEKS_CNI_IPv6_Policy --policy-document '{IPV6_POLICY_DOCUMENT}'`{}.",
+                "attach the IPv6 CNI policy to the role (AmazonEKS_CNI_Policy alone has no IPv6 action): `aws iam put-role-policy --role-name {name} --policy-name AmazonEKS_CNI_IPv6_Policy --policy-document '{IPV6_POLICY_DOCUMENT}'` (or create-policy + attach-role-policy){}.",
                 if known {
                     ""
                 } else {
@@ -202,7 +156,10 @@ mod tests {
     #[test]
     fn the_documented_policy_grants_every_ipv6_action() {
         let mut w = World::new();
-        w.with(|s, env| s.create_role(env, "cni").unwrap());
+        w.with(|s, env| {
+            s.create_role(env, crate::iam::roles::CreateRole::named("cni"))
+                .unwrap()
+        });
         let arn = "arn:aws:iam::123456789012:role/cni";
         assert_eq!(
             w.state
@@ -228,7 +185,10 @@ mod tests {
     #[test]
     fn a_missing_action_is_named() {
         let mut w = World::new();
-        w.with(|s, env| s.create_role(env, "cni").unwrap());
+        w.with(|s, env| {
+            s.create_role(env, crate::iam::roles::CreateRole::named("cni"))
+                .unwrap()
+        });
         let doc = r#"{"Statement":[{"Effect":"Allow","Action":["ec2:Describe*","ec2:CreateTags"],"Resource":"*"}]}"#;
         w.state.put_role_policy("cni", "p", doc).unwrap();
         let arn = "arn:aws:iam::123456789012:role/cni";
@@ -249,7 +209,10 @@ mod tests {
     #[test]
     fn create_tags_must_cover_network_interfaces() {
         let mut w = World::new();
-        w.with(|s, env| s.create_role(env, "cni").unwrap());
+        w.with(|s, env| {
+            s.create_role(env, crate::iam::roles::CreateRole::named("cni"))
+                .unwrap()
+        });
         let doc = r#"{"Statement":[{"Effect":"Allow","Action":"ec2:*","Resource":"*"}]}"#;
         w.state.put_role_policy("cni", "p", doc).unwrap();
         let arn = "arn:aws:iam::123456789012:role/cni";

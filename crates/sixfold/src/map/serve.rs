@@ -1,8 +1,9 @@
 //! `sixfold map --serve ADDR`: a small HTTP server (std threads, no runtime) for the live map.
 //! `GET /` is the page; `GET /events?since=REV` is a server-sent-event stream that sends the
 //! plan's HTML (`{"rev":N,"html":...}`) each time it changes. One watcher thread rebuilds the
-//! plan whenever [`ChangeSignal::wait`] says something may have changed and publishes it only if
-//! the drawing differs. Connections are bounded; every socket has timeouts.
+//! plan whenever [`ChangeSignal::wait`] says something may have changed (the region's change
+//! feed, or a lab file) and publishes it only if the drawing differs. Connections are bounded;
+//! every socket has timeouts.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -13,6 +14,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::Source;
+use super::changes::ChangeSignal;
 
 /// Most connections served at once (each live page holds one).
 const MAX_CONNECTIONS: usize = 64;
@@ -20,8 +22,6 @@ const MAX_CONNECTIONS: usize = 64;
 const MAX_HEAD: u64 = 8 * 1024;
 /// A comment line every so often, so dead clients are noticed.
 const KEEPALIVE: Duration = Duration::from_secs(15);
-/// How often the plan is re-read when nothing pushes changes.
-const POLL: Duration = Duration::from_secs(1);
 
 /// The latest published plan.
 #[derive(Default)]
@@ -56,19 +56,9 @@ fn shown(c: &Current) -> String {
     }
 }
 
-/// What tells the server that the plan may have changed. Today the region has no change feed
-/// on main, so this re-reads once a second (the watcher publishes only real differences); a
-/// region change feed would make `wait` block on it instead.
-struct ChangeSignal;
-
-impl ChangeSignal {
-    /// Block until the plan may have changed.
-    fn wait(&mut self) {
-        std::thread::sleep(POLL);
-    }
-}
-
 pub fn run(source: Source, addr: SocketAddr) -> anyhow::Result<()> {
+    let mut signal = source.changes();
+    signal.reading();
     let first = source.read()?;
     let shared = Arc::new(Shared {
         current: Mutex::new(Current {
@@ -81,11 +71,16 @@ pub fn run(source: Source, addr: SocketAddr) -> anyhow::Result<()> {
     let title = first.title.clone();
     let listener = TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?;
     let local = listener.local_addr()?;
-    println!("serving the map of {title} on http://{local}/ (live; Ctrl-C stops)");
+    let how = if signal.follows_feed() {
+        "live, following the region's change feed"
+    } else {
+        "live, re-read every second: the endpoint has no change feed"
+    };
+    println!("serving the map of {title} on http://{local}/ ({how}; Ctrl-C stops)");
     let _ = std::io::stdout().flush();
     {
         let shared = shared.clone();
-        std::thread::spawn(move || watch(source, &shared, ChangeSignal));
+        std::thread::spawn(move || watch(source, &shared, signal));
     }
     let open = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
@@ -113,6 +108,7 @@ pub fn run(source: Source, addr: SocketAddr) -> anyhow::Result<()> {
 fn watch(source: Source, shared: &Shared, mut signal: ChangeSignal) {
     loop {
         signal.wait();
+        signal.reading();
         let next = source.read().map(|p| map::render::render_plan(&p));
         let mut c = shared.current.lock().unwrap_or_else(|p| p.into_inner());
         let changed = match next {
