@@ -22,7 +22,8 @@ pub fn plan(nodes: usize, pods: usize) -> Plan {
             zone: format!("us-east-1{}", char::from(b'a' + i as u8)),
             ipv4: format!("10.0.{i}.0/24").parse().ok(),
             ipv6: Some(net(&format!("2001:db8:100:{i}::/64"))),
-            assign_ipv6: true,
+            // Subnet 2 is the one the synthetic finding is about.
+            assign_ipv6: i != 2,
             route_table: Some("rtb-0000000000000001".into()),
             ..Subnet::default()
         })

@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod datadir;
 pub mod ec2;
 pub mod eks;
+pub mod elbv2;
 pub mod feed;
 pub mod iam;
 pub mod oidc;
@@ -506,12 +507,14 @@ async fn handle(State(app): State<Arc<App>>, req: axum::extract::Request) -> Res
     if let Some(r) = oidc::route(&req.method, &req.path) {
         return oidc::handle(app, r, req).await;
     }
-    // Query protocols on `/`: routed by the credential scope's service (ec2, iam, sts); an
-    // unsigned AssumeRoleWithWebIdentity goes to STS by its Action, as on AWS.
+    // Query protocols on `/`: routed by the credential scope's service (ec2, iam, sts,
+    // elasticloadbalancing); an unsigned AssumeRoleWithWebIdentity goes to STS by its Action,
+    // as on AWS.
     if req.path == "/" {
         match query_service(&req).as_str() {
             "iam" => return iam::handle(app, req).await,
             "sts" => return sts::handle(app, req).await,
+            "elasticloadbalancing" => return elbv2::handle(app, req).await,
             _ => {}
         }
     }

@@ -94,6 +94,12 @@ impl Xml {
         })
     }
 
+    /// Escaped text at the current position (the content of an element opened by the caller).
+    pub fn text(&mut self, value: impl Display) -> &mut Self {
+        escape(&value.to_string(), &mut self.buf);
+        self
+    }
+
     /// Append already-formed XML.
     pub fn raw(&mut self, s: &str) -> &mut Self {
         self.buf.push_str(s);

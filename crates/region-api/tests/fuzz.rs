@@ -1,4 +1,4 @@
-//! Property harness for the region's wire parsers: EC2 Query parameters and filters, EKS
+//! Property harness for the region's wire parsers: EC2 and ELBv2 Query parameters and filters, EKS
 //! rest-json paths and bodies, IAM Query, and the SigV4 `Authorization` header. Every request
 //! goes through the real listener and handlers (an in-process region on a MemStore, signed with
 //! its key). Whatever is sent, the answer is below 500 and is well-formed XML (EC2, IAM) or JSON
@@ -481,6 +481,105 @@ fn sigv4_corpus_and_mutated_authorization_headers_are_refused_cleanly() {
                     "{h} accepted"
                 );
             }
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// ELBv2 parameter names, with `member` list and structure indices.
+fn elbv2_name() -> impl Strategy<Value = String> {
+    let plain = proptest::sample::select(vec![
+        "Name",
+        "Type",
+        "Scheme",
+        "IpAddressType",
+        "Protocol",
+        "Port",
+        "VpcId",
+        "TargetType",
+        "LoadBalancerArn",
+        "TargetGroupArn",
+        "ListenerArn",
+        "Marker",
+        "PageSize",
+        "HealthCheckProtocol",
+        "HealthCheckPort",
+        "HealthCheckPath",
+        "HealthCheckIntervalSeconds",
+        "HealthCheckTimeoutSeconds",
+        "HealthyThresholdCount",
+        "Matcher.HttpCode",
+        "Version",
+    ])
+    .prop_map(str::to_string);
+    let structured = (
+        proptest::sample::select(vec![
+            "Subnets.member.{i}",
+            "SecurityGroups.member.{i}",
+            "Names.member.{i}",
+            "LoadBalancerArns.member.{i}",
+            "ResourceArns.member.{i}",
+            "TagKeys.member.{i}",
+            "Tags.member.{i}.Key",
+            "Tags.member.{i}.Value",
+            "Targets.member.{i}.Id",
+            "Targets.member.{i}.Port",
+            "DefaultActions.member.{i}.Type",
+            "DefaultActions.member.{i}.TargetGroupArn",
+            "Certificates.member.{i}.CertificateArn",
+        ]),
+        0u32..3,
+    )
+        .prop_map(|(t, i)| t.replace("{i}", &i.to_string()));
+    prop_oneof![3 => plain, 3 => structured, 1 => ".{0,12}"]
+}
+
+#[test]
+fn elbv2_corpus_and_generated_queries_never_break_the_region() {
+    let (srv, vpc, subnet, _) = fuzz_region();
+    for line in corpus("elbv2.txt") {
+        let body = line.replace("{vpc}", &vpc).replace("{subnet}", &subnet);
+        assert_sound(&srv.query("elasticloadbalancing", body.as_bytes()), &body);
+    }
+    let a = srv.query(
+        "elasticloadbalancing",
+        b"Action=DescribeLoadBalancers&Version=2015-12-01",
+    );
+    assert!(
+        a.status == 200 && a.body.contains("<DescribeLoadBalancersResult>"),
+        "the fuzz requests reach the ELBv2 handler: {}",
+        a.body
+    );
+    let mut actions: Vec<String> = region_api::elbv2::ACTIONS
+        .iter()
+        .map(|(a, _)| a.to_string())
+        .collect();
+    actions.push("CreateRule".into());
+    let ids = vec![
+        vpc,
+        subnet,
+        "ip".into(),
+        "ipv6".into(),
+        "dualstack".into(),
+        "network".into(),
+        "TCP".into(),
+        "forward".into(),
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/a/0".into(),
+    ];
+    let params = proptest::collection::vec((elbv2_name(), value(ids)), 0..10);
+    let strategy = (proptest::sample::select(actions), params);
+    runner(256)
+        .run(&strategy, |(action, params)| {
+            let mut s = form_urlencoded::Serializer::new(String::new());
+            s.append_pair("Action", &action)
+                .append_pair("Version", "2015-12-01");
+            for (k, v) in &params {
+                s.append_pair(k, v);
+            }
+            let body = s.finish();
+            let a = srv.query("elasticloadbalancing", body.as_bytes());
+            prop_assert!(a.status < 500, "{body}: {} {}", a.status, a.body);
+            a.assert_well_formed(&body);
             Ok(())
         })
         .unwrap();

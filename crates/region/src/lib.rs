@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod ec2;
 pub mod eks;
+pub mod elb;
 pub mod iam;
 pub mod ids;
 pub mod region;

@@ -5,6 +5,7 @@ use crate::eks::model::{
     Addon, Cluster, FargateProfile, FargateUnit, LaunchTemplate, Nodegroup, RequestToken, Role,
     Update,
 };
+use crate::elb::model::{Listener, LoadBalancer, TargetGroup};
 use crate::iam::model::{ManagedPolicy, OidcProvider, Session, SigningKey};
 use crate::store::{Change, Record, StoreError};
 use crate::table::Table;
@@ -115,6 +116,9 @@ tables! {
     sessions: Session = "sts_sessions",
     launch_templates: LaunchTemplate = "ec2_launch_templates",
     client_tokens: ClientTokenRecord = "ec2_client_tokens",
+    elb_load_balancers: LoadBalancer = "elb_load_balancers",
+    elb_target_groups: TargetGroup = "elb_target_groups",
+    elb_listeners: Listener = "elb_listeners",
 }
 
 /// Index key of the ENIs attached to an instance.

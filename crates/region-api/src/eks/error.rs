@@ -38,6 +38,8 @@ pub fn code(e: &EksError) -> (u16, &'static str) {
             | Rule::NoFsxLustre
             | Rule::LbcVersion
             | Rule::LbcIpTarget => INVALID_REQUEST,
+            // Refused by the ELBv2 API (InvalidTarget), never by EKS; mapped for exhaustiveness.
+            Rule::ElbInstanceTarget => INVALID_REQUEST,
         },
         EksError::MissingParameter { .. } | EksError::InvalidParameter { .. } => INVALID_PARAMETER,
         EksError::InvalidRequest { .. } => INVALID_REQUEST,

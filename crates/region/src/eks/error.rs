@@ -58,11 +58,13 @@ pub enum Rule {
     LbcVersion,
     /// AWS Load Balancer Controller in IP target mode only.
     LbcIpTarget,
+    /// Elastic Load Balancing: no instance targets that are nodes of an ipv6 cluster.
+    ElbInstanceTarget,
 }
 
 impl Rule {
     /// Every rule, in the order of `docs/ipv6-rules.md`.
-    pub const ALL: [Rule; 24] = [
+    pub const ALL: [Rule; 25] = [
         Rule::IpFamilyImmutable,
         Rule::NoDualStack,
         Rule::ServiceCidrGenerated,
@@ -87,6 +89,7 @@ impl Rule {
         Rule::NoFsxLustre,
         Rule::LbcVersion,
         Rule::LbcIpTarget,
+        Rule::ElbInstanceTarget,
     ];
 
     /// The stable id users, docs and tests refer to.
@@ -116,6 +119,7 @@ impl Rule {
             Rule::NoFsxLustre => "SIX-NO-FSX-LUSTRE",
             Rule::LbcVersion => "SIX-LBC-VERSION",
             Rule::LbcIpTarget => "SIX-LBC-IP-TARGET",
+            Rule::ElbInstanceTarget => "SIX-ELB-INSTANCE-TARGET",
         }
     }
 }

@@ -1,0 +1,187 @@
+//! Elastic Load Balancing v2 resources as the region stores them: load balancers, target groups
+//! (with their registered targets) and listeners. Which load balancers use a target group is
+//! derived from the listeners, never stored, so it cannot disagree with them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Tags of one ELB resource (at most [`MAX_TAGS`]).
+pub type Tags = BTreeMap<String, String>;
+
+/// Most tags one resource may carry (AWS's quota).
+pub const MAX_TAGS: usize = 50;
+/// Most targets one target group may hold (AWS's quota for IP targets per group is 1,000).
+pub const MAX_TARGETS_PER_GROUP: usize = 1000;
+/// Most listeners per load balancer (AWS's quota).
+pub const MAX_LISTENERS: usize = 50;
+
+macro_rules! wire_enum {
+    ($(#[$m:meta])* $name:ident { $($var:ident = $s:literal),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum $name { $($var,)* }
+
+        impl $name {
+            /// Every value, in the order botocore lists them.
+            pub const ALL: &'static [$name] = &[$($name::$var,)*];
+
+            /// The value on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$var => $s,)* }
+            }
+
+            /// Parse the wire value (exact, case-sensitive, as AWS does).
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($s => Some($name::$var),)* _ => None }
+            }
+
+            /// The accepted values, for error messages: `a | b | c`.
+            pub fn choices() -> String {
+                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(" | ")
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+wire_enum!(
+    /// `Type` of a load balancer (gateway load balancers are not served).
+    LbType { Network = "network", Application = "application" }
+);
+wire_enum!(
+    /// `Scheme` of a load balancer.
+    Scheme { InternetFacing = "internet-facing", Internal = "internal" }
+);
+wire_enum!(
+    /// `IpAddressType` of a load balancer.
+    LbIpType { Ipv4 = "ipv4", Dualstack = "dualstack" }
+);
+wire_enum!(
+    /// `TargetType` of a target group (lambda and alb targets are not served).
+    TargetType { Instance = "instance", Ip = "ip" }
+);
+wire_enum!(
+    /// `IpAddressType` of a target group: the address family of every target in it.
+    TgIpType { Ipv4 = "ipv4", Ipv6 = "ipv6" }
+);
+wire_enum!(
+    /// Listener and target group protocols served here.
+    Protocol {
+        Http = "HTTP",
+        Https = "HTTPS",
+        Tcp = "TCP",
+        Tls = "TLS",
+        Udp = "UDP",
+        TcpUdp = "TCP_UDP",
+    }
+);
+
+impl Protocol {
+    /// Whether a load balancer of type `t` can listen on this protocol.
+    pub fn fits(self, t: LbType) -> bool {
+        match t {
+            LbType::Application => matches!(self, Protocol::Http | Protocol::Https),
+            LbType::Network => !matches!(self, Protocol::Http | Protocol::Https),
+        }
+    }
+}
+
+impl LbType {
+    /// The ARN and DNS segment: `app` or `net`.
+    pub fn arn_segment(self) -> &'static str {
+        match self {
+            LbType::Application => "app",
+            LbType::Network => "net",
+        }
+    }
+
+    /// Route 53 hosted zone of this kind of load balancer in us-east-1 (AWS's published ids).
+    pub fn hosted_zone(self) -> &'static str {
+        match self {
+            LbType::Application => "Z35SXDOTRQ7X7K",
+            LbType::Network => "Z26RNL4JYFTOTI",
+        }
+    }
+}
+
+/// One subnet a load balancer is attached to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LbSubnet {
+    pub subnet_id: String,
+    pub availability_zone: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadBalancer {
+    pub arn: String,
+    pub name: String,
+    pub dns_name: String,
+    pub created_at: u64,
+    pub lb_type: LbType,
+    pub scheme: Scheme,
+    pub ip_address_type: LbIpType,
+    pub vpc_id: String,
+    /// One per Availability Zone.
+    pub subnets: Vec<LbSubnet>,
+    pub security_groups: Vec<String>,
+    pub tags: Tags,
+}
+
+/// A target group's health check settings (stored and returned; probed by the lab, not here).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthCheck {
+    pub enabled: bool,
+    pub protocol: Protocol,
+    /// `traffic-port` or a port number.
+    pub port: String,
+    /// HTTP(S) checks only.
+    pub path: Option<String>,
+    pub interval_seconds: u32,
+    pub timeout_seconds: u32,
+    pub healthy_threshold: u32,
+    pub unhealthy_threshold: u32,
+    /// HTTP(S) checks only: the codes that count as healthy (`200`, `200-299`, `200,302`).
+    pub matcher: Option<String>,
+}
+
+/// One registered target: an instance id or an IP address, with its port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    pub id: String,
+    pub port: u16,
+    pub availability_zone: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetGroup {
+    pub arn: String,
+    pub name: String,
+    pub protocol: Protocol,
+    pub port: u16,
+    pub vpc_id: String,
+    pub target_type: TargetType,
+    pub ip_address_type: TgIpType,
+    pub health_check: HealthCheck,
+    /// Registered targets, in registration order; (id, port) pairs are unique.
+    pub targets: Vec<Target>,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listener {
+    pub arn: String,
+    pub load_balancer_arn: String,
+    pub port: u16,
+    pub protocol: Protocol,
+    /// The certificate of a TLS/HTTPS listener (stored, not checked against ACM).
+    pub certificate_arn: Option<String>,
+    /// The default action: forward to this target group.
+    pub target_group_arn: String,
+    pub tags: Tags,
+}
