@@ -86,19 +86,22 @@ impl Eks {
         for (k, v) in headers.iter().chain(&signed) {
             r = r.set(k, v);
         }
-        match r.send_bytes(body) {
-            Ok(resp) => {
-                let status = resp.status();
-                Ok((status, resp.into_string().unwrap_or_default()))
+        let resp = match r.send_bytes(body) {
+            Ok(resp) => resp,
+            Err(ureq::Error::Status(_, resp)) => resp,
+            Err(e) => {
+                return Err(LabError::Eks {
+                    op: format!("{method} {path}"),
+                    detail: e.to_string(),
+                });
             }
-            Err(ureq::Error::Status(status, resp)) => {
-                Ok((status, resp.into_string().unwrap_or_default()))
-            }
-            Err(e) => Err(LabError::Eks {
-                op: format!("{method} {path}"),
-                detail: e.to_string(),
-            }),
-        }
+        };
+        let status = resp.status();
+        let text = resp.into_string().map_err(|e| LabError::Eks {
+            op: format!("{method} {path}"),
+            detail: format!("reading the HTTP {status} answer: {e}"),
+        })?;
+        Ok((status, text))
     }
 
     /// One EKS call; the JSON answer of a 2xx, an error naming the region's message otherwise.
@@ -127,9 +130,26 @@ impl Eks {
         Ok((status, v))
     }
 
-    /// Whether the region serves EKS (`GET /clusters` answers JSON).
-    pub fn available(&self) -> bool {
-        matches!(self.raw("GET", "/clusters", None), Ok((200, v)) if v.get("clusters").is_some())
+    /// Check that the region serves EKS (`ListClusters`, `GET /clusters`, answers its JSON); the
+    /// lab builds its cluster only through EKS, so an error names what the region answered.
+    pub fn require(&self) -> Result<()> {
+        let refused = |detail: String| LabError::Eks {
+            op: "ListClusters (GET /clusters)".into(),
+            detail: format!(
+                "{detail}; the lab builds its cluster only through the region's EKS API, so this region cannot host a lab"
+            ),
+        };
+        match self.raw("GET", "/clusters", None) {
+            Ok((200, v)) if v.get("clusters").is_some() => Ok(()),
+            Ok((status, v)) => Err(refused(format!(
+                "the region answered HTTP {status}: {}",
+                v["message"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| v.to_string())
+            ))),
+            Err(e) => Err(refused(e.to_string())),
+        }
     }
 
     /// One IAM Query call (`Version=2010-05-08`).
@@ -219,10 +239,13 @@ impl Eks {
             &format!("/clusters/{cluster}/addons"),
             Some(&json!({"addonName": "vpc-cni", "serviceAccountRoleArn": role})),
         )?;
-        Ok(v["addon"]["addonVersion"]
+        v["addon"]["addonVersion"]
             .as_str()
-            .unwrap_or_default()
-            .to_owned())
+            .map(str::to_owned)
+            .ok_or_else(|| LabError::Eks {
+                op: "CreateAddon vpc-cni".into(),
+                detail: format!("no addon.addonVersion in {v}"),
+            })
     }
 
     /// `CreateNodegroup` of `count` Nitro nodes over `subnets`.
@@ -263,4 +286,65 @@ fn form(params: &[(&str, &str)]) -> String {
         })
         .collect::<Vec<_>>()
         .join("&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// A loopback HTTP server that answers one request with `status` and `body` (what a region
+    /// without EKS answers `GET /clusters`), then stops.
+    fn one_answer(status: &str, body: &'static str) -> (String, std::thread::JoinHandle<()>) {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let addr = l.local_addr().expect("local addr");
+        let status = status.to_owned();
+        let h = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().expect("accept");
+            s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let answer = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = s.write_all(answer.as_bytes());
+        });
+        (format!("http://{addr}"), h)
+    }
+
+    fn client(endpoint: &str) -> Eks {
+        let creds = Credentials {
+            access_key_id: "AKIDEXAMPLE".into(),
+            secret_access_key: "secret".into(),
+            session_token: None,
+        };
+        Eks::new(endpoint, "us-east-1", creds)
+    }
+
+    #[test]
+    fn a_region_without_eks_is_an_error_naming_its_answer() {
+        let (endpoint, h) = one_answer("404 Not Found", r#"{"message":"no such operation"}"#);
+        let err = client(&endpoint)
+            .require()
+            .expect_err("a region that does not serve EKS must stop the lab")
+            .to_string();
+        h.join().expect("the stub server");
+        for part in [
+            "ListClusters",
+            "HTTP 404",
+            "no such operation",
+            "only through",
+        ] {
+            assert!(err.contains(part), "{part:?} missing from: {err}");
+        }
+    }
+
+    #[test]
+    fn a_region_serving_eks_is_accepted() {
+        let (endpoint, h) = one_answer("200 OK", r#"{"clusters":[]}"#);
+        client(&endpoint).require().expect("ListClusters answered");
+        h.join().expect("the stub server");
+    }
 }

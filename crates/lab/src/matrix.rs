@@ -183,7 +183,7 @@ fn plan(state: &LabState) -> Vec<(Check, Probe)> {
         );
         let inet = crate::plan::Names::new(&state.name)
             .map(|n| n.internet())
-            .unwrap_or_default();
+            .map_err(|e| format!("the internet namespace of lab {}: {e}", state.name));
         let target = sock(a.ipv6, POD_PORT);
         let internet = PodInfo {
             name: "internet".into(),
@@ -193,14 +193,10 @@ fn plan(state: &LabState) -> Vec<(Check, Probe)> {
             "internet → pod IPv6 (unsolicited)",
             &internet,
             format!("{} [{}]:{POD_PORT}", a.name, a.ipv6),
-            "refused by the EIGW".into(),
-            Box::new(move || {
-                match probe::in_ns(&inet, move || {
-                    probe::tcp_line(target, TIMEOUT, Duration::ZERO)
-                }) {
-                    Ok(l) => (false, format!("got through: {l}")),
-                    Err(e) => (true, e),
-                }
+            format!("refused by the EIGW: {EIGW_REFUSAL}"),
+            Box::new(move || match inet {
+                Ok(ns) => refused_by_eigw(&ns, target),
+                Err(e) => (false, format!("no probe ran: {e}")),
             }),
         );
     }
@@ -224,6 +220,37 @@ fn plan(state: &LabState) -> Vec<(Check, Probe)> {
         );
     }
     out
+}
+
+/// What the EIGW answers an unsolicited inbound connection: its nft rule is
+/// `reject with icmpv6 type admin-prohibited`, which the kernel reports to `connect()` as EACCES.
+const EIGW_REFUSAL: &str = "ICMPv6 destination unreachable, administratively prohibited (EACCES)";
+
+/// One connection attempt from namespace `ns` to `target` that must be refused by the EIGW.
+fn refused_by_eigw(ns: &str, target: SocketAddr) -> (bool, String) {
+    let attempt = dataplane::netns::NetNs::by_name(ns)
+        .map_err(|e| e.to_string())
+        .and_then(|h| {
+            h.run(move || probe::try_tcp_line(target, TIMEOUT))
+                .map_err(|e| e.to_string())
+        });
+    judge_refusal(attempt)
+}
+
+/// A negative row is proven only by the EIGW's own refusal (EACCES from its ICMPv6
+/// administratively-prohibited error). A line that got through, a timeout (a silent drop), another
+/// refusal (a closed port, an unreachable host) or a probe that never ran (a missing namespace)
+/// is a failed proof.
+fn judge_refusal(attempt: Result<std::io::Result<String>, String>) -> (bool, String) {
+    match attempt {
+        Err(e) => (false, format!("no probe ran: {e}")),
+        Ok(Ok(line)) => (false, format!("got through: {line}")),
+        Ok(Err(e)) if e.raw_os_error() == Some(libc::EACCES) => (true, EIGW_REFUSAL.to_owned()),
+        Ok(Err(e)) => (
+            false,
+            format!("{}, not the EIGW's refusal", probe::describe(&e)),
+        ),
+    }
 }
 
 /// Connect to a service `SERVICE_TRIES` times from pod `me` (address `src`): every answer must
@@ -379,4 +406,47 @@ pub fn render(checks: &[Check]) -> String {
         }
     ));
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn refusal_row_passes_only_on_admin_prohibited() {
+        let (ok, seen) = judge_refusal(Ok(Err(Error::from_raw_os_error(libc::EACCES))));
+        assert!(ok, "{seen}");
+        assert_eq!(seen, EIGW_REFUSAL);
+    }
+
+    #[test]
+    fn refusal_row_fails_on_a_timeout_or_another_refusal() {
+        for e in [
+            Error::new(ErrorKind::TimedOut, "connection timed out"),
+            Error::from_raw_os_error(libc::ECONNREFUSED),
+            Error::from_raw_os_error(libc::EHOSTUNREACH),
+            Error::from_raw_os_error(libc::ENETUNREACH),
+        ] {
+            let (ok, seen) = judge_refusal(Ok(Err(e)));
+            assert!(!ok, "counted as the EIGW's refusal: {seen}");
+            assert!(seen.contains("not the EIGW's refusal"), "{seen}");
+        }
+    }
+
+    #[test]
+    fn refusal_row_fails_when_the_line_got_through() {
+        let (ok, seen) = judge_refusal(Ok(Ok("pod-a saw 2001:db8::1".into())));
+        assert!(!ok);
+        assert!(seen.starts_with("got through"), "{seen}");
+    }
+
+    #[test]
+    fn refusal_row_fails_when_the_namespace_is_missing() {
+        let ns = format!("sixfold-no-such-ns-{}", std::process::id());
+        let target = sock(std::net::Ipv6Addr::LOCALHOST, POD_PORT);
+        let (ok, seen) = refused_by_eigw(&ns, target);
+        assert!(!ok, "a missing namespace counted as a refusal: {seen}");
+        assert!(seen.starts_with("no probe ran"), "{seen}");
+    }
 }

@@ -55,6 +55,16 @@ impl Chain {
             path: path.clone(),
             source,
         })?;
+        // A conflist without plugins would "attach" a pod by running nothing.
+        if conflist["plugins"]
+            .as_array()
+            .is_none_or(|list| list.is_empty())
+        {
+            return Err(LabError::Command {
+                what: "loading the CNI conflist".into(),
+                detail: format!("{} has no \"plugins\" list to run", path.display()),
+            });
+        }
         Ok(Chain {
             conflist,
             cni_path: format!("{}:{SYSTEM_CNI_DIR}", bin_dir.display()),
@@ -66,7 +76,7 @@ impl Chain {
         self.conflist["plugins"]
             .as_array()
             .cloned()
-            .unwrap_or_default()
+            .expect("`Chain::load` refuses a conflist without a \"plugins\" list")
     }
 
     fn plugin_conf(&self, plugin: &Value, prev: Option<&Value>) -> Value {
@@ -87,7 +97,13 @@ impl Chain {
         pod: &PodRef<'_>,
         stdin: &Value,
     ) -> Result<Value> {
-        let ty = plugin["type"].as_str().unwrap_or_default().to_owned();
+        let ty = plugin["type"]
+            .as_str()
+            .ok_or_else(|| LabError::Command {
+                what: "loading the CNI conflist".into(),
+                detail: format!("a plugin of the conflist has no \"type\": {plugin}"),
+            })?
+            .to_owned();
         let bin = self.bin_dir.join(&ty);
         let mut cmd = Command::new(&bin);
         cmd.env_clear()

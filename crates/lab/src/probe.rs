@@ -26,7 +26,9 @@ pub fn tcp_line(addr: SocketAddr, timeout: Duration, patience: Duration) -> Resu
     }
 }
 
-fn try_tcp_line(addr: SocketAddr, timeout: Duration) -> std::io::Result<String> {
+/// One connection attempt to `addr` (no retry) that reads one line; the raw I/O error is kept so
+/// a caller can tell one refusal from another (the kernel's errno for an ICMPv6 error, a timeout).
+pub fn try_tcp_line(addr: SocketAddr, timeout: Duration) -> std::io::Result<String> {
     let s = TcpStream::connect_timeout(&addr, timeout)?;
     s.set_read_timeout(Some(timeout))?;
     let mut line = String::new();
@@ -40,7 +42,8 @@ fn try_tcp_line(addr: SocketAddr, timeout: Duration) -> std::io::Result<String> 
     Ok(line.trim().to_owned())
 }
 
-fn describe(e: &std::io::Error) -> String {
+/// The probe's wording of an I/O error (the refusal the kernel reported, or a timeout).
+pub fn describe(e: &std::io::Error) -> String {
     match e.raw_os_error() {
         Some(libc::ECONNREFUSED) => "connection refused".into(),
         Some(libc::EACCES) | Some(libc::EPERM) => "administratively prohibited".into(),

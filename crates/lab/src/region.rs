@@ -389,7 +389,10 @@ pub fn describe(api: &Api, ids: &[String]) -> Result<Vec<Launched>> {
             Ok(Launched {
                 instance_id: id.clone(),
                 eni: eni.network_interface_id.clone(),
-                subnet: eni.subnet_id.clone().unwrap_or_default(),
+                subnet: eni.subnet_id.clone().ok_or_else(|| LabError::Reply {
+                    action: "DescribeInstances".into(),
+                    detail: format!("{id}'s network interface names no subnet"),
+                })?,
                 ipv4: eni
                     .private_ipv4
                     .or(i.private_ipv4)

@@ -61,11 +61,11 @@ pub struct VpcInfo {
 pub struct ClusterInfo {
     pub name: String,
     pub ip_family: String,
-    /// The service /108 (unique-local), chosen by the region (or, without EKS, by the lab).
+    /// The service /108 (unique-local), chosen by the region.
     pub service_cidr: String,
     /// `<prefix>::a`.
     pub dns: Ipv6Addr,
-    /// Who chose the service CIDR: `eks` (CreateCluster through the region) or `lab`.
+    /// Who chose the service CIDR: always `eks` (CreateCluster through the region).
     pub source: String,
     /// The node group, when EKS launched the nodes.
     pub nodegroup: Option<String>,

@@ -245,14 +245,12 @@ fn build(b: &mut Build<'_>) -> Result<()> {
     b.state.save()?;
     b.phase("vpc");
 
-    // Cluster, add-on and nodes: through EKS when the region serves it.
+    // Cluster, add-on and nodes: through EKS, and only through EKS (a region that does not serve
+    // it is an error naming what it answered, never a cluster the lab made up).
     let eks = Eks::new(&api.info.endpoint, region::REGION, api.credentials.clone());
+    eks.require()?;
     let subnet_ids: Vec<String> = vpc.subnets.iter().map(|s| s.id.clone()).collect();
-    let (cluster, node_ids) = if eks.available() {
-        cluster_via_eks(b, &eks, &api, &subnet_ids, &vpc.security_group)?
-    } else {
-        cluster_without_eks(b, &api, &vpc)?
-    };
+    let (cluster, node_ids) = cluster_via_eks(b, &eks, &api, &subnet_ids, &vpc.security_group)?;
     b.say(format!(
         "  cluster {} ipFamily=ipv6, service CIDR {} (DNS {}), chosen by {}",
         cluster.name, cluster.service_cidr, cluster.dns, cluster.source
@@ -281,7 +279,13 @@ fn build(b: &mut Build<'_>) -> Result<()> {
             .iter()
             .find(|s| s.id == l.subnet)
             .map(|s| s.zone.clone())
-            .unwrap_or_default();
+            .ok_or_else(|| LabError::Reply {
+                action: "DescribeInstances".into(),
+                detail: format!(
+                    "{} sits in subnet {}, which is not one of the lab VPC's subnets",
+                    l.instance_id, l.subnet
+                ),
+            })?;
         b.state.nodes.push(NodeInfo {
             name: format!("node{i}"),
             netns: b.names.node(i),
@@ -460,58 +464,5 @@ fn cluster_via_eks(
             vpc_cni: Some(version),
         },
         ids,
-    ))
-}
-
-fn cluster_without_eks(
-    b: &mut Build<'_>,
-    api: &Api,
-    vpc: &crate::state::VpcInfo,
-) -> Result<(ClusterInfo, Vec<String>)> {
-    b.say("  (this region does not serve EKS yet: the lab draws the service /108 itself and launches nodes with RunInstances)");
-    let cidr =
-        addressing::ula::generate(&mut rand::thread_rng(), &Default::default()).map_err(|e| {
-            LabError::Eks {
-                op: "service CIDR".into(),
-                detail: e.to_string(),
-            }
-        })?;
-    let mut ids = Vec::new();
-    for (z, s) in vpc.subnets.iter().enumerate() {
-        let count = (1..=b.cfg.nodes)
-            .filter(|i| plan::node_zone(*i) == z)
-            .count();
-        if count > 0 {
-            ids.push(region::run_instances(
-                api,
-                vpc,
-                &s.id,
-                count,
-                &b.cfg.name,
-                "node",
-            )?);
-        }
-    }
-    // Interleave zones so node i sits in zone node_zone(i).
-    let mut ordered = Vec::new();
-    for i in 1..=b.cfg.nodes {
-        let z = plan::node_zone(i);
-        if let Some(list) = ids.get_mut(z)
-            && !list.is_empty()
-        {
-            ordered.push(list.remove(0));
-        }
-    }
-    Ok((
-        ClusterInfo {
-            name: b.names.cluster(),
-            ip_family: "ipv6".into(),
-            service_cidr: cidr.to_string(),
-            dns: cidr.cluster_dns(),
-            source: "lab".into(),
-            nodegroup: None,
-            vpc_cni: None,
-        },
-        ordered,
     ))
 }

@@ -82,7 +82,7 @@ pub(crate) fn start_agents(b: &mut Build<'_>, api: &Api) -> Result<()> {
             .agent_socket
             .parent()
             .map(Path::to_path_buf)
-            .unwrap_or_default();
+            .expect("`up` sets agent_socket to <node dir>/agent.sock, which has a parent");
         std::fs::create_dir_all(&dir).map_err(LabError::io("creating a node dir", &dir))?;
         let argv = procs::argv([
             b.exe.display().to_string(),

@@ -119,6 +119,17 @@ fn read_existing(path: &Path, mut f: std::fs::File) -> Result<Credentials, Crede
 /// Make a new key and write it to `path` via a fresh temporary file renamed into place.
 fn create(dir: &Path, path: &Path) -> Result<Credentials, CredentialsError> {
     let c = sigv4::generate_credentials(&mut rand::rngs::OsRng);
+    write_to(dir, path, &c)?;
+    Ok(c)
+}
+
+/// Write `c` as `dir/credentials` (replacing what is there): a replica of a region kept in
+/// etcd writes the key every replica shares. The caller must hold the data dir's lock.
+pub fn store(dir: &Path, c: &Credentials) -> Result<(), CredentialsError> {
+    write_to(dir, &dir.join("credentials"), c)
+}
+
+fn write_to(dir: &Path, path: &Path, c: &Credentials) -> Result<(), CredentialsError> {
     let tmp = dir.join(".credentials.tmp");
     let w = |source| CredentialsError::Write {
         path: path.to_path_buf(),
@@ -151,7 +162,7 @@ fn create(dir: &Path, path: &Path) -> Result<Credentials, CredentialsError> {
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(w)?;
-    Ok(c)
+    Ok(())
 }
 
 #[cfg(test)]

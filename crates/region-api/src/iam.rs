@@ -51,6 +51,9 @@ pub fn code(e: &IamError) -> (u16, &'static str) {
         IamError::InvalidIdentityToken { .. } => (400, "InvalidIdentityToken"),
         IamError::ExpiredToken { .. } => (400, "ExpiredTokenException"),
         IamError::AccessDenied { .. } => (403, "AccessDenied"),
+        IamError::Store(
+            region::store::StoreError::Unavailable(_) | region::store::StoreError::Conflict { .. },
+        ) => (503, "ServiceUnavailable"),
         IamError::Store(_) => (500, "ServiceFailure"),
     }
 }

@@ -95,6 +95,28 @@ impl App {
     }
 }
 
+impl App {
+    /// A region kept in a shared `store` (etcd) whose key the caller got from the store: the
+    /// data dir only holds the lock and `credentials` (rewritten with that key, so a client can
+    /// use any replica's file).
+    pub fn with_store(
+        data_dir: &Path,
+        region_name: &str,
+        store: Box<dyn region::store::Store>,
+        credentials: Credentials,
+    ) -> Result<Self, OpenError> {
+        let dir = datadir::DataDir::open(data_dir)?;
+        credentials::store(data_dir, &credentials)?;
+        let region = open_region(store, region_name)?;
+        Ok(App {
+            region,
+            credentials,
+            _data_dir: Some(dir),
+            endpoint: std::sync::OnceLock::new(),
+        })
+    }
+}
+
 /// The region named `region_name` kept in `store` (account 123456789012, the system clock,
 /// an entropy-seeded random source).
 pub fn open_region(
@@ -498,6 +520,17 @@ async fn handle(State(app): State<Arc<App>>, req: axum::extract::Request) -> Res
         remote,
         request_id,
     };
+    // On a shared store (etcd), catch up with it first: a read sees every write acknowledged
+    // before it, by any replica; an unreachable store is 503, never a stale answer.
+    if app.region.is_shared() {
+        let a = app.clone();
+        let synced = tokio::task::spawn_blocking(move || a.region.sync())
+            .await
+            .unwrap_or_else(|e| Err(region::store::StoreError::Io(e.to_string())));
+        if let Err(e) = synced {
+            return unavailable(&req, &e);
+        }
+    }
     // The change feed: revisions, snapshot and watch, signed for `sixfold`.
     if req.path.starts_with(feed::PREFIX) {
         return feed::handle(app, req).await;
@@ -555,6 +588,33 @@ async fn handle(State(app): State<Arc<App>>, req: axum::extract::Request) -> Res
     }
     // EKS rest-json: every other path.
     eks::handle(app, req).await
+}
+
+/// 503 `ServiceUnavailable` in the protocol's own shape (EC2/IAM XML on `/`, JSON elsewhere):
+/// the region's store cannot be reached; the request changed nothing and can be retried.
+fn unavailable(req: &Incoming, e: &StoreError) -> Response {
+    tracing::warn!(error = %e, "request refused: the region's store is unavailable");
+    let message = format!("The service is unavailable: {e}. Retry the request.");
+    if req.path == "/" {
+        return xml_response(ec2::error_reply(
+            503,
+            "ServiceUnavailable",
+            &message,
+            &req.request_id,
+        ));
+    }
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [
+            (header::CONTENT_TYPE, "application/json".to_string()),
+            (
+                header::HeaderName::from_static("x-amzn-errortype"),
+                "ServiceUnavailableException".to_string(),
+            ),
+        ],
+        serde_json::json!({ "message": message }).to_string(),
+    )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -220,16 +220,22 @@ impl Region {
                 state.revision = ch.through;
                 Ok(())
             }
-            Err(StoreError::Compacted { .. }) => {
-                // Too far behind for the log: reload everything.
+            Err(e) => {
+                // Too far behind for the log, or the replay failed: reload everything (one
+                // consistent read of the store; if that fails too, the request fails).
+                tracing::debug!(error = %e, "catching up by a full reload");
                 let snap = self.store.load()?;
                 let mut fresh = State::from_records(snap.records)?;
                 fresh.revision = snap.revision;
                 *state = fresh;
                 Ok(())
             }
-            Err(e) => Err(e),
         }
+    }
+
+    /// Whether other processes write the region's store too (see [`Region::sync`]).
+    pub fn is_shared(&self) -> bool {
+        self.store.shared()
     }
 
     /// The revision of the cached state (the last commit it includes).

@@ -200,10 +200,25 @@ fn up_builds_a_proven_ipv6_cluster_and_down_leaves_nothing() {
     }
     assert!(!out.contains("FAIL"), "a path failed:\n{out}");
     assert!(out.contains("paths proven"), "{out}");
+    let refused = out
+        .lines()
+        .find(|l| l.starts_with("internet → pod IPv6 (unsolicited)"))
+        .expect("the unsolicited row");
+    assert!(
+        refused.contains("administratively prohibited (EACCES)"),
+        "the negative row was not proven by the EIGW's own refusal: {refused}"
+    );
 
     // The address map.
     let s = lab.status();
     assert_eq!(s["phase"], "up");
+    assert_eq!(
+        s["cluster"]["source"], "eks",
+        "the cluster did not come from EKS: {}",
+        s["cluster"]
+    );
+    assert_eq!(s["cluster"]["nodegroup"], "nodes", "{}", s["cluster"]);
+    assert!(s["cluster"]["vpc_cni"].is_string(), "{}", s["cluster"]);
     let cidr = s["cluster"]["service_cidr"].as_str().unwrap().to_owned();
     assert!(cidr.starts_with("fd") && cidr.ends_with("/108"), "{cidr}");
     let net: ipnet::Ipv6Net = cidr.parse().unwrap();

@@ -2,6 +2,7 @@
 
 use region::ec2::Ec2Error;
 use region::ids::Kind;
+use region::store::StoreError;
 
 /// (HTTP status, EC2 error code) of a domain error.
 pub fn code(e: &Ec2Error) -> (u16, String) {
@@ -37,6 +38,10 @@ pub fn code(e: &Ec2Error) -> (u16, String) {
         Ec2Error::InvalidFilter { .. } => (400, "InvalidParameterValue".into()),
         Ec2Error::TagLimitExceeded { .. } => (400, "TagLimitExceeded".into()),
         Ec2Error::FilterLimitExceeded { .. } => (400, "FilterLimitExceeded".into()),
+        // The shared store (etcd) is unreachable or busy: retryable, nothing changed.
+        Ec2Error::Store(StoreError::Unavailable(_) | StoreError::Conflict { .. }) => {
+            (503, "ServiceUnavailable".into())
+        }
         Ec2Error::Store(_) => (500, "InternalError".into()),
     };
     (status, code)
@@ -62,6 +67,9 @@ fn malformed(kind: Kind) -> String {
 /// The message a client sees: internal detail of store failures stays in the log.
 pub fn message(e: &Ec2Error) -> String {
     match e {
+        Ec2Error::Store(StoreError::Unavailable(_) | StoreError::Conflict { .. }) => {
+            "The service is unavailable (the region's store cannot be reached). Please retry the request.".into()
+        }
         Ec2Error::Store(_) => "We encountered an internal error. Please try again.".into(),
         other => other.to_string(),
     }

@@ -2,6 +2,7 @@
 //! message a client sees (store failures stay in the log).
 
 use region::eks::{EksError, Rule};
+use region::store::StoreError;
 
 /// (HTTP status, error type) of a domain error, as botocore's EKS model declares them.
 pub fn code(e: &EksError) -> (u16, &'static str) {
@@ -56,6 +57,9 @@ pub fn code(e: &EksError) -> (u16, &'static str) {
         EksError::BadRequest { .. } => (400, "BadRequestException"),
         EksError::ArnNotFound { .. } => (404, "NotFoundException"),
         EksError::Ec2 { .. } => INVALID_REQUEST,
+        EksError::Store(StoreError::Unavailable(_) | StoreError::Conflict { .. }) => {
+            (503, "ServiceUnavailableException")
+        }
         EksError::Store(_) => (500, "ServerException"),
     }
 }
@@ -63,6 +67,10 @@ pub fn code(e: &EksError) -> (u16, &'static str) {
 /// The message a client sees.
 pub fn message(e: &EksError) -> String {
     match e {
+        EksError::Store(StoreError::Unavailable(_) | StoreError::Conflict { .. }) => {
+            "The service is unavailable (the region's store cannot be reached); retry the request."
+                .into()
+        }
         EksError::Store(_) => "An internal error occurred; please retry.".into(),
         other => other.to_string(),
     }

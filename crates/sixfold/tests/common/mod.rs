@@ -21,6 +21,8 @@ pub struct Server {
     /// The network namespace the server (and the AWS CLI run by [`Server::aws`]) lives in;
     /// `None` is the caller's own.
     pub netns: Option<String>,
+    /// Extra `sixfold serve` arguments, used again by [`Server::kill9_and_restart`].
+    pub extra: Vec<String>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -100,6 +102,7 @@ impl Server {
             endpoint,
             data_dir: dir.to_path_buf(),
             netns: netns.map(str::to_owned),
+            extra: extra.iter().map(|a| a.to_string()).collect(),
             _tmp: None,
         }
     }
@@ -110,7 +113,8 @@ impl Server {
         let _ = self.child.wait();
         let listen = self.endpoint.trim_start_matches("http://").to_string();
         let tmp = self._tmp.take();
-        let mut next = Self::spawn(&self.data_dir, &listen, self.netns.as_deref());
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        let mut next = Self::spawn_with(&self.data_dir, &listen, self.netns.as_deref(), &extra);
         next._tmp = tmp;
         std::mem::swap(self, &mut next);
         // `next` now holds the dead child; dropping it is harmless.
