@@ -18,7 +18,7 @@ use std::time::Duration;
 use etcd_client::{
     Client, Compare, CompareOp, ConnectOptions, EventType, GetOptions, Txn, TxnOp, WatchOptions,
 };
-use region::store::{Change, Changes, Event, Record, Snapshot, Store, StoreError};
+use region::store::{Change, Changes, Event, Record, RowsSince, Snapshot, Store, StoreError};
 
 /// How long one etcd call may take before the store reports itself unavailable.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(3);
@@ -410,5 +410,55 @@ impl Store for EtcdStore {
 
     fn shared(&self) -> bool {
         true
+    }
+
+    /// One transaction of three reads at one revision: rows modified after `since`, the keys of
+    /// all rows, and the rev key. (A watch replay of history waits for etcd's 100 ms sync of
+    /// past-revision watchers; this does not.)
+    fn rows_since(&self, since: u64) -> Option<Result<RowsSince, StoreError>> {
+        let rows = format!("{}rows/", self.prefix);
+        let txn = Txn::new().and_then([
+            TxnOp::get(
+                rows.clone(),
+                Some(
+                    GetOptions::new()
+                        .with_prefix()
+                        .with_min_mod_revision(since as i64 + 1),
+                ),
+            ),
+            TxnOp::get(rows, Some(GetOptions::new().with_prefix().with_keys_only())),
+            TxnOp::get(self.rev_key(), None),
+        ]);
+        let mut kv = self.client.kv_client();
+        let resp = match self.block(kv.txn(txn)) {
+            Ok(r) => r,
+            Err(e) => return Some(Err(unavailable("catch-up txn", e))),
+        };
+        let mut out = RowsSince::default();
+        for (i, op) in resp.op_responses().into_iter().enumerate() {
+            let etcd_client::TxnOpResponse::Get(g) = op else {
+                continue;
+            };
+            for kv in g.kvs() {
+                match i {
+                    0 => {
+                        if let Some((t, k)) = self.parse_row_key(kv.key()) {
+                            out.written.push(Record {
+                                table: t.to_string(),
+                                key: k.to_string(),
+                                value: kv.value().to_vec(),
+                            });
+                        }
+                    }
+                    1 => {
+                        if let Some((t, k)) = self.parse_row_key(kv.key()) {
+                            out.keys.push((t.to_string(), k.to_string()));
+                        }
+                    }
+                    _ => out.revision = kv.mod_revision() as u64,
+                }
+            }
+        }
+        Some(Ok(out))
     }
 }

@@ -56,6 +56,13 @@ macro_rules! tables {
                 Ok(out)
             }
 
+            /// The `(table, key)` of every row.
+            pub fn keys(&self) -> Vec<(&'static str, String)> {
+                let mut out = Vec::new();
+                $(out.extend(self.$field.iter().map(|(k, _)| ($name, k.clone())));)*
+                out
+            }
+
             /// Apply a change another writer committed (no journaling).
             pub fn apply(&mut self, c: &Change) -> Result<(), StoreError> {
                 let res = match (c.table.as_str(), &c.value) {
