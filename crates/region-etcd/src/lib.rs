@@ -162,15 +162,10 @@ impl EtcdStore {
         Ok(resp.count() == 0)
     }
 
-    /// Copy `records` into an empty region prefix (migration from the embedded store), in
-    /// transactions of at most the txn limit, the `rev` key last. Refuses a non-empty prefix.
+    /// Copy `records` into the region prefix (migration from the embedded store; the caller
+    /// checked that the prefix held nothing but the key it stored), in transactions of at most
+    /// the txn limit, then the `rev` key, created only if absent: a second import fails there.
     pub fn import(&self, records: &[Record]) -> Result<u64, StoreError> {
-        if !self.is_empty()? {
-            return Err(StoreError::Unavailable(format!(
-                "etcd already holds a region under {}; export only into an empty prefix",
-                self.prefix
-            )));
-        }
         let mut kv = self.client.kv_client();
         for chunk in records.chunks(self.max_txn_ops.max(2) - 1) {
             let ops: Vec<TxnOp> = chunk
@@ -180,9 +175,19 @@ impl EtcdStore {
             self.block(kv.txn(Txn::new().and_then(ops)))
                 .map_err(|e| unavailable("import txn", e))?;
         }
+        let rev = self.rev_key();
         let resp = self
-            .block(kv.put(self.rev_key(), "imported", None))
+            .block(
+                kv.txn(
+                    Txn::new()
+                        .when([Compare::create_revision(rev.clone(), CompareOp::Equal, 0)])
+                        .and_then([TxnOp::put(rev, "imported", None)]),
+                ),
+            )
             .map_err(|e| unavailable("import rev", e))?;
+        if !resp.succeeded() {
+            return Err(StoreError::Conflict { base: 0 });
+        }
         Ok(resp.header().map(|h| h.revision() as u64).unwrap_or(0))
     }
 
