@@ -217,8 +217,7 @@ fn ec2_corpus_and_generated_queries_never_break_the_region() {
             .replace("{eni}", &eni);
         assert_sound(&srv.query("ec2", body.as_bytes()), &body);
     }
-    let mut actions: Vec<String> = region_api::ec2::ACTIONS
-        .iter()
+    let mut actions: Vec<String> = region_api::ec2::action_names()
         .map(|a| a.to_string())
         .collect();
     actions.push("Describe".into());

@@ -18,7 +18,7 @@ use std::time::Duration;
 use etcd_client::{
     Client, Compare, CompareOp, ConnectOptions, EventType, GetOptions, Txn, TxnOp, WatchOptions,
 };
-use region::store::{Change, Changes, Event, Record, Snapshot, Store, StoreError};
+use region::store::{Change, Changes, Event, Record, RowsSince, Snapshot, Store, StoreError};
 
 /// How long one etcd call may take before the store reports itself unavailable.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(3);
@@ -162,15 +162,10 @@ impl EtcdStore {
         Ok(resp.count() == 0)
     }
 
-    /// Copy `records` into an empty region prefix (migration from the embedded store), in
-    /// transactions of at most the txn limit, the `rev` key last. Refuses a non-empty prefix.
+    /// Copy `records` into the region prefix (migration from the embedded store; the caller
+    /// checked that the prefix held nothing but the key it stored), in transactions of at most
+    /// the txn limit, then the `rev` key, created only if absent: a second import fails there.
     pub fn import(&self, records: &[Record]) -> Result<u64, StoreError> {
-        if !self.is_empty()? {
-            return Err(StoreError::Unavailable(format!(
-                "etcd already holds a region under {}; export only into an empty prefix",
-                self.prefix
-            )));
-        }
         let mut kv = self.client.kv_client();
         for chunk in records.chunks(self.max_txn_ops.max(2) - 1) {
             let ops: Vec<TxnOp> = chunk
@@ -180,9 +175,19 @@ impl EtcdStore {
             self.block(kv.txn(Txn::new().and_then(ops)))
                 .map_err(|e| unavailable("import txn", e))?;
         }
+        let rev = self.rev_key();
         let resp = self
-            .block(kv.put(self.rev_key(), "imported", None))
+            .block(
+                kv.txn(
+                    Txn::new()
+                        .when([Compare::create_revision(rev.clone(), CompareOp::Equal, 0)])
+                        .and_then([TxnOp::put(rev, "imported", None)]),
+                ),
+            )
             .map_err(|e| unavailable("import rev", e))?;
+        if !resp.succeeded() {
+            return Err(StoreError::Conflict { base: 0 });
+        }
         Ok(resp.header().map(|h| h.revision() as u64).unwrap_or(0))
     }
 
@@ -410,5 +415,55 @@ impl Store for EtcdStore {
 
     fn shared(&self) -> bool {
         true
+    }
+
+    /// One transaction of three reads at one revision: rows modified after `since`, the keys of
+    /// all rows, and the rev key. (A watch replay of history waits for etcd's 100 ms sync of
+    /// past-revision watchers; this does not.)
+    fn rows_since(&self, since: u64) -> Option<Result<RowsSince, StoreError>> {
+        let rows = format!("{}rows/", self.prefix);
+        let txn = Txn::new().and_then([
+            TxnOp::get(
+                rows.clone(),
+                Some(
+                    GetOptions::new()
+                        .with_prefix()
+                        .with_min_mod_revision(since as i64 + 1),
+                ),
+            ),
+            TxnOp::get(rows, Some(GetOptions::new().with_prefix().with_keys_only())),
+            TxnOp::get(self.rev_key(), None),
+        ]);
+        let mut kv = self.client.kv_client();
+        let resp = match self.block(kv.txn(txn)) {
+            Ok(r) => r,
+            Err(e) => return Some(Err(unavailable("catch-up txn", e))),
+        };
+        let mut out = RowsSince::default();
+        for (i, op) in resp.op_responses().into_iter().enumerate() {
+            let etcd_client::TxnOpResponse::Get(g) = op else {
+                continue;
+            };
+            for kv in g.kvs() {
+                match i {
+                    0 => {
+                        if let Some((t, k)) = self.parse_row_key(kv.key()) {
+                            out.written.push(Record {
+                                table: t.to_string(),
+                                key: k.to_string(),
+                                value: kv.value().to_vec(),
+                            });
+                        }
+                    }
+                    1 => {
+                        if let Some((t, k)) = self.parse_row_key(kv.key()) {
+                            out.keys.push((t.to_string(), k.to_string()));
+                        }
+                    }
+                    _ => out.revision = kv.mod_revision() as u64,
+                }
+            }
+        }
+        Some(Ok(out))
     }
 }

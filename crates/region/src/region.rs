@@ -212,6 +212,35 @@ impl Region {
         if head == state.revision {
             return Ok(());
         }
+        if let Some(r) = self.store.rows_since(state.revision) {
+            let r = r?;
+            let live: std::collections::HashSet<(&str, &str)> = r
+                .keys
+                .iter()
+                .map(|(t, k)| (t.as_str(), k.as_str()))
+                .collect();
+            let gone: Vec<(&'static str, String)> = state
+                .keys()
+                .into_iter()
+                .filter(|(t, k)| !live.contains(&(*t, k.as_str())))
+                .collect();
+            for (t, k) in gone {
+                state.apply(&crate::store::Change {
+                    table: t.to_string(),
+                    key: k,
+                    value: None,
+                })?;
+            }
+            for rec in r.written {
+                state.apply(&crate::store::Change {
+                    table: rec.table,
+                    key: rec.key,
+                    value: Some(rec.value),
+                })?;
+            }
+            state.revision = r.revision;
+            return Ok(());
+        }
         match self.store.changes_since(state.revision, usize::MAX) {
             Ok(ch) => {
                 for e in &ch.events {

@@ -47,30 +47,35 @@ pub struct Args {
 }
 
 /// Open the region in etcd: the key from etcd (made there by the first replica) written to
-/// the data dir.
+/// the data dir. etcd may be electing a leader or have a member restarting: an unavailable
+/// etcd is retried for a bounded time before the start fails.
 fn open_etcd(args: &Args, endpoints: &str) -> anyhow::Result<(region_api::App, bool)> {
-    let store = region_etcd::EtcdStore::connect(endpoints, &args.region)?
-        .with_max_txn_ops(args.etcd_max_txn_ops);
-    // etcd may be electing a leader or have a member restarting: retry for a bounded time.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    let ((id, secret), created) = loop {
-        match store.credentials_or_create(|| {
-            let c = sigv4::generate_credentials(&mut rand::rngs::OsRng);
-            (c.access_key_id, c.secret_access_key)
-        }) {
-            Err(region::store::StoreError::Unavailable(e))
-                if std::time::Instant::now() < deadline =>
+    loop {
+        match try_open_etcd(args, endpoints) {
+            Err(e)
+                if std::time::Instant::now() < deadline
+                    // StoreError::Unavailable, possibly wrapped in a transparent error.
+                    && e.chain()
+                        .any(|c| c.to_string().contains("the region's store is unavailable")) =>
             {
                 tracing::warn!(error = %e, "etcd not ready; retrying");
                 std::thread::sleep(std::time::Duration::from_millis(300));
             }
-            r => {
-                break r.with_context(|| {
-                    format!("reading the region's key from etcd at {endpoints}")
-                })?;
-            }
+            r => return r,
         }
-    };
+    }
+}
+
+fn try_open_etcd(args: &Args, endpoints: &str) -> anyhow::Result<(region_api::App, bool)> {
+    let store = region_etcd::EtcdStore::connect(endpoints, &args.region)?
+        .with_max_txn_ops(args.etcd_max_txn_ops);
+    let ((id, secret), created) = store
+        .credentials_or_create(|| {
+            let c = sigv4::generate_credentials(&mut rand::rngs::OsRng);
+            (c.access_key_id, c.secret_access_key)
+        })
+        .with_context(|| format!("reading the region's key from etcd at {endpoints}"))?;
     let app = region_api::App::with_store(
         &args.data_dir,
         &args.region,

@@ -69,7 +69,7 @@ impl Drop for Member {
     }
 }
 
-/// A 3-member etcd cluster in a temp dir.
+/// An etcd cluster (3 members unless said otherwise) in a temp dir.
 struct Cluster {
     members: Vec<Member>,
     _dir: tempfile::TempDir,
@@ -77,8 +77,12 @@ struct Cluster {
 
 impl Cluster {
     fn start() -> Self {
+        Self::start_n(3)
+    }
+
+    fn start_n(n: usize) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+        let ports: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
         let token = format!("sixfold-test-{}", std::process::id());
         let initial: Vec<String> = ports
             .iter()
@@ -432,6 +436,7 @@ fn three_replicas_on_a_three_member_etcd_never_hand_out_a_duplicate_and_lose_not
     etcd.members[2].kill9();
     std::thread::sleep(Duration::from_millis(1500));
     etcd.members[2].spawn();
+    etcd.wait_healthy();
     servers[2].kill9_and_restart();
     for w in workers {
         w.join().expect("a worker panicked");
@@ -541,10 +546,75 @@ fn three_replicas_on_a_three_member_etcd_never_hand_out_a_duplicate_and_lose_not
     }
 
     // The real AWS CLI on any replica, with any replica's credentials file.
-    let cli = servers[2].aws(&["ec2", "describe-vpcs"]).json();
+    // (A member just restarted may still refuse a call: 503, retried, bounded.)
+    let mut cli = servers[2].aws(&["ec2", "describe-vpcs"]);
+    for _ in 0..20 {
+        if cli.code == 0 || !cli.stderr.contains("ServiceUnavailable") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        cli = servers[2].aws(&["ec2", "describe-vpcs"]);
+    }
+    let cli = cli.json();
     assert_eq!(
         cli["Vpcs"].as_array().map(Vec::len),
         Some(vpcs.len()),
         "the AWS CLI sees every VPC on replica 2"
     );
+}
+
+#[test]
+fn export_to_etcd_moves_an_embedded_region_with_its_key_and_refuses_a_second_time() {
+    let etcd = Cluster::start_n(1);
+    let eps = etcd.endpoints();
+    let mut embedded = Server::start();
+    let vpc = embedded
+        .aws(&[
+            "ec2",
+            "create-vpc",
+            "--cidr-block",
+            "10.0.0.0/16",
+            "--amazon-provided-ipv6-cidr-block",
+        ])
+        .json()["Vpc"]["VpcId"]
+        .as_str()
+        .expect("VpcId")
+        .to_string();
+    let (_, before) = rows(&embedded);
+    let key = std::fs::read_to_string(embedded.data_dir.join("credentials")).unwrap();
+    embedded.child.kill().expect("stop the embedded server");
+    let _ = embedded.child.wait();
+    let export = |dir: &std::path::Path| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sixfold"));
+        cmd.args(["serve", "--data-dir"])
+            .arg(dir)
+            .args(["--export-to-etcd", &eps])
+            .env("SIXFOLD_LOG", "warn");
+        common::run(cmd, common::CLI_TIMEOUT)
+    };
+    let first = export(&embedded.data_dir);
+    assert_eq!(first.code, 0, "export failed: {}", first.stderr);
+    assert!(first.stdout.contains("exported"), "{}", first.stdout);
+    // Exporting again into a prefix that is no longer empty is refused.
+    let second = export(&embedded.data_dir);
+    assert_ne!(second.code, 0, "a second export was accepted");
+    assert!(
+        second.stderr.contains("already holds a region"),
+        "{}",
+        second.stderr
+    );
+
+    // A replica on etcd, on the same data dir: same key, same rows, the CLI sees the VPC.
+    let replica = Server::start_in_with(&embedded.data_dir, &["--etcd-endpoints", &eps]);
+    assert_eq!(
+        std::fs::read_to_string(replica.data_dir.join("credentials")).unwrap(),
+        key,
+        "the key changed"
+    );
+    let (_, after) = rows(&replica);
+    assert_eq!(after, before, "rows differ after the export");
+    let d = replica
+        .aws(&["ec2", "describe-vpcs", "--vpc-ids", &vpc])
+        .json();
+    assert_eq!(d["Vpcs"][0]["VpcId"].as_str(), Some(vpc.as_str()));
 }

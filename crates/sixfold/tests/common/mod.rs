@@ -41,6 +41,11 @@ impl Server {
         Self::spawn(dir, listen, None)
     }
 
+    /// Start on `dir` with extra `sixfold serve` arguments.
+    pub fn start_in_with(dir: &Path, extra: &[&str]) -> Self {
+        Self::spawn_with(dir, "127.0.0.1:0", None, extra)
+    }
+
     /// Start on a fresh temporary data dir with extra `sixfold serve` arguments.
     pub fn start_with(extra: &[&str]) -> Self {
         let tmp = tempfile::tempdir().expect("tempdir");
