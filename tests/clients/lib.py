@@ -13,16 +13,19 @@ import botocore.config
 import botocore.exceptions
 
 ARGS = json.loads(os.environ.get("SIXFOLD_ARGS", "{}"))
-_CONFIG = botocore.config.Config(retries={"max_attempts": 1, "mode": "standard"})
 
 
-def client(service):
-    """A boto3 client for `service` (ec2, eks, iam, sts) against the region under test."""
+def client(service, validate=True):
+    """A boto3 client for `service` (ec2, eks, iam, sts) against the region under test.
+    `validate=False` turns off boto3's own parameter checks, so the server's are what answers."""
     return boto3.client(
         service,
         endpoint_url=os.environ["SIXFOLD_ENDPOINT"],
         region_name=os.environ.get("AWS_REGION", "us-east-1"),
-        config=_CONFIG,
+        config=botocore.config.Config(
+            retries={"max_attempts": 1, "mode": "standard"},
+            parameter_validation=validate,
+        ),
     )
 
 

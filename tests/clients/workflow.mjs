@@ -2,7 +2,8 @@
 // as workflow.py. Args: name, ipv6_policy.
 import {
   EC2Client, CreateVpcCommand, AssociateVpcCidrBlockCommand, DescribeVpcsCommand,
-  CreateSubnetCommand, ModifySubnetAttributeCommand, CreateInternetGatewayCommand,
+  CreateSubnetCommand, AssociateSubnetCidrBlockCommand, DescribeSubnetsCommand,
+  ModifySubnetAttributeCommand, CreateInternetGatewayCommand,
   AttachInternetGatewayCommand, DescribeRouteTablesCommand, CreateRouteCommand,
   DescribeInstancesCommand, DescribeNetworkInterfacesCommand, waitUntilVpcAvailable,
   waitUntilInstanceRunning,
@@ -27,6 +28,8 @@ const account = (await sts.send(new GetCallerIdentityCommand({}))).Account;
 
 const vpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: "10.0.0.0/16" }))).Vpc.VpcId;
 await waitUntilVpcAvailable(w(ec2), { VpcIds: [vpc] });
+// The existing IPv4 subnet, migrated below.
+const subnet = (await ec2.send(new CreateSubnetCommand({ VpcId: vpc, CidrBlock: "10.0.1.0/24" }))).Subnet.SubnetId;
 await ec2.send(new AssociateVpcCidrBlockCommand({ VpcId: vpc, AmazonProvidedIpv6CidrBlock: true }));
 let block = null;
 for (let i = 0; i < 30 && !block; i++) {
@@ -37,7 +40,14 @@ for (let i = 0; i < 30 && !block; i++) {
 }
 // The first /64 of the /56: the /56's network address with /64.
 const sub64 = block.replace("/56", "/64");
-const subnet = (await ec2.send(new CreateSubnetCommand({ VpcId: vpc, CidrBlock: "10.0.1.0/24", Ipv6CidrBlock: sub64 }))).Subnet.SubnetId;
+await ec2.send(new AssociateSubnetCidrBlockCommand({ SubnetId: subnet, Ipv6CidrBlock: sub64 }));
+let subnetBlock = null;
+for (let i = 0; i < 30 && !subnetBlock; i++) {
+  const sets = (await ec2.send(new DescribeSubnetsCommand({ SubnetIds: [subnet] }))).Subnets[0].Ipv6CidrBlockAssociationSet || [];
+  const done = sets.filter((a) => a.Ipv6CidrBlockState.State === "associated");
+  if (done.length) subnetBlock = done[0].Ipv6CidrBlock;
+  else await new Promise((r) => setTimeout(r, 500));
+}
 await ec2.send(new ModifySubnetAttributeCommand({ SubnetId: subnet, AssignIpv6AddressOnCreation: { Value: true } }));
 const igw = (await ec2.send(new CreateInternetGatewayCommand({}))).InternetGateway.InternetGatewayId;
 await ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpc }));
@@ -78,6 +88,7 @@ await waitUntilClusterDeleted(w(eks), { name: n });
 emit({
   account,
   vpc_ipv6_block: block.endsWith("/56"),
+  subnet_ipv6_block: subnetBlock === sub64,
   ip_family: c.kubernetesNetworkConfig.ipFamily,
   service_cidr_108: c.kubernetesNetworkConfig.serviceIpv6Cidr.endsWith("::/108"),
   health_issues: c.health.issues.map((i) => i.message.slice(1).split("]")[0]).sort(),

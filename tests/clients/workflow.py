@@ -1,5 +1,5 @@
-"""The seed's workflow with boto3 (waiters and paginators): an IPv4 VPC gets IPv6
-(associate-vpc-cidr-block), a dual-stack auto-assigning subnet with a ::/0 route, IAM roles with
+"""The seed's workflow with boto3 (waiters and paginators): an IPv4 VPC and its subnet get IPv6
+(associate-vpc-cidr-block, associate-subnet-cidr-block), IPv6 auto-assignment with a ::/0 route, IAM roles with
 the AWS-managed EKS policies, the CNI role refused with only AmazonEKS_CNI_Policy then accepted
 with the IPv6 policy attached, an ipv6 cluster, the vpc-cni add-on, a node group, teardown.
 
@@ -18,6 +18,8 @@ account = sts.get_caller_identity()["Account"]
 
 vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
 ec2.get_waiter("vpc_available").wait(VpcIds=[vpc], WaiterConfig=fast)
+# The existing IPv4 subnet, migrated below.
+subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
 ec2.associate_vpc_cidr_block(VpcId=vpc, AmazonProvidedIpv6CidrBlock=True)
 block = None
 for _ in range(30):
@@ -28,7 +30,15 @@ for _ in range(30):
         break
     time.sleep(0.5)
 sub64 = str(next(ipaddress.ip_network(block).subnets(new_prefix=64)))
-subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", Ipv6CidrBlock=sub64)["Subnet"]["SubnetId"]
+ec2.associate_subnet_cidr_block(SubnetId=subnet, Ipv6CidrBlock=sub64)
+subnet_block = None
+for _ in range(30):
+    sets = ec2.describe_subnets(SubnetIds=[subnet])["Subnets"][0].get("Ipv6CidrBlockAssociationSet", [])
+    done = [a for a in sets if a["Ipv6CidrBlockState"]["State"] == "associated"]
+    if done:
+        subnet_block = done[0]["Ipv6CidrBlock"]
+        break
+    time.sleep(0.5)
 ec2.modify_subnet_attribute(SubnetId=subnet, AssignIpv6AddressOnCreation={"Value": True})
 igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
 ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
@@ -73,6 +83,7 @@ eks.get_waiter("cluster_deleted").wait(name=n, WaiterConfig=fast)
 emit({
     "account": account,
     "vpc_ipv6_block": block.endswith("/56"),
+    "subnet_ipv6_block": subnet_block == sub64,
     "ip_family": c["kubernetesNetworkConfig"]["ipFamily"],
     "service_cidr_108": c["kubernetesNetworkConfig"]["serviceIpv6Cidr"].endswith("::/108"),
     "health_issues": sorted(i["message"][1:].split("]")[0] for i in c["health"]["issues"]),

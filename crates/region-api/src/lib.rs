@@ -564,9 +564,15 @@ async fn handle(State(app): State<Arc<App>>, req: axum::extract::Request) -> Res
         let params = query::Params::from_request(&req.method, &req.query, &req.body);
         let app2 = app.clone();
         let request_id = req.request_id;
-        let reply =
-            tokio::task::spawn_blocking(move || ec2::handle(&app2.region, &params, &request_id))
-                .await;
+        let reply = tokio::task::spawn_blocking(move || {
+            ec2::handle(
+                &app2.region,
+                app2.credentials.secret_access_key.as_bytes(),
+                &params,
+                &request_id,
+            )
+        })
+        .await;
         return match reply {
             Ok(r) => xml_response(r),
             Err(e) => {

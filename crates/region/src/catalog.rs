@@ -32,6 +32,87 @@ impl InstanceType {
     pub fn ipv6_per_eni(&self) -> u32 {
         self.ipv4_per_eni
     }
+
+    /// The family (`m5`, `c6gn`, `t3a`) and size (`large`, `4xlarge`, `metal-24xl`).
+    fn family_size(&self) -> (&str, &str) {
+        self.name.split_once('.').unwrap_or((&self.name, ""))
+    }
+
+    /// `arm64` for Graviton families (a `g` after the generation digit, and `a1`), else
+    /// `x86_64`. The CSV has no processor column: this is derived from the name.
+    pub fn architecture(&self) -> &'static str {
+        let (family, _) = self.family_size();
+        let after_digit = family
+            .find(|c: char| c.is_ascii_digit())
+            .map(|i| &family[i + 1..])
+            .unwrap_or("");
+        if family == "a1" || after_digit.starts_with('g') {
+            "arm64"
+        } else {
+            "x86_64"
+        }
+    }
+
+    /// `AWS` (Graviton), `AMD` (an `a` after the generation digit) or `Intel`. Derived.
+    pub fn manufacturer(&self) -> &'static str {
+        let (family, _) = self.family_size();
+        let after_digit = family
+            .find(|c: char| c.is_ascii_digit())
+            .map(|i| &family[i + 1..])
+            .unwrap_or("");
+        if self.architecture() == "arm64" {
+            "AWS"
+        } else if after_digit.starts_with('a') {
+            "AMD"
+        } else {
+            "Intel"
+        }
+    }
+
+    /// Default vCPUs by size, as EC2 sizes them (`large` 2, `xlarge` 4, `Nxlarge` 4N; `metal`
+    /// 96 unless it names its size). Derived: the CSV has no vCPU column.
+    pub fn vcpus(&self) -> u32 {
+        let (family, size) = self.family_size();
+        let size = size.strip_prefix("metal-").unwrap_or(size);
+        match size {
+            "nano" | "micro" | "small" => 2,
+            "medium" => {
+                if family.starts_with('t') {
+                    2
+                } else {
+                    1
+                }
+            }
+            "large" => 2,
+            "xlarge" => 4,
+            "metal" => 96,
+            s => s
+                .strip_suffix("xlarge")
+                .or_else(|| s.strip_suffix("xl"))
+                .and_then(|n| n.parse::<u32>().ok())
+                .map(|n| n * 4)
+                .unwrap_or(2),
+        }
+    }
+
+    /// Memory by family letter per vCPU (c 2 GiB, m/t/general 4, r 8, x 16, z 8; nano/micro/
+    /// small t-types 0.5/1/2 GiB). Derived: the CSV has no memory column.
+    pub fn memory_mib(&self) -> u64 {
+        let (family, size) = self.family_size();
+        match size {
+            "nano" => return 512,
+            "micro" => return 1024,
+            "small" => return 2048,
+            _ => {}
+        }
+        let per_vcpu_gib: u64 = match family.chars().next() {
+            Some('c') => 2,
+            Some('r') | Some('z') => 8,
+            Some('x') => 16,
+            _ => 4,
+        };
+        u64::from(self.vcpus()) * per_vcpu_gib * 1024
+    }
 }
 
 /// All known instance types by name.
@@ -93,6 +174,24 @@ mod tests {
     fn every_csv_line_parses() {
         let lines = CSV.lines().skip(1).filter(|l| !l.trim().is_empty()).count();
         assert_eq!(Catalog::builtin().all().count(), lines);
+    }
+
+    #[test]
+    fn sizes_and_processors_are_derived_from_the_name() {
+        let c = Catalog::builtin();
+        let m5 = c.get("m5.large").unwrap();
+        assert_eq!(
+            (m5.vcpus(), m5.memory_mib(), m5.architecture()),
+            (2, 8192, "x86_64")
+        );
+        let g = c.get("m6g.4xlarge").unwrap();
+        assert_eq!(
+            (g.vcpus(), g.architecture(), g.manufacturer()),
+            (16, "arm64", "AWS")
+        );
+        assert_eq!(c.get("c5.xlarge").unwrap().memory_mib(), 8192);
+        assert_eq!(c.get("t3.micro").unwrap().memory_mib(), 1024);
+        assert!(c.all().all(|t| t.vcpus() > 0 && t.memory_mib() > 0));
     }
 
     #[test]

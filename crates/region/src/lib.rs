@@ -15,5 +15,6 @@ pub mod region;
 pub mod state;
 pub mod store;
 pub mod table;
+pub mod zones;
 
 pub use region::{Env, Region, RegionConfig};

@@ -22,7 +22,9 @@ macro_rules! tables {
 
         impl Default for State {
             fn default() -> Self {
-                Self { $($field: Table::new($name),)* revision: 0 }
+                let mut s = Self { $($field: Table::new($name),)* revision: 0 };
+                s.install_indexes();
+                s
             }
         }
 
@@ -120,7 +122,72 @@ tables! {
     signing_keys: SigningKey = "eks_oidc_signing_keys",
     sessions: Session = "sts_sessions",
     launch_templates: LaunchTemplate = "ec2_launch_templates",
+    client_tokens: ClientTokenRecord = "ec2_client_tokens",
     elb_load_balancers: LoadBalancer = "elb_load_balancers",
     elb_target_groups: TargetGroup = "elb_target_groups",
     elb_listeners: Listener = "elb_listeners",
+}
+
+/// Index key of the ENIs attached to an instance.
+pub fn eni_instance_key(instance_id: &str) -> String {
+    format!("instance:{instance_id}")
+}
+
+/// Index key of the ENIs in a subnet.
+pub fn eni_subnet_key(subnet_id: &str) -> String {
+    format!("subnet:{subnet_id}")
+}
+
+fn eni_keys(e: &NetworkInterface) -> Vec<String> {
+    let mut keys = vec![eni_subnet_key(&e.subnet_id)];
+    keys.extend(
+        e.attachment
+            .iter()
+            .map(|a| eni_instance_key(&a.instance_id)),
+    );
+    keys
+}
+
+impl State {
+    /// The in-memory secondary indexes (derived from rows, never stored).
+    fn install_indexes(&mut self) {
+        self.network_interfaces.set_index(eni_keys);
+    }
+
+    /// ENIs attached to `instance_id`, in id order, through the index.
+    pub fn enis_of_instance<'a>(
+        &'a self,
+        instance_id: &str,
+    ) -> impl Iterator<Item = &'a NetworkInterface> + use<'a> {
+        let id = instance_id.to_string();
+        self.enis_by_key(&eni_instance_key(instance_id))
+            .filter(move |e| e.attachment.as_ref().is_some_and(|a| a.instance_id == id))
+    }
+
+    /// ENIs in `subnet_id`, in id order, through the index.
+    pub fn enis_of_subnet<'a>(
+        &'a self,
+        subnet_id: &str,
+    ) -> impl Iterator<Item = &'a NetworkInterface> + use<'a> {
+        let id = subnet_id.to_string();
+        self.enis_by_key(&eni_subnet_key(subnet_id))
+            .filter(move |e| e.subnet_id == id)
+    }
+
+    fn enis_by_key<'a>(
+        &'a self,
+        key: &str,
+    ) -> impl Iterator<Item = &'a NetworkInterface> + use<'a> {
+        let ids: Vec<&'a str> = match self.network_interfaces.indexed(key) {
+            Some(set) => set.into_iter().collect(),
+            // Always installed by `install_indexes`; a full scan keeps this correct regardless.
+            None => self
+                .network_interfaces
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .collect(),
+        };
+        ids.into_iter()
+            .filter_map(|id| self.network_interfaces.get(id))
+    }
 }

@@ -228,6 +228,8 @@ fn a_dual_stack_vpc_built_with_the_aws_cli_survives_kill_9() {
         ])
         .json();
     assert_eq!(rules["SecurityGroupRules"].as_array().unwrap().len(), 2);
+    // In a VPC with IPv6 a new group already allows all IPv6 out (`::/0`), as EC2 does: adding
+    // it again is a duplicate.
     srv.aws(&[
         "ec2",
         "authorize-security-group-egress",
@@ -236,10 +238,23 @@ fn a_dual_stack_vpc_built_with_the_aws_cli_survives_kill_9() {
         "--ip-permissions",
         "IpProtocol=-1,Ipv6Ranges=[{CidrIpv6=::/0}]",
     ])
-    .json();
+    .fails_with("InvalidPermission.Duplicate", "::/0");
     let g = srv
         .aws(&["ec2", "describe-security-groups", "--group-ids", &sg])
         .json();
+    let egress = &g["SecurityGroups"][0]["IpPermissionsEgress"];
+    assert!(
+        egress
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["IpProtocol"] == "-1" && p["Ipv6Ranges"][0]["CidrIpv6"] == "::/0"),
+        "a new group in an IPv6 VPC allows all IPv6 egress: {egress}"
+    );
+    assert_eq!(
+        g["SecurityGroups"][0]["SecurityGroupArn"],
+        format!("arn:aws:ec2:us-east-1:123456789012:security-group/{sg}").as_str()
+    );
     let ingress = &g["SecurityGroups"][0]["IpPermissions"];
     assert!(
         ingress

@@ -2,7 +2,7 @@
 //! commands), boto3 (waiters `vpc_available`, `cluster_active`, `addon_active`,
 //! `nodegroup_active`, `instance_running`, `nodegroup_deleted`, `cluster_deleted`, and a
 //! paginator) and the AWS SDK for JavaScript v3 (its `waitUntil...` waiters): an existing IPv4
-//! VPC gets IPv6, a dual-stack subnet, IAM roles with the AWS-managed EKS policies, the CNI role
+//! VPC and its subnet get IPv6 (`associate-vpc-cidr-block`, `associate-subnet-cidr-block`), IAM roles with the AWS-managed EKS policies, the CNI role
 //! refused with only `AmazonEKS_CNI_Policy` and accepted with the IPv6 policy, an ipv6 cluster,
 //! the vpc-cni add-on, a node group, teardown. Same steps, same results.
 
@@ -44,6 +44,15 @@ fn with_cli(srv: &Server, n: &str) -> Value {
     let account = aws(&["sts", "get-caller-identity"])["Account"].clone();
     let vpc = s(&aws(&["ec2", "create-vpc", "--cidr-block", "10.0.0.0/16"])["Vpc"]["VpcId"]);
     aws(&["ec2", "wait", "vpc-available", "--vpc-ids", &vpc]);
+    // The existing IPv4 subnet, migrated below.
+    let subnet = s(&aws(&[
+        "ec2",
+        "create-subnet",
+        "--vpc-id",
+        &vpc,
+        "--cidr-block",
+        "10.0.1.0/24",
+    ])["Subnet"]["SubnetId"]);
     aws(&[
         "ec2",
         "associate-vpc-cidr-block",
@@ -67,16 +76,29 @@ fn with_cli(srv: &Server, n: &str) -> Value {
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
     let sub64 = block.replace("/56", "/64");
-    let subnet = s(&aws(&[
+    aws(&[
         "ec2",
-        "create-subnet",
-        "--vpc-id",
-        &vpc,
-        "--cidr-block",
-        "10.0.1.0/24",
+        "associate-subnet-cidr-block",
+        "--subnet-id",
+        &subnet,
         "--ipv6-cidr-block",
         &sub64,
-    ])["Subnet"]["SubnetId"]);
+    ]);
+    let mut subnet_block = String::new();
+    for _ in 0..30 {
+        let d = aws(&["ec2", "describe-subnets", "--subnet-ids", &subnet]);
+        let done = d["Subnets"][0]["Ipv6CidrBlockAssociationSet"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| a["Ipv6CidrBlockState"]["State"] == "associated")
+            .map(|a| s(&a["Ipv6CidrBlock"]));
+        if let Some(b) = done {
+            subnet_block = b;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
     aws(&[
         "ec2",
         "modify-subnet-attribute",
@@ -298,6 +320,7 @@ fn with_cli(srv: &Server, n: &str) -> Value {
     json!({
         "account": account,
         "vpc_ipv6_block": block.ends_with("/56"),
+        "subnet_ipv6_block": subnet_block == sub64,
         "ip_family": c["kubernetesNetworkConfig"]["ipFamily"],
         "service_cidr_108": s(&c["kubernetesNetworkConfig"]["serviceIpv6Cidr"]).ends_with("::/108"),
         "health_issues": rule_ids(&c),
@@ -317,6 +340,7 @@ fn the_seed_workflow_gives_the_same_results_with_the_cli_boto3_and_the_js_sdk() 
     let want = json!({
         "account": "123456789012",
         "vpc_ipv6_block": true,
+        "subnet_ipv6_block": true,
         "ip_family": "ipv6",
         "service_cidr_108": true,
         // The VPC's default security group predates its IPv6 block, so it has no IPv6 egress:

@@ -26,6 +26,15 @@ pub fn code(e: &Ec2Error) -> (u16, String) {
         Ec2Error::Unsupported { .. } => (400, "UnsupportedOperation".into()),
         Ec2Error::AddressInUse { .. } => (400, "InvalidParameterValue".into()),
         Ec2Error::IncorrectState { .. } => (400, "IncorrectState".into()),
+        Ec2Error::OperationNotPermitted { .. } => (400, "OperationNotPermitted".into()),
+        Ec2Error::InvalidNetworkInterfaceInUse { .. } => {
+            (400, "InvalidNetworkInterface.InUse".into())
+        }
+        Ec2Error::IncorrectInstanceState { .. } => (400, "IncorrectInstanceState".into()),
+        Ec2Error::AttachmentLimitExceeded { .. } => (400, "AttachmentLimitExceeded".into()),
+        Ec2Error::GatewayNotAttached { .. } => (400, "Gateway.NotAttached".into()),
+        Ec2Error::IdempotentParameterMismatch { .. } => (400, "IdempotentParameterMismatch".into()),
+        Ec2Error::InvalidPaginationToken { .. } => (400, "InvalidPaginationToken".into()),
         Ec2Error::InvalidFilter { .. } => (400, "InvalidParameterValue".into()),
         Ec2Error::TagLimitExceeded { .. } => (400, "TagLimitExceeded".into()),
         Ec2Error::FilterLimitExceeded { .. } => (400, "FilterLimitExceeded".into()),

@@ -1,15 +1,18 @@
-//! The EC2 Query API: `Action=...&Version=2016-11-15` form posts answered with XML.
+//! The EC2 Query API: `Action=...&Version=2016-11-15` form posts answered with XML. [`ACTIONS`]
+//! is the one table of served actions: dispatch, the InvalidAction message and the docs test all
+//! read it.
 
+pub mod compute;
 pub mod error;
+pub mod groups;
 pub mod limits;
+pub mod network;
+pub mod page;
 pub mod render;
 
 use region::Region;
 use region::ec2::Ec2Error;
-use region::ec2::instances::{AssignIpv6, RunInstances};
-use region::ec2::model::Tags;
-use region::ec2::security_groups::Permission;
-use region::ec2::vpc::{CidrAssociation, CreateSubnet, CreateVpc};
+use region::ec2::page::{PageRequest, Paged};
 
 use crate::query::Params;
 use crate::xml::Xml;
@@ -21,6 +24,122 @@ pub const VERSION: &str = "2016-11-15";
 pub struct Reply {
     pub status: u16,
     pub body: String,
+}
+
+/// What a handler works with.
+pub struct Ctx<'a> {
+    /// The region, through which writes run (or, with `DryRun=true`, run and are undone).
+    pub region: &'a Writer<'a>,
+    /// The action being answered.
+    pub action: &'a str,
+    /// The account that owns everything.
+    pub owner: String,
+    /// The region's name (`us-east-1`).
+    pub rname: String,
+    /// Key of the `NextToken` HMAC.
+    pub token_key: &'a [u8],
+}
+
+/// One action's handler: the inner XML of `<ActionResponse>`.
+pub type Handler = fn(&Ctx, &Params) -> Result<Xml, Ec2Error>;
+
+/// Every served action and its handler: the single source of what this endpoint answers.
+pub const ACTIONS: &[(&str, Handler)] = &[
+    ("CreateVpc", network::create_vpc),
+    ("AssociateVpcCidrBlock", network::associate_vpc_cidr_block),
+    (
+        "DisassociateVpcCidrBlock",
+        network::disassociate_vpc_cidr_block,
+    ),
+    ("DescribeVpcs", network::describe_vpcs),
+    ("DescribeVpcAttribute", network::describe_vpc_attribute),
+    ("ModifyVpcAttribute", network::modify_vpc_attribute),
+    ("DeleteVpc", network::delete_vpc),
+    ("CreateSubnet", network::create_subnet),
+    (
+        "AssociateSubnetCidrBlock",
+        network::associate_subnet_cidr_block,
+    ),
+    (
+        "DisassociateSubnetCidrBlock",
+        network::disassociate_subnet_cidr_block,
+    ),
+    ("ModifySubnetAttribute", network::modify_subnet_attribute),
+    ("DescribeSubnets", network::describe_subnets),
+    ("DeleteSubnet", network::delete_subnet),
+    ("CreateInternetGateway", network::create_internet_gateway),
+    ("AttachInternetGateway", network::attach_internet_gateway),
+    ("DetachInternetGateway", network::detach_internet_gateway),
+    ("DeleteInternetGateway", network::delete_internet_gateway),
+    (
+        "DescribeInternetGateways",
+        network::describe_internet_gateways,
+    ),
+    (
+        "CreateEgressOnlyInternetGateway",
+        network::create_egress_only_internet_gateway,
+    ),
+    (
+        "DeleteEgressOnlyInternetGateway",
+        network::delete_egress_only_internet_gateway,
+    ),
+    (
+        "DescribeEgressOnlyInternetGateways",
+        network::describe_egress_only_internet_gateways,
+    ),
+    ("CreateRouteTable", network::create_route_table),
+    ("CreateRoute", network::create_route),
+    ("DeleteRoute", network::delete_route),
+    ("AssociateRouteTable", network::associate_route_table),
+    ("DisassociateRouteTable", network::disassociate_route_table),
+    ("DeleteRouteTable", network::delete_route_table),
+    ("DescribeRouteTables", network::describe_route_tables),
+    ("CreateSecurityGroup", groups::create_security_group),
+    ("AuthorizeSecurityGroupIngress", groups::authorize),
+    ("AuthorizeSecurityGroupEgress", groups::authorize),
+    ("RevokeSecurityGroupIngress", groups::revoke),
+    ("RevokeSecurityGroupEgress", groups::revoke),
+    ("DeleteSecurityGroup", groups::delete_security_group),
+    ("DescribeSecurityGroups", groups::describe_security_groups),
+    (
+        "DescribeSecurityGroupRules",
+        groups::describe_security_group_rules,
+    ),
+    (
+        "DescribeAvailabilityZones",
+        compute::describe_availability_zones,
+    ),
+    ("DescribeInstanceTypes", compute::describe_instance_types),
+    ("RunInstances", compute::run_instances),
+    ("DescribeInstances", compute::describe_instances),
+    ("TerminateInstances", compute::terminate_instances),
+    ("CreateNetworkInterface", compute::create_network_interface),
+    ("DeleteNetworkInterface", compute::delete_network_interface),
+    ("AttachNetworkInterface", compute::attach_network_interface),
+    ("DetachNetworkInterface", compute::detach_network_interface),
+    (
+        "ModifyNetworkInterfaceAttribute",
+        compute::modify_network_interface_attribute,
+    ),
+    (
+        "DescribeNetworkInterfaces",
+        compute::describe_network_interfaces,
+    ),
+    ("AssignIpv6Addresses", compute::assign_ipv6_addresses),
+    ("UnassignIpv6Addresses", compute::unassign_ipv6_addresses),
+    ("CreateLaunchTemplate", compute::create_launch_template),
+    (
+        "DescribeLaunchTemplates",
+        compute::describe_launch_templates,
+    ),
+    ("CreateTags", compute::create_tags),
+    ("DeleteTags", compute::delete_tags),
+    ("DescribeTags", compute::describe_tags),
+];
+
+/// The names of every served action, in table order.
+pub fn action_names() -> impl Iterator<Item = &'static str> {
+    ACTIONS.iter().map(|(a, _)| *a)
 }
 
 /// `<Response><Errors><Error>...` as EC2 sends it.
@@ -49,113 +168,8 @@ fn domain_error(e: &Ec2Error, request_id: &str) -> Reply {
     error_reply(status, &code, &error::message(e), request_id)
 }
 
-/// The actions this endpoint answers.
-pub const ACTIONS: &[&str] = &[
-    "CreateVpc",
-    "AssociateVpcCidrBlock",
-    "DescribeVpcs",
-    "DeleteVpc",
-    "CreateSubnet",
-    "ModifySubnetAttribute",
-    "DescribeSubnets",
-    "DeleteSubnet",
-    "CreateInternetGateway",
-    "AttachInternetGateway",
-    "DetachInternetGateway",
-    "DeleteInternetGateway",
-    "DescribeInternetGateways",
-    "CreateEgressOnlyInternetGateway",
-    "DeleteEgressOnlyInternetGateway",
-    "DescribeEgressOnlyInternetGateways",
-    "CreateRouteTable",
-    "CreateRoute",
-    "DeleteRoute",
-    "AssociateRouteTable",
-    "DisassociateRouteTable",
-    "DeleteRouteTable",
-    "DescribeRouteTables",
-    "CreateSecurityGroup",
-    "AuthorizeSecurityGroupIngress",
-    "AuthorizeSecurityGroupEgress",
-    "RevokeSecurityGroupIngress",
-    "RevokeSecurityGroupEgress",
-    "DeleteSecurityGroup",
-    "DescribeSecurityGroups",
-    "DescribeInstanceTypes",
-    "RunInstances",
-    "DescribeInstances",
-    "TerminateInstances",
-    "DescribeNetworkInterfaces",
-    "AssignIpv6Addresses",
-    "UnassignIpv6Addresses",
-    "CreateTags",
-    "DeleteTags",
-    "DescribeTags",
-    "DescribeAvailabilityZones",
-];
-
-fn permissions(p: &Params) -> Vec<Permission> {
-    let mut perms: Vec<Permission> = p
-        .structs("IpPermissions")
-        .into_iter()
-        .map(|q| Permission {
-            protocol: q.get("IpProtocol"),
-            from_port: q.get("FromPort").and_then(|s| s.parse().ok()),
-            to_port: q.get("ToPort").and_then(|s| s.parse().ok()),
-            ipv4_ranges: q
-                .structs("IpRanges")
-                .into_iter()
-                .filter_map(|r| Some((r.get("CidrIp")?, r.get("Description"))))
-                .collect(),
-            ipv6_ranges: q
-                .structs("Ipv6Ranges")
-                .into_iter()
-                .filter_map(|r| Some((r.get("CidrIpv6")?, r.get("Description"))))
-                .collect(),
-            groups: q
-                .structs("Groups")
-                .into_iter()
-                .filter_map(|r| r.get("GroupId"))
-                .collect(),
-        })
-        .collect();
-    // The shorthand form: --protocol/--port/--cidr (CidrIp + IpProtocol + FromPort/ToPort).
-    if perms.is_empty()
-        && (p.get("CidrIp").is_some()
-            || p.get("IpProtocol").is_some()
-            || p.get("SourceSecurityGroupName").is_some())
-    {
-        perms.push(Permission {
-            protocol: p.get("IpProtocol"),
-            from_port: p.get("FromPort").and_then(|s| s.parse().ok()),
-            to_port: p.get("ToPort").and_then(|s| s.parse().ok()),
-            ipv4_ranges: p.get("CidrIp").map(|c| vec![(c, None)]).unwrap_or_default(),
-            ipv6_ranges: vec![],
-            groups: vec![],
-        });
-    }
-    perms
-}
-
-fn check_ports(p: &Params) -> Result<(), Ec2Error> {
-    for q in p.structs("IpPermissions") {
-        for f in ["FromPort", "ToPort"] {
-            if let Some(v) = q.get(f) {
-                if v.parse::<i32>().is_err() {
-                    return Err(Ec2Error::invalid(
-                        "IpPermissions",
-                        v,
-                        format!("{f} must be a whole number."),
-                    ));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Answer one EC2 request (already authenticated).
-pub fn handle(region: &Region, params: &Params, request_id: &str) -> Reply {
+/// Answer one EC2 request (already authenticated). `token_key` signs pagination tokens.
+pub fn handle(region: &Region, token_key: &[u8], params: &Params, request_id: &str) -> Reply {
     let Some(action) = params.get("Action").filter(|a| !a.is_empty()) else {
         return error_reply(
             400,
@@ -179,44 +193,52 @@ pub fn handle(region: &Region, params: &Params, request_id: &str) -> Reply {
     if let Err(e) = limits::check(params) {
         return domain_error(&e, request_id);
     }
+    let Some((_, handler)) = ACTIONS.iter().find(|(a, _)| *a == action) else {
+        return error_reply(
+            400,
+            "InvalidAction",
+            &format!(
+                "The action {action} is not valid for this web service. Supported actions: {}.",
+                action_names().collect::<Vec<_>>().join(", ")
+            ),
+            request_id,
+        );
+    };
     let dry_run = match params.bool("DryRun") {
         Ok(d) => d == Some(true),
         Err(e) => return domain_error(&e, request_id),
     };
-    let region = &Writer { region, dry_run };
-    match dispatch(region, &action, params) {
+    let writer = Writer { region, dry_run };
+    let ctx = Ctx {
+        region: &writer,
+        action: &action,
+        owner: region.config().account_id.clone(),
+        rname: region.config().name.clone(),
+        token_key,
+    };
+    match handler(&ctx, params) {
         // A dry run answers only once the request has been checked as a real one would be.
-        Ok(Some(_)) if dry_run => error_reply(
+        Ok(_) if dry_run => error_reply(
             412,
             "DryRunOperation",
             "Request would have succeeded, but DryRun flag is set.",
             request_id,
         ),
-        Ok(Some(inner)) => {
-            let mut x = Xml::new();
+        Ok(inner) => {
             let tag = format!("{action}Response");
             let body = format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{tag} xmlns=\"{XMLNS}\"><requestId>{request_id}</requestId>{inner}</{tag}>"
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{tag} xmlns=\"{XMLNS}\"><requestId>{request_id}</requestId>{}</{tag}>",
+                inner.finish()
             );
-            let _ = &mut x;
             Reply { status: 200, body }
         }
-        Ok(None) => error_reply(
-            400,
-            "InvalidAction",
-            &format!(
-                "The action {action} is not valid for this web service. Supported actions: {}.",
-                ACTIONS.join(", ")
-            ),
-            request_id,
-        ),
         Err(e) => domain_error(&e, request_id),
     }
 }
 
 /// The region as an action sees it: with `DryRun=true` every write runs and is then undone
 /// ([`Region::dry_run`]), so the answer says whether the request would have succeeded.
-struct Writer<'a> {
+pub struct Writer<'a> {
     region: &'a Region,
     dry_run: bool,
 }
@@ -229,7 +251,7 @@ impl std::ops::Deref for Writer<'_> {
 }
 
 impl Writer<'_> {
-    fn write<R, E: From<region::store::StoreError>>(
+    pub fn write<R, E: From<region::store::StoreError>>(
         &self,
         op: impl FnMut(&mut region::state::State, &mut region::Env) -> Result<R, E>,
     ) -> Result<R, E> {
@@ -241,531 +263,86 @@ impl Writer<'_> {
     }
 }
 
-fn ok_return() -> String {
-    "<return>true</return>".into()
-}
-
-fn dispatch(region: &Writer, action: &str, p: &Params) -> Result<Option<String>, Ec2Error> {
-    let owner = region.config().account_id.clone();
-    let rname = region.config().name.clone();
-    let mut x = Xml::new();
-    match action {
-        "CreateVpc" => {
-            let req = CreateVpc {
-                cidr_block: p.get("CidrBlock"),
-                amazon_provided_ipv6: p.bool("AmazonProvidedIpv6CidrBlock")?.unwrap_or(false),
-                tenancy: p.get("InstanceTenancy"),
-                tags: p.tag_specs("vpc"),
-            };
-            if p.get("Ipv6CidrBlock").is_some() || p.get("Ipv6Pool").is_some() {
-                return Err(Ec2Error::invalid(
-                    "Ipv6CidrBlock",
-                    p.get("Ipv6CidrBlock").unwrap_or_default(),
-                    "Bring-your-own IPv6 pools are not offered here; use --amazon-provided-ipv6-cidr-block.",
-                ));
-            }
-            let v = region.write(|s, env| s.create_vpc(env, req.clone()))?;
-            x.open("vpc");
-            render::vpc(&mut x, &v, &owner);
-            x.close("vpc");
-        }
-        "AssociateVpcCidrBlock" => {
-            let (vpc_id, a) = region.write(|s, env| {
-                s.associate_vpc_cidr_block(
-                    env,
-                    p.get("VpcId"),
-                    p.get("CidrBlock"),
-                    p.bool("AmazonProvidedIpv6CidrBlock")?.unwrap_or(false),
-                )
-            })?;
-            match a {
-                CidrAssociation::V6(a) => {
-                    x.open("ipv6CidrBlockAssociation");
-                    render::ipv6_assoc(&mut x, &a, "ipv6CidrBlockState");
-                    x.close("ipv6CidrBlockAssociation");
-                }
-                CidrAssociation::V4(a) => {
-                    x.open("cidrBlockAssociation")
-                        .leaf("associationId", &a.id)
-                        .leaf("cidrBlock", a.cidr);
-                    x.open("cidrBlockState")
-                        .leaf("state", "associated")
-                        .close("cidrBlockState");
-                    x.close("cidrBlockAssociation");
-                }
-            }
-            x.leaf("vpcId", vpc_id);
-        }
-        "DescribeVpcs" => {
-            let s = region.read();
-            let vpcs = s.describe_vpcs(&p.list("VpcId"), &p.filters())?;
-            x.items("vpcSet", &vpcs, |x, v| render::vpc(x, v, &owner));
-        }
-        "DeleteVpc" => {
-            region.write(|s, _| s.delete_vpc(p.get("VpcId")))?;
-            x = raw(ok_return());
-        }
-        "CreateSubnet" => {
-            let req = CreateSubnet {
-                vpc_id: p.get("VpcId"),
-                cidr_block: p.get("CidrBlock"),
-                ipv6_cidr_block: p.get("Ipv6CidrBlock"),
-                availability_zone: p.get("AvailabilityZone"),
-                outpost_arn: p.get("OutpostArn"),
-                tags: p.tag_specs("subnet"),
-            };
-            let sub = region.write(|s, env| s.create_subnet(env, req.clone()))?;
-            let s = region.read();
-            x.open("subnet");
-            render::subnet(&mut x, &sub, &s, &owner, &rname);
-            x.close("subnet");
-        }
-        "ModifySubnetAttribute" => {
-            let assign = p.bool("AssignIpv6AddressOnCreation.Value")?;
-            let public = p.bool("MapPublicIpOnLaunch.Value")?;
-            region.write(|s, _| s.modify_subnet_attribute(p.get("SubnetId"), assign, public))?;
-            x = raw(ok_return());
-        }
-        "DescribeSubnets" => {
-            let s = region.read();
-            let subnets = s.describe_subnets(&p.list("SubnetId"), &p.filters())?;
-            x.items("subnetSet", &subnets, |x, sub| {
-                render::subnet(x, sub, &s, &owner, &rname)
-            });
-        }
-        "DeleteSubnet" => {
-            region.write(|s, _| s.delete_subnet(p.get("SubnetId")))?;
-            x = raw(ok_return());
-        }
-        "CreateInternetGateway" => {
-            let tags = p.tag_specs("internet-gateway");
-            let g = region
-                .write(|s, env| Ok::<_, Ec2Error>(s.create_internet_gateway(env, tags.clone())))?;
-            x.open("internetGateway");
-            render::internet_gateway(&mut x, &g, &owner);
-            x.close("internetGateway");
-        }
-        "AttachInternetGateway" => {
-            region.write(|s, _| {
-                s.attach_internet_gateway(p.get("InternetGatewayId"), p.get("VpcId"))
-            })?;
-            x = raw(ok_return());
-        }
-        "DetachInternetGateway" => {
-            region.write(|s, _| {
-                s.detach_internet_gateway(p.get("InternetGatewayId"), p.get("VpcId"))
-            })?;
-            x = raw(ok_return());
-        }
-        "DeleteInternetGateway" => {
-            region.write(|s, _| s.delete_internet_gateway(p.get("InternetGatewayId")))?;
-            x = raw(ok_return());
-        }
-        "DescribeInternetGateways" => {
-            let s = region.read();
-            let gs = s.describe_internet_gateways(&p.list("InternetGatewayId"), &p.filters())?;
-            x.items("internetGatewaySet", &gs, |x, g| {
-                render::internet_gateway(x, g, &owner)
-            });
-        }
-        "CreateEgressOnlyInternetGateway" => {
-            let tags = p.tag_specs("egress-only-internet-gateway");
-            let g = region.write(|s, env| {
-                s.create_egress_only_internet_gateway(env, p.get("VpcId"), tags.clone())
-            })?;
-            x.opt("clientToken", p.get("ClientToken"));
-            x.open("egressOnlyInternetGateway");
-            render::egress_only_gateway(&mut x, &g);
-            x.close("egressOnlyInternetGateway");
-        }
-        "DeleteEgressOnlyInternetGateway" => {
-            region.write(|s, _| {
-                s.delete_egress_only_internet_gateway(p.get("EgressOnlyInternetGatewayId"))
-            })?;
-            x.leaf("returnCode", true);
-        }
-        "DescribeEgressOnlyInternetGateways" => {
-            let s = region.read();
-            let gs = s.describe_egress_only_gateways(
-                &p.list("EgressOnlyInternetGatewayId"),
-                &p.filters(),
-            )?;
-            x.items("egressOnlyInternetGatewaySet", &gs, |x, g| {
-                render::egress_only_gateway(x, g)
-            });
-        }
-        "CreateRouteTable" => {
-            let tags = p.tag_specs("route-table");
-            let rt =
-                region.write(|s, env| s.create_route_table(env, p.get("VpcId"), tags.clone()))?;
-            x.open("routeTable");
-            render::route_table(&mut x, &rt, &owner);
-            x.close("routeTable");
-        }
-        "CreateRoute" => {
-            region.write(|s, _| {
-                s.create_route(
-                    p.get("RouteTableId"),
-                    p.get("DestinationCidrBlock"),
-                    p.get("DestinationIpv6CidrBlock"),
-                    p.get("GatewayId"),
-                    p.get("EgressOnlyInternetGatewayId"),
-                )
-            })?;
-            x = raw(ok_return());
-        }
-        "DeleteRoute" => {
-            region.write(|s, _| {
-                s.delete_route(
-                    p.get("RouteTableId"),
-                    p.get("DestinationCidrBlock"),
-                    p.get("DestinationIpv6CidrBlock"),
-                )
-            })?;
-            x = raw(ok_return());
-        }
-        "AssociateRouteTable" => {
-            let id = region.write(|s, env| {
-                s.associate_route_table(env, p.get("RouteTableId"), p.get("SubnetId"))
-            })?;
-            x.leaf("associationId", id);
-            x.open("associationState")
-                .leaf("state", "associated")
-                .close("associationState");
-        }
-        "DisassociateRouteTable" => {
-            region.write(|s, _| s.disassociate_route_table(p.get("AssociationId")))?;
-            x = raw(ok_return());
-        }
-        "DeleteRouteTable" => {
-            region.write(|s, _| s.delete_route_table(p.get("RouteTableId")))?;
-            x = raw(ok_return());
-        }
-        "DescribeRouteTables" => {
-            let s = region.read();
-            let rts = s.describe_route_tables(&p.list("RouteTableId"), &p.filters())?;
-            x.items("routeTableSet", &rts, |x, r| {
-                render::route_table(x, r, &owner)
-            });
-        }
-        "CreateSecurityGroup" => {
-            let tags = p.tag_specs("security-group");
-            let g = region.write(|s, env| {
-                s.create_security_group(
-                    env,
-                    p.get("GroupName"),
-                    p.get("GroupDescription"),
-                    p.get("VpcId"),
-                    tags.clone(),
-                )
-            })?;
-            x.leaf("groupId", &g.id);
-            x.leaf(
-                "securityGroupArn",
-                format!("arn:aws:ec2:{rname}:{owner}:security-group/{}", g.id),
-            );
-        }
-        "AuthorizeSecurityGroupIngress" | "AuthorizeSecurityGroupEgress" => {
-            check_ports(p)?;
-            let egress = action.ends_with("Egress");
-            let group_id = p.get("GroupId");
-            let rules = region.write(|s, env| {
-                s.authorize_security_group(env, group_id.clone(), egress, permissions(p))
-            })?;
-            x.leaf("return", true);
-            let gid = group_id.unwrap_or_default();
-            x.items("securityGroupRuleSet", &rules, |x, r| {
-                render::rule(x, &gid, r, &owner)
-            });
-        }
-        "RevokeSecurityGroupIngress" | "RevokeSecurityGroupEgress" => {
-            check_ports(p)?;
-            let egress = action.ends_with("Egress");
-            region.write(|s, env| {
-                s.revoke_security_group(env, p.get("GroupId"), egress, permissions(p))
-            })?;
-            x = raw(ok_return());
-        }
-        "DeleteSecurityGroup" => {
-            region.write(|s, _| s.delete_security_group(p.get("GroupId")))?;
-            x = raw(ok_return());
-        }
-        "DescribeSecurityGroups" => {
-            let s = region.read();
-            let gs =
-                s.describe_security_groups(&p.list("GroupId"), &p.list("GroupName"), &p.filters())?;
-            x.items("securityGroupInfo", &gs, |x, g| {
-                render::security_group(x, g, &owner)
-            });
-        }
-        "DescribeInstanceTypes" => describe_instance_types(region, p, &mut x)?,
-        "DescribeAvailabilityZones" => {
-            x.items(
-                "availabilityZoneInfo",
-                ['a', 'b', 'c', 'd', 'e', 'f'],
-                |x, z| {
-                    x.leaf("zoneName", format!("{rname}{z}"))
-                        .leaf("zoneId", format!("use1-az{}", z as u32 - 'a' as u32 + 1))
-                        .leaf("zoneState", "available")
-                        .leaf("regionName", &rname)
-                        .leaf("zoneType", "availability-zone");
-                },
-            );
-        }
-        "RunInstances" => {
-            let metadata_ipv6 = match p.get("MetadataOptions.HttpProtocolIpv6").as_deref() {
-                None | Some("disabled") => false,
-                Some("enabled") => true,
-                Some(v) => {
-                    return Err(Ec2Error::invalid(
-                        "MetadataOptions.HttpProtocolIpv6",
-                        v,
-                        "Use enabled or disabled.",
-                    ));
-                }
-            };
-            let req = RunInstances {
-                image_id: p.get("ImageId"),
-                instance_type: p.get("InstanceType"),
-                min_count: p.int("MinCount")?,
-                max_count: p.int("MaxCount")?,
-                subnet_id: p
-                    .get("SubnetId")
-                    .or_else(|| p.get("NetworkInterface.1.SubnetId")),
-                security_group_ids: p.list("SecurityGroupId"),
-                key_name: p.get("KeyName"),
-                ipv6_address_count: p.int("Ipv6AddressCount")?,
-                private_ip_address: p.get("PrivateIpAddress"),
-                metadata_ipv6,
-                instance_tags: p.tag_specs("instance"),
-                eni_tags: p.tag_specs("network-interface"),
-            };
-            let r = region.write(|s, env| s.run_instances(env, req.clone()))?;
-            let s = region.read();
-            x.leaf("reservationId", &r.id).leaf("ownerId", &owner);
-            x.open("groupSet").close("groupSet");
-            x.items("instancesSet", &r.instances, |x, i| {
-                render::instance(x, i, &s, &owner, &rname)
-            });
-        }
-        "DescribeInstances" => {
-            let s = region.read();
-            let insts = s.describe_instances(&p.list("InstanceId"), &p.filters())?;
-            let mut reservations: Vec<(String, Vec<&region::ec2::model::Instance>)> = Vec::new();
-            for i in &insts {
-                match reservations
-                    .iter_mut()
-                    .find(|(r, _)| *r == i.reservation_id)
-                {
-                    Some((_, v)) => v.push(i),
-                    None => reservations.push((i.reservation_id.clone(), vec![i])),
-                }
-            }
-            x.items("reservationSet", &reservations, |x, (rid, is)| {
-                x.leaf("reservationId", rid).leaf("ownerId", &owner);
-                x.open("groupSet").close("groupSet");
-                x.items("instancesSet", is, |x, i| {
-                    render::instance(x, i, &s, &owner, &rname)
-                });
-            });
-        }
-        "TerminateInstances" => {
-            let changes = region.write(|s, _| s.terminate_instances(p.list("InstanceId")))?;
-            x.items("instancesSet", &changes, |x, (id, prev, cur)| {
-                x.leaf("instanceId", id);
-                x.open("currentState")
-                    .leaf("code", cur.code())
-                    .leaf("name", cur.name())
-                    .close("currentState");
-                x.open("previousState")
-                    .leaf("code", prev.code())
-                    .leaf("name", prev.name())
-                    .close("previousState");
-            });
-        }
-        "DescribeNetworkInterfaces" => {
-            let s = region.read();
-            let enis =
-                s.describe_network_interfaces(&p.list("NetworkInterfaceId"), &p.filters())?;
-            x.items("networkInterfaceSet", &enis, |x, e| {
-                render::network_interface(x, e, &s, &owner, &rname)
-            });
-        }
-        "AssignIpv6Addresses" => {
-            let req = AssignIpv6 {
-                eni_id: p.get("NetworkInterfaceId"),
-                address_count: p.int("Ipv6AddressCount")?,
-                addresses: p.list("Ipv6Addresses"),
-                prefix_count: p.int("Ipv6PrefixCount")?,
-                prefixes: p.list("Ipv6Prefix"),
-            };
-            let (eni, addrs, prefixes) = region.write(|s, env| s.assign_ipv6(env, req.clone()))?;
-            x.values("assignedIpv6Addresses", &addrs);
-            x.values("assignedIpv6PrefixSet", &prefixes);
-            x.leaf("networkInterfaceId", eni);
-        }
-        "UnassignIpv6Addresses" => {
-            let (eni, addrs, prefixes) = region.write(|s, _| {
-                s.unassign_ipv6(
-                    p.get("NetworkInterfaceId"),
-                    p.list("Ipv6Addresses"),
-                    p.list("Ipv6Prefix"),
-                )
-            })?;
-            x.leaf("networkInterfaceId", eni);
-            x.values("unassignedIpv6Addresses", &addrs);
-            x.values("unassignedIpv6PrefixSet", &prefixes);
-        }
-        "CreateLaunchTemplate" => {
-            let name = p
-                .get("LaunchTemplateName")
-                .ok_or(Ec2Error::MissingParameter {
-                    name: "LaunchTemplateName",
-                })?;
-            let metadata_ipv6 = match p
-                .get("LaunchTemplateData.MetadataOptions.HttpProtocolIpv6")
-                .as_deref()
-            {
-                None | Some("disabled") => false,
-                Some("enabled") => true,
-                Some(v) => {
-                    return Err(Ec2Error::invalid(
-                        "LaunchTemplateData.MetadataOptions.HttpProtocolIpv6",
-                        v,
-                        "Use enabled or disabled.",
-                    ));
-                }
-            };
-            let itype = p.get("LaunchTemplateData.InstanceType");
-            let t = region.write(|s, env| {
-                s.create_launch_template(env, &name, metadata_ipv6, itype.clone())
-                    .map_err(|e| {
-                        Ec2Error::invalid("LaunchTemplateName", name.clone(), e.to_string())
-                    })
-            })?;
-            x.open("launchTemplate");
-            launch_template(&mut x, &t, region.now());
-            x.close("launchTemplate");
-        }
-        "DescribeLaunchTemplates" => {
-            let s = region.read();
-            let ids = p.list("LaunchTemplateId");
-            let names = p.list("LaunchTemplateName");
-            let ts: Vec<_> = s
-                .launch_templates
-                .values()
-                .filter(|t| {
-                    (ids.is_empty() || ids.contains(&t.id))
-                        && (names.is_empty() || names.contains(&t.name))
-                })
-                .cloned()
-                .collect();
-            x.items("launchTemplates", &ts, |x, t| {
-                launch_template(x, t, region.now())
-            });
-        }
-        "CreateTags" => {
-            region.write(|s, _| s.create_tags(p.list("ResourceId"), p.tags("Tag")))?;
-            x = raw(ok_return());
-        }
-        "DeleteTags" => {
-            let keys: Vec<String> = p
-                .structs("Tag")
-                .into_iter()
-                .filter_map(|t| t.get("Key"))
-                .collect();
-            region.write(|s, _| s.delete_tags(p.list("ResourceId"), keys.clone()))?;
-            x = raw(ok_return());
-        }
-        "DescribeTags" => {
-            let s = region.read();
-            let tags = s.describe_tags(&p.filters())?;
-            x.items("tagSet", &tags, |x, t| {
-                x.leaf("resourceId", &t.resource_id)
-                    .leaf("resourceType", t.resource_type)
-                    .leaf("key", &t.key)
-                    .leaf("value", &t.value);
-            });
-        }
-        _ => return Ok(None),
+impl Ctx<'_> {
+    /// The page this request asks for (see [`page::request`]).
+    pub fn page(&self, p: &Params, ids_param: Option<&str>) -> Result<PageRequest, Ec2Error> {
+        page::request(self.token_key, self.action, p, ids_param)
     }
-    Ok(Some(x.finish()))
+
+    /// `<nextToken>` when more results follow.
+    pub fn next_token<T>(&self, x: &mut Xml, paged: &Paged<T>) {
+        if let Some(last) = &paged.last {
+            x.leaf("nextToken", page::encode(self.token_key, self.action, last));
+        }
+    }
+
+    /// The `ClientToken` of an idempotent call with the fingerprint of the rest of the request.
+    pub fn client_token(&self, p: &Params) -> Option<(String, String)> {
+        let token = p.get("ClientToken")?;
+        let fp = region::ec2::tokens::fingerprint(
+            p.iter()
+                .filter(|(k, _)| !matches!(*k, "ClientToken" | "DryRun" | "Action" | "Version")),
+        );
+        Some((token, fp))
+    }
 }
 
-fn raw(s: String) -> Xml {
+/// `<return>true</return>`.
+pub fn ok_return() -> Xml {
     let mut x = Xml::new();
-    x.raw(&s);
+    x.leaf("return", true);
     x
 }
 
-fn describe_instance_types(region: &Region, p: &Params, x: &mut Xml) -> Result<(), Ec2Error> {
-    let names = p.list("InstanceType");
-    let filters = p.filters();
-    region::ec2::filter::validate(
-        &filters,
-        "DescribeInstanceTypes",
-        &[
-            "instance-type",
-            "hypervisor",
-            "bare-metal",
-            "network-info.ipv6-supported",
-        ],
-        "instance-type, hypervisor, bare-metal, network-info.ipv6-supported",
-    )?;
-    let cat = region.catalog();
-    let mut types = Vec::new();
-    if names.is_empty() {
-        types.extend(cat.all());
-    } else {
-        for n in &names {
-            types.push(cat.get(n).ok_or_else(|| {
-                Ec2Error::invalid("InstanceType", n.clone(), "The instance type does not exist in this region; see `aws ec2 describe-instance-types`.")
-            })?);
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docs_region_md_lists_every_served_ec2_action() {
+        let doc = include_str!("../../../../docs/region.md");
+        let missing: Vec<&str> = action_names()
+            .filter(|a| !doc.contains(&format!("`{a}`")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "docs/region.md does not list {missing:?}"
+        );
     }
-    let none = Tags::new();
-    let types: Vec<_> = types
-        .into_iter()
-        .filter(|t| {
-            region::ec2::filter::matches(&filters, &none, |n| match n {
-                "instance-type" => vec![t.name.clone()],
-                "hypervisor" => vec![hypervisor(t)],
-                "bare-metal" => vec![t.bare_metal.to_string()],
-                "network-info.ipv6-supported" => vec!["true".into()],
-                _ => vec![],
-            })
-        })
-        .collect();
-    x.items("instanceTypeSet", types, |x, t| {
-        x.leaf("instanceType", &t.name)
-            .leaf("currentGeneration", true)
-            .leaf("bareMetal", t.bare_metal);
-        if !t.bare_metal || t.hypervisor != region::catalog::Hypervisor::Unknown {
-            x.leaf("hypervisor", hypervisor(t));
-        }
-        x.open("networkInfo")
-            .leaf("maximumNetworkInterfaces", t.max_enis)
-            .leaf("ipv4AddressesPerInterface", t.ipv4_per_eni)
-            .leaf("ipv6AddressesPerInterface", t.ipv6_per_eni())
-            .leaf("ipv6Supported", true)
-            .leaf("maximumNetworkCards", 1)
-            .close("networkInfo");
-    });
-    Ok(())
-}
 
-fn launch_template(x: &mut Xml, t: &region::eks::model::LaunchTemplate, now: u64) {
-    x.leaf("launchTemplateId", &t.id)
-        .leaf("launchTemplateName", &t.name)
-        .leaf("createTime", crate::xml::iso8601(now))
-        .leaf("defaultVersionNumber", 1)
-        .leaf("latestVersionNumber", 1);
-}
+    #[test]
+    fn the_invalid_action_message_lists_exactly_the_served_actions() {
+        let region = region::Region::open(
+            region::RegionConfig {
+                name: "us-east-1".into(),
+                account_id: "123456789012".into(),
+            },
+            Box::new(region::store::MemStore::default()),
+            Box::new(<rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1)),
+            Box::new(|| 0),
+        )
+        .unwrap();
+        let r = handle(
+            &region,
+            b"k",
+            &Params::parse(b"Action=Nope&Version=2016-11-15"),
+            "r",
+        );
+        let listed = r
+            .body
+            .split_once("Supported actions: ")
+            .and_then(|(_, rest)| rest.split_once(".</Message>"))
+            .map(|(l, _)| l.split(", ").collect::<Vec<_>>())
+            .unwrap();
+        assert_eq!(listed, action_names().collect::<Vec<_>>());
+    }
 
-fn hypervisor(t: &region::catalog::InstanceType) -> String {
-    match t.hypervisor {
-        region::catalog::Hypervisor::Nitro => "nitro".into(),
-        region::catalog::Hypervisor::Xen => "xen".into(),
-        region::catalog::Hypervisor::Unknown => "unknown".into(),
+    #[test]
+    fn every_action_is_served_once() {
+        let mut names: Vec<&str> = action_names().collect();
+        let n = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), n, "an action appears twice in ACTIONS");
     }
 }

@@ -15,39 +15,68 @@ pub fn tags(x: &mut Xml, tags: &Tags) {
 }
 
 pub fn vpc(x: &mut Xml, v: &Vpc, owner: &str) {
+    let v4 = v
+        .ipv4_associations
+        .iter()
+        .map(|a| (a, "associated"))
+        .chain(v.ipv4_disassociated.iter().map(|a| (a, "disassociated")));
+    let v6 = v
+        .ipv6_associations
+        .iter()
+        .map(|a| (a, "associated"))
+        .chain(v.ipv6_disassociated.iter().map(|a| (a, "disassociated")));
     x.leaf("vpcId", &v.id)
         .leaf("ownerId", owner)
         .leaf("state", "available")
         .leaf("cidrBlock", v.cidr_block)
-        .items("cidrBlockAssociationSet", &v.ipv4_associations, |x, a| {
-            x.leaf("associationId", &a.id).leaf("cidrBlock", a.cidr);
-            x.open("cidrBlockState")
-                .leaf("state", "associated")
-                .close("cidrBlockState");
+        .items("cidrBlockAssociationSet", v4, |x, (a, state)| {
+            ipv4_assoc(x, a, state)
         })
-        .items(
-            "ipv6CidrBlockAssociationSet",
-            &v.ipv6_associations,
-            |x, a| ipv6_assoc(x, a, "ipv6CidrBlockState"),
-        )
+        .items("ipv6CidrBlockAssociationSet", v6, |x, (a, state)| {
+            ipv6_assoc(x, a, "ipv6CidrBlockState", state, true)
+        })
         .leaf("dhcpOptionsId", "default")
         .leaf("instanceTenancy", &v.tenancy)
         .leaf("isDefault", false);
     tags(x, &v.tags);
 }
 
-pub fn ipv6_assoc(x: &mut Xml, a: &Ipv6Association, state_tag: &str) {
+/// A VPC IPv4 block association in `state`.
+pub fn ipv4_assoc(x: &mut Xml, a: &Ipv4Association, state: &str) {
+    x.leaf("associationId", &a.id).leaf("cidrBlock", a.cidr);
+    x.open("cidrBlockState")
+        .leaf("state", state)
+        .close("cidrBlockState");
+}
+
+/// An IPv6 block association in `state` (`associating` in the reply that made it,
+/// `associated` after, `disassociating`/`disassociated` on the way out); VPC associations
+/// (`vpc`) also name their pool and border group.
+pub fn ipv6_assoc(x: &mut Xml, a: &Ipv6Association, state_tag: &str, state: &str, vpc: bool) {
     x.leaf("associationId", &a.id).leaf("ipv6CidrBlock", a.cidr);
-    x.open(state_tag)
-        .leaf("state", "associated")
-        .close(state_tag);
-    x.leaf("networkBorderGroup", &a.border_group)
-        .leaf("ipv6Pool", "Amazon");
+    x.open(state_tag).leaf("state", state).close(state_tag);
+    if vpc {
+        x.leaf("networkBorderGroup", &a.border_group)
+            .leaf("ipv6Pool", "Amazon");
+    }
+    x.leaf("ipv6AddressAttribute", "public")
+        .leaf("ipSource", "amazon");
 }
 
 pub fn subnet(x: &mut Xml, s: &Subnet, state: &State, owner: &str, region: &str) {
-    let used = state.used_ipv4(&s.id).len() as u64;
-    let total = (1u64 << (32 - u32::from(s.cidr_block.prefix_len()))).saturating_sub(5);
+    let available = match s.cidr_block {
+        Some(c) => {
+            let used = state.used_ipv4(&s.id).len() as u64;
+            let total = (1u64 << (32 - u32::from(c.prefix_len()))).saturating_sub(5);
+            total.saturating_sub(used)
+        }
+        None => 0,
+    };
+    let v6 = s
+        .ipv6
+        .iter()
+        .map(|a| (a, "associated"))
+        .chain(s.ipv6_disassociated.iter().map(|a| (a, "disassociated")));
     x.leaf("subnetId", &s.id)
         .leaf(
             "subnetArn",
@@ -56,28 +85,37 @@ pub fn subnet(x: &mut Xml, s: &Subnet, state: &State, owner: &str, region: &str)
         .leaf("state", "available")
         .leaf("vpcId", &s.vpc_id)
         .leaf("ownerId", owner)
-        .leaf("cidrBlock", s.cidr_block)
-        .leaf("availableIpAddressCount", total.saturating_sub(used))
+        .opt("cidrBlock", s.cidr_block)
+        .leaf("availableIpAddressCount", available)
         .leaf("availabilityZone", &s.availability_zone)
-        .leaf("availabilityZoneId", az_id(&s.availability_zone))
+        .opt(
+            "availabilityZoneId",
+            region::zones::id_of(region, &s.availability_zone),
+        )
         .leaf("defaultForAz", false)
         .leaf("mapPublicIpOnLaunch", s.map_public_ip_on_launch)
+        .leaf("mapCustomerOwnedIpOnLaunch", false)
         .leaf("assignIpv6AddressOnCreation", s.assign_ipv6_on_creation)
-        .items("ipv6CidrBlockAssociationSet", &s.ipv6, |x, a| {
-            x.leaf("associationId", &a.id).leaf("ipv6CidrBlock", a.cidr);
-            x.open("ipv6CidrBlockState")
-                .leaf("state", "associated")
-                .close("ipv6CidrBlockState");
+        .items("ipv6CidrBlockAssociationSet", v6, |x, (a, st)| {
+            ipv6_assoc(x, a, "ipv6CidrBlockState", st, false)
         })
-        .leaf("ipv6Native", false)
+        .leaf("ipv6Native", s.ipv6_native)
         .leaf("enableDns64", false)
         .opt("outpostArn", s.outpost_arn.as_ref());
+    // EC2's defaults: IP-based names, except IPv6-only subnets, which only have resource names.
+    x.open("privateDnsNameOptionsOnLaunch")
+        .leaf(
+            "hostnameType",
+            if s.ipv6_native {
+                "resource-name"
+            } else {
+                "ip-name"
+            },
+        )
+        .leaf("enableResourceNameDnsARecord", false)
+        .leaf("enableResourceNameDnsAAAARecord", false)
+        .close("privateDnsNameOptionsOnLaunch");
     tags(x, &s.tags);
-}
-
-fn az_id(az: &str) -> String {
-    let letter = az.chars().last().unwrap_or('a');
-    format!("use1-az{}", (letter as u32).saturating_sub('a' as u32) + 1)
 }
 
 pub fn internet_gateway(x: &mut Xml, g: &InternetGateway, owner: &str) {
@@ -195,9 +233,15 @@ fn permissions(x: &mut Xml, tag: &str, rules: &[&Rule], owner: &str) {
     });
 }
 
-pub fn security_group(x: &mut Xml, g: &SecurityGroup, owner: &str) {
+/// `arn:aws:ec2:REGION:ACCOUNT:security-group/sg-...`.
+pub fn security_group_arn(region: &str, owner: &str, id: &str) -> String {
+    format!("arn:aws:ec2:{region}:{owner}:security-group/{id}")
+}
+
+pub fn security_group(x: &mut Xml, g: &SecurityGroup, owner: &str, region: &str) {
     x.leaf("ownerId", owner)
         .leaf("groupId", &g.id)
+        .leaf("securityGroupArn", security_group_arn(region, owner, &g.id))
         .leaf("groupName", &g.name)
         .leaf("groupDescription", &g.description)
         .leaf("vpcId", &g.vpc_id);
@@ -283,7 +327,7 @@ pub fn network_interface(
         .leaf("macAddress", &e.mac_address)
         .leaf("privateIpAddress", e.private_ipv4)
         .leaf("privateDnsName", private_dns(e.private_ipv4, region))
-        .leaf("sourceDestCheck", true)
+        .leaf("sourceDestCheck", e.source_dest_check)
         .leaf("interfaceType", "interface");
     group_set(x, &e.security_groups, state);
     if let Some(a) = &e.attachment {
@@ -295,7 +339,7 @@ pub fn network_interface(
             .leaf("networkCardIndex", 0)
             .leaf("status", "attached")
             .leaf("attachTime", iso8601(a.attach_time))
-            .leaf("deleteOnTermination", true)
+            .leaf("deleteOnTermination", a.delete_on_termination)
             .close("attachment");
     }
     x.items("privateIpAddressesSet", [e.private_ipv4], |x, ip| {
@@ -355,15 +399,57 @@ pub fn instance(x: &mut Xml, i: &Instance, state: &State, owner: &str, region: &
         )
         .leaf("instanceMetadataTags", "disabled")
         .close("metadataOptions");
-    let enis: Vec<&NetworkInterface> = state
-        .network_interfaces
-        .values()
-        .filter(|e| e.attachment.as_ref().is_some_and(|a| a.instance_id == i.id))
-        .collect();
+    let enis: Vec<&NetworkInterface> = state.enis_of_instance(&i.id).collect();
     // botocore reads the members of InstanceNetworkInterface and ignores the rest, so the
     // full NetworkInterface rendering serves here too.
     x.items("networkInterfaceSet", enis, |x, e| {
         network_interface(x, e, state, owner, region)
     });
     tags(x, &i.tags);
+}
+
+pub fn hypervisor(t: &region::catalog::InstanceType) -> &'static str {
+    match t.hypervisor {
+        region::catalog::Hypervisor::Nitro => "nitro",
+        region::catalog::Hypervisor::Xen => "xen",
+        region::catalog::Hypervisor::Unknown => "unknown",
+    }
+}
+
+/// An `InstanceTypeInfo`. vCPUs, memory and processor come from the catalogue's estimates by
+/// family and size (see `region::catalog`).
+pub fn instance_type(x: &mut Xml, t: &region::catalog::InstanceType) {
+    x.leaf("instanceType", &t.name)
+        .leaf("currentGeneration", true)
+        .leaf("bareMetal", t.bare_metal);
+    if !t.bare_metal || t.hypervisor != region::catalog::Hypervisor::Unknown {
+        x.leaf("hypervisor", hypervisor(t));
+    }
+    x.open("processorInfo")
+        .values("supportedArchitectures", [t.architecture()])
+        .leaf("manufacturer", t.manufacturer())
+        .close("processorInfo");
+    x.open("vCpuInfo")
+        .leaf("defaultVCpus", t.vcpus())
+        .leaf("defaultCores", t.vcpus().div_ceil(2).max(1))
+        .leaf("defaultThreadsPerCore", if t.vcpus() > 1 { 2 } else { 1 })
+        .close("vCpuInfo");
+    x.open("memoryInfo")
+        .leaf("sizeInMiB", t.memory_mib())
+        .close("memoryInfo");
+    x.open("networkInfo")
+        .leaf("maximumNetworkInterfaces", t.max_enis)
+        .leaf("ipv4AddressesPerInterface", t.ipv4_per_eni)
+        .leaf("ipv6AddressesPerInterface", t.ipv6_per_eni())
+        .leaf("ipv6Supported", true)
+        .leaf("maximumNetworkCards", 1)
+        .close("networkInfo");
+}
+
+pub fn launch_template(x: &mut Xml, t: &region::eks::model::LaunchTemplate, now: u64) {
+    x.leaf("launchTemplateId", &t.id)
+        .leaf("launchTemplateName", &t.name)
+        .leaf("createTime", iso8601(now))
+        .leaf("defaultVersionNumber", 1)
+        .leaf("latestVersionNumber", 1);
 }

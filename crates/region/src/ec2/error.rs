@@ -90,6 +90,44 @@ pub enum Ec2Error {
     #[error("{message}")]
     IncorrectState { message: String },
 
+    #[error("{message}")]
+    OperationNotPermitted { message: String },
+
+    #[error(
+        "Network interface '{eni}' is currently in use (attached to {instance}); detach it first."
+    )]
+    InvalidNetworkInterfaceInUse { eni: String, instance: String },
+
+    #[error(
+        "The instance '{instance}' is not in a state from which it can take an interface ({state})."
+    )]
+    IncorrectInstanceState {
+        instance: String,
+        state: &'static str,
+    },
+
+    #[error(
+        "Instance {instance} ({instance_type}) already has {limit} network interfaces, the most its type supports."
+    )]
+    AttachmentLimitExceeded {
+        instance: String,
+        instance_type: String,
+        limit: u32,
+    },
+
+    #[error(
+        "resource {gateway} is not attached to network {vpc_id}; `aws ec2 describe-internet-gateways --internet-gateway-ids {gateway}` shows where it is attached."
+    )]
+    GatewayNotAttached { gateway: String, vpc_id: String },
+
+    #[error(
+        "The client token {token} was already used by a different {action} request; use a new token for a new request (replaying the same request returns its first result)."
+    )]
+    IdempotentParameterMismatch { token: String, action: String },
+
+    #[error("Invalid value for {name}: {message}")]
+    InvalidPaginationToken { name: &'static str, message: String },
+
     #[error("The filter '{name}' is invalid for {action}; supported filters are: {supported}.")]
     InvalidFilter {
         name: String,

@@ -3,6 +3,7 @@
 use super::error::Ec2Error;
 use super::lookup;
 use super::model::*;
+use super::page::{PageRequest, Paged};
 use crate::ids::Kind;
 use crate::state::State;
 
@@ -82,15 +83,29 @@ pub fn matches(filters: &[Filter], tags: &Tags, facts: impl Fn(&str) -> Vec<Stri
     })
 }
 
+/// The rows named by `ids` (every one must exist), or all rows; in id order, from the page start.
 fn by_ids<'a, T: Clone>(
     table: &'a crate::table::Table<T>,
     kind: Kind,
     ids: &[String],
-) -> Result<Vec<&'a T>, Ec2Error> {
+    page: &PageRequest,
+) -> Result<Box<dyn Iterator<Item = &'a T> + 'a>, Ec2Error> {
     if ids.is_empty() {
-        return Ok(table.values().collect());
+        return Ok(Box::new(table.range_after(page.after.as_deref())));
     }
-    ids.iter().map(|id| lookup(table, kind, id)).collect()
+    let mut named: Vec<(String, &'a T)> = Vec::with_capacity(ids.len());
+    for id in ids {
+        named.push((id.clone(), lookup(table, kind, id)?));
+    }
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    named.dedup_by(|a, b| a.0 == b.0);
+    let page = page.clone();
+    Ok(Box::new(
+        named
+            .into_iter()
+            .filter(move |(id, _)| page.admits(id))
+            .map(|(_, v)| v),
+    ))
 }
 
 const VPC_FILTERS: &[&str] = &[
@@ -150,183 +165,198 @@ const ENI_FILTERS: &[&str] = &[
 ];
 
 impl State {
-    pub fn describe_vpcs(&self, ids: &[String], filters: &[Filter]) -> Result<Vec<Vpc>, Ec2Error> {
+    pub fn describe_vpcs(
+        &self,
+        ids: &[String],
+        filters: &[Filter],
+        page: &PageRequest,
+    ) -> Result<Paged<Vpc>, Ec2Error> {
         validate(
             filters,
             "DescribeVpcs",
             VPC_FILTERS,
             "vpc-id, cidr, ipv6-cidr-block-association.ipv6-cidr-block, state, tag:KEY",
         )?;
-        Ok(by_ids(&self.vpcs, Kind::Vpc, ids)?
-            .into_iter()
-            .filter(|v| {
-                matches(filters, &v.tags, |n| match n {
-                    "vpc-id" => vec![v.id.clone()],
-                    "cidr" => vec![v.cidr_block.to_string()],
-                    "cidr-block-association.cidr-block" => {
-                        v.ipv4_cidrs().map(|c| c.to_string()).collect()
-                    }
-                    "ipv6-cidr-block-association.ipv6-cidr-block" => {
-                        v.ipv6_cidrs().map(|c| c.to_string()).collect()
-                    }
-                    "state" => vec!["available".into()],
-                    "is-default" => vec!["false".into()],
-                    _ => vec![],
+        Ok(page.cut(
+            by_ids(&self.vpcs, Kind::Vpc, ids, page)?
+                .filter(|v| {
+                    matches(filters, &v.tags, |n| match n {
+                        "vpc-id" => vec![v.id.clone()],
+                        "cidr" => vec![v.cidr_block.to_string()],
+                        "cidr-block-association.cidr-block" => {
+                            v.ipv4_cidrs().map(|c| c.to_string()).collect()
+                        }
+                        "ipv6-cidr-block-association.ipv6-cidr-block" => {
+                            v.ipv6_cidrs().map(|c| c.to_string()).collect()
+                        }
+                        "state" => vec!["available".into()],
+                        "is-default" => vec!["false".into()],
+                        _ => vec![],
+                    })
                 })
-            })
-            .cloned()
-            .collect())
+                .cloned(),
+            |v| v.id.clone(),
+        ))
     }
 
     pub fn describe_subnets(
         &self,
         ids: &[String],
         filters: &[Filter],
-    ) -> Result<Vec<Subnet>, Ec2Error> {
+        page: &PageRequest,
+    ) -> Result<Paged<Subnet>, Ec2Error> {
         validate(
             filters,
             "DescribeSubnets",
             SUBNET_FILTERS,
             "subnet-id, vpc-id, cidr-block, availability-zone, ipv6-cidr-block-association.ipv6-cidr-block, tag:KEY",
         )?;
-        Ok(by_ids(&self.subnets, Kind::Subnet, ids)?
-            .into_iter()
-            .filter(|s| {
-                matches(filters, &s.tags, |n| match n {
-                    "subnet-id" => vec![s.id.clone()],
-                    "vpc-id" => vec![s.vpc_id.clone()],
-                    "cidr-block" => vec![s.cidr_block.to_string()],
-                    "availability-zone" => vec![s.availability_zone.clone()],
-                    "ipv6-cidr-block-association.ipv6-cidr-block" => {
-                        s.ipv6.iter().map(|a| a.cidr.to_string()).collect()
-                    }
-                    "state" => vec!["available".into()],
-                    "assign-ipv6-address-on-creation" => {
-                        vec![s.assign_ipv6_on_creation.to_string()]
-                    }
-                    _ => vec![],
+        Ok(page.cut(
+            by_ids(&self.subnets, Kind::Subnet, ids, page)?
+                .filter(|s| {
+                    matches(filters, &s.tags, |n| match n {
+                        "subnet-id" => vec![s.id.clone()],
+                        "vpc-id" => vec![s.vpc_id.clone()],
+                        "cidr-block" => s.cidr_block.iter().map(|c| c.to_string()).collect(),
+                        "availability-zone" => vec![s.availability_zone.clone()],
+                        "ipv6-cidr-block-association.ipv6-cidr-block" => {
+                            s.ipv6.iter().map(|a| a.cidr.to_string()).collect()
+                        }
+                        "state" => vec!["available".into()],
+                        "assign-ipv6-address-on-creation" => {
+                            vec![s.assign_ipv6_on_creation.to_string()]
+                        }
+                        _ => vec![],
+                    })
                 })
-            })
-            .cloned()
-            .collect())
+                .cloned(),
+            |v| v.id.clone(),
+        ))
     }
 
     pub fn describe_internet_gateways(
         &self,
         ids: &[String],
         filters: &[Filter],
-    ) -> Result<Vec<InternetGateway>, Ec2Error> {
+        page: &PageRequest,
+    ) -> Result<Paged<InternetGateway>, Ec2Error> {
         validate(
             filters,
             "DescribeInternetGateways",
             IGW_FILTERS,
             "internet-gateway-id, attachment.vpc-id, tag:KEY",
         )?;
-        Ok(by_ids(&self.internet_gateways, Kind::InternetGateway, ids)?
-            .into_iter()
-            .filter(|g| {
-                matches(filters, &g.tags, |n| match n {
-                    "internet-gateway-id" => vec![g.id.clone()],
-                    "attachment.vpc-id" => g.attached_vpc.iter().cloned().collect(),
-                    "attachment.state" => g
-                        .attached_vpc
-                        .iter()
-                        .map(|_| "available".to_string())
-                        .collect(),
-                    _ => vec![],
+        Ok(page.cut(
+            by_ids(&self.internet_gateways, Kind::InternetGateway, ids, page)?
+                .filter(|g| {
+                    matches(filters, &g.tags, |n| match n {
+                        "internet-gateway-id" => vec![g.id.clone()],
+                        "attachment.vpc-id" => g.attached_vpc.iter().cloned().collect(),
+                        "attachment.state" => g
+                            .attached_vpc
+                            .iter()
+                            .map(|_| "available".to_string())
+                            .collect(),
+                        _ => vec![],
+                    })
                 })
-            })
-            .cloned()
-            .collect())
+                .cloned(),
+            |v| v.id.clone(),
+        ))
     }
 
     pub fn describe_egress_only_gateways(
         &self,
         ids: &[String],
         filters: &[Filter],
-    ) -> Result<Vec<EgressOnlyInternetGateway>, Ec2Error> {
+        page: &PageRequest,
+    ) -> Result<Paged<EgressOnlyInternetGateway>, Ec2Error> {
         validate(
             filters,
             "DescribeEgressOnlyInternetGateways",
             EIGW_FILTERS,
             "egress-only-internet-gateway-id, attachment.vpc-id, tag:KEY",
         )?;
-        Ok(by_ids(
-            &self.egress_only_gateways,
-            Kind::EgressOnlyInternetGateway,
-            ids,
-        )?
-        .into_iter()
-        .filter(|g| {
-            matches(filters, &g.tags, |n| match n {
-                "egress-only-internet-gateway-id" => vec![g.id.clone()],
-                "attachment.vpc-id" => vec![g.vpc_id.clone()],
-                _ => vec![],
+        Ok(page.cut(
+            by_ids(
+                &self.egress_only_gateways,
+                Kind::EgressOnlyInternetGateway,
+                ids,
+                page,
+            )?
+            .filter(|g| {
+                matches(filters, &g.tags, |n| match n {
+                    "egress-only-internet-gateway-id" => vec![g.id.clone()],
+                    "attachment.vpc-id" => vec![g.vpc_id.clone()],
+                    _ => vec![],
+                })
             })
-        })
-        .cloned()
-        .collect())
+            .cloned(),
+            |v| v.id.clone(),
+        ))
     }
 
     pub fn describe_route_tables(
         &self,
         ids: &[String],
         filters: &[Filter],
-    ) -> Result<Vec<RouteTable>, Ec2Error> {
+        page: &PageRequest,
+    ) -> Result<Paged<RouteTable>, Ec2Error> {
         validate(
             filters,
             "DescribeRouteTables",
             RTB_FILTERS,
             "route-table-id, vpc-id, association.subnet-id, association.main, route.*, tag:KEY",
         )?;
-        Ok(by_ids(&self.route_tables, Kind::RouteTable, ids)?
-            .into_iter()
-            .filter(|r| {
-                matches(filters, &r.tags, |n| match n {
-                    "route-table-id" => vec![r.id.clone()],
-                    "vpc-id" => vec![r.vpc_id.clone()],
-                    "association.subnet-id" => {
-                        r.associations.iter().map(|a| a.subnet_id.clone()).collect()
-                    }
-                    "association.main" => vec![r.main.to_string()],
-                    "route.destination-cidr-block" => r
-                        .routes
-                        .iter()
-                        .filter_map(|x| match x.destination {
-                            Destination::V4(n) => Some(n.to_string()),
-                            _ => None,
-                        })
-                        .collect(),
-                    "route.destination-ipv6-cidr-block" => r
-                        .routes
-                        .iter()
-                        .filter_map(|x| match x.destination {
-                            Destination::V6(n) => Some(n.to_string()),
-                            _ => None,
-                        })
-                        .collect(),
-                    "route.gateway-id" => r
-                        .routes
-                        .iter()
-                        .filter_map(|x| match &x.target {
-                            Target::InternetGateway(g) => Some(g.clone()),
-                            Target::Local => Some("local".into()),
-                            _ => None,
-                        })
-                        .collect(),
-                    "route.egress-only-internet-gateway-id" => r
-                        .routes
-                        .iter()
-                        .filter_map(|x| match &x.target {
-                            Target::EgressOnlyInternetGateway(g) => Some(g.clone()),
-                            _ => None,
-                        })
-                        .collect(),
-                    _ => vec![],
+        Ok(page.cut(
+            by_ids(&self.route_tables, Kind::RouteTable, ids, page)?
+                .filter(|r| {
+                    matches(filters, &r.tags, |n| match n {
+                        "route-table-id" => vec![r.id.clone()],
+                        "vpc-id" => vec![r.vpc_id.clone()],
+                        "association.subnet-id" => {
+                            r.associations.iter().map(|a| a.subnet_id.clone()).collect()
+                        }
+                        "association.main" => vec![r.main.to_string()],
+                        "route.destination-cidr-block" => r
+                            .routes
+                            .iter()
+                            .filter_map(|x| match x.destination {
+                                Destination::V4(n) => Some(n.to_string()),
+                                _ => None,
+                            })
+                            .collect(),
+                        "route.destination-ipv6-cidr-block" => r
+                            .routes
+                            .iter()
+                            .filter_map(|x| match x.destination {
+                                Destination::V6(n) => Some(n.to_string()),
+                                _ => None,
+                            })
+                            .collect(),
+                        "route.gateway-id" => r
+                            .routes
+                            .iter()
+                            .filter_map(|x| match &x.target {
+                                Target::InternetGateway(g) => Some(g.clone()),
+                                Target::Local => Some("local".into()),
+                                _ => None,
+                            })
+                            .collect(),
+                        "route.egress-only-internet-gateway-id" => r
+                            .routes
+                            .iter()
+                            .filter_map(|x| match &x.target {
+                                Target::EgressOnlyInternetGateway(g) => Some(g.clone()),
+                                _ => None,
+                            })
+                            .collect(),
+                        _ => vec![],
+                    })
                 })
-            })
-            .cloned()
-            .collect())
+                .cloned(),
+            |v| v.id.clone(),
+        ))
     }
 
     pub fn describe_security_groups(
@@ -334,106 +364,184 @@ impl State {
         ids: &[String],
         names: &[String],
         filters: &[Filter],
-    ) -> Result<Vec<SecurityGroup>, Ec2Error> {
+        page: &PageRequest,
+    ) -> Result<Paged<SecurityGroup>, Ec2Error> {
         validate(
             filters,
             "DescribeSecurityGroups",
             SG_FILTERS,
             "group-id, group-name, vpc-id, description, tag:KEY",
         )?;
-        Ok(by_ids(&self.security_groups, Kind::SecurityGroup, ids)?
-            .into_iter()
-            .filter(|g| names.is_empty() || names.contains(&g.name))
-            .filter(|g| {
-                matches(filters, &g.tags, |n| match n {
-                    "group-id" => vec![g.id.clone()],
-                    "group-name" => vec![g.name.clone()],
-                    "vpc-id" => vec![g.vpc_id.clone()],
-                    "description" => vec![g.description.clone()],
-                    _ => vec![],
+        Ok(page.cut(
+            by_ids(&self.security_groups, Kind::SecurityGroup, ids, page)?
+                .filter(|g| names.is_empty() || names.contains(&g.name))
+                .filter(|g| {
+                    matches(filters, &g.tags, |n| match n {
+                        "group-id" => vec![g.id.clone()],
+                        "group-name" => vec![g.name.clone()],
+                        "vpc-id" => vec![g.vpc_id.clone()],
+                        "description" => vec![g.description.clone()],
+                        _ => vec![],
+                    })
                 })
-            })
-            .cloned()
-            .collect())
+                .cloned(),
+            |v| v.id.clone(),
+        ))
     }
 
     pub fn describe_instances(
         &self,
         ids: &[String],
         filters: &[Filter],
-    ) -> Result<Vec<Instance>, Ec2Error> {
+        page: &PageRequest,
+    ) -> Result<Paged<Instance>, Ec2Error> {
         validate(
             filters,
             "DescribeInstances",
             INSTANCE_FILTERS,
             "instance-id, vpc-id, subnet-id, instance-type, instance-state-name, private-ip-address, tag:KEY",
         )?;
-        Ok(by_ids(&self.instances, Kind::Instance, ids)?
-            .into_iter()
-            .filter(|i| {
-                matches(filters, &i.tags, |n| match n {
-                    "instance-id" => vec![i.id.clone()],
-                    "vpc-id" => vec![i.vpc_id.clone()],
-                    "subnet-id" => vec![i.subnet_id.clone()],
-                    "instance-type" => vec![i.instance_type.clone()],
-                    "instance-state-name" => vec![i.state.name().into()],
-                    "private-ip-address" => vec![i.private_ipv4.to_string()],
-                    "network-interface.network-interface-id" => vec![i.primary_eni.clone()],
-                    "reservation-id" => vec![i.reservation_id.clone()],
-                    _ => vec![],
+        Ok(page.cut(
+            by_ids(&self.instances, Kind::Instance, ids, page)?
+                .filter(|i| {
+                    matches(filters, &i.tags, |n| match n {
+                        "instance-id" => vec![i.id.clone()],
+                        "vpc-id" => vec![i.vpc_id.clone()],
+                        "subnet-id" => vec![i.subnet_id.clone()],
+                        "instance-type" => vec![i.instance_type.clone()],
+                        "instance-state-name" => vec![i.state.name().into()],
+                        "private-ip-address" => vec![i.private_ipv4.to_string()],
+                        "network-interface.network-interface-id" => vec![i.primary_eni.clone()],
+                        "reservation-id" => vec![i.reservation_id.clone()],
+                        _ => vec![],
+                    })
                 })
-            })
-            .cloned()
-            .collect())
+                .cloned(),
+            |v| v.id.clone(),
+        ))
     }
 
     pub fn describe_network_interfaces(
         &self,
         ids: &[String],
         filters: &[Filter],
-    ) -> Result<Vec<NetworkInterface>, Ec2Error> {
+        page: &PageRequest,
+    ) -> Result<Paged<NetworkInterface>, Ec2Error> {
         validate(
             filters,
             "DescribeNetworkInterfaces",
             ENI_FILTERS,
             "network-interface-id, vpc-id, subnet-id, attachment.instance-id, attachment.device-index, private-ip-address, tag:KEY",
         )?;
-        Ok(
-            by_ids(&self.network_interfaces, Kind::NetworkInterface, ids)?
-                .into_iter()
-                .filter(|e| {
-                    matches(filters, &e.tags, |n| match n {
-                        "network-interface-id" => vec![e.id.clone()],
-                        "vpc-id" => vec![e.vpc_id.clone()],
-                        "subnet-id" => vec![e.subnet_id.clone()],
-                        "attachment.instance-id" => {
-                            e.attachment.iter().map(|a| a.instance_id.clone()).collect()
+        // Lookups by instance id use the index: their cost does not grow with the region.
+        let rows: Box<dyn Iterator<Item = &NetworkInterface> + '_> =
+            match by_instance_index(ids, filters) {
+                Some(instances) => {
+                    let mut hits: Vec<&NetworkInterface> = Vec::new();
+                    for i in &instances {
+                        hits.extend(self.enis_of_instance(i).filter(|e| page.admits(&e.id)));
+                    }
+                    hits.sort_by(|a, b| a.id.cmp(&b.id));
+                    hits.dedup_by(|a, b| a.id == b.id);
+                    Box::new(hits.into_iter())
+                }
+                None => by_ids(&self.network_interfaces, Kind::NetworkInterface, ids, page)?,
+            };
+        Ok(page.cut(
+            rows.filter(|e| {
+                matches(filters, &e.tags, |n| match n {
+                    "network-interface-id" => vec![e.id.clone()],
+                    "vpc-id" => vec![e.vpc_id.clone()],
+                    "subnet-id" => vec![e.subnet_id.clone()],
+                    "attachment.instance-id" => {
+                        e.attachment.iter().map(|a| a.instance_id.clone()).collect()
+                    }
+                    "attachment.device-index" => e
+                        .attachment
+                        .iter()
+                        .map(|a| a.device_index.to_string())
+                        .collect(),
+                    "private-ip-address" => vec![e.private_ipv4.to_string()],
+                    "ipv6-addresses.ipv6-address" => {
+                        e.ipv6_addresses.iter().map(|a| a.to_string()).collect()
+                    }
+                    "status" => vec![
+                        if e.attachment.is_some() {
+                            "in-use"
+                        } else {
+                            "available"
                         }
-                        "attachment.device-index" => e
-                            .attachment
-                            .iter()
-                            .map(|a| a.device_index.to_string())
-                            .collect(),
-                        "private-ip-address" => vec![e.private_ipv4.to_string()],
-                        "ipv6-addresses.ipv6-address" => {
-                            e.ipv6_addresses.iter().map(|a| a.to_string()).collect()
-                        }
-                        "status" => vec![
-                            if e.attachment.is_some() {
-                                "in-use"
-                            } else {
-                                "available"
-                            }
-                            .into(),
-                        ],
-                        "group-id" => e.security_groups.clone(),
-                        _ => vec![],
-                    })
+                        .into(),
+                    ],
+                    "group-id" => e.security_groups.clone(),
+                    _ => vec![],
                 })
-                .cloned()
-                .collect(),
-        )
+            })
+            .cloned(),
+            |e| e.id.clone(),
+        ))
     }
+
+    /// DescribeSecurityGroupRules: the rules of every group (or of the groups named by the
+    /// `group-id` filter), by rule id.
+    pub fn describe_security_group_rules(
+        &self,
+        rule_ids: &[String],
+        filters: &[Filter],
+        page: &PageRequest,
+    ) -> Result<Paged<(String, Rule)>, Ec2Error> {
+        validate(
+            filters,
+            "DescribeSecurityGroupRules",
+            &["group-id", "security-group-rule-id"],
+            "group-id, security-group-rule-id, tag:KEY",
+        )?;
+        for id in rule_ids {
+            super::error::check_id(Kind::SecurityGroupRule, id)?;
+        }
+        let mut rules: Vec<(String, Rule)> = self
+            .security_groups
+            .values()
+            .flat_map(|g| g.rules.iter().map(move |r| (g.id.clone(), r.clone())))
+            .filter(|(_, r)| rule_ids.is_empty() || rule_ids.contains(&r.id))
+            .filter(|(g, r)| {
+                matches(filters, &Tags::new(), |n| match n {
+                    "group-id" => vec![g.clone()],
+                    "security-group-rule-id" => vec![r.id.clone()],
+                    _ => vec![],
+                })
+            })
+            .collect();
+        if let Some(missing) = rule_ids
+            .iter()
+            .find(|id| !rules.iter().any(|(_, r)| &r.id == *id))
+        {
+            return Err(Ec2Error::NotFound {
+                kind: Kind::SecurityGroupRule,
+                id: missing.clone(),
+            });
+        }
+        rules.sort_by(|a, b| a.1.id.cmp(&b.1.id));
+        Ok(page.cut(
+            rules.into_iter().filter(|(_, r)| page.admits(&r.id)),
+            |(_, r)| r.id.clone(),
+        ))
+    }
+}
+
+/// The instance ids of an `attachment.instance-id` filter with literal values (no wildcards),
+/// when no ENI ids are named: such a lookup can go through the index.
+fn by_instance_index(ids: &[String], filters: &[Filter]) -> Option<Vec<String>> {
+    if !ids.is_empty() {
+        return None;
+    }
+    let f = filters
+        .iter()
+        .find(|f| f.name == "attachment.instance-id")?;
+    if f.values.iter().any(|v| v.contains(['*', '?'])) {
+        return None;
+    }
+    Some(f.values.clone())
 }
 
 #[cfg(test)]

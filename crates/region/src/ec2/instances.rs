@@ -50,12 +50,20 @@ pub struct AssignIpv6 {
     pub prefixes: Vec<String>,
 }
 
+/// The IPv4 block of a subnet that needs one (interfaces here always have a private IPv4).
+pub(crate) fn ipv4_block(subnet: &Subnet) -> Result<ipnet::Ipv4Net, Ec2Error> {
+    subnet.cidr_block.ok_or_else(|| Ec2Error::Unsupported {
+        message: format!(
+            "Subnet {} is IPv6-only; this region models network interfaces with a private IPv4 address only, so instances and interfaces go in a dual-stack subnet.",
+            subnet.id
+        ),
+    })
+}
+
 impl State {
     /// IPv4 addresses in use in a subnet.
     pub fn used_ipv4(&self, subnet_id: &str) -> BTreeSet<Ipv4Addr> {
-        self.network_interfaces
-            .values()
-            .filter(|e| e.subnet_id == subnet_id)
+        self.enis_of_subnet(subnet_id)
             .map(|e| e.private_ipv4)
             .collect()
     }
@@ -64,11 +72,7 @@ impl State {
     pub fn used_ipv6(&self, subnet_id: &str) -> (BTreeSet<Ipv6Addr>, BTreeSet<Ipv6Net>) {
         let mut a = BTreeSet::new();
         let mut p = BTreeSet::new();
-        for e in self
-            .network_interfaces
-            .values()
-            .filter(|e| e.subnet_id == subnet_id)
-        {
+        for e in self.enis_of_subnet(subnet_id) {
             a.extend(e.ipv6_addresses.iter().copied());
             p.extend(e.ipv6_prefixes.iter().copied());
         }
@@ -121,6 +125,7 @@ impl State {
                 message: "No default VPC for this user: give --subnet-id.".into(),
             })?;
         let subnet = lookup(&self.subnets, Kind::Subnet, &subnet_id)?.clone();
+        let subnet_v4 = ipv4_block(&subnet)?;
         let vpc = lookup(&self.vpcs, Kind::Vpc, &subnet.vpc_id)?.clone();
         let mut groups = Vec::new();
         for g in &req.security_group_ids {
@@ -169,13 +174,12 @@ impl State {
                 let a: Ipv4Addr = s.parse().map_err(|_| {
                     Ec2Error::invalid("PrivateIpAddress", s.clone(), "Give an IPv4 address.")
                 })?;
-                if !net::ipv4_assignable(subnet.cidr_block, a) {
+                if !net::ipv4_assignable(subnet_v4, a) {
                     return Err(Ec2Error::invalid(
                         "PrivateIpAddress",
                         s.clone(),
                         format!(
-                            "Address is not an assignable address of subnet {subnet_id} ({}).",
-                            subnet.cidr_block
+                            "Address is not an assignable address of subnet {subnet_id} ({subnet_v4})."
                         ),
                     ));
                 }
@@ -200,7 +204,7 @@ impl State {
                     });
                 }
                 Some(a) => a,
-                None => match net::pick_ipv4(subnet.cidr_block, &used4) {
+                None => match net::pick_ipv4(subnet_v4, &used4) {
                     Some(a) => a,
                     None if index >= min => break,
                     None => {
@@ -240,10 +244,12 @@ impl State {
                     instance_id: instance_id.clone(),
                     device_index: 0,
                     attach_time: env.now,
+                    delete_on_termination: true,
                 }),
                 security_groups: groups.clone(),
                 description: String::new(),
                 tags: req.eni_tags.clone(),
+                source_dest_check: true,
             };
             let inst = Instance {
                 id: instance_id.clone(),
@@ -291,14 +297,24 @@ impl State {
             let inst = lookup_mut(&mut self.instances, Kind::Instance, &id)?;
             let prev = inst.state;
             inst.state = InstanceState::Terminated;
-            let enis: Vec<String> = self
-                .network_interfaces
-                .values()
-                .filter(|e| e.attachment.as_ref().is_some_and(|a| a.instance_id == id))
-                .map(|e| e.id.clone())
+            let enis: Vec<(String, bool)> = self
+                .enis_of_instance(&id)
+                .map(|e| {
+                    let delete = e
+                        .attachment
+                        .as_ref()
+                        .is_some_and(|a| a.delete_on_termination);
+                    (e.id.clone(), delete)
+                })
                 .collect();
-            for e in enis {
-                self.network_interfaces.remove(&e);
+            // The primary ENI (and any attached with delete-on-termination) goes; others are
+            // detached and stay, as in EC2.
+            for (e, delete) in enis {
+                if delete {
+                    self.network_interfaces.remove(&e);
+                } else if let Some(eni) = self.network_interfaces.get_mut(&e) {
+                    eni.attachment = None;
+                }
             }
             out.push((id, prev, InstanceState::Terminated));
         }

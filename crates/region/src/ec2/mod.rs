@@ -1,13 +1,17 @@
 //! EC2: the VPC pieces, instances and their network interfaces, as typed operations on
 //! [`State`](crate::state::State).
 
+pub mod enis;
 pub mod error;
 pub mod filter;
 pub mod instances;
 pub mod model;
 pub mod net;
+pub mod page;
 pub mod security_groups;
+pub mod subnets;
 pub mod tags;
+pub mod tokens;
 pub mod vpc;
 
 pub use error::Ec2Error;

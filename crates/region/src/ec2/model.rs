@@ -9,6 +9,14 @@ use serde::{Deserialize, Serialize};
 
 pub type Tags = BTreeMap<String, String>;
 
+fn yes() -> bool {
+    true
+}
+
+/// Disassociated CIDR blocks a VPC or subnet keeps reporting (state `disassociated`), newest
+/// last; older ones are forgotten.
+pub const MAX_DISASSOCIATED: usize = 5;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vpc {
     pub id: String,
@@ -19,6 +27,18 @@ pub struct Vpc {
     pub default_security_group: String,
     pub tenancy: String,
     pub tags: Tags,
+    /// Blocks removed by DisassociateVpcCidrBlock, still reported as `disassociated`.
+    #[serde(default)]
+    pub ipv4_disassociated: Vec<Ipv4Association>,
+    #[serde(default)]
+    pub ipv6_disassociated: Vec<Ipv6Association>,
+    /// DescribeVpcAttribute / ModifyVpcAttribute (EC2's defaults for a non-default VPC).
+    #[serde(default = "yes")]
+    pub enable_dns_support: bool,
+    #[serde(default)]
+    pub enable_dns_hostnames: bool,
+    #[serde(default)]
+    pub enable_network_address_usage_metrics: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,12 +68,19 @@ pub struct Subnet {
     pub id: String,
     pub vpc_id: String,
     pub availability_zone: String,
-    pub cidr_block: Ipv4Net,
+    /// `None` for an IPv6-only subnet (`Ipv6Native`).
+    pub cidr_block: Option<Ipv4Net>,
     pub ipv6: Option<Ipv6Association>,
     pub assign_ipv6_on_creation: bool,
     pub map_public_ip_on_launch: bool,
     pub outpost_arn: Option<String>,
     pub tags: Tags,
+    /// An IPv6-only subnet: no IPv4 block at all.
+    #[serde(default)]
+    pub ipv6_native: bool,
+    /// Blocks removed by DisassociateSubnetCidrBlock, still reported as `disassociated`.
+    #[serde(default)]
+    pub ipv6_disassociated: Vec<Ipv6Association>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -238,6 +265,9 @@ pub struct Attachment {
     pub instance_id: String,
     pub device_index: u32,
     pub attach_time: u64,
+    /// Primary ENIs go with their instance; ENIs attached later stay (detached) by default.
+    #[serde(default = "yes")]
+    pub delete_on_termination: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -254,6 +284,20 @@ pub struct NetworkInterface {
     pub security_groups: Vec<String>,
     pub description: String,
     pub tags: Tags,
+    #[serde(default = "yes")]
+    pub source_dest_check: bool,
+}
+
+/// A `ClientToken` seen by an idempotent EC2 call: replaying the same request answers the
+/// resources the first one made; the same token on a different request is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientTokenRecord {
+    pub action: String,
+    /// A stable hash of the request's parameters (all but `ClientToken` and `DryRun`).
+    pub fingerprint: String,
+    /// What the first request made (e.g. the instance ids of a RunInstances).
+    pub ids: Vec<String>,
+    pub created: u64,
 }
 
 /// A `Filter.N.Name` / `Filter.N.Value.M` pair of a Describe call.

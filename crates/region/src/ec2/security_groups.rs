@@ -51,7 +51,9 @@ impl State {
             name: "GroupDescription",
         })?;
         let vpc_id = vpc_id.ok_or(Ec2Error::MissingParameter { name: "VpcId" })?;
-        lookup(&self.vpcs, Kind::Vpc, &vpc_id)?;
+        let has_ipv6 = !lookup(&self.vpcs, Kind::Vpc, &vpc_id)?
+            .ipv6_associations
+            .is_empty();
         if name.is_empty() || name.len() > 255 || name.starts_with("sg-") || name == "default" {
             return Err(Ec2Error::invalid(
                 "GroupName",
@@ -74,7 +76,8 @@ impl State {
             rules: vec![],
             tags,
         };
-        // A new group allows all IPv4 egress, as in EC2 (IPv6 egress must be added explicitly).
+        // A new group allows all IPv4 egress and, in a VPC with an IPv6 block, all IPv6 egress
+        // (`::/0`), as in EC2.
         let mut g = g;
         g.rules.push(Rule {
             id: ids::generate(Kind::SecurityGroupRule, env.rng),
@@ -85,6 +88,17 @@ impl State {
             source: RuleSource::V4(Default::default()),
             description: None,
         });
+        if has_ipv6 {
+            g.rules.push(Rule {
+                id: ids::generate(Kind::SecurityGroupRule, env.rng),
+                egress: true,
+                protocol: "-1".into(),
+                from_port: None,
+                to_port: None,
+                source: RuleSource::V6(Default::default()),
+                description: None,
+            });
+        }
         self.security_groups.insert(g.id.clone(), g.clone());
         Ok(g)
     }

@@ -11,6 +11,8 @@ use crate::ids::{self, Kind};
 use crate::region::Env;
 use crate::state::State;
 
+pub use super::subnets::CreateSubnet;
+
 const MAX_CIDRS: usize = 5;
 
 /// Parse an IPv4 CIDR that must be a network address.
@@ -47,11 +49,11 @@ pub fn parse_ipv6_cidr(name: &'static str, s: &str) -> Result<Ipv6Net, Ec2Error>
     Ok(n)
 }
 
-fn overlaps4(a: Ipv4Net, b: Ipv4Net) -> bool {
+pub(crate) fn overlaps4(a: Ipv4Net, b: Ipv4Net) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
 
-fn overlaps6(a: Ipv6Net, b: Ipv6Net) -> bool {
+pub(crate) fn overlaps6(a: Ipv6Net, b: Ipv6Net) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
 
@@ -60,16 +62,6 @@ pub struct CreateVpc {
     pub cidr_block: Option<String>,
     pub amazon_provided_ipv6: bool,
     pub tenancy: Option<String>,
-    pub tags: Tags,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct CreateSubnet {
-    pub vpc_id: Option<String>,
-    pub cidr_block: Option<String>,
-    pub ipv6_cidr_block: Option<String>,
-    pub availability_zone: Option<String>,
-    pub outpost_arn: Option<String>,
     pub tags: Tags,
 }
 
@@ -134,6 +126,11 @@ impl State {
             default_security_group: sg_id.clone(),
             tenancy,
             tags: req.tags,
+            ipv4_disassociated: vec![],
+            ipv6_disassociated: vec![],
+            enable_dns_support: true,
+            enable_dns_hostnames: false,
+            enable_network_address_usage_metrics: false,
         };
         let mut routes = vec![Route {
             destination: Destination::V4(cidr),
@@ -342,195 +339,8 @@ impl State {
         Ok(())
     }
 
-    pub fn create_subnet(&mut self, env: &mut Env, req: CreateSubnet) -> Result<Subnet, Ec2Error> {
-        let vpc_id = req
-            .vpc_id
-            .ok_or(Ec2Error::MissingParameter { name: "VpcId" })?;
-        let vpc = lookup(&self.vpcs, Kind::Vpc, &vpc_id)?.clone();
-        let cidr_s = req
-            .cidr_block
-            .ok_or(Ec2Error::MissingParameter { name: "CidrBlock" })?;
-        let cidr = parse_ipv4_cidr("CidrBlock", &cidr_s)?;
-        if !(16..=28).contains(&cidr.prefix_len()) {
-            return Err(Ec2Error::InvalidSubnetRange {
-                cidr: cidr_s,
-                reason: "a subnet's IPv4 block must be between /16 and /28.".into(),
-            });
-        }
-        if !vpc.ipv4_cidrs().any(|v| v.contains(&cidr)) {
-            let blocks: Vec<String> = vpc.ipv4_cidrs().map(|c| c.to_string()).collect();
-            return Err(Ec2Error::InvalidSubnetRange {
-                cidr: cidr_s,
-                reason: format!("it is not inside VPC {vpc_id} ({}).", blocks.join(", ")),
-            });
-        }
-        let siblings: Vec<Subnet> = self
-            .subnets
-            .values()
-            .filter(|s| s.vpc_id == vpc_id)
-            .cloned()
-            .collect();
-        if let Some(o) = siblings.iter().find(|s| overlaps4(s.cidr_block, cidr)) {
-            return Err(Ec2Error::InvalidSubnetConflict {
-                cidr: cidr_s,
-                other: o.id.clone(),
-                other_cidr: o.cidr_block.to_string(),
-            });
-        }
-        let ipv6 = match req.ipv6_cidr_block {
-            None => None,
-            Some(s) => {
-                let n = parse_ipv6_cidr("Ipv6CidrBlock", &s)?;
-                if n.prefix_len() != 64 {
-                    return Err(Ec2Error::InvalidSubnetRange {
-                        cidr: s,
-                        reason: "a subnet's IPv6 block must be a /64.".into(),
-                    });
-                }
-                if !vpc.ipv6_cidrs().any(|v| v.contains(&n)) {
-                    let blocks: Vec<String> = vpc.ipv6_cidrs().map(|c| c.to_string()).collect();
-                    let fix = if blocks.is_empty() {
-                        format!(
-                            "VPC {vpc_id} has no IPv6 block: run `aws ec2 associate-vpc-cidr-block --vpc-id {vpc_id} --amazon-provided-ipv6-cidr-block` first."
-                        )
-                    } else {
-                        format!("choose a /64 inside VPC {vpc_id}'s {}.", blocks.join(", "))
-                    };
-                    return Err(Ec2Error::InvalidSubnetRange {
-                        cidr: s,
-                        reason: format!("it is not inside the VPC; {fix}"),
-                    });
-                }
-                if let Some(o) = siblings
-                    .iter()
-                    .find(|o| o.ipv6.as_ref().is_some_and(|a| overlaps6(a.cidr, n)))
-                {
-                    return Err(Ec2Error::InvalidSubnetConflict {
-                        cidr: s,
-                        other: o.id.clone(),
-                        other_cidr: o
-                            .ipv6
-                            .as_ref()
-                            .map(|a| a.cidr.to_string())
-                            .unwrap_or_default(),
-                    });
-                }
-                Some(Ipv6Association {
-                    id: ids::generate(Kind::SubnetCidrAssociation, env.rng),
-                    cidr: n,
-                    border_group: env.config.name.clone(),
-                })
-            }
-        };
-        let az = match req.availability_zone {
-            None => format!("{}a", env.config.name),
-            Some(az) => {
-                let ok = az
-                    .strip_prefix(env.config.name.as_str())
-                    .is_some_and(|z| z.len() == 1 && z.bytes().all(|b| (b'a'..=b'f').contains(&b)));
-                if !ok {
-                    return Err(Ec2Error::invalid(
-                        "AvailabilityZone",
-                        az,
-                        format!("Zones of this region are {0}a to {0}f.", env.config.name),
-                    ));
-                }
-                az
-            }
-        };
-        if let Some(arn) = req
-            .outpost_arn
-            .as_ref()
-            .filter(|a| !a.starts_with("arn:aws:outposts:"))
-        {
-            {
-                return Err(Ec2Error::invalid(
-                    "OutpostArn",
-                    arn.clone(),
-                    "An Outpost ARN looks like arn:aws:outposts:REGION:ACCOUNT:outpost/op-0123456789abcdef0.",
-                ));
-            }
-        }
-        let subnet = Subnet {
-            id: ids::generate(Kind::Subnet, env.rng),
-            vpc_id,
-            availability_zone: az,
-            cidr_block: cidr,
-            ipv6,
-            assign_ipv6_on_creation: false,
-            map_public_ip_on_launch: false,
-            outpost_arn: req.outpost_arn,
-            tags: req.tags,
-        };
-        self.subnets.insert(subnet.id.clone(), subnet.clone());
-        Ok(subnet)
-    }
-
-    pub fn modify_subnet_attribute(
-        &mut self,
-        subnet_id: Option<String>,
-        assign_ipv6: Option<bool>,
-        map_public_ip: Option<bool>,
-    ) -> Result<(), Ec2Error> {
-        let subnet_id = subnet_id.ok_or(Ec2Error::MissingParameter { name: "SubnetId" })?;
-        if assign_ipv6.is_none() && map_public_ip.is_none() {
-            return Err(Ec2Error::MissingParameter {
-                name: "AssignIpv6AddressOnCreation or MapPublicIpOnLaunch",
-            });
-        }
-        let s = lookup_mut(&mut self.subnets, Kind::Subnet, &subnet_id)?;
-        if assign_ipv6 == Some(true) && s.ipv6.is_none() {
-            return Err(Ec2Error::invalid(
-                "AssignIpv6AddressOnCreation",
-                "true",
-                format!(
-                    "Subnet {subnet_id} has no IPv6 CIDR block; give it one (create it with --ipv6-cidr-block) before turning on IPv6 auto-assign."
-                ),
-            ));
-        }
-        if let Some(v) = assign_ipv6 {
-            s.assign_ipv6_on_creation = v;
-        }
-        if let Some(v) = map_public_ip {
-            s.map_public_ip_on_launch = v;
-        }
-        Ok(())
-    }
-
-    pub fn delete_subnet(&mut self, subnet_id: Option<String>) -> Result<(), Ec2Error> {
-        let subnet_id = subnet_id.ok_or(Ec2Error::MissingParameter { name: "SubnetId" })?;
-        lookup(&self.subnets, Kind::Subnet, &subnet_id)?;
-        let enis: Vec<String> = self
-            .network_interfaces
-            .values()
-            .filter(|e| e.subnet_id == subnet_id)
-            .map(|e| e.id.clone())
-            .collect();
-        if !enis.is_empty() {
-            return Err(Ec2Error::DependencyViolation {
-                message: format!(
-                    "The subnet '{subnet_id}' has dependencies and cannot be deleted: network interfaces {}. Terminate their instances first.",
-                    enis.join(", ")
-                ),
-            });
-        }
-        let rtbs: Vec<String> = self
-            .route_tables
-            .values()
-            .filter(|r| r.associations.iter().any(|a| a.subnet_id == subnet_id))
-            .map(|r| r.id.clone())
-            .collect();
-        for id in rtbs {
-            if let Some(rt) = self.route_tables.get_mut(&id) {
-                rt.associations.retain(|a| a.subnet_id != subnet_id);
-            }
-        }
-        self.subnets.remove(&subnet_id);
-        Ok(())
-    }
-
     /// Refuse to remove a gateway while routes still point at it.
-    fn no_routes_to(&self, target: &Target, id: &str) -> Result<(), Ec2Error> {
+    pub(crate) fn no_routes_to(&self, target: &Target, id: &str) -> Result<(), Ec2Error> {
         let users: Vec<&str> = self
             .route_tables
             .values()
@@ -616,8 +426,9 @@ impl State {
         let vpc_id = vpc_id.ok_or(Ec2Error::MissingParameter { name: "VpcId" })?;
         let g = lookup(&self.internet_gateways, Kind::InternetGateway, &igw_id)?;
         if g.attached_vpc.as_deref() != Some(vpc_id.as_str()) {
-            return Err(Ec2Error::IncorrectState {
-                message: format!("resource {igw_id} is not attached to network {vpc_id}"),
+            return Err(Ec2Error::GatewayNotAttached {
+                gateway: igw_id,
+                vpc_id,
             });
         }
         self.no_routes_to(&Target::InternetGateway(igw_id.clone()), &igw_id)?;

@@ -194,13 +194,25 @@ impl State {
         what: &str,
     ) -> Result<(), EksError> {
         for s in subnets {
+            if s.ipv6_native || s.cidr_block.is_none() {
+                return Err(EksError::rule(
+                    Rule::SubnetDualStack,
+                    s.id.clone(),
+                    format!(
+                        "{what} {} is IPv6-only (Ipv6Native); an IPv6 cluster's nodes are dual-stack, so its subnets need an IPv4 block too.",
+                        s.id
+                    ),
+                    "choose dual-stack subnets (`aws ec2 create-subnet --cidr-block <IPv4> --ipv6-cidr-block <a /64 of the VPC>`).",
+                ));
+            }
             if s.ipv6.is_none() {
                 return Err(EksError::rule(
                     Rule::SubnetDualStack,
                     s.id.clone(),
                     format!(
                         "{what} {} has no IPv6 CIDR block; an IPv6 cluster needs dual-stack subnets (IPv4 {} and an IPv6 /64).",
-                        s.id, s.cidr_block
+                        s.id,
+                        s.cidr_block.map(|c| c.to_string()).unwrap_or_default()
                     ),
                     format!(
                         "`aws ec2 associate-subnet-cidr-block --subnet-id {} --ipv6-cidr-block <a /64 of the VPC's /56>` (the VPC needs an IPv6 block first), or choose dual-stack subnets.",

@@ -184,14 +184,17 @@ impl State {
                         profile.name
                     ),
                 })?;
-        let ipv4 =
-            net::pick_ipv4(subnet.cidr_block, &self.used_ipv4(subnet_id)).ok_or_else(|| {
-                EksError::InvalidRequest {
-                    message: format!(
-                        "Subnet {subnet_id} has no free IPv4 address for a Fargate unit."
-                    ),
-                }
-            })?;
+        let block = subnet.cidr_block.ok_or_else(|| EksError::InvalidRequest {
+            message: format!(
+                "Subnet {subnet_id} of Fargate profile {} is IPv6-only; Fargate units need a dual-stack subnet.",
+                profile.name
+            ),
+        })?;
+        let ipv4 = net::pick_ipv4(block, &self.used_ipv4(subnet_id)).ok_or_else(|| {
+            EksError::InvalidRequest {
+                message: format!("Subnet {subnet_id} has no free IPv4 address for a Fargate unit."),
+            }
+        })?;
         let ipv6 = match (&subnet.ipv6, c.ip_family) {
             (Some(a), _) => {
                 let (used, prefixes) = self.used_ipv6(subnet_id);
@@ -228,6 +231,7 @@ impl State {
             security_groups: vec![c.cluster_security_group_id.clone()],
             description: format!("fargate pod {namespace}/{pod} of cluster {cluster}"),
             tags: Default::default(),
+            source_dest_check: true,
         };
         let unit = FargateUnit {
             id: uuid(env.rng),
@@ -299,7 +303,7 @@ mod tests {
             .unwrap();
         let subnet = w.state.subnets.get(&dual).unwrap().clone();
         assert!(subnet.ipv6.unwrap().cidr.contains(&u.ipv6.unwrap()));
-        assert!(subnet.cidr_block.contains(&u.ipv4));
+        assert!(subnet.cidr_block.unwrap().contains(&u.ipv4));
         let u2 = w
             .with(|s, env| s.place_fargate_pod(env, "c", "default", "web-2", &Default::default()))
             .unwrap();

@@ -1,0 +1,367 @@
+//! Network interfaces made on their own (CreateNetworkInterface) and their life: attach to and
+//! detach from instances, change their groups, description and source/destination check, delete.
+//! Primary interfaces (device index 0) come and go with their instance (see `instances`).
+
+use std::net::Ipv4Addr;
+
+use super::error::Ec2Error;
+use super::instances::ipv4_block;
+use super::model::*;
+use super::{lookup, lookup_mut, net};
+use crate::ids::{self, Kind};
+use crate::region::Env;
+use crate::state::State;
+
+/// Highest device index an interface may be attached at.
+pub const MAX_DEVICE_INDEX: u32 = 31;
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateNetworkInterface {
+    pub subnet_id: Option<String>,
+    pub description: Option<String>,
+    pub groups: Vec<String>,
+    pub private_ip_address: Option<String>,
+    pub ipv6_address_count: Option<u32>,
+    pub tags: Tags,
+}
+
+/// ModifyNetworkInterfaceAttribute: one attribute per call, as EC2 requires.
+#[derive(Debug, Clone)]
+pub enum EniAttribute {
+    Groups(Vec<String>),
+    Description(String),
+    SourceDestCheck(bool),
+    /// `Attachment.AttachmentId` + `Attachment.DeleteOnTermination`.
+    DeleteOnTermination(String, bool),
+}
+
+impl State {
+    /// Security groups given for an interface in `vpc_id`: each must exist and be in that VPC.
+    fn groups_in_vpc(&self, groups: &[String], vpc_id: &str) -> Result<(), Ec2Error> {
+        for g in groups {
+            let sg = lookup(&self.security_groups, Kind::SecurityGroup, g)?;
+            if sg.vpc_id != vpc_id {
+                return Err(Ec2Error::invalid(
+                    "SecurityGroupId",
+                    g.clone(),
+                    format!(
+                        "Security group {g} belongs to {}, not to the interface's VPC {vpc_id}.",
+                        sg.vpc_id
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn create_network_interface(
+        &mut self,
+        env: &mut Env,
+        req: CreateNetworkInterface,
+    ) -> Result<NetworkInterface, Ec2Error> {
+        let subnet_id = req
+            .subnet_id
+            .ok_or(Ec2Error::MissingParameter { name: "SubnetId" })?;
+        let subnet = lookup(&self.subnets, Kind::Subnet, &subnet_id)?.clone();
+        let block = ipv4_block(&subnet)?;
+        let vpc = lookup(&self.vpcs, Kind::Vpc, &subnet.vpc_id)?.clone();
+        self.groups_in_vpc(&req.groups, &vpc.id)?;
+        let groups = if req.groups.is_empty() {
+            vec![vpc.default_security_group.clone()]
+        } else {
+            req.groups
+        };
+        let used4 = self.used_ipv4(&subnet_id);
+        let ipv4 = match &req.private_ip_address {
+            Some(s) => {
+                let a: Ipv4Addr = s.parse().map_err(|_| {
+                    Ec2Error::invalid("PrivateIpAddress", s.clone(), "Give an IPv4 address.")
+                })?;
+                if !net::ipv4_assignable(block, a) {
+                    return Err(Ec2Error::invalid(
+                        "PrivateIpAddress",
+                        s.clone(),
+                        format!(
+                            "Address is not an assignable address of subnet {subnet_id} ({block})."
+                        ),
+                    ));
+                }
+                if used4.contains(&a) {
+                    return Err(Ec2Error::AddressInUse {
+                        address: a.to_string(),
+                        subnet: subnet_id,
+                    });
+                }
+                a
+            }
+            None => net::pick_ipv4(block, &used4).ok_or(Ec2Error::InsufficientAddresses {
+                subnet: subnet_id.clone(),
+                what: "network interfaces",
+            })?,
+        };
+        let v6_count = match req.ipv6_address_count {
+            Some(n) => n,
+            None if subnet.assign_ipv6_on_creation => 1,
+            None => 0,
+        };
+        // Without an instance type the per-interface limit is the smallest Nitro one.
+        const MAX_V6_UNATTACHED: u32 = 10;
+        if v6_count > MAX_V6_UNATTACHED {
+            return Err(Ec2Error::invalid(
+                "Ipv6AddressCount",
+                v6_count.to_string(),
+                format!(
+                    "Give at most {MAX_V6_UNATTACHED}; add more with assign-ipv6-addresses once attached."
+                ),
+            ));
+        }
+        let mut v6 = Vec::new();
+        if v6_count > 0 {
+            let assoc = subnet.ipv6.as_ref().ok_or_else(|| {
+                Ec2Error::invalid(
+                    "Ipv6AddressCount",
+                    v6_count.to_string(),
+                    format!("Subnet {subnet_id} has no IPv6 CIDR block."),
+                )
+            })?;
+            let (mut used6, prefixes) = self.used_ipv6(&subnet_id);
+            for _ in 0..v6_count {
+                let a = net::pick_ipv6(assoc.cidr, &used6, &prefixes, env.rng).ok_or(
+                    Ec2Error::InsufficientAddresses {
+                        subnet: subnet_id.clone(),
+                        what: "IPv6 addresses",
+                    },
+                )?;
+                used6.insert(a);
+                v6.push(a);
+            }
+        }
+        let description = req.description.unwrap_or_default();
+        if description.len() > 255 {
+            return Err(Ec2Error::invalid(
+                "Description",
+                format!("{}...", &description[..32]),
+                "A description is at most 255 characters.",
+            ));
+        }
+        let eni = NetworkInterface {
+            id: ids::generate(Kind::NetworkInterface, env.rng),
+            subnet_id: subnet_id.clone(),
+            vpc_id: subnet.vpc_id.clone(),
+            availability_zone: subnet.availability_zone.clone(),
+            mac_address: net::mac(env.rng),
+            private_ipv4: ipv4,
+            ipv6_addresses: v6,
+            ipv6_prefixes: vec![],
+            attachment: None,
+            security_groups: groups,
+            description,
+            tags: req.tags,
+            source_dest_check: true,
+        };
+        self.network_interfaces.insert(eni.id.clone(), eni.clone());
+        Ok(eni)
+    }
+
+    pub fn delete_network_interface(&mut self, eni_id: Option<String>) -> Result<(), Ec2Error> {
+        let eni_id = eni_id.ok_or(Ec2Error::MissingParameter {
+            name: "NetworkInterfaceId",
+        })?;
+        let eni = lookup(&self.network_interfaces, Kind::NetworkInterface, &eni_id)?;
+        if let Some(a) = &eni.attachment {
+            return Err(Ec2Error::InvalidNetworkInterfaceInUse {
+                eni: eni_id.clone(),
+                instance: a.instance_id.clone(),
+            });
+        }
+        self.network_interfaces.remove(&eni_id);
+        Ok(())
+    }
+
+    /// AttachNetworkInterface: returns the attachment id.
+    pub fn attach_network_interface(
+        &mut self,
+        env: &mut Env,
+        eni_id: Option<String>,
+        instance_id: Option<String>,
+        device_index: Option<u32>,
+    ) -> Result<String, Ec2Error> {
+        let eni_id = eni_id.ok_or(Ec2Error::MissingParameter {
+            name: "NetworkInterfaceId",
+        })?;
+        let instance_id = instance_id.ok_or(Ec2Error::MissingParameter { name: "InstanceId" })?;
+        let index = device_index.ok_or(Ec2Error::MissingParameter {
+            name: "DeviceIndex",
+        })?;
+        let eni = lookup(&self.network_interfaces, Kind::NetworkInterface, &eni_id)?.clone();
+        let inst = lookup(&self.instances, Kind::Instance, &instance_id)?.clone();
+        if let Some(a) = &eni.attachment {
+            return Err(Ec2Error::InvalidNetworkInterfaceInUse {
+                eni: eni_id,
+                instance: a.instance_id.clone(),
+            });
+        }
+        if !matches!(inst.state, InstanceState::Running | InstanceState::Stopped) {
+            return Err(Ec2Error::IncorrectInstanceState {
+                instance: instance_id,
+                state: inst.state.name(),
+            });
+        }
+        if index == 0 || index > MAX_DEVICE_INDEX {
+            return Err(Ec2Error::invalid(
+                "DeviceIndex",
+                index.to_string(),
+                format!("Device index 0 is the primary interface; use 1 to {MAX_DEVICE_INDEX}."),
+            ));
+        }
+        if eni.availability_zone != inst.availability_zone {
+            return Err(Ec2Error::invalid(
+                "NetworkInterfaceId",
+                eni_id,
+                format!(
+                    "The interface is in {} and instance {instance_id} in {}; they must be in the same availability zone.",
+                    eni.availability_zone, inst.availability_zone
+                ),
+            ));
+        }
+        let attached: Vec<&NetworkInterface> = self.enis_of_instance(&instance_id).collect();
+        if attached.iter().any(|e| {
+            e.attachment
+                .as_ref()
+                .is_some_and(|a| a.device_index == index)
+        }) {
+            return Err(Ec2Error::InvalidParameterValue {
+                name: "DeviceIndex",
+                value: index.to_string(),
+                fix: format!(
+                    "Instance {instance_id} already has an interface at this index; use another."
+                ),
+            });
+        }
+        let limit = env
+            .catalog
+            .get(&inst.instance_type)
+            .map(|t| t.max_enis)
+            .unwrap_or(u32::MAX);
+        if attached.len() as u32 >= limit {
+            return Err(Ec2Error::AttachmentLimitExceeded {
+                instance: instance_id,
+                instance_type: inst.instance_type.clone(),
+                limit,
+            });
+        }
+        let id = ids::generate(Kind::Attachment, env.rng);
+        lookup_mut(
+            &mut self.network_interfaces,
+            Kind::NetworkInterface,
+            &eni_id,
+        )?
+        .attachment = Some(Attachment {
+            id: id.clone(),
+            instance_id,
+            device_index: index,
+            attach_time: env.now,
+            delete_on_termination: false,
+        });
+        Ok(id)
+    }
+
+    /// DetachNetworkInterface by attachment id. The primary interface cannot be detached.
+    pub fn detach_network_interface(
+        &mut self,
+        attachment_id: Option<String>,
+    ) -> Result<(), Ec2Error> {
+        let id = attachment_id.ok_or(Ec2Error::MissingParameter {
+            name: "AttachmentId",
+        })?;
+        super::error::check_id(Kind::Attachment, &id)?;
+        let eni = self
+            .network_interfaces
+            .values()
+            .find(|e| e.attachment.as_ref().is_some_and(|a| a.id == id))
+            .cloned()
+            .ok_or(Ec2Error::NotFound {
+                kind: Kind::Attachment,
+                id: id.clone(),
+            })?;
+        if eni.attachment.as_ref().is_some_and(|a| a.device_index == 0) {
+            return Err(Ec2Error::OperationNotPermitted {
+                message: format!(
+                    "{} is the primary network interface (device index 0) of its instance and cannot be detached; terminate the instance instead.",
+                    eni.id
+                ),
+            });
+        }
+        lookup_mut(
+            &mut self.network_interfaces,
+            Kind::NetworkInterface,
+            &eni.id,
+        )?
+        .attachment = None;
+        Ok(())
+    }
+
+    pub fn modify_network_interface_attribute(
+        &mut self,
+        eni_id: Option<String>,
+        changes: Vec<EniAttribute>,
+    ) -> Result<(), Ec2Error> {
+        let eni_id = eni_id.ok_or(Ec2Error::MissingParameter {
+            name: "NetworkInterfaceId",
+        })?;
+        let eni = lookup(&self.network_interfaces, Kind::NetworkInterface, &eni_id)?.clone();
+        let change = match <[EniAttribute; 1]>::try_from(changes) {
+            Ok([c]) => c,
+            Err(v) if v.is_empty() => {
+                return Err(Ec2Error::MissingParameter {
+                    name: "SecurityGroupId, Description, SourceDestCheck or Attachment",
+                });
+            }
+            Err(_) => {
+                return Err(Ec2Error::InvalidParameterCombination {
+                    message: "Change one attribute per call (groups, description, source/dest check or attachment).".into(),
+                });
+            }
+        };
+        if let EniAttribute::Groups(g) = &change {
+            if g.is_empty() {
+                return Err(Ec2Error::MissingParameter {
+                    name: "SecurityGroupId",
+                });
+            }
+            self.groups_in_vpc(g, &eni.vpc_id)?;
+        }
+        if let EniAttribute::DeleteOnTermination(att, _) = &change {
+            if eni.attachment.as_ref().is_none_or(|a| &a.id != att) {
+                return Err(Ec2Error::NotFound {
+                    kind: Kind::Attachment,
+                    id: att.clone(),
+                });
+            }
+        }
+        let e = lookup_mut(
+            &mut self.network_interfaces,
+            Kind::NetworkInterface,
+            &eni_id,
+        )?;
+        match change {
+            EniAttribute::Groups(g) => {
+                let mut seen = Vec::new();
+                for x in g {
+                    if !seen.contains(&x) {
+                        seen.push(x);
+                    }
+                }
+                e.security_groups = seen;
+            }
+            EniAttribute::Description(d) => e.description = d,
+            EniAttribute::SourceDestCheck(v) => e.source_dest_check = v,
+            EniAttribute::DeleteOnTermination(_, v) => {
+                if let Some(a) = e.attachment.as_mut() {
+                    a.delete_on_termination = v;
+                }
+            }
+        }
+        Ok(())
+    }
+}
