@@ -8,7 +8,7 @@ import os
 
 import boto3
 
-from lib import ARGS, _CONFIG, attempt, client, emit
+from lib import ARGS, attempt, client, config, emit
 
 sts = client("sts")
 got = sts.assume_role_with_web_identity(
@@ -22,8 +22,8 @@ session = boto3.session.Session(
     region_name=os.environ.get("AWS_REGION", "us-east-1"),
 )
 ep = os.environ["SIXFOLD_ENDPOINT"]
-who = session.client("sts", endpoint_url=ep, config=_CONFIG).get_caller_identity()
-vpcs = session.client("ec2", endpoint_url=ep, config=_CONFIG).describe_vpcs()["Vpcs"]
+who = session.client("sts", endpoint_url=ep, config=config()).get_caller_identity()
+vpcs = session.client("ec2", endpoint_url=ep, config=config()).describe_vpcs()["Vpcs"]
 head, body, sig = ARGS["token"].split(".")
 tampered = attempt(
     sts.assume_role_with_web_identity,

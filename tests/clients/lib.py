@@ -15,17 +15,22 @@ import botocore.exceptions
 ARGS = json.loads(os.environ.get("SIXFOLD_ARGS", "{}"))
 
 
+def config(validate=True):
+    """The client configuration every script uses: no retries (a test sees the first answer) and,
+    with `validate=False`, no boto3 parameter checks, so the server's checks are what answers."""
+    return botocore.config.Config(
+        retries={"max_attempts": 1, "mode": "standard"},
+        parameter_validation=validate,
+    )
+
+
 def client(service, validate=True):
-    """A boto3 client for `service` (ec2, eks, iam, sts) against the region under test.
-    `validate=False` turns off boto3's own parameter checks, so the server's are what answers."""
+    """A boto3 client for `service` (ec2, eks, iam, sts) against the region under test."""
     return boto3.client(
         service,
         endpoint_url=os.environ["SIXFOLD_ENDPOINT"],
         region_name=os.environ.get("AWS_REGION", "us-east-1"),
-        config=botocore.config.Config(
-            retries={"max_attempts": 1, "mode": "standard"},
-            parameter_validation=validate,
-        ),
+        config=config(validate),
     )
 
 
