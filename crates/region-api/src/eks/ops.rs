@@ -187,6 +187,28 @@ fn fingerprint(route: &Route, body: &Value) -> String {
     )
 }
 
+/// An update operation (UpdateClusterConfig, UpdateNodegroupConfig, UpdateAddon) with
+/// `clientRequestToken` replay: a replay answers the first call's `update`.
+fn idempotent_update(
+    region: &Region,
+    operation: &'static str,
+    cluster: &str,
+    v: &Value,
+    fp: &str,
+    run: impl Fn(&mut region::state::State, &mut region::Env) -> Result<Update, EksError>,
+) -> Result<Value, EksError> {
+    let u = region.write(|s, env| {
+        s.idempotent(
+            env,
+            call(operation, cluster, v, fp)?,
+            |s, id| s.updates.get(id).cloned(),
+            |s, env| run(s, env),
+            |u| u.id.clone(),
+        )
+    })?;
+    Ok(json!({"update": render::update(&u, true)}))
+}
+
 /// The idempotency scope of a call on `cluster` with the request body `v`.
 fn call<'a>(
     operation: &'static str,
@@ -272,16 +294,14 @@ fn dispatch(
             };
             let fp = fingerprint(&route_copy, &v);
             let cluster = req.name.clone();
-            let u = region.write(|s, env| {
-                s.idempotent(
-                    env,
-                    call("UpdateClusterConfig", &cluster, &v, &fp)?,
-                    |s, id| s.updates.get(id).cloned(),
-                    |s, env| s.update_cluster_config(env, req.clone()),
-                    |u| u.id.clone(),
-                )
-            })?;
-            Ok(json!({"update": render::update(&u, true)}))
+            idempotent_update(
+                region,
+                "UpdateClusterConfig",
+                &cluster,
+                &v,
+                &fp,
+                |s, env| s.update_cluster_config(env, req.clone()),
+            )
         }
         Route::ListUpdates(c) => {
             let (ids, next) = region.read().list_updates(
@@ -357,16 +377,9 @@ fn dispatch(
             let v = parse_body(body)?;
             let fp = fingerprint(&route_copy, &v);
             let req = addon_request(c.clone(), a, &Obj::root(&v))?;
-            let u = region.write(|s, env| {
-                s.idempotent(
-                    env,
-                    call("UpdateAddon", &c, &v, &fp)?,
-                    |s, id| s.updates.get(id).cloned(),
-                    |s, env| s.update_addon(env, req.clone()),
-                    |u| u.id.clone(),
-                )
-            })?;
-            Ok(json!({"update": render::update(&u, true)}))
+            idempotent_update(region, "UpdateAddon", &c, &v, &fp, |s, env| {
+                s.update_addon(env, req.clone())
+            })
         }
         Route::DeleteAddon(c, a) => {
             let a = region.write(|s, _| s.delete_addon(&c, &a))?;
@@ -433,16 +446,9 @@ fn dispatch(
             let v = parse_body(body)?;
             let fp = fingerprint(&route_copy, &v);
             let req = update_nodegroup_config(c.clone(), n, &Obj::root(&v))?;
-            let u = region.write(|s, env| {
-                s.idempotent(
-                    env,
-                    call("UpdateNodegroupConfig", &c, &v, &fp)?,
-                    |s, id| s.updates.get(id).cloned(),
-                    |s, env| s.update_nodegroup_config(env, req.clone()),
-                    |u| u.id.clone(),
-                )
-            })?;
-            Ok(json!({"update": render::update(&u, true)}))
+            idempotent_update(region, "UpdateNodegroupConfig", &c, &v, &fp, |s, env| {
+                s.update_nodegroup_config(env, req.clone())
+            })
         }
         Route::TagResource(arn) => {
             // TagResource reports every bad input as BadRequestException (botocore's model).
