@@ -32,6 +32,7 @@ const STATE_ENTRIES: &[&str] = &[
     "dns.json",
     "state.lock",
     "checks.json",
+    "credentials",
 ];
 
 /// Remove lab `name` (state in `state_dir`).
