@@ -60,6 +60,9 @@ enum Command {
     /// Probe from inside a namespace (`ip netns exec <pod> sixfold lab-probe ...`).
     #[command(hide = true)]
     LabProbe(lab::ProbeArgs),
+    /// Keep a lab's dataplane following its region's change feed (started by `up`).
+    #[command(hide = true)]
+    LabReconcile(lab::ReconcileArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -85,6 +88,7 @@ fn main() -> std::process::ExitCode {
         Command::LabDns(a) => lab::dns(a),
         Command::LabForward(a) => lab::forward(a),
         Command::LabProbe(a) => lab::probe(a),
+        Command::LabReconcile(a) => lab::reconcile(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
