@@ -18,7 +18,8 @@
 //! - [`services`]: ClusterIPs from the /108, kube-proxy's nftables DNAT, DNS records (pure);
 //! - [`dns`]: the DNS codec (pure); [`daemons`]: responder, DNS server, region forwarder;
 //! - [`probe`], [`matrix`]: the connectivity checks; [`state`]: the state file;
-//! - [`procs`]: background processes; [`up`], [`down`], [`status`]: the three commands.
+//! - [`procs`]: background processes; [`up`], [`down`], [`status`]: the three commands;
+//! - [`podcmd`]: workloads in a running lab (`pod run/delete/list`, `exec`, CNI DEL on `down`).
 
 pub mod daemons;
 pub mod dns;
@@ -28,6 +29,7 @@ pub mod error;
 pub mod matrix;
 pub mod network;
 pub mod plan;
+pub mod podcmd;
 pub mod pods;
 pub mod probe;
 pub mod procs;

@@ -175,6 +175,7 @@ pub fn up(cfg: &UpConfig, out: &mut dyn Write) -> Result<Outcome> {
         timings: Vec::new(),
         phase_start: Instant::now(),
     };
+    b.state.cni_bin_dir = Some(b.bin_dir.clone());
     b.state.save()?;
     match build(&mut b) {
         Ok(()) => {}
@@ -402,6 +403,8 @@ fn build(b: &mut Build<'_>) -> Result<()> {
             ipv4: Some(l.ipv4),
             fargate: true,
             instance_id: Some(l.instance_id.clone()),
+            security_groups: Vec::new(),
+            created: Some(crate::podcmd::now_rfc3339()),
         });
         b.state.save()?;
         b.say(format!(

@@ -210,6 +210,8 @@ pub(crate) fn add_pods(b: &mut Build<'_>) -> Result<()> {
                                 ipv4: att.egress_ipv4,
                                 fargate: false,
                                 instance_id: None,
+                                security_groups: Vec::new(),
+                                created: Some(crate::podcmd::now_rfc3339()),
                             },
                             p,
                         ));
