@@ -188,40 +188,9 @@ pub fn plugin_dir(given: Option<&Path>, s: &LabState) -> Result<PathBuf> {
         .unwrap_or_else(|| PathBuf::from(".")))
 }
 
-/// The read-modify-write of the running lab's state under an exclusive `flock` of
-/// `<state dir>/state.lock`: load, `f`, save when `f` changed it.
-// TODO(labcore): switch to `LabState::update` once it is on main (same lock file, same contract).
+/// The read-modify-write of the running lab's state under its lock ([`LabState::update`]).
 fn update<T>(lab: &str, dir: &Path, f: impl FnOnce(&mut LabState) -> Result<T>) -> Result<T> {
-    use std::os::fd::AsRawFd;
-    let path = dir.join("state.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(LabError::io("opening the state lock", &path))?;
-    let start = std::time::Instant::now();
-    loop {
-        // SAFETY: flock(2) on a descriptor this function owns; no memory is touched. The lock
-        // goes with the descriptor when `file` is dropped.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-            break;
-        }
-        if start.elapsed() > Duration::from_secs(120) {
-            return Err(LabError::Command {
-                what: "locking the lab state".into(),
-                detail: format!("{} is held by another sixfold command", path.display()),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let mut s = crate::status::load(lab, dir)?;
-    let before = s.clone();
-    let out = f(&mut s)?;
-    if s != before {
-        s.save()?;
-    }
-    Ok(out)
+    LabState::update(lab, dir, f)
 }
 
 fn check_up(s: &LabState) -> std::result::Result<(), PodError> {
