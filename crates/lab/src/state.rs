@@ -160,6 +160,10 @@ pub struct LabState {
     /// `pod run`, `pod delete` and `down` run the same plugins `up` ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cni_bin_dir: Option<PathBuf>,
+    /// Pods of the lab's workload on every node (`up --pods-per-node`): the reconciler wires
+    /// as many on each node it adds.
+    #[serde(default)]
+    pub pods_per_node: usize,
 }
 
 impl LabState {
@@ -180,6 +184,7 @@ impl LabState {
             internet_ipv4: crate::plan::INTERNET_V4,
             internet_ipv6: crate::plan::INTERNET_V6,
             cni_bin_dir: None,
+            pods_per_node: 0,
         }
     }
 
