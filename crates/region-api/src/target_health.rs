@@ -46,11 +46,12 @@ struct Verdict {
     codes: Option<String>,
 }
 
-fn bad(message: String) -> Response {
-    json_error(400, "ValidationError", &message, serde_json::json!({}))
+fn bad(message: String) -> String {
+    message
 }
 
-fn parse(body: &[u8]) -> Result<(String, Vec<HealthReport>), Response> {
+/// The report in `body`, or the `ValidationError` message naming what is wrong.
+fn parse(body: &[u8]) -> Result<(String, Vec<HealthReport>), String> {
     let b: Body = serde_json::from_slice(body).map_err(|e| {
         bad(format!(
             "The body is not a health report ({e}); send {{\"targetGroupArn\": \"arn:...\", \"targets\": [{{\"id\": \"2001:db8::1\", \"port\": 8080, \"state\": \"healthy\"}}]}}."
@@ -116,13 +117,16 @@ pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
         return json_error(
             405,
             "InvalidRequestException",
-            &format!("{} {PATH} is not served; report health with POST", req.method),
+            &format!(
+                "{} {PATH} is not served; report health with POST",
+                req.method
+            ),
             serde_json::json!({}),
         );
     }
     let (arn, reports) = match parse(&req.body) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(m) => return json_error(400, "ValidationError", &m, serde_json::json!({})),
     };
     let a = app.clone();
     let done = tokio::task::spawn_blocking(move || {
@@ -152,3 +156,24 @@ pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_is_parsed_and_bad_ones_name_the_value() {
+        let (arn, r) = parse(br#"{"targetGroupArn":"a","targets":[{"id":"2001:db8::1","port":80,"state":"unhealthy","reason":"Target.ResponseCodeMismatch","codes":"404"}]}"#).unwrap();
+        assert_eq!(arn, "a");
+        assert_eq!(r[0].health.reason, Some(HealthReason::ResponseCodeMismatch));
+        assert_eq!(r[0].health.codes.as_deref(), Some("404"));
+        for (body, needle) in [
+            (&br#"{"targetGroupArn":"a","targets":[{"id":"x","port":80,"state":"sick"}]}"#[..], "'sick'"),
+            (br#"{"targetGroupArn":"a","targets":[{"id":"x","port":80,"state":"unhealthy","reason":"Nope"}]}"#, "'Nope'"),
+            (br#"{"targetGroupArn":"a","targets":[],"extra":1}"#, "extra"),
+            (br#"{"targetGroupArn":"a","targets":[{"id":"x","port":70000,"state":"healthy"}]}"#, "70000"),
+        ] {
+            let m = parse(body).err().unwrap();
+            assert!(m.contains(needle), "{m}");
+        }
+    }
+}

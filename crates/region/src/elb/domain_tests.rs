@@ -324,7 +324,11 @@ fn reported_health_is_what_describe_target_health_answers() {
         .region
         .write(|s, _| s.report_target_health(&tg, &report))
         .unwrap();
-    assert_eq!((again.changed, again.unchanged), (0, 2), "nothing rewritten");
+    assert_eq!(
+        (again.changed, again.unchanged),
+        (0, 2),
+        "nothing rewritten"
+    );
     // Registered anew, a target starts over at `initial`.
     l.region
         .write(|s, _| {
@@ -406,7 +410,7 @@ fn a_bad_health_report_changes_nothing() {
     }
     let e = l
         .region
-        .write(|s, _| s.report_target_health("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/none/0123456789abcdef", &[good.clone()]))
+        .write(|s, _| s.report_target_health("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/none/0123456789abcdef", std::slice::from_ref(&good)))
         .unwrap_err();
     assert!(matches!(e, ElbError::TargetGroupNotFound(_)), "{e:?}");
 }

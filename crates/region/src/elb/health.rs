@@ -87,7 +87,9 @@ impl State {
             return Err(ElbError::invalid(
                 "targets",
                 format!("{} verdicts", reports.len()),
-                format!("Report at most {MAX_TARGETS_PER_GROUP} targets (a group's quota) per call."),
+                format!(
+                    "Report at most {MAX_TARGETS_PER_GROUP} targets (a group's quota) per call."
+                ),
             ));
         }
         let tg = self.target_group(arn)?;

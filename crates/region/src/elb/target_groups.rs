@@ -6,8 +6,8 @@ use std::net::IpAddr;
 
 use super::load_balancers::Select;
 use super::model::{
-    HealthCheck, HealthReason, MAX_TARGETS_PER_GROUP, Protocol, Tags, Target, TargetGroup, TargetType,
-    TgIpType,
+    HealthCheck, HealthReason, MAX_TARGETS_PER_GROUP, Protocol, Tags, Target, TargetGroup,
+    TargetType, TgIpType,
 };
 use super::{ElbError, check_name, hex_id, page, tags::check_tags};
 use crate::Env;
