@@ -150,6 +150,10 @@ pub struct LabState {
     pub services: Vec<ServiceInfo>,
     pub internet_ipv4: Ipv4Addr,
     pub internet_ipv6: Ipv6Addr,
+    /// Pods of the lab's workload on every node (`up --pods-per-node`): the reconciler wires
+    /// as many on each node it adds.
+    #[serde(default)]
+    pub pods_per_node: usize,
 }
 
 impl LabState {
@@ -169,6 +173,7 @@ impl LabState {
             services: Vec::new(),
             internet_ipv4: crate::plan::INTERNET_V4,
             internet_ipv6: crate::plan::INTERNET_V6,
+            pods_per_node: 0,
         }
     }
 
