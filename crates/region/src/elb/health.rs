@@ -15,8 +15,11 @@ pub const MAX_CODES: usize = 64;
 /// One verdict: the target (id and port, as registered) and what its checks saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HealthReport {
+    /// The target's id (an IP address or instance id).
     pub id: String,
+    /// The target's port.
     pub port: u16,
+    /// What its checks saw.
     pub health: ProbedHealth,
 }
 

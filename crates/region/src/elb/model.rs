@@ -211,6 +211,7 @@ impl HealthReason {
 /// A health-check verdict on one target: healthy, or unhealthy with the reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProbedHealth {
+    /// Whether the checks passed (the healthy threshold reached).
     pub healthy: bool,
     /// Set exactly when unhealthy.
     pub reason: Option<HealthReason>,
