@@ -152,7 +152,8 @@ pub fn sync(ctx: &mut Ctx, state: &mut LabState) -> Result<()> {
 /// Build a node for instance `l`; on failure, remove what was built (so the next converge
 /// tries again from scratch). Returns the node's name.
 fn add_node(ctx: &mut Ctx, state: &mut LabState, l: &Launched) -> Result<String> {
-    // Names are never reused while the lab runs: a new node gets the next number.
+    // The next number after the highest in use (a removed node's number may come back; its
+    // node dir went with it).
     let i = state
         .nodes
         .iter()
@@ -196,6 +197,11 @@ fn build_node(
     let subnet = &vpc.subnets[subnet_index(vpc, &l.subnet)?];
     network::attach(&mut router, &plan::router_node_if(i), &mut node, l, subnet)?;
 
+    // A conflist left from an earlier node of this number would pass for the new agent's.
+    if n.conf_dir.exists() {
+        std::fs::remove_dir_all(&n.conf_dir)
+            .map_err(LabError::io("removing a stale CNI conf dir", &n.conf_dir))?;
+    }
     let listen = workloads::region_listen(&ctx.api);
     let log = ctx.log(&format!("forwarder-{}", n.name));
     let fwd = workloads::start_forwarder(&ctx.exe, &ctx.name, &listen, &n, &log)?;
@@ -310,6 +316,14 @@ fn remove_node(ctx: &mut Ctx, state: &mut LabState, name: &str) -> Result<()> {
         && let Ok(mut router) = Ns::open(&ctx.names.router(), false)
     {
         let _ = router.nl.link_del_by_name(&plan::router_node_if(i));
+    }
+    // The node's dir (agent data, socket, conflist): a later node of the same number starts
+    // afresh.
+    if let Some(dir) = n.agent_socket.parent()
+        && dir.exists()
+        && let Err(e) = std::fs::remove_dir_all(dir)
+    {
+        problems.push(format!("removing {}: {e}", dir.display()));
     }
     state
         .processes

@@ -89,8 +89,18 @@ fn check_config(cfg: &UpConfig) -> Result<()> {
     if cfg.nodes == 0 || cfg.nodes > plan::MAX_NODES {
         return bad("--nodes", &format!("use 1 to {} nodes", plan::MAX_NODES));
     }
-    if cfg.pods_per_node > 100 {
-        return bad("--pods-per-node", "use at most 100 pods per node");
+    // EKS's max pods for the lab's instance type (110 for an m5.large: a /80 holds far more
+    // addresses, the kubelet's limit is what binds).
+    let max_pods = addressing::max_pods::max_pods_for_instance_type(plan::INSTANCE_TYPE)
+        .map_or(addressing::max_pods::MAX_PODS_SMALL, |m| m) as usize;
+    if cfg.pods_per_node > max_pods {
+        return bad(
+            "--pods-per-node",
+            &format!(
+                "use at most {max_pods} pods per node (the max pods of an {} node)",
+                plan::INSTANCE_TYPE
+            ),
+        );
     }
     if cfg.fargate_pods > 20 {
         return bad("--fargate-pods", "use at most 20 Fargate pods");
@@ -522,4 +532,33 @@ fn cluster_via_eks(
         },
         ids,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(nodes: usize, pods_per_node: usize) -> UpConfig {
+        UpConfig {
+            name: "t".into(),
+            nodes,
+            pods_per_node,
+            fargate_pods: 0,
+            services: 1,
+            state_dir: PathBuf::from("/nonexistent"),
+            bin_dir: None,
+            adopt: None,
+        }
+    }
+
+    #[test]
+    fn pods_per_node_goes_up_to_the_instance_types_max_pods() {
+        assert!(check_config(&cfg(10, 110)).is_ok(), "EKS's 110 max pods");
+        let e = check_config(&cfg(10, 111)).unwrap_err().to_string();
+        assert!(e.contains("--pods-per-node") && e.contains("110"), "{e}");
+        let e = check_config(&cfg(plan::MAX_NODES + 1, 1))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--nodes") && e.contains("20"), "{e}");
+    }
 }

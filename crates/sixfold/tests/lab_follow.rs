@@ -581,3 +581,86 @@ fn a_cluster_the_user_built_is_brought_up_with_cluster_and_followed() {
         .sum::<usize>();
     assert_eq!(still, 3, "the user's instances are the user's");
 }
+
+/// Regression: a removed node's number comes back with the next scale-up; its old node dir
+/// (conflist of the dead agent) made the new node look ready before its agent had its /80.
+#[test]
+fn a_node_number_that_comes_back_gets_a_fresh_agent_and_its_own_80() {
+    let lab = Lab::up(&[
+        "--nodes",
+        "2",
+        "--pods-per-node",
+        "1",
+        "--services",
+        "1",
+        "--fargate-pods",
+        "0",
+    ]);
+    scale(&lab, 3);
+    let three = lab.wait_for("a third node", CONVERGE, |s| ready(s, 3, 1));
+    scale(&lab, 2);
+    let two = lab.wait_for("back to two nodes", CONVERGE, |s| ready(s, 2, 1));
+    let gone: Vec<String> = names(&three, "nodes")
+        .difference(&names(&two, "nodes"))
+        .cloned()
+        .collect();
+    scale(&lab, 3);
+    let again = lab.wait_for("a third node again", CONVERGE, |s| ready(s, 3, 1));
+    let back: Vec<String> = names(&again, "nodes")
+        .difference(&names(&two, "nodes"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        back, gone,
+        "the removed node's number is the one that comes back"
+    );
+    let node = again["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == back[0].as_str())
+        .unwrap();
+    let old = three["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == back[0].as_str())
+        .unwrap();
+    assert_ne!(node["instance_id"], old["instance_id"]);
+    assert_ne!(
+        node["prefix"], old["prefix"],
+        "a fresh /80 for a fresh instance"
+    );
+    let eni = lab
+        .aws(&[
+            "ec2",
+            "describe-network-interfaces",
+            "--network-interface-ids",
+            node["eni"].as_str().unwrap(),
+        ])
+        .json();
+    assert_eq!(
+        eni["NetworkInterfaces"][0]["Ipv6Prefixes"][0]["Ipv6Prefix"], node["prefix"],
+        "{eni}"
+    );
+    let pod = again["pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["node"] == back[0].as_str())
+        .unwrap();
+    let from = &again["pods"][0];
+    let out = lab.probe(
+        from["netns"].as_str().unwrap(),
+        &format!("[{}]:8080", pod["ipv6"].as_str().unwrap()),
+    );
+    assert!(
+        out.stdout
+            .starts_with(&format!("{} saw ", pod["name"].as_str().unwrap())),
+        "{} / {}",
+        out.stdout,
+        out.stderr
+    );
+    let log = std::fs::read_to_string(lab.state_dir().join("logs/reconciler.log")).unwrap();
+    assert!(!log.contains("failed"), "{log}");
+}
