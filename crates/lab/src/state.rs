@@ -83,6 +83,10 @@ pub struct ClusterInfo {
     pub nodegroup: Option<String>,
     /// The vpc-cni add-on version, when installed through EKS.
     pub vpc_cni: Option<String>,
+    /// The role the agents assume through IRSA (`kube-system:aws-node`); `None`: they use the
+    /// node role from IMDS (`up --cni-credentials node-role`).
+    #[serde(default)]
+    pub cni_role: Option<String>,
 }
 
 /// One EC2 node.

@@ -1,5 +1,5 @@
 //! `sixfold up` / `down` / `status` and the lab's hidden helpers (`lab-responder`, `lab-dns`,
-//! `lab-forward`, `lab-probe`, `lab-reconcile`): thin wrappers over the `lab` crate.
+//! `lab-forward`, `lab-imds`, `lab-probe`, `lab-reconcile`): thin wrappers over the `lab` crate.
 
 use std::net::{Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
@@ -45,6 +45,10 @@ pub struct UpArgs {
     /// Print the wall time of each phase.
     #[arg(long)]
     timings: bool,
+    /// What the agents run on: `irsa` (the aws-node service account's role, through a projected
+    /// token) or `node-role` (the node group's role, from each node's IMDS).
+    #[arg(long, default_value = "irsa", value_parser = ["irsa", "node-role"])]
+    cni_credentials: String,
 }
 
 pub fn up(a: UpArgs) -> anyhow::Result<()> {
@@ -57,6 +61,7 @@ pub fn up(a: UpArgs) -> anyhow::Result<()> {
         fargate_pods: a.fargate_pods,
         services: a.services,
         bin_dir: a.bin_dir,
+        cni_node_role: a.cni_credentials == "node-role",
     };
     let mut out = std::io::stdout();
     let outcome = lab::up::up(&cfg, &mut out)?;
@@ -206,6 +211,31 @@ pub struct ForwardArgs {
 
 pub fn forward(a: ForwardArgs) -> anyhow::Result<()> {
     Ok(lab::daemons::run_forwarder(a.to, a.listen, &a.netns)?)
+}
+
+#[derive(clap::Args)]
+pub struct ImdsArgs {
+    /// The node's instance.
+    #[arg(long)]
+    instance_id: String,
+    /// The region (through the node's forwarder).
+    #[arg(long)]
+    endpoint: String,
+    /// The region's credentials file (profile `sixfold`).
+    #[arg(long)]
+    credentials: PathBuf,
+    #[arg(long)]
+    lab: Option<String>,
+}
+
+/// `lab-imds`: the node's instance metadata service (run inside the node's namespace).
+pub fn imds(a: ImdsArgs) -> anyhow::Result<()> {
+    Ok(lab::imds::run_imds(
+        &a.instance_id,
+        lab::region::REGION,
+        &a.endpoint,
+        &a.credentials,
+    )?)
 }
 
 #[derive(clap::Args)]
