@@ -453,7 +453,7 @@ pub(crate) fn start_imds(
     let p = procs::spawn(&format!("imds {}", n.name), Some(&handle), &argv, log)?;
     procs::wait_for(
         &format!("the IMDS of {}", n.name),
-        Duration::from_secs(5),
+        Duration::from_secs(10),
         log,
         || {
             std::fs::read_to_string(log).is_ok_and(|t| t.contains("imds listening"))
