@@ -245,6 +245,8 @@ pub(crate) fn node_pods(
                 ipv4: att.egress_ipv4,
                 fargate: false,
                 instance_id: None,
+                security_groups: Vec::new(),
+                created: Some(crate::podcmd::now_rfc3339()),
             },
             p,
         ));
