@@ -473,17 +473,28 @@ pub enum AgentCredentials {
     },
     /// The node role, from IMDS.
     NodeRole,
+    /// Profile `sixfold` of a credentials file (an adopted cluster: the lab's own credentials).
+    File(PathBuf),
 }
 
 impl AgentCredentials {
-    /// What lab `state` chose: IRSA when its cluster records a CNI role, else the node role.
+    /// What lab `state` chose: IRSA when its cluster records a CNI role, the node role when
+    /// it says so, else the lab's region credentials file.
     pub fn of(state: &crate::state::LabState) -> AgentCredentials {
-        match state.cluster.as_ref().and_then(|c| c.cni_role.clone()) {
+        let cluster = state.cluster.as_ref();
+        match cluster.and_then(|c| c.cni_role.clone()) {
             Some(role_arn) => AgentCredentials::Irsa {
                 role_arn,
                 token_file: irsa_token_file(&state.state_dir),
             },
-            None => AgentCredentials::NodeRole,
+            None if cluster.is_some_and(|c| c.cni_node_role) => AgentCredentials::NodeRole,
+            None => AgentCredentials::File(
+                state
+                    .region
+                    .as_ref()
+                    .map(|r| r.credentials.clone())
+                    .unwrap_or_default(),
+            ),
         }
     }
 
@@ -501,6 +512,13 @@ impl AgentCredentials {
                 ),
             ],
             AgentCredentials::NodeRole => Vec::new(),
+            AgentCredentials::File(path) => vec![
+                (
+                    "AWS_SHARED_CREDENTIALS_FILE".into(),
+                    path.display().to_string(),
+                ),
+                ("AWS_PROFILE".into(), crate::region::PROFILE.into()),
+            ],
         }
     }
 }
