@@ -196,6 +196,16 @@ impl FeedClient {
         serde_json::from_str(&text).map_err(|e| FeedError::Decode(e.to_string()))
     }
 
+    /// `GET /sixfold/v1/instance-credentials/{instance_id}` of sixfold's region (signed like the
+    /// feed): the instance profile role's fresh credentials in the IMDS document shape, plus
+    /// `RoleName`. A lab's IMDS server serves them to the instance.
+    pub fn instance_credentials(&self, instance_id: &str) -> Result<serde_json::Value, FeedError> {
+        self.get_json(&format!(
+            "/sixfold/v1/instance-credentials/{}",
+            sigv4::uri_encode(instance_id.as_bytes(), false)
+        ))
+    }
+
     /// The region's latest revision (every write acknowledged before this call is included).
     pub fn revision(&self) -> Result<u64, FeedError> {
         let v = self.get_json("/sixfold/v1/revision")?;
