@@ -559,6 +559,7 @@ mod tests {
             services: 1,
             state_dir: PathBuf::from("/nonexistent"),
             bin_dir: None,
+            cni_node_role: false,
             adopt: None,
         }
     }
