@@ -126,6 +126,49 @@ fn web_identity_credentials_are_exchanged_sent_and_refreshed_before_expiry() {
     let ec2 = Ec2Client::with_provider("us-east-1", Some(&srv.endpoint), Arc::new(chain)).unwrap();
     ec2.describe_network_interfaces(&[]).unwrap();
 
+    // The CLI's EKS client takes web identity too: `sixfold bootstrap` with nothing but
+    // AWS_ROLE_ARN and the token file (no keys, no credentials file) reads the cluster.
+    srv.aws(&[
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        "aws-node",
+        "--policy-name",
+        "describe-cluster",
+        "--policy-document",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"eks:DescribeCluster","Resource":"*"}]}"#,
+    ])
+    .json();
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sixfold"));
+    cmd.args([
+        "bootstrap",
+        "c",
+        "--ip-family",
+        "ipv6",
+        "--instance-type",
+        "m5.large",
+        "--node-ip",
+        "2001:db8::10",
+        "--output",
+        "json",
+        "--endpoint-url",
+        &srv.endpoint,
+    ])
+    .env_clear()
+    .env("HOME", home.path())
+    .env("AWS_ROLE_ARN", &role)
+    .env("AWS_WEB_IDENTITY_TOKEN_FILE", &token)
+    .env("SIXFOLD_LOG", "warn");
+    let out = common::run(cmd, common::CLI_TIMEOUT);
+    assert_eq!(
+        out.code, 0,
+        "bootstrap on web identity failed: {}",
+        out.stderr
+    );
+    let b: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(s(&b["serviceCidr"]).ends_with("/108"), "{b}");
+
     // A role whose trust policy names another service account: STS refuses, and the EC2 call
     // fails naming STS's code, the role and what to check — before anything is sent to EC2.
     let trust = lab::imds::web_identity_trust(
