@@ -257,6 +257,19 @@ pub struct Instance {
     /// Whether the instance metadata service's IPv6 endpoint is enabled.
     pub metadata_ipv6: bool,
     pub tags: Tags,
+    /// The IAM instance profile it was launched with (its role's credentials are what the
+    /// instance metadata service hands out).
+    #[serde(default)]
+    pub iam_instance_profile: Option<IamInstanceProfile>,
+}
+
+/// An instance's IAM instance profile association, as DescribeInstances shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IamInstanceProfile {
+    /// `arn:aws:iam::ACCOUNT:instance-profile/NAME`.
+    pub arn: String,
+    /// The profile's `AIPA...` id.
+    pub id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -26,6 +26,11 @@ pub enum IamError {
     #[error("{message}")]
     MalformedPolicy { message: String },
 
+    /// The entity still has dependents (`DeleteConflict`, 409), e.g. an instance profile that
+    /// holds a role.
+    #[error("{message}")]
+    DeleteConflict { message: String },
+
     /// A quota would be passed (`LimitExceeded`, 409).
     #[error("{message}")]
     LimitExceeded { message: String },

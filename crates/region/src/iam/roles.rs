@@ -1,6 +1,7 @@
 //! IAM roles: CreateRole (trust policy kept as given, unique `AROA` id, `MaxSessionDuration`),
 //! GetRole, PutRolePolicy (inline policies, parsed into `Allow` statements).
 
+use super::authz::{MAX_INLINE_TOTAL, policy_size};
 use super::error::IamError;
 use super::model::Role;
 use super::unique_id;
@@ -116,7 +117,21 @@ impl State {
             )));
         }
         let statements = parse_policy(document).map_err(malformed)?;
-        self.role(name)?;
+        let role = self.role(name)?;
+        let others: usize = role
+            .inline_documents
+            .iter()
+            .filter(|(n, _)| n.as_str() != policy)
+            .map(|(_, d)| policy_size(d))
+            .sum();
+        let total = others + policy_size(document);
+        if total > MAX_INLINE_TOTAL {
+            return Err(IamError::LimitExceeded {
+                message: format!(
+                    "Maximum policy size of {MAX_INLINE_TOTAL} bytes exceeded for role {name}: its inline policies would hold {total} characters (whitespace not counted). Use a managed policy (aws iam create-policy + attach-role-policy) instead."
+                ),
+            });
+        }
         if let Some(role) = self.roles.get_mut(name) {
             role.policies.insert(policy.to_string(), statements);
             role.inline_documents
