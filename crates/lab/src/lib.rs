@@ -18,7 +18,8 @@
 //! - [`services`]: ClusterIPs from the /108, kube-proxy's nftables DNAT, DNS records (pure);
 //! - [`dns`]: the DNS codec (pure); [`daemons`]: responder, DNS server, region forwarder;
 //! - [`probe`], [`matrix`]: the connectivity checks; [`state`]: the state file;
-//! - [`procs`]: background processes; [`up`], [`down`], [`status`]: the three commands.
+//! - [`procs`]: background processes; [`up`], [`down`], [`status`]: the three commands;
+//! - [`reconcile`]: the dataplane follows the region's change feed ([`nodes`]: node groups).
 
 pub mod daemons;
 pub mod dns;
@@ -27,10 +28,12 @@ pub mod eks;
 pub mod error;
 pub mod matrix;
 pub mod network;
+pub mod nodes;
 pub mod plan;
 pub mod pods;
 pub mod probe;
 pub mod procs;
+pub mod reconcile;
 pub mod region;
 pub mod services;
 pub mod state;

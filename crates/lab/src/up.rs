@@ -1,7 +1,8 @@
 //! `sixfold up`: region → VPC through its API → cluster → nodes → namespaces and links →
 //! agents → pods through the real CNI chain → services and DNS → Fargate → proof. Every step is
 //! recorded in the state file before it takes effect, so `down` can undo a crashed `up`; a
-//! failed build is rolled back at once, a failed proof leaves the lab up for inspection.
+//! failed build is rolled back at once, a failed proof leaves the lab up for inspection. Last,
+//! `up` starts the lab's reconciler ([`crate::reconcile`]), which keeps it following the region.
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -82,8 +83,8 @@ fn check_config(cfg: &UpConfig) -> Result<()> {
             detail: detail.to_owned(),
         })
     };
-    if cfg.nodes == 0 || cfg.nodes > 20 {
-        return bad("--nodes", "use 1 to 20 nodes");
+    if cfg.nodes == 0 || cfg.nodes > plan::MAX_NODES {
+        return bad("--nodes", &format!("use 1 to {} nodes", plan::MAX_NODES));
     }
     if cfg.pods_per_node > 100 {
         return bad("--pods-per-node", "use at most 100 pods per node");
@@ -199,6 +200,18 @@ pub fn up(cfg: &UpConfig, out: &mut dyn Write) -> Result<Outcome> {
     }
     .into();
     b.state.save()?;
+    // From here on the lab follows its region; every later write goes through the lock.
+    let p = crate::reconcile::spawn(
+        &b.exe,
+        &cfg.name,
+        &cfg.state_dir,
+        &b.bin_dir,
+        &b.log("reconciler"),
+    )?;
+    b.state = LabState::update(&cfg.name, &cfg.state_dir, |s| {
+        s.processes.push(p);
+        Ok(s.clone())
+    })?;
     Ok(Outcome {
         state: b.state,
         checks,
