@@ -29,6 +29,9 @@ pub const ACTIONS: &[(&str, Action)] = &[
     ("CreateRole", create_role),
     ("GetRole", get_role),
     ("PutRolePolicy", put_role_policy),
+    ("GetRolePolicy", get_role_policy),
+    ("ListRolePolicies", list_role_policies),
+    ("DeleteRolePolicy", delete_role_policy),
     ("CreatePolicy", create_policy),
     ("GetPolicy", get_policy),
     ("GetPolicyVersion", get_policy_version),
@@ -242,6 +245,36 @@ fn put_role_policy(region: &Region, p: &Params) -> Result<Option<String>, IamErr
     let policy = required(p, "PolicyName")?;
     let doc = required(p, "PolicyDocument")?;
     region.write(|s, _| s.put_role_policy(&name, &policy, &doc))?;
+    Ok(None)
+}
+
+fn get_role_policy(region: &Region, p: &Params) -> Result<Option<String>, IamError> {
+    let name = required(p, "RoleName")?;
+    let policy = required(p, "PolicyName")?;
+    let doc = region.read().get_role_policy(&name, &policy)?;
+    let mut x = Xml::new();
+    x.leaf("RoleName", &name)
+        .leaf("PolicyName", &policy)
+        .leaf("PolicyDocument", url_encode(&doc));
+    Ok(Some(x.finish()))
+}
+
+fn list_role_policies(region: &Region, p: &Params) -> Result<Option<String>, IamError> {
+    let name = required(p, "RoleName")?;
+    let names = region.read().list_role_policies(&name)?;
+    let mut x = Xml::new();
+    x.open("PolicyNames");
+    for n in &names {
+        x.leaf("member", n);
+    }
+    x.close("PolicyNames").leaf("IsTruncated", false);
+    Ok(Some(x.finish()))
+}
+
+fn delete_role_policy(region: &Region, p: &Params) -> Result<Option<String>, IamError> {
+    let name = required(p, "RoleName")?;
+    let policy = required(p, "PolicyName")?;
+    region.write(|s, _| s.delete_role_policy(&name, &policy))?;
     Ok(None)
 }
 

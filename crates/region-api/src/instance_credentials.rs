@@ -23,16 +23,21 @@ pub const PREFIX: &str = "/sixfold/v1/instance-credentials/";
 /// The IAM action a temporary caller needs for this endpoint (on the instance's ARN).
 pub const ACTION: &str = "sixfold:GetInstanceCredentials";
 
+/// A time as IMDS writes it: `2026-11-30T20:00:00Z` (whole seconds).
+fn imds_time(secs: u64) -> String {
+    iso8601(secs).replace(".000Z", "Z")
+}
+
 /// The answer's JSON (the IMDS credentials document plus `RoleName`).
 pub fn document(c: &InstanceCredentials, now: u64) -> serde_json::Value {
     serde_json::json!({
         "Code": "Success",
-        "LastUpdated": iso8601(now),
+        "LastUpdated": imds_time(now),
         "Type": "AWS-HMAC",
         "AccessKeyId": c.session.access_key_id,
         "SecretAccessKey": c.session.secret_access_key,
         "Token": c.session.session_token,
-        "Expiration": iso8601(c.session.expiration),
+        "Expiration": imds_time(c.session.expiration),
         "RoleName": c.role_name,
     })
 }
