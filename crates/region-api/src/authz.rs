@@ -14,7 +14,8 @@
 //! - STS: `GetCallerIdentity` needs no permission and `AssumeRoleWithWebIdentity` is
 //!   authorized by the role's trust policy, as on AWS.
 //! - sixfold's own endpoints: `sixfold:GetRevision`, `sixfold:GetSnapshot`, `sixfold:Watch`
-//!   (the change feed, on `*`), `sixfold:GetInstanceCredentials` (on the instance's ARN) and
+//!   (the change feed, on `*`), `sixfold:ReportTargetHealth` (on `*`),
+//!   `sixfold:GetInstanceCredentials` (on the instance's ARN) and
 //!   `sixfold:MintServiceAccountToken` (on the cluster's ARN).
 
 use std::collections::BTreeSet;

@@ -18,6 +18,7 @@ pub mod instance_credentials;
 pub mod oidc;
 pub mod query;
 pub mod sts;
+pub mod target_health;
 pub mod xml;
 
 use std::net::SocketAddr;
@@ -589,6 +590,10 @@ async fn handle(State(app): State<Arc<App>>, req: axum::extract::Request) -> Res
     // Instance credentials for the lab's metadata service, signed for `sixfold`.
     if req.path.starts_with(instance_credentials::PREFIX) {
         return instance_credentials::handle(app, req).await;
+    }
+    // Load balancers' health-check verdicts, signed for `sixfold`.
+    if req.path == target_health::PATH {
+        return target_health::handle(app, req).await;
     }
     // The change feed: revisions, snapshot and watch, signed for `sixfold`.
     if req.path.starts_with(feed::PREFIX) {

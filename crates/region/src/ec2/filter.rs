@@ -165,6 +165,7 @@ const ENI_FILTERS: &[&str] = &[
 ];
 
 impl State {
+    /// DescribeVpcs: the VPCs with these ids (all when empty) that match every filter, one page of them.
     pub fn describe_vpcs(
         &self,
         ids: &[String],
@@ -199,6 +200,7 @@ impl State {
         ))
     }
 
+    /// DescribeSubnets: the subnets with these ids (all when empty) that match every filter, one page of them.
     pub fn describe_subnets(
         &self,
         ids: &[String],
@@ -234,6 +236,7 @@ impl State {
         ))
     }
 
+    /// DescribeInternetGateways: the gateways with these ids (all when empty) that match every filter, one page of them.
     pub fn describe_internet_gateways(
         &self,
         ids: &[String],
@@ -265,6 +268,7 @@ impl State {
         ))
     }
 
+    /// DescribeEgressOnlyInternetGateways: the gateways with these ids (all when empty) that match every filter, one page of them.
     pub fn describe_egress_only_gateways(
         &self,
         ids: &[String],
@@ -296,6 +300,7 @@ impl State {
         ))
     }
 
+    /// DescribeRouteTables: the route tables with these ids (all when empty) that match every filter, one page of them.
     pub fn describe_route_tables(
         &self,
         ids: &[String],
@@ -359,6 +364,7 @@ impl State {
         ))
     }
 
+    /// DescribeSecurityGroups: the groups with these ids (all when empty) that match every filter, one page of them.
     pub fn describe_security_groups(
         &self,
         ids: &[String],
@@ -389,6 +395,7 @@ impl State {
         ))
     }
 
+    /// DescribeInstances: the instances with these ids (all when empty) that match every filter, one page of them.
     pub fn describe_instances(
         &self,
         ids: &[String],
@@ -421,6 +428,7 @@ impl State {
         ))
     }
 
+    /// DescribeNetworkInterfaces: the ENIs with these ids (all when empty) that match every filter, one page of them.
     pub fn describe_network_interfaces(
         &self,
         ids: &[String],

@@ -6,6 +6,7 @@
 //! Pure domain like the rest of the region: the randomness of ARNs comes from [`Env`].
 
 pub mod error;
+pub mod health;
 pub mod listeners;
 pub mod load_balancers;
 pub mod model;
@@ -59,8 +60,11 @@ pub fn arn(env: &Env, resource: &str) -> String {
 /// The kind of ELB resource an ARN names, from its resource part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArnKind {
+    /// `loadbalancer/...`
     LoadBalancer,
+    /// `targetgroup/...`
     TargetGroup,
+    /// `listener/...`
     Listener,
 }
 
