@@ -31,22 +31,29 @@ pub const MAX_STATEMENTS: usize = 256;
 /// What a statement does when it matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
+    /// Grants the actions it covers (unless a `Deny` also covers them).
     Allow,
+    /// Refuses the actions it covers, whatever allows them.
     Deny,
 }
 
 /// `Action` (the patterns listed) or `NotAction` (everything but them); likewise resources.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Patterns {
+    /// `Action` / `Resource`: what matches one of these patterns.
     Listed(Vec<String>),
+    /// `NotAction` / `NotResource`: what matches none of these patterns.
     AllBut(Vec<String>),
 }
 
 /// One statement of an identity-based policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyStatement {
+    /// `Effect`.
     pub effect: Effect,
+    /// `Action` or `NotAction`.
     pub actions: Patterns,
+    /// `Resource` or `NotResource`.
     pub resources: Patterns,
     /// The statement has a `Condition` block (never evaluated; see the module doc).
     pub conditional: bool,
@@ -55,13 +62,16 @@ pub struct PolicyStatement {
 /// The outcome of evaluating a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
+    /// Some `Allow` covers the action on every resource and no `Deny` covers it on any.
     Allow,
-    /// No statement allows `action` on `resource`.
+    /// No statement allows the action on `resource`.
     ImplicitDeny {
+        /// The first resource not allowed.
         resource: String,
     },
-    /// A `Deny` statement matches `action` on `resource`.
+    /// A `Deny` statement matches the action on `resource`.
     ExplicitDeny {
+        /// The first resource denied.
         resource: String,
     },
 }

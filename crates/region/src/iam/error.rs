@@ -44,7 +44,10 @@ pub enum IamError {
     /// The entity still has dependents (`DeleteConflict`, 409), e.g. an instance profile that
     /// holds a role.
     #[error("{message}")]
-    DeleteConflict { message: String },
+    DeleteConflict {
+        /// What depends on the entity and how to detach it.
+        message: String,
+    },
 
     /// A quota would be passed (`LimitExceeded`, 409).
     #[error("{message}")]

@@ -83,13 +83,16 @@ pub struct Session {
 /// it get credentials for through the instance metadata service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceProfile {
+    /// `InstanceProfileName` (the table's key).
     pub name: String,
     /// `arn:aws:iam::ACCOUNT:instance-profile{path}{name}`.
     pub arn: String,
     /// `AIPA` + 17 characters.
     pub instance_profile_id: String,
+    /// `/` or `/some/path/`.
     pub path: String,
     /// Names of the roles in the profile (IAM allows one).
     pub roles: Vec<String>,
+    /// Epoch seconds.
     pub created_at: u64,
 }

@@ -16,20 +16,24 @@ pub const MAX_ROLES_PER_PROFILE: usize = 1;
 pub const MAX_PROFILES: usize = 1000;
 /// How long instance credentials are valid by default (what EC2's metadata service gives).
 pub const INSTANCE_CREDENTIALS_DEFAULT: u32 = 6 * 3600;
-/// Bounds of a requested instance credentials lifetime.
+/// Shortest instance credentials lifetime one may ask for, in seconds.
 pub const INSTANCE_CREDENTIALS_MIN: u32 = 900;
+/// Longest instance credentials lifetime one may ask for, in seconds.
 pub const INSTANCE_CREDENTIALS_MAX: u32 = 12 * 3600;
 
 /// How RunInstances names an instance profile (`--iam-instance-profile Arn=...|Name=...`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProfileRef {
+    /// `Arn=arn:aws:iam::ACCOUNT:instance-profile/NAME`.
     Arn(String),
+    /// `Name=NAME`.
     Name(String),
 }
 
 /// An instance profile with its roles, as GetInstanceProfile shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileView {
+    /// The stored profile.
     pub profile: InstanceProfile,
     /// The roles that exist (a role deleted meanwhile is left out, as IAM does).
     pub roles: Vec<Role>,
@@ -38,7 +42,9 @@ pub struct ProfileView {
 /// Credentials issued to an instance for the role in its profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceCredentials {
+    /// The role in the instance's profile (what IMDS lists at `iam/security-credentials/`).
     pub role_name: String,
+    /// The credentials, stored like STS's (session name: the instance id).
     pub session: Session,
 }
 
@@ -48,19 +54,29 @@ pub enum InstanceCredentialsError {
     #[error(
         "Instance {0} does not exist (or is terminated); give the id of a running instance (aws ec2 describe-instances)."
     )]
+    /// No such instance, or it is terminated.
     NoInstance(String),
     #[error(
         "Instance {0} has no IAM instance profile; launch it with `aws ec2 run-instances --iam-instance-profile Name=PROFILE` (node groups get their node role's profile)."
     )]
+    /// The instance was launched without an instance profile.
     NoProfile(String),
     #[error(
         "The instance profile {profile} of instance {instance} holds no role (or only a role that no longer exists); add one with `aws iam add-role-to-instance-profile --instance-profile-name {profile} --role-name ROLE`."
     )]
-    NoRole { instance: String, profile: String },
+    /// The profile is gone, holds no role, or its role no longer exists.
+    NoRole {
+        /// The instance id.
+        instance: String,
+        /// The profile's name.
+        profile: String,
+    },
     #[error(
         "Invalid credentials lifetime {0} seconds: give {INSTANCE_CREDENTIALS_MIN} to {INSTANCE_CREDENTIALS_MAX}."
     )]
+    /// The lifetime asked for is out of bounds.
     Duration(u32),
+    /// The region's store failed.
     #[error("the region's store failed: {0}")]
     Store(#[from] crate::store::StoreError),
 }
