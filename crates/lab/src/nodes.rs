@@ -297,6 +297,7 @@ fn remove_node(ctx: &mut Ctx, state: &mut LabState, name: &str) -> Result<()> {
     let roles: Vec<String> = [
         format!("agent {}", n.name),
         format!("region forwarder {}", n.name),
+        format!("imds {}", n.name),
     ]
     .into_iter()
     .chain(pods.iter().map(|p| format!("pod {}", p.name)))
