@@ -27,6 +27,7 @@ pub mod dns;
 pub mod down;
 pub mod eks;
 pub mod error;
+pub mod lb;
 pub mod matrix;
 pub mod network;
 pub mod nodes;
