@@ -1,8 +1,10 @@
 //! End-to-end tests of workloads in a running lab (root): `sixfold pod run` on a chosen node
 //! and on the emptiest one, reached from another pod with `sixfold exec` and the lab's probe,
 //! listed as JSON; `pod delete` running the real CNI DEL (the agent's own status and list show
-//! the address released and cooling, the namespace is gone); `down` running DEL for every pod
-//! (the agents' logs show each release); `status --env` pointing the real AWS CLI at the lab's
+//! the address released and cooling, the namespace is gone); two concurrent runs of one name
+//! (one wins); a run whose chain fails half-way (nothing left, the address back with the
+//! agent); `down` running DEL for every pod (the agents' logs show each release) and going on
+//! past a DEL that fails (a dead agent); `status --env` pointing the real AWS CLI at the lab's
 //! region. Every spawned command has a timeout; a drop guard runs `down`. Without root the
 //! tests fail (no silent skip).
 
@@ -298,6 +300,89 @@ fn pod_run_exec_list_delete_and_down_go_through_the_real_cni_chain() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("not found"), "{out}");
 
+    // Two `pod run`s of one name at once: the state lock lets exactly one through.
+    let twins: Vec<std::process::Child> = (0..2)
+        .map(|_| {
+            Command::new(sixfold_bin())
+                .args(["pod", "run", "twin", "--name", &lab.name])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for mut c in twins {
+        let deadline = std::time::Instant::now() + CMD_TIMEOUT;
+        let status = loop {
+            if let Some(st) = c.try_wait().unwrap() {
+                break st;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = c.kill();
+                panic!("pod run twin did not finish within {CMD_TIMEOUT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        outcomes.push((status.success(), err));
+    }
+    assert_eq!(
+        outcomes.iter().filter(|(ok, _)| *ok).count(),
+        1,
+        "exactly one of two concurrent runs must win: {outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .any(|(ok, err)| !ok && err.contains("\"twin\" already exists")),
+        "{outcomes:?}"
+    );
+    assert_eq!(lab.pods().iter().filter(|p| p["name"] == "twin").count(), 1);
+    let (code, _, err) = lab.cmd(&["pod", "delete", "twin"]);
+    assert_eq!(code, 0, "{err}");
+
+    // A run whose chain fails half-way (the egress plugin is missing from --bin-dir, after
+    // sixfold-cni's ADD took an address) leaves nothing: the address is back with the agent.
+    let socket1 = lab.agent_socket("node1");
+    let (allocated, _, held) = agent_view(&socket1);
+    let half = tempfile::tempdir().unwrap();
+    let real = Path::new(sixfold_bin())
+        .parent()
+        .unwrap()
+        .join("sixfold-cni");
+    std::os::unix::fs::symlink(&real, half.path().join("sixfold-cni")).unwrap();
+    let before = lab.pods();
+    let (code, _, err) = lab.cmd(&[
+        "pod",
+        "run",
+        "half",
+        "--node",
+        "node1",
+        "--bin-dir",
+        half.path().to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0, "a chain without its egress plugin must fail");
+    assert!(err.contains("sixfold-egress-cni"), "{err}");
+    let (allocated_after, _, held_after) = agent_view(&socket1);
+    assert_eq!(
+        (allocated_after, &held_after),
+        (allocated, &held),
+        "the failed ADD kept an address"
+    );
+    let ns = format!("sfl-{}-p-half", lab.name);
+    assert!(!lab.netns_exists(&ns), "the failed run left {ns}");
+    assert_eq!(lab.pods(), before, "the failed run changed the pods");
+    assert!(
+        lab.status()["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n != ns.as_str()),
+        "the failed run left {ns} recorded"
+    );
+
     // Down: DEL for every pod through the plugins, seen by the agents themselves. Their logs
     // are opened now: `down` removes the files, the open descriptors still read them.
     let pods: Vec<String> = lab
@@ -351,9 +436,10 @@ fn pod_run_exec_list_delete_and_down_go_through_the_real_cni_chain() {
 }
 
 #[test]
-fn status_points_the_aws_cli_at_the_lab_region() {
+fn status_env_drives_the_aws_cli_and_down_goes_on_past_a_failed_del() {
     require_root();
-    let lab = Lab::up(&[
+    require_plugins();
+    let mut lab = Lab::up(&[
         "--nodes",
         "1",
         "--pods-per-node",
@@ -420,5 +506,53 @@ fn status_points_the_aws_cli_at_the_lab_region() {
     assert!(
         table.contains(creds) && table.contains("export AWS_ENDPOINT_URL="),
         "{table}"
+    );
+
+    // An agent that died: `down` reports the pod whose DEL failed and removes the lab anyway.
+    let recorded: Value =
+        serde_json::from_slice(&std::fs::read(lab.state_dir().join("lab.json")).unwrap()).unwrap();
+    let agent = recorded["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["role"] == "agent node1")
+        .expect("the agent of node1 is recorded");
+    let pid = agent["pid"].as_u64().unwrap() as libc::pid_t;
+    // SAFETY: kill(2) of the lab's own agent, whose pid the lab recorded a moment ago.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "agent {pid} did not die"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    lab.downed = true;
+    let (code, out, err) = run_env(
+        sixfold_bin(),
+        &["down", "--name", &lab.name],
+        &[],
+        CMD_TIMEOUT,
+    );
+    assert_eq!(code, 0, "down must go on past a failed DEL:\n{out}\n{err}");
+    assert!(
+        err.contains("CNI DEL failed for web-1-1"),
+        "the failed DEL is not reported:\n{err}"
+    );
+    assert!(
+        out.contains("CNI DEL for 0 pods") && out.contains("1 failed"),
+        "{out}"
+    );
+    assert!(!lab.state_dir().exists(), "state left");
+    assert!(
+        std::fs::read_dir("/run/netns")
+            .unwrap()
+            .flatten()
+            .all(|e| !e
+                .file_name()
+                .to_string_lossy()
+                .starts_with(&format!("sfl-{}-", lab.name))),
+        "namespaces left"
     );
 }
