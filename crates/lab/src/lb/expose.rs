@@ -273,7 +273,7 @@ pub fn expose(state: &mut LabState, req: &ExposeRequest, exe: &Path) -> Result<L
         ipv6,
         targets: Vec::new(),
     };
-    net::attach(state, &lb, 0)?;
+    net::attach(state, &lb)?;
     state.load_balancers.push(lb.clone());
     state.save()?;
     net::igw_nat(state)?;

@@ -17,8 +17,17 @@ use crate::topo::{self, Ns, host};
 
 /// Create load balancer `lb`'s namespace (recorded first) and wire it to the router; for an
 /// internet-facing one, also the IGW mapping and the internet's route.
-pub fn attach(state: &mut LabState, lb: &LoadBalancerInfo, zone: usize) -> Result<()> {
+pub fn attach(state: &mut LabState, lb: &LoadBalancerInfo) -> Result<()> {
     let names = Names::new(&state.name)?;
+    let subnet = state
+        .vpc
+        .as_ref()
+        .and_then(|v| v.subnets.iter().find(|s| s.id == lb.subnet))
+        .cloned()
+        .ok_or_else(|| crate::error::LabError::Reply {
+            action: "CreateNetworkInterface".into(),
+            detail: format!("{} is not one of the lab VPC's subnets", lb.subnet),
+        })?;
     state.add_namespaces(std::slice::from_ref(&lb.netns))?;
     topo::create_namespaces(std::slice::from_ref(&lb.netns))?;
     let mut router = Ns::open(&names.router(), true)?;
@@ -32,7 +41,7 @@ pub fn attach(state: &mut LabState, lb: &LoadBalancerInfo, zone: usize) -> Resul
         mac: None,
         prefix: None,
     };
-    crate::network::attach(&mut router, &lb.router_if, &mut ns, &unit, zone)?;
+    crate::network::attach(&mut router, &lb.router_if, &mut ns, &unit, &subnet)?;
     if lb.internet_facing() {
         let mut inet = Ns::open(&names.internet(), false)?;
         inet.route_via(host(lb.ipv6), IpAddr::V6(LL_UP), "igw0")?;
