@@ -29,6 +29,7 @@ pub mod dns;
 pub mod down;
 pub mod eks;
 pub mod error;
+pub mod imds;
 pub mod lb;
 pub mod matrix;
 pub mod network;
