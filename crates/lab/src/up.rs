@@ -269,6 +269,10 @@ fn build(b: &mut Build<'_>) -> Result<()> {
 
     add_fargate(b, &mut router, &vpc, &fargate)?;
     b.phase("fargate");
+
+    // A load balancer for the first service, as the AWS Load Balancer Controller makes it.
+    crate::lb::expose::up_default(b)?;
+    b.phase("load balancer");
     Ok(())
 }
 
