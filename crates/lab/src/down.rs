@@ -1,5 +1,7 @@
 //! `sixfold down`: remove everything a lab made, best effort and idempotent, with or without
-//! its state file: the processes (recorded pids whose command line still matches, plus any
+//! its state file: first CNI DEL for every pod through the real plugins while the agents still
+//! run (so each agent releases its pods' addresses; a failure is reported, not fatal), then the
+//! processes (recorded pids whose command line still matches, plus any
 //! process living in one of the lab's namespaces, plus `sixfold` processes naming the lab's
 //! state dir), then the namespaces (their links, addresses, routes and nftables tables go with
 //! them), then the state dir. Errors are collected and reported together at the end.
@@ -16,6 +18,10 @@ use crate::topo;
 /// What `down` removed.
 #[derive(Debug, Default)]
 pub struct Removed {
+    /// Pods DELeted through the CNI chain.
+    pub pods_deleted: usize,
+    /// Pods whose DEL failed (`pod: why`); the teardown went on without them.
+    pub del_failures: Vec<String>,
     pub processes: usize,
     pub namespaces: usize,
     pub state_dir: bool,
@@ -32,6 +38,7 @@ const STATE_ENTRIES: &[&str] = &[
     "dns.json",
     "state.lock",
     "checks.json",
+    "credentials",
 ];
 
 /// Remove lab `name` (state in `state_dir`).
@@ -53,6 +60,11 @@ pub fn down(name: &str, state_dir: &Path) -> Result<Removed> {
             }
         }
     }
+    // CNI DEL for every pod, while the agents still answer.
+    let dels = state
+        .as_ref()
+        .map(crate::podcmd::del_all)
+        .unwrap_or_default();
     // Processes.
     let mut pids: Vec<u32> = state
         .iter()
@@ -99,6 +111,19 @@ pub fn down(name: &str, state_dir: &Path) -> Result<Removed> {
         }
         removed_dir = !LabState::path(state_dir).exists();
     }
+    // A killed `up` may leave its `ip -batch` child still adding namespaces after the sweep
+    // above: sweep again, bounded, until none appears.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        let late = topo::namespaces_with_prefix(&names.prefix());
+        if late.is_empty() || std::time::Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        let paths: Vec<PathBuf> = late.iter().map(|n| topo::netns_path(n)).collect();
+        procs::end(&procs::in_namespaces(&paths), Duration::from_secs(1));
+        let _ = topo::delete_namespaces(&late);
+    }
     // Check.
     let left_ns = topo::namespaces_with_prefix(&names.prefix());
     if !left_ns.is_empty() {
@@ -115,6 +140,8 @@ pub fn down(name: &str, state_dir: &Path) -> Result<Removed> {
     }
     if problems.is_empty() {
         Ok(Removed {
+            pods_deleted: dels.deleted,
+            del_failures: dels.failed,
             processes: pids.len(),
             namespaces: namespaces.len(),
             state_dir: removed_dir,

@@ -12,24 +12,29 @@
 //! ```
 //!
 //! - [`plan`]: names and the addresses the lab chooses (pure);
-//! - [`region`], [`eks`]: the embedded region and the calls made through its APIs;
+//! - [`region`], [`eks`]: the embedded region and the calls made through its APIs; [`adopt`]:
+//!   a cluster the user made in a running region instead (`up --cluster`);
 //! - [`topo`]: namespaces, veths, addresses, routes (netlink); [`network`]: router, gateways,
 //!   internet; [`pods`]: the real CNI chain; [`workloads`]: agents, pods, services, DNS;
 //! - [`services`]: ClusterIPs from the /108, kube-proxy's nftables DNAT, DNS records (pure);
 //! - [`dns`]: the DNS codec (pure); [`daemons`]: responder, DNS server, region forwarder;
 //! - [`probe`], [`matrix`]: the connectivity checks; [`state`]: the state file;
 //! - [`procs`]: background processes; [`up`], [`down`], [`status`]: the three commands;
+//! - [`podcmd`]: workloads in a running lab (`pod run/delete/list`, `exec`, CNI DEL on `down`);
 //! - [`reconcile`]: the dataplane follows the region's change feed ([`nodes`]: node groups).
 
+pub mod adopt;
 pub mod daemons;
 pub mod dns;
 pub mod down;
 pub mod eks;
 pub mod error;
+pub mod imds;
 pub mod matrix;
 pub mod network;
 pub mod nodes;
 pub mod plan;
+pub mod podcmd;
 pub mod pods;
 pub mod probe;
 pub mod procs;

@@ -83,6 +83,13 @@ pub struct ClusterInfo {
     pub nodegroup: Option<String>,
     /// The vpc-cni add-on version, when installed through EKS.
     pub vpc_cni: Option<String>,
+    /// The role the agents assume through IRSA (`kube-system:aws-node`), when they use IRSA.
+    #[serde(default)]
+    pub cni_role: Option<String>,
+    /// The agents use the node role from IMDS (`up --cni-credentials node-role`). Neither this
+    /// nor `cni_role` (an adopted cluster): the region credentials file the lab holds.
+    #[serde(default)]
+    pub cni_node_role: bool,
 }
 
 /// One EC2 node.
@@ -117,6 +124,12 @@ pub struct PodInfo {
     pub fargate: bool,
     /// The instance standing for the Fargate unit's ENI.
     pub instance_id: Option<String>,
+    /// The pod's own security groups (security groups for pods); empty: the node's groups.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
+    /// When the pod was made (RFC 3339, UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
 }
 
 /// One service.
@@ -150,6 +163,10 @@ pub struct LabState {
     pub services: Vec<ServiceInfo>,
     pub internet_ipv4: Ipv4Addr,
     pub internet_ipv6: Ipv6Addr,
+    /// Where the CNI plugins are (`up --bin-dir`, or next to the executable), so that
+    /// `pod run`, `pod delete` and `down` run the same plugins `up` ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cni_bin_dir: Option<PathBuf>,
     /// Pods of the lab's workload on every node (`up --pods-per-node`): the reconciler wires
     /// as many on each node it adds.
     #[serde(default)]
@@ -173,6 +190,7 @@ impl LabState {
             services: Vec::new(),
             internet_ipv4: crate::plan::INTERNET_V4,
             internet_ipv6: crate::plan::INTERNET_V6,
+            cni_bin_dir: None,
             pods_per_node: 0,
         }
     }

@@ -577,6 +577,8 @@ mod tests {
                 ipv4: None,
                 fargate,
                 instance_id: None,
+                security_groups: Vec::new(),
+                created: None,
             });
         }
         p.overlay_lab(&lab, vec![]);

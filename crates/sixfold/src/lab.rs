@@ -1,5 +1,5 @@
 //! `sixfold up` / `down` / `status` and the lab's hidden helpers (`lab-responder`, `lab-dns`,
-//! `lab-forward`, `lab-probe`, `lab-reconcile`): thin wrappers over the `lab` crate.
+//! `lab-forward`, `lab-imds`, `lab-probe`, `lab-reconcile`): thin wrappers over the `lab` crate.
 
 use std::net::{Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
@@ -17,18 +17,19 @@ fn state_dir(name: &str, given: Option<PathBuf>) -> PathBuf {
 #[derive(clap::Args)]
 #[command(
     after_help = "Example:\n  sudo sixfold up                 # 3 nodes, 2 pods each, 1 Fargate pod, 2 services\n  \
-sudo sixfold status             # the address map\n  sudo sixfold down                # remove everything\n\n\
+sudo sixfold status             # the address map\n  sudo sixfold down                # remove everything\n  \
+sudo sixfold up --cluster c1 --endpoint-url http://127.0.0.1:4570 --profile me   # your own cluster\n\n\
 Everything lives in network namespaces named sfl-<name>-*; the root namespace is never touched."
 )]
 pub struct UpArgs {
     /// EC2 nodes (a managed node group).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, conflicts_with = "cluster")]
     nodes: usize,
     /// Pods on each node (namespaces wired by the real CNI plugins).
     #[arg(long, default_value_t = 2)]
     pods_per_node: usize,
     /// Fargate pods (each its own unit with IPv4 and IPv6 from the subnet).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, conflicts_with = "cluster")]
     fargate_pods: usize,
     /// Services (ClusterIPs from the cluster's /108, balanced over pods spread across nodes).
     #[arg(long, default_value_t = 2)]
@@ -45,18 +46,48 @@ pub struct UpArgs {
     /// Print the wall time of each phase.
     #[arg(long)]
     timings: bool,
+    /// What the agents run on: `irsa` (the aws-node service account's role, through a projected
+    /// token) or `node-role` (the node group's role, from each node's IMDS).
+    #[arg(long, default_value = "irsa", value_parser = ["irsa", "node-role"])]
+    cni_credentials: String,
+    /// Bring your own cluster: build the dataplane of this IPv6 EKS cluster, made through the
+    /// APIs of the running `sixfold serve` at --endpoint-url, instead of starting a region.
+    #[arg(long, requires = "endpoint_url")]
+    cluster: Option<String>,
+    /// The region of --cluster (the URL `sixfold serve` printed, e.g. http://127.0.0.1:4570).
+    #[arg(long, requires = "cluster")]
+    endpoint_url: Option<String>,
+    /// The credentials profile for --cluster (from AWS_SHARED_CREDENTIALS_FILE or
+    /// ~/.aws/credentials). Default: as the AWS CLI (AWS_ACCESS_KEY_ID, AWS_PROFILE, `default`).
+    #[arg(long, requires = "cluster")]
+    profile: Option<String>,
+    /// The node group of --cluster whose instances become the nodes. Default: its only one.
+    #[arg(long, requires = "cluster")]
+    nodegroup: Option<String>,
 }
 
 pub fn up(a: UpArgs) -> anyhow::Result<()> {
     let start = Instant::now();
+    let adopt = match (a.cluster, a.endpoint_url) {
+        (Some(cluster), Some(endpoint)) => Some(lab::adopt::Adopt {
+            cluster,
+            endpoint,
+            profile: a.profile,
+            nodegroup: a.nodegroup,
+        }),
+        _ => None,
+    };
     let cfg = lab::up::UpConfig {
         state_dir: state_dir(&a.name, a.state_dir),
         name: a.name,
         nodes: a.nodes,
         pods_per_node: a.pods_per_node,
-        fargate_pods: a.fargate_pods,
+        // An adopted cluster gets no Fargate units: the lab creates nothing in its region.
+        fargate_pods: if adopt.is_some() { 0 } else { a.fargate_pods },
         services: a.services,
         bin_dir: a.bin_dir,
+        cni_node_role: a.cni_credentials == "node-role",
+        adopt,
     };
     let mut out = std::io::stdout();
     let outcome = lab::up::up(&cfg, &mut out)?;
@@ -83,6 +114,14 @@ pub fn up(a: UpArgs) -> anyhow::Result<()> {
             );
         }
         println!("  {:<14} {:>7.3} s", "total", total.as_secs_f64());
+    }
+    let env = lab::status::env_lines(&outcome.state);
+    if !env.is_empty() {
+        println!(
+            "\nthe AWS CLI talks to the lab's region with (`eval \"$(sixfold status --env --name {})\"`):",
+            cfg.name
+        );
+        print!("{env}");
     }
     if outcome.proven() {
         println!(
@@ -118,6 +157,18 @@ pub fn down(a: DownArgs) -> anyhow::Result<()> {
     lab::require_root()?;
     let dir = state_dir(&a.name, a.state_dir);
     let r = lab::down::down(&a.name, &dir)?;
+    for f in &r.del_failures {
+        eprintln!("warning: CNI DEL failed for {f} (the teardown went on)");
+    }
+    println!(
+        "CNI DEL for {} pods through the plugins (addresses released to the agents){}",
+        r.pods_deleted,
+        if r.del_failures.is_empty() {
+            String::new()
+        } else {
+            format!(", {} failed", r.del_failures.len())
+        }
+    );
     println!(
         "lab {:?} removed: {} processes ended, {} namespaces deleted{}",
         a.name,
@@ -139,18 +190,39 @@ pub struct StatusArgs {
     /// `table` or `json`.
     #[arg(long, short = 'o', default_value = "table", value_parser = ["table", "json"])]
     output: String,
+    /// Print only the `export AWS_...` lines for the lab's region: `eval "$(sixfold status --env)"`.
+    #[arg(long, conflicts_with = "output")]
+    env: bool,
 }
 
 pub fn status(a: StatusArgs) -> anyhow::Result<()> {
     let dir = state_dir(&a.name, a.state_dir);
     let s = lab::status::load(&a.name, &dir)?;
-    let text = if a.output == "json" {
+    let text = if a.env {
+        let env = lab::status::env_lines(&s);
+        anyhow::ensure!(
+            !env.is_empty(),
+            "lab {:?} has no region yet (phase {}); wait for `sixfold up` to start it",
+            a.name,
+            s.phase
+        );
+        env
+    } else if a.output == "json" {
         format!(
             "{}\n",
             serde_json::to_string_pretty(&lab::status::json(&s))?
         )
     } else {
-        lab::status::render(&s)
+        let mut t = lab::status::render(&s);
+        let env = lab::status::env_lines(&s);
+        if !env.is_empty() {
+            t.push_str(&format!(
+                "\nAWS CLI (`eval \"$(sixfold status --env --name {})\"`):\n",
+                a.name
+            ));
+            t.push_str(&env);
+        }
+        t
     };
     // A closed pipe (`status | head`) is not an error worth a panic.
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
@@ -206,6 +278,31 @@ pub struct ForwardArgs {
 
 pub fn forward(a: ForwardArgs) -> anyhow::Result<()> {
     Ok(lab::daemons::run_forwarder(a.to, a.listen, &a.netns)?)
+}
+
+#[derive(clap::Args)]
+pub struct ImdsArgs {
+    /// The node's instance.
+    #[arg(long)]
+    instance_id: String,
+    /// The region (through the node's forwarder).
+    #[arg(long)]
+    endpoint: String,
+    /// The region's credentials file (profile `sixfold`).
+    #[arg(long)]
+    credentials: PathBuf,
+    #[arg(long)]
+    lab: Option<String>,
+}
+
+/// `lab-imds`: the node's instance metadata service (run inside the node's namespace).
+pub fn imds(a: ImdsArgs) -> anyhow::Result<()> {
+    Ok(lab::imds::run_imds(
+        &a.instance_id,
+        lab::region::REGION,
+        &a.endpoint,
+        &a.credentials,
+    )?)
 }
 
 #[derive(clap::Args)]
