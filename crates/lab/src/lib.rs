@@ -18,6 +18,7 @@
 //!   internet; [`pods`]: the real CNI chain; [`workloads`]: agents, pods, services, DNS;
 //! - [`services`]: ClusterIPs from the /108, kube-proxy's nftables DNAT, DNS records (pure);
 //! - [`dns`]: the DNS codec (pure); [`daemons`]: responder, DNS server, region forwarder;
+//! - [`lb`]: load balancers (`service expose`, the `lab-lb` daemon, target groups following pods);
 //! - [`probe`], [`matrix`]: the connectivity checks; [`state`]: the state file;
 //! - [`procs`]: background processes; [`up`], [`down`], [`status`]: the three commands;
 //! - [`podcmd`]: workloads in a running lab (`pod run/delete/list`, `exec`, CNI DEL on `down`);
@@ -30,6 +31,7 @@ pub mod down;
 pub mod eks;
 pub mod error;
 pub mod imds;
+pub mod lb;
 pub mod matrix;
 pub mod network;
 pub mod nodes;

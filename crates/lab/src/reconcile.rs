@@ -113,7 +113,11 @@ pub fn converge(ctx: &mut Ctx) -> Result<()> {
         if let Err(e) = crate::nodes::sync(ctx, state) {
             errors.push(format!("nodes: {e}"));
         }
-        // Security groups and routes (policy::sync) and load balancers (lb::sync) go here.
+        // Security groups and routes (policy::sync) go here.
+        // Load balancers last: their target groups follow the pods the areas above leave.
+        if let Err(e) = crate::lb::sync(state) {
+            errors.push(format!("load balancers: {e}"));
+        }
         if errors.is_empty() {
             Ok(())
         } else {

@@ -269,6 +269,10 @@ fn build(b: &mut Build<'_>) -> Result<()> {
 
     add_fargate(b, &mut router, &vpc, &fargate)?;
     b.phase("fargate");
+
+    // A load balancer for the first service, as the AWS Load Balancer Controller makes it.
+    crate::lb::expose::up_default(b)?;
+    b.phase("load balancer");
     Ok(())
 }
 
@@ -520,6 +524,13 @@ fn cluster_via_eks(
         ids.len(),
         plan::INSTANCE_TYPE
     ));
+    b.say(match &cni_role {
+        Some(r) => format!(
+            "  CNI credentials: IRSA, {r} for {} (OIDC provider registered, token minted)",
+            crate::imds::CNI_SERVICE_ACCOUNT
+        ),
+        None => "  CNI credentials: the node role, from each node's IMDS".to_owned(),
+    });
     Ok((
         ClusterInfo {
             name,
