@@ -17,6 +17,9 @@
 //!   internet; [`pods`]: the real CNI chain; [`workloads`]: agents, pods, services, DNS;
 //! - [`services`]: ClusterIPs from the /108, kube-proxy's nftables DNAT, DNS records (pure);
 //! - [`dns`]: the DNS codec (pure); [`daemons`]: responder, DNS server, region forwarder;
+//! - [`policy`]: route tables and security groups of the region enforced on real packets
+//!   (per-subnet policy routing in the router, one nftables ruleset per node, branch interfaces
+//!   for pods with their own groups);
 //! - [`probe`], [`matrix`]: the connectivity checks; [`state`]: the state file;
 //! - [`procs`]: background processes; [`up`], [`down`], [`status`]: the three commands.
 
@@ -29,6 +32,7 @@ pub mod matrix;
 pub mod network;
 pub mod plan;
 pub mod pods;
+pub mod policy;
 pub mod probe;
 pub mod procs;
 pub mod region;

@@ -402,6 +402,7 @@ fn build(b: &mut Build<'_>) -> Result<()> {
             ipv4: Some(l.ipv4),
             fargate: true,
             instance_id: Some(l.instance_id.clone()),
+            branch_eni: None,
         });
         b.state.save()?;
         b.say(format!(
@@ -410,6 +411,17 @@ fn build(b: &mut Build<'_>) -> Result<()> {
         ));
     }
     b.phase("fargate");
+
+    // Route tables and security groups, as the region says.
+    let report = crate::policy::sync(&api, &b.state, &mut crate::policy::Memo::default())?;
+    for p in &report.problems {
+        b.say(format!("  policy: {p}"));
+    }
+    b.say(format!(
+        "  route tables → per-subnet routing in the VPC router; security groups → nftables on {} nodes",
+        b.state.nodes.len()
+    ));
+    b.phase("policy");
     Ok(())
 }
 

@@ -210,6 +210,7 @@ pub(crate) fn add_pods(b: &mut Build<'_>) -> Result<()> {
                                 ipv4: att.egress_ipv4,
                                 fargate: false,
                                 instance_id: None,
+                                branch_eni: None,
                             },
                             p,
                         ));

@@ -60,6 +60,9 @@ enum Command {
     /// Probe from inside a namespace (`ip netns exec <pod> sixfold lab-probe ...`).
     #[command(hide = true)]
     LabProbe(lab::ProbeArgs),
+    /// Bring a lab's routing and security groups to what its region says, once.
+    #[command(hide = true)]
+    LabPolicy(lab::PolicyArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -85,6 +88,7 @@ fn main() -> std::process::ExitCode {
         Command::LabDns(a) => lab::dns(a),
         Command::LabForward(a) => lab::forward(a),
         Command::LabProbe(a) => lab::probe(a),
+        Command::LabPolicy(a) => lab::policy(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
