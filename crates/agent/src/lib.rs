@@ -6,7 +6,8 @@
 //! - [`store`]: the durable record ([`Store`], redb and in-memory);
 //! - [`node`]: the request handler over the pool and the store;
 //! - [`server`]: the socket server; [`metrics`]: Prometheus text and `/v1/status`;
-//! - [`host`]: node set-up (sysctls, egress table, CNI conflist).
+//! - [`host`]: node set-up (sysctls, egress table, CNI conflist);
+//! - [`install`]: the init container's part on a real node (`sixfold install-cni`).
 //!
 //! Start-up order ([`start`]): open the store → bind the socket and the metrics listener
 //! (requests are answered `not_ready` meanwhile) → acquire the prefix (once; retried on transient
@@ -19,6 +20,7 @@
 pub mod config;
 pub mod ec2;
 pub mod host;
+pub mod install;
 pub mod metrics;
 pub mod node;
 pub mod prefix;

@@ -30,6 +30,8 @@ const STATE_ENTRIES: &[&str] = &[
     "nodes",
     "logs",
     "dns.json",
+    "state.lock",
+    "checks.json",
 ];
 
 /// Remove lab `name` (state in `state_dir`).

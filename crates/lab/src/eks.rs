@@ -265,7 +265,13 @@ impl Eks {
                 "nodegroupName": name,
                 "nodeRole": role,
                 "subnets": subnets,
-                "scalingConfig": {"minSize": count, "maxSize": count, "desiredSize": count},
+                // Room to scale (UpdateNodegroupConfig) up to the lab's limit; the reconciler
+                // follows.
+                "scalingConfig": {
+                    "minSize": 1,
+                    "maxSize": crate::plan::MAX_NODES.max(count),
+                    "desiredSize": count,
+                },
                 "instanceTypes": [instance_type],
                 "amiType": "AL2023_x86_64_STANDARD",
             })),

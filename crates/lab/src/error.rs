@@ -24,6 +24,10 @@ pub enum LabError {
         "no lab named {name:?} is up (no state file {path}); start one with `sixfold up --name {name}`"
     )]
     NoLab { name: String, path: PathBuf },
+    #[error(
+        "another sixfold command held the lab state lock {path} for {waited:?}; wait for it to finish (see `sixfold status`), or remove a stale lab with `sixfold down`"
+    )]
+    Locked { path: PathBuf, waited: Duration },
     #[error("{what} ({path}): {source}")]
     Io {
         what: &'static str,

@@ -21,7 +21,8 @@
 //!   (per-subnet policy routing in the router, one nftables ruleset per node, branch interfaces
 //!   for pods with their own groups);
 //! - [`probe`], [`matrix`]: the connectivity checks; [`state`]: the state file;
-//! - [`procs`]: background processes; [`up`], [`down`], [`status`]: the three commands.
+//! - [`procs`]: background processes; [`up`], [`down`], [`status`]: the three commands;
+//! - [`reconcile`]: the dataplane follows the region's change feed ([`nodes`]: node groups).
 
 pub mod daemons;
 pub mod dns;
@@ -30,11 +31,13 @@ pub mod eks;
 pub mod error;
 pub mod matrix;
 pub mod network;
+pub mod nodes;
 pub mod plan;
 pub mod pods;
 pub mod policy;
 pub mod probe;
 pub mod procs;
+pub mod reconcile;
 pub mod region;
 pub mod services;
 pub mod state;

@@ -73,24 +73,12 @@ pub(crate) fn wire_gateways(
     inet.route_via(public, v4(plan::IGW_PUBLIC_V4), "igw0")?;
     inet.route_via(ipnet::IpNet::V6(vpc56), v6(LL_UP), "eigw0")?;
     // 1:1 NAT of each node's private IPv4 to its public IPv4.
-    let mut dnat = String::new();
-    let mut snat = String::new();
-    for (i, n) in nodes.iter().enumerate() {
-        let public = plan::node_public_v4(i + 1)?;
-        dnat.push_str(&format!("\t\tip daddr {public} dnat to {}\n", n.ipv4));
-        snat.push_str(&format!(
-            "\t\toifname \"inet0\" ip saddr {} snat to {public}\n",
-            n.ipv4
-        ));
-    }
-    igw.nft(
-        &format!(
-            "table ip sixfold-igw\ndelete table ip sixfold-igw\ntable ip sixfold-igw {{\n\
-             \tchain prerouting {{\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n{dnat}\t}}\n\
-             \tchain postrouting {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n{snat}\t}}\n}}\n"
-        ),
-        "the IGW's 1:1 NAT",
-    )?;
+    let pairs = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| Ok((n.ipv4, plan::node_public_v4(i + 1)?)))
+        .collect::<Result<Vec<_>>>()?;
+    igw_nat(&igw, &pairs)?;
     eigw.nft(
         "table ip6 sixfold-eigw\ndelete table ip6 sixfold-eigw\ntable ip6 sixfold-eigw {\n\
          \tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n\
@@ -119,6 +107,27 @@ pub(crate) fn wire_gateways(
     )?;
     b.state.processes.push(internet);
     b.state.save()
+}
+
+/// The IGW's 1:1 NAT, `(private, public)` per node, replacing the whole table at once (the
+/// reconciler calls it again whenever nodes come or go).
+pub(crate) fn igw_nat(igw: &Ns, nodes: &[(Ipv4Addr, Ipv4Addr)]) -> Result<()> {
+    let mut dnat = String::new();
+    let mut snat = String::new();
+    for (private, public) in nodes {
+        dnat.push_str(&format!("\t\tip daddr {public} dnat to {private}\n"));
+        snat.push_str(&format!(
+            "\t\toifname \"inet0\" ip saddr {private} snat to {public}\n"
+        ));
+    }
+    igw.nft(
+        &format!(
+            "table ip sixfold-igw\ndelete table ip sixfold-igw\ntable ip sixfold-igw {{\n\
+             \tchain prerouting {{\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n{dnat}\t}}\n\
+             \tchain postrouting {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n{snat}\t}}\n}}\n"
+        ),
+        "the IGW's 1:1 NAT",
+    )
 }
 
 /// A node or Fargate unit on the VPC router: its ENI's IPv4 (/24 of the subnet) and IPv6 (/64)

@@ -20,6 +20,9 @@ pub const INSTANCE_TYPE: &str = "m5.large";
 /// The Kubernetes version of the cluster.
 pub const K8S_VERSION: &str = "1.31";
 
+/// The most nodes a lab runs (`up --nodes`, and the node group's `maxSize`).
+pub const MAX_NODES: usize = 20;
+
 /// The port every pod server listens on.
 pub const POD_PORT: u16 = 8080;
 /// The port services expose (DNATed to [`POD_PORT`]).

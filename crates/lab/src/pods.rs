@@ -1,7 +1,7 @@
 //! Pods: namespaces wired by the REAL CNI plugins, run the way a container runtime runs a
 //! conflist (libcni): each plugin of the agent-written conflist in order, `CNI_COMMAND=ADD`,
 //! its config on stdin with `name`, `cniVersion` and the previous plugin's result as
-//! `prevResult`, executed inside the node's namespace.
+//! `prevResult`, executed inside the node's namespace; DEL runs the list in reverse.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
@@ -175,6 +175,30 @@ impl Chain {
             })?;
         let egress_ipv4 = egress_ipv4(pod.netns);
         Ok(Attached { ipv6, egress_ipv4 })
+    }
+
+    /// DEL the pod through the whole chain, the plugins in reverse order as libcni runs them
+    /// (the egress plugin first, then `sixfold-cni`, which releases the address to the agent).
+    /// Every plugin is run even when one fails; the failures are reported together. The
+    /// plugins' DEL is idempotent (a pod already gone, or a namespace already deleted, is fine).
+    pub fn del(&self, node: &NetNs, pod: &PodRef<'_>) -> Result<()> {
+        let mut failures = Vec::new();
+        for plugin in self.plugins().iter().rev() {
+            let conf = self.plugin_conf(plugin, None);
+            if let Err(e) = self.run(node, plugin, "DEL", pod, &conf) {
+                failures.push(e.to_string());
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(LabError::Plugin {
+                pod: pod.name.to_owned(),
+                plugin: "chain".into(),
+                command: "DEL",
+                detail: failures.join("; "),
+            })
+        }
     }
 }
 

@@ -1,9 +1,16 @@
 //! The lab's state file (`<state dir>/lab.json`): everything the lab created, written
 //! atomically (temp file + rename) as things are created, so `down` works after a crash of `up`
 //! and `status` reads the address map from it. The format is documented by these types.
+//!
+//! Once `up` has finished, several processes change a running lab (the reconciler, `sixfold
+//! pod ...`, `sixfold service expose`): each does so only through [`LabState::update`], a
+//! read-modify-write under an exclusive `flock` of `<state dir>/state.lock`, so none loses
+//! another's write.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +18,11 @@ use crate::error::{LabError, Result};
 
 /// The state file's name inside the state dir.
 pub const STATE_FILE: &str = "lab.json";
+/// The lock file serialising [`LabState::update`]s, inside the state dir.
+pub const LOCK_FILE: &str = "state.lock";
+/// How long [`LabState::update`] waits for another writer (a reconciler adding a node holds
+/// the lock for a few seconds) before giving up with [`LabError::Locked`].
+pub const LOCK_WAIT: Duration = Duration::from_secs(120);
 
 /// A background process the lab started, recorded with its exact command line so that `down`
 /// kills it only if `/proc/PID/cmdline` still matches (never a recycled pid).
@@ -142,6 +154,10 @@ pub struct LabState {
     pub services: Vec<ServiceInfo>,
     pub internet_ipv4: Ipv4Addr,
     pub internet_ipv6: Ipv6Addr,
+    /// Pods of the lab's workload on every node (`up --pods-per-node`): the reconciler wires
+    /// as many on each node it adds.
+    #[serde(default)]
+    pub pods_per_node: usize,
 }
 
 impl LabState {
@@ -161,6 +177,7 @@ impl LabState {
             services: Vec::new(),
             internet_ipv4: crate::plan::INTERNET_V4,
             internet_ipv6: crate::plan::INTERNET_V6,
+            pods_per_node: 0,
         }
     }
 
@@ -199,6 +216,31 @@ impl LabState {
         std::fs::rename(&tmp, &path).map_err(LabError::io("writing the lab state", &path))
     }
 
+    /// Read-modify-write the state of the running lab `name` under an exclusive lock of
+    /// `<state_dir>/state.lock`: load, call `f`, save if `f` changed anything, unlock. Writers
+    /// that all go through here never lose each other's changes. The state is saved even when
+    /// `f` fails, because it records what exists (namespaces and processes are recorded before
+    /// they are made, so `down` removes them); `f` may also call [`LabState::save`] itself
+    /// between steps (it holds the lock). Fails with [`LabError::NoLab`] when the lab has no
+    /// state file (it is down), and with [`LabError::Locked`] after [`LOCK_WAIT`].
+    pub fn update<T>(
+        name: &str,
+        state_dir: &Path,
+        f: impl FnOnce(&mut LabState) -> Result<T>,
+    ) -> Result<T> {
+        let _lock = StateLock::acquire(state_dir, LOCK_WAIT)?;
+        let mut state = Self::load(state_dir)?.ok_or_else(|| LabError::NoLab {
+            name: name.to_owned(),
+            path: Self::path(state_dir),
+        })?;
+        let before = state.clone();
+        let out = f(&mut state);
+        if state != before {
+            state.save()?;
+        }
+        out
+    }
+
     /// Record a namespace (before it is created, so a crash in between still removes it).
     pub fn add_namespaces(&mut self, names: &[String]) -> Result<()> {
         for n in names {
@@ -217,6 +259,57 @@ impl LabState {
     /// The node named `name`.
     pub fn node(&self, name: &str) -> Option<&NodeInfo> {
         self.nodes.iter().find(|n| n.name == name)
+    }
+}
+
+/// An exclusive `flock` of `<state dir>/state.lock`, released when dropped (or when the
+/// holder dies: the kernel drops the lock with the last descriptor).
+#[derive(Debug)]
+pub struct StateLock {
+    file: std::fs::File,
+}
+
+impl StateLock {
+    /// Take the lock, polling every few milliseconds for at most `wait`.
+    pub fn acquire(state_dir: &Path, wait: Duration) -> Result<StateLock> {
+        let path = state_dir.join(LOCK_FILE);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(LabError::io("opening the state lock", &path))?;
+        let start = Instant::now();
+        let mut delay = Duration::from_millis(1);
+        loop {
+            // SAFETY: flock(2) on a descriptor this function owns; no memory is touched.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+            if rc == 0 {
+                return Ok(StateLock { file });
+            }
+            let err = std::io::Error::last_os_error();
+            if err.kind() != std::io::ErrorKind::WouldBlock {
+                return Err(LabError::Io {
+                    what: "locking the lab state",
+                    path,
+                    source: err,
+                });
+            }
+            if start.elapsed() >= wait {
+                return Err(LabError::Locked { path, waited: wait });
+            }
+            std::thread::sleep(delay);
+            delay = (delay * 2).min(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for StateLock {
+    fn drop(&mut self) {
+        // SAFETY: flock(2) on the descriptor this lock owns; closing it would unlock anyway.
+        unsafe {
+            libc::flock(self.file.as_raw_fd(), libc::LOCK_UN);
+        }
     }
 }
 
@@ -239,5 +332,67 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         assert_eq!(names, [STATE_FILE], "no temp file left");
+    }
+
+    #[test]
+    fn concurrent_updates_lose_no_write() {
+        let dir = tempfile::tempdir().unwrap();
+        LabState::new("t", dir.path()).save().unwrap();
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let dir = dir.path();
+                s.spawn(move || {
+                    for i in 0..25 {
+                        LabState::update("t", dir, |st| {
+                            let seen = st.namespaces.len();
+                            // Widen the window a lost update would need.
+                            std::thread::sleep(Duration::from_micros(200));
+                            st.namespaces.push(format!("t{t}-{i}-after-{seen}"));
+                            Ok(())
+                        })
+                        .unwrap();
+                    }
+                });
+            }
+        });
+        let back = LabState::load(dir.path()).unwrap().unwrap();
+        assert_eq!(back.namespaces.len(), 100, "every writer's change is kept");
+    }
+
+    #[test]
+    fn update_saves_what_was_recorded_even_when_it_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        LabState::new("t", dir.path()).save().unwrap();
+        let r: Result<()> = LabState::update("t", dir.path(), |st| {
+            st.namespaces.push("sfl-t-node9".into());
+            Err(LabError::Command {
+                what: "adding node9".into(),
+                detail: "failed on purpose".into(),
+            })
+        });
+        assert!(r.is_err());
+        let back = LabState::load(dir.path()).unwrap().unwrap();
+        assert_eq!(back.namespaces, ["sfl-t-node9"]);
+    }
+
+    #[test]
+    fn update_of_a_lab_that_is_down_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = LabState::update("gone", dir.path(), |_| Ok(())).unwrap_err();
+        assert!(
+            matches!(e, LabError::NoLab { ref name, .. } if name == "gone"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_held_lock_times_out_with_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let _held = StateLock::acquire(dir.path(), Duration::from_secs(1)).unwrap();
+        // flock locks belong to the open file description: a second open conflicts even in
+        // the same process.
+        let e = StateLock::acquire(dir.path(), Duration::from_millis(50)).unwrap_err();
+        assert!(matches!(e, LabError::Locked { .. }), "{e}");
+        assert!(e.to_string().contains(LOCK_FILE), "{e}");
     }
 }

@@ -1,7 +1,8 @@
 //! `sixfold up`: region → VPC through its API → cluster → nodes → namespaces and links →
 //! agents → pods through the real CNI chain → services and DNS → Fargate → proof. Every step is
 //! recorded in the state file before it takes effect, so `down` can undo a crashed `up`; a
-//! failed build is rolled back at once, a failed proof leaves the lab up for inspection.
+//! failed build is rolled back at once, a failed proof leaves the lab up for inspection. Last,
+//! `up` starts the lab's reconciler ([`crate::reconcile`]), which keeps it following the region.
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -13,8 +14,8 @@ use crate::error::{LabError, Result};
 use crate::matrix::{self, Check};
 use crate::plan::{self, LL_DOWN, LL_UP, Names};
 use crate::procs;
-use crate::region::{self, Api};
-use crate::state::{ClusterInfo, LabState, NodeInfo, PodInfo};
+use crate::region::{self, Api, Launched};
+use crate::state::{ClusterInfo, LabState, PodInfo, VpcInfo};
 use crate::topo::{self, Ns, default_v6, host, veth};
 
 /// What `up` builds.
@@ -82,8 +83,8 @@ fn check_config(cfg: &UpConfig) -> Result<()> {
             detail: detail.to_owned(),
         })
     };
-    if cfg.nodes == 0 || cfg.nodes > 20 {
-        return bad("--nodes", "use 1 to 20 nodes");
+    if cfg.nodes == 0 || cfg.nodes > plan::MAX_NODES {
+        return bad("--nodes", &format!("use 1 to {} nodes", plan::MAX_NODES));
     }
     if cfg.pods_per_node > 100 {
         return bad("--pods-per-node", "use at most 100 pods per node");
@@ -175,6 +176,7 @@ pub fn up(cfg: &UpConfig, out: &mut dyn Write) -> Result<Outcome> {
         timings: Vec::new(),
         phase_start: Instant::now(),
     };
+    b.state.pods_per_node = cfg.pods_per_node;
     b.state.save()?;
     match build(&mut b) {
         Ok(()) => {}
@@ -199,6 +201,18 @@ pub fn up(cfg: &UpConfig, out: &mut dyn Write) -> Result<Outcome> {
     }
     .into();
     b.state.save()?;
+    // From here on the lab follows its region; every later write goes through the lock.
+    let p = crate::reconcile::spawn(
+        &b.exe,
+        &cfg.name,
+        &cfg.state_dir,
+        &b.bin_dir,
+        &b.log("reconciler"),
+    )?;
+    b.state = LabState::update(&cfg.name, &cfg.state_dir, |s| {
+        s.processes.push(p);
+        Ok(s.clone())
+    })?;
     Ok(Outcome {
         state: b.state,
         checks,
@@ -217,8 +231,44 @@ fn build(b: &mut Build<'_>) -> Result<()> {
         b.cfg.state_dir.display()
     ));
     b.phase_start = Instant::now();
+    let (api, vpc) = region_and_vpc(b)?;
+    let (cluster, launched, fargate) = cluster_and_nodes(b, &api, &vpc)?;
+    let (mut router, mut node_ns) = wire_network(b, &vpc, &cluster, &launched)?;
 
-    // Region.
+    // Agents.
+    crate::workloads::start_agents(b, &api)?;
+    for (i, n) in b.state.nodes.iter().enumerate() {
+        let prefix = crate::nodes::delegated(n)?;
+        router.route_via(prefix, IpAddr::V6(n.ipv6), &plan::router_node_if(i + 1))?;
+    }
+    b.phase("agents");
+
+    // Pods.
+    crate::workloads::add_pods(b)?;
+    b.phase("pods");
+
+    // Services and DNS.
+    crate::workloads::add_services(b, &cluster, &mut node_ns)?;
+    b.phase("services");
+
+    add_fargate(b, &mut router, &vpc, &fargate)?;
+    b.phase("fargate");
+
+    // Route tables and security groups, as the region says.
+    let report = crate::policy::sync(&api, &b.state, &mut crate::policy::Memo::default())?;
+    for p in &report.problems {
+        b.say(format!("  policy: {p}"));
+    }
+    b.say(format!(
+        "  route tables → per-subnet routing in the VPC router; security groups → nftables on {} nodes",
+        b.state.nodes.len()
+    ));
+    b.phase("policy");
+    Ok(())
+}
+
+/// The region, and the VPC made through its EC2 API.
+fn region_and_vpc(b: &mut Build<'_>) -> Result<(Api, VpcInfo)> {
     let (p, api) = region::start(&b.exe, &b.cfg.state_dir)?;
     b.state.processes.push(p);
     region::record(&mut b.state, &api);
@@ -226,7 +276,6 @@ fn build(b: &mut Build<'_>) -> Result<()> {
     b.say(format!("  region listening on {}", api.info.endpoint));
     b.phase("region");
 
-    // VPC through the EC2 API.
     let vpc = region::build_vpc(&api, &b.cfg.name)?;
     b.say(format!(
         "  VPC {} {} + {} (subnets {}), {} (0.0.0.0/0), {} (::/0)",
@@ -244,66 +293,58 @@ fn build(b: &mut Build<'_>) -> Result<()> {
     b.state.vpc = Some(vpc.clone());
     b.state.save()?;
     b.phase("vpc");
+    Ok((api, vpc))
+}
 
-    // Cluster, add-on and nodes: through EKS, and only through EKS (a region that does not serve
-    // it is an error naming what it answered, never a cluster the lab made up).
+/// Cluster, add-on and nodes: through EKS, and only through EKS (a region that does not serve
+/// it is an error naming what it answered, never a cluster the lab made up); then the Fargate
+/// units' instances. The nodes are recorded in the state.
+fn cluster_and_nodes(
+    b: &mut Build<'_>,
+    api: &Api,
+    vpc: &VpcInfo,
+) -> Result<(ClusterInfo, Vec<Launched>, Vec<Launched>)> {
     let eks = Eks::new(&api.info.endpoint, region::REGION, api.credentials.clone());
     eks.require()?;
     let subnet_ids: Vec<String> = vpc.subnets.iter().map(|s| s.id.clone()).collect();
-    let (cluster, node_ids) = cluster_via_eks(b, &eks, &api, &subnet_ids, &vpc.security_group)?;
+    let (cluster, node_ids) = cluster_via_eks(b, &eks, api, &subnet_ids, &vpc.security_group)?;
     b.say(format!(
         "  cluster {} ipFamily=ipv6, service CIDR {} (DNS {}), chosen by {}",
         cluster.name, cluster.service_cidr, cluster.dns, cluster.source
     ));
     b.state.cluster = Some(cluster.clone());
     b.state.save()?;
-    let launched = region::describe(&api, &node_ids)?;
+    let launched = region::describe(api, &node_ids)?;
     let mut fargate_ids = Vec::new();
     for i in 1..=b.cfg.fargate_pods {
         let s = &vpc.subnets[(i - 1) % vpc.subnets.len()];
         fargate_ids.extend(region::run_instances(
-            &api,
-            &vpc,
+            api,
+            vpc,
             &s.id,
             1,
             &b.cfg.name,
             "fargate",
         )?);
     }
-    let fargate = region::describe(&api, &fargate_ids)?;
+    let fargate = region::describe(api, &fargate_ids)?;
     for (i, l) in launched.iter().enumerate() {
-        let i = i + 1;
-        let dir = b.cfg.state_dir.join("nodes").join(format!("node{i}"));
-        let zone = vpc
-            .subnets
-            .iter()
-            .find(|s| s.id == l.subnet)
-            .map(|s| s.zone.clone())
-            .ok_or_else(|| LabError::Reply {
-                action: "DescribeInstances".into(),
-                detail: format!(
-                    "{} sits in subnet {}, which is not one of the lab VPC's subnets",
-                    l.instance_id, l.subnet
-                ),
-            })?;
-        b.state.nodes.push(NodeInfo {
-            name: format!("node{i}"),
-            netns: b.names.node(i),
-            instance_id: l.instance_id.clone(),
-            eni: l.eni.clone(),
-            zone,
-            ipv4: l.ipv4,
-            public_ipv4: plan::node_public_v4(i)?,
-            ipv6: l.ipv6,
-            prefix: None,
-            agent_socket: dir.join("agent.sock"),
-            conf_dir: dir.join("net.d"),
-        });
+        let n = crate::nodes::node_info(&b.names, &b.cfg.state_dir, vpc, i + 1, l)?;
+        b.state.nodes.push(n);
     }
     b.state.save()?;
     b.phase("cluster+nodes");
+    Ok((cluster, launched, fargate))
+}
 
-    // Namespaces.
+/// Every namespace, the VPC router with its gateways and internet, the nodes on the router and
+/// the DNS namespace. Returns the router and the nodes' namespaces.
+fn wire_network(
+    b: &mut Build<'_>,
+    vpc: &VpcInfo,
+    cluster: &ClusterInfo,
+    launched: &[Launched],
+) -> Result<(Ns, Vec<Ns>)> {
     let mut all = vec![
         b.names.router(),
         b.names.igw(),
@@ -320,23 +361,17 @@ fn build(b: &mut Build<'_>) -> Result<()> {
     topo::create_namespaces(&all)?;
     b.phase("namespaces");
 
-    // The VPC network.
     let vpc56: ipnet::Ipv6Net = vpc.ipv6.parse().map_err(|_| LabError::Reply {
         action: "CreateVpc".into(),
         detail: format!("{} is not an IPv6 CIDR", vpc.ipv6),
     })?;
     let mut router = Ns::open(&b.names.router(), true)?;
-    crate::network::wire_gateways(b, &mut router, vpc56, &launched)?;
+    crate::network::wire_gateways(b, &mut router, vpc56, launched)?;
     let mut node_ns = Vec::new();
     for (i, l) in launched.iter().enumerate() {
         let mut n = Ns::open(&b.names.node(i + 1), true)?;
-        crate::network::attach(
-            &mut router,
-            &plan::router_node_if(i + 1),
-            &mut n,
-            l,
-            plan::node_zone(i + 1),
-        )?;
+        let zone = crate::nodes::subnet_index(vpc, &l.subnet)?;
+        crate::network::attach(&mut router, &plan::router_node_if(i + 1), &mut n, l, zone)?;
         node_ns.push(n);
     }
     let mut dns_ns = Ns::open(&b.names.dns(), false)?;
@@ -354,31 +389,17 @@ fn build(b: &mut Build<'_>) -> Result<()> {
         launched.len()
     ));
     b.phase("network");
+    Ok((router, node_ns))
+}
 
-    // Agents.
-    crate::workloads::start_agents(b, &api)?;
-    for (i, n) in b.state.nodes.iter().enumerate() {
-        let prefix: ipnet::IpNet = n
-            .prefix
-            .as_deref()
-            .and_then(|p| p.parse().ok())
-            .ok_or_else(|| LabError::Reply {
-                action: "DescribeNetworkInterfaces".into(),
-                detail: format!("{} has no delegated /80", n.eni),
-            })?;
-        router.route_via(prefix, IpAddr::V6(n.ipv6), &plan::router_node_if(i + 1))?;
-    }
-    b.phase("agents");
-
-    // Pods.
-    crate::workloads::add_pods(b)?;
-    b.phase("pods");
-
-    // Services and DNS.
-    crate::workloads::add_services(b, &cluster, &mut node_ns)?;
-    b.phase("services");
-
-    // Fargate.
+/// The Fargate units: each its own namespace on the router with its ENI's addresses and a
+/// responder.
+fn add_fargate(
+    b: &mut Build<'_>,
+    router: &mut Ns,
+    vpc: &VpcInfo,
+    fargate: &[Launched],
+) -> Result<()> {
     for (i, l) in fargate.iter().enumerate() {
         let i = i + 1;
         let mut f = Ns::open(&b.names.fargate(i), false)?;
@@ -387,7 +408,7 @@ fn build(b: &mut Build<'_>) -> Result<()> {
             .iter()
             .position(|s| s.id == l.subnet)
             .unwrap_or(0);
-        crate::network::attach(&mut router, &plan::router_fargate_if(i), &mut f, l, zone)?;
+        crate::network::attach(router, &plan::router_fargate_if(i), &mut f, l, zone)?;
         let name = plan::fargate_pod_name(i);
         let p =
             crate::workloads::responder(b, &f.name, &name, &[format!("[::]:{}", plan::POD_PORT)])?;
@@ -410,18 +431,6 @@ fn build(b: &mut Build<'_>) -> Result<()> {
             l.ipv6, l.ipv4
         ));
     }
-    b.phase("fargate");
-
-    // Route tables and security groups, as the region says.
-    let report = crate::policy::sync(&api, &b.state, &mut crate::policy::Memo::default())?;
-    for p in &report.problems {
-        b.say(format!("  policy: {p}"));
-    }
-    b.say(format!(
-        "  route tables → per-subnet routing in the VPC router; security groups → nftables on {} nodes",
-        b.state.nodes.len()
-    ));
-    b.phase("policy");
     Ok(())
 }
 

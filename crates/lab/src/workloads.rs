@@ -2,18 +2,18 @@
 //! wired by the real CNI chain with a responder each, the services (ClusterIPs, kube-proxy's
 //! nftables DNAT on every node) and the cluster DNS server.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use dataplane::netns::NetNs;
 
 use crate::error::{LabError, Result};
-use crate::plan::{self};
+use crate::plan::{self, Names};
 use crate::pods::{Chain, PodRef};
 use crate::procs;
 use crate::region::{self, Api};
 use crate::services::{self, ServiceRequest};
-use crate::state::{ClusterInfo, PodInfo, ServiceInfo};
+use crate::state::{ClusterInfo, LabState, NodeInfo, PodInfo, Process, ServiceInfo};
 use crate::topo::{self, Ns};
 use crate::up::Build;
 
@@ -43,7 +43,8 @@ pub(crate) fn responder(
     )
 }
 
-pub(crate) fn start_agents(b: &mut Build<'_>, api: &Api) -> Result<()> {
+/// The region's port, which the forwarder also listens on inside each node (127.0.0.1:PORT).
+pub(crate) fn region_listen(api: &Api) -> String {
     let port = api
         .info
         .endpoint
@@ -52,81 +53,117 @@ pub(crate) fn start_agents(b: &mut Build<'_>, api: &Api) -> Result<()> {
         .unwrap_or("0")
         .trim_end_matches('/')
         .to_owned();
-    let listen = format!("127.0.0.1:{port}");
-    let mut argv = procs::argv([
-        b.exe.as_os_str(),
+    format!("127.0.0.1:{port}")
+}
+
+/// Start the region forwarder of one node (`sixfold lab-forward`, root namespace, listening on
+/// the region's port inside the node's namespace) and wait until it listens.
+pub(crate) fn start_forwarder(
+    exe: &Path,
+    lab: &str,
+    listen: &str,
+    node: &NodeInfo,
+    log: &Path,
+) -> Result<Process> {
+    let argv = procs::argv([
+        exe.as_os_str(),
         "lab-forward".as_ref(),
         "--to".as_ref(),
         listen.as_ref(),
         "--listen".as_ref(),
         listen.as_ref(),
         "--lab".as_ref(),
-        b.cfg.name.as_ref(),
+        lab.as_ref(),
+        "--netns".as_ref(),
+        topo::netns_path(&node.netns).as_os_str(),
     ]);
-    for n in &b.state.nodes {
-        argv.push("--netns".into());
-        argv.push(topo::netns_path(&n.netns).display().to_string());
+    let fwd = procs::spawn(&format!("region forwarder {}", node.name), None, &argv, log)?;
+    procs::wait_for(
+        &format!("the region forwarder of {}", node.name),
+        Duration::from_secs(5),
+        log,
+        || {
+            std::fs::read_to_string(log).is_ok_and(|t| t.contains("forwarding"))
+                || !procs::alive(fwd.pid)
+        },
+    )?;
+    Ok(fwd)
+}
+
+/// Start the real `sixfold agent` of node `n` inside its namespace; it reaches the region at
+/// `endpoint` (the node's forwarder) with the credentials file `creds`.
+pub(crate) fn start_agent(
+    exe: &Path,
+    n: &NodeInfo,
+    endpoint: &str,
+    creds: &Path,
+    log: &Path,
+) -> Result<Process> {
+    let dir = n
+        .agent_socket
+        .parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| LabError::Command {
+            what: format!("starting the agent of {}", n.name),
+            detail: format!("{} has no parent dir", n.agent_socket.display()),
+        })?;
+    std::fs::create_dir_all(&dir).map_err(LabError::io("creating a node dir", &dir))?;
+    let argv = procs::argv([
+        exe.display().to_string(),
+        "agent".into(),
+        "--instance-id".into(),
+        n.instance_id.clone(),
+        "--ec2-endpoint".into(),
+        endpoint.to_owned(),
+        "--region".into(),
+        region::REGION.into(),
+        "--credentials-file".into(),
+        creds.display().to_string(),
+        "--profile".into(),
+        region::PROFILE.into(),
+        "--data-dir".into(),
+        dir.join("agent").display().to_string(),
+        "--socket".into(),
+        n.agent_socket.display().to_string(),
+        "--cni-conf-dir".into(),
+        n.conf_dir.display().to_string(),
+        "--metrics-addr".into(),
+        "127.0.0.1:0".into(),
+    ]);
+    let handle = NetNs::by_name(&n.netns).map_err(LabError::dp(format!("opening {}", n.netns)))?;
+    procs::spawn(&format!("agent {}", n.name), Some(&handle), &argv, log)
+}
+
+/// Wait until the agent of `n` is ready (it has its /80 and wrote the conflist).
+pub(crate) fn wait_agent(n: &NodeInfo, log: &Path) -> Result<()> {
+    let conf = n.conf_dir.join("10-sixfold.conflist");
+    procs::wait_for(
+        &format!("the agent of {} to be ready", n.name),
+        Duration::from_secs(20),
+        log,
+        || conf.exists(),
+    )
+}
+
+pub(crate) fn start_agents(b: &mut Build<'_>, api: &Api) -> Result<()> {
+    let listen = region_listen(api);
+    for n in b.state.nodes.clone() {
+        let log = b.log(&format!("forwarder-{}", n.name));
+        let fwd = start_forwarder(&b.exe, &b.cfg.name, &listen, &n, &log)?;
+        b.state.processes.push(fwd);
+        b.state.save()?;
     }
-    let log = b.log("forwarder");
-    let fwd = procs::spawn("region forwarder", None, &argv, &log)?;
-    b.state.processes.push(fwd.clone());
-    b.state.save()?;
-    procs::wait_for("the region forwarder", Duration::from_secs(5), &log, || {
-        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("forwarding"))
-            || !procs::alive(fwd.pid)
-    })?;
-    let creds = api.info.credentials.display().to_string();
+    let creds = api.info.credentials.clone();
     let endpoint = format!("http://{listen}");
     for n in b.state.nodes.clone() {
-        let dir = n
-            .agent_socket
-            .parent()
-            .map(Path::to_path_buf)
-            .expect("`up` sets agent_socket to <node dir>/agent.sock, which has a parent");
-        std::fs::create_dir_all(&dir).map_err(LabError::io("creating a node dir", &dir))?;
-        let argv = procs::argv([
-            b.exe.display().to_string(),
-            "agent".into(),
-            "--instance-id".into(),
-            n.instance_id.clone(),
-            "--ec2-endpoint".into(),
-            endpoint.clone(),
-            "--region".into(),
-            region::REGION.into(),
-            "--credentials-file".into(),
-            creds.clone(),
-            "--profile".into(),
-            region::PROFILE.into(),
-            "--data-dir".into(),
-            dir.join("agent").display().to_string(),
-            "--socket".into(),
-            n.agent_socket.display().to_string(),
-            "--cni-conf-dir".into(),
-            n.conf_dir.display().to_string(),
-            "--metrics-addr".into(),
-            "127.0.0.1:0".into(),
-        ]);
-        let handle =
-            NetNs::by_name(&n.netns).map_err(LabError::dp(format!("opening {}", n.netns)))?;
-        let p = procs::spawn(
-            &format!("agent {}", n.name),
-            Some(&handle),
-            &argv,
-            &b.log(&format!("agent-{}", n.name)),
-        )?;
+        let log = b.log(&format!("agent-{}", n.name));
+        let p = start_agent(&b.exe, &n, &endpoint, &creds, &log)?;
         b.state.processes.push(p);
     }
     b.state.save()?;
     let nodes = b.state.nodes.clone();
     for n in &nodes {
-        let conf = n.conf_dir.join("10-sixfold.conflist");
-        let log = b.log(&format!("agent-{}", n.name));
-        procs::wait_for(
-            &format!("the agent of {} to be ready", n.name),
-            Duration::from_secs(20),
-            &log,
-            || conf.exists(),
-        )?;
+        wait_agent(n, &b.log(&format!("agent-{}", n.name)))?;
     }
     for n in b.state.nodes.iter_mut() {
         n.prefix = region::eni_prefix(api, &n.eni)?;
@@ -145,78 +182,94 @@ pub(crate) fn start_agents(b: &mut Build<'_>, api: &Api) -> Result<()> {
     Ok(())
 }
 
+/// What wiring pods needs besides the node: the lab, its namespace names, the binaries, logs.
+#[derive(Debug, Clone)]
+pub(crate) struct PodEnv {
+    pub(crate) lab: String,
+    pub(crate) names: Names,
+    pub(crate) exe: PathBuf,
+    pub(crate) bin_dir: PathBuf,
+    pub(crate) logs: PathBuf,
+}
+
+/// Wire pods `1..=count` of node `i` (its namespaces exist) through the node's CNI chain and
+/// start a responder in each. Returns each pod and its process.
+pub(crate) fn node_pods(
+    env: &PodEnv,
+    n: &NodeInfo,
+    i: usize,
+    count: usize,
+) -> Result<Vec<(PodInfo, Process)>> {
+    let chain = Chain::load(&n.conf_dir, &env.bin_dir)?;
+    let node = NetNs::by_name(&n.netns).map_err(LabError::dp(format!("opening {}", n.netns)))?;
+    let mut out = Vec::new();
+    for j in 1..=count {
+        let ns = env.names.pod(i, j);
+        let name = plan::pod_name(i, j);
+        let netns = topo::netns_path(&ns).display().to_string();
+        let container_id = format!("{}-{name}", env.lab);
+        let att = chain.add(
+            &node,
+            &PodRef {
+                name: &name,
+                namespace: "default",
+                container_id: &container_id,
+                netns: &netns,
+            },
+        )?;
+        let argv = procs::argv([
+            env.exe.display().to_string(),
+            "lab-responder".into(),
+            "--listen".into(),
+            format!("[::]:{}", plan::POD_PORT),
+            "--name".into(),
+            name.clone(),
+            "--lab".into(),
+            env.lab.clone(),
+        ]);
+        let pod_ns = NetNs::by_name(&ns).map_err(LabError::dp(format!("opening {ns}")))?;
+        let p = procs::spawn(
+            &format!("pod {name}"),
+            Some(&pod_ns),
+            &argv,
+            &env.logs.join(format!("pod-{name}.log")),
+        )?;
+        out.push((
+            PodInfo {
+                name,
+                namespace: "default".into(),
+                node: n.name.clone(),
+                netns: ns,
+                container_id,
+                ipv6: att.ipv6,
+                ipv4: att.egress_ipv4,
+                fargate: false,
+                instance_id: None,
+                branch_eni: None,
+            },
+            p,
+        ));
+    }
+    Ok(out)
+}
+
 pub(crate) fn add_pods(b: &mut Build<'_>) -> Result<()> {
     let nodes = b.state.nodes.clone();
-    let names = b.names.clone();
-    let (bin_dir, exe, lab, logs) = (
-        b.bin_dir.clone(),
-        b.exe.clone(),
-        b.cfg.name.clone(),
-        b.logs.clone(),
-    );
+    let env = PodEnv {
+        lab: b.cfg.name.clone(),
+        names: b.names.clone(),
+        exe: b.exe.clone(),
+        bin_dir: b.bin_dir.clone(),
+        logs: b.logs.clone(),
+    };
     let per_node = b.cfg.pods_per_node;
-    let results: Vec<Result<Vec<(PodInfo, crate::state::Process)>>> = std::thread::scope(|s| {
+    let results: Vec<Result<Vec<(PodInfo, Process)>>> = std::thread::scope(|s| {
         let handles: Vec<_> = nodes
             .iter()
             .enumerate()
             .map(|(i, n)| {
-                let (names, bin_dir, exe, lab, logs) = (&names, &bin_dir, &exe, &lab, &logs);
-                s.spawn(move || -> Result<Vec<(PodInfo, crate::state::Process)>> {
-                    let i = i + 1;
-                    let chain = Chain::load(&n.conf_dir, bin_dir)?;
-                    let node = NetNs::by_name(&n.netns)
-                        .map_err(LabError::dp(format!("opening {}", n.netns)))?;
-                    let mut out = Vec::new();
-                    for j in 1..=per_node {
-                        let ns = names.pod(i, j);
-                        let name = plan::pod_name(i, j);
-                        let netns = topo::netns_path(&ns).display().to_string();
-                        let container_id = format!("{lab}-{name}");
-                        let att = chain.add(
-                            &node,
-                            &PodRef {
-                                name: &name,
-                                namespace: "default",
-                                container_id: &container_id,
-                                netns: &netns,
-                            },
-                        )?;
-                        let argv = procs::argv([
-                            exe.display().to_string(),
-                            "lab-responder".into(),
-                            "--listen".into(),
-                            format!("[::]:{}", plan::POD_PORT),
-                            "--name".into(),
-                            name.clone(),
-                            "--lab".into(),
-                            lab.clone(),
-                        ]);
-                        let pod_ns =
-                            NetNs::by_name(&ns).map_err(LabError::dp(format!("opening {ns}")))?;
-                        let p = procs::spawn(
-                            &format!("pod {name}"),
-                            Some(&pod_ns),
-                            &argv,
-                            &logs.join(format!("pod-{name}.log")),
-                        )?;
-                        out.push((
-                            PodInfo {
-                                name,
-                                namespace: "default".into(),
-                                node: n.name.clone(),
-                                netns: ns,
-                                container_id,
-                                ipv6: att.ipv6,
-                                ipv4: att.egress_ipv4,
-                                fargate: false,
-                                instance_id: None,
-                                branch_eni: None,
-                            },
-                            p,
-                        ));
-                    }
-                    Ok(out)
-                })
+                let env = &env;
+                s.spawn(move || node_pods(env, n, i + 1, per_node))
             })
             .collect();
         handles
@@ -255,6 +308,27 @@ pub(crate) fn add_pods(b: &mut Build<'_>) -> Result<()> {
         plan::POD_PORT
     ));
     Ok(())
+}
+
+/// kube-proxy's rules for the lab's services, balanced over their backends that still exist
+/// (a service whose pods all went with their nodes gets no rule).
+pub(crate) fn services_script(state: &LabState) -> Result<String> {
+    let dnat: Vec<services::Dnat> = state
+        .services
+        .iter()
+        .map(|s| services::Dnat {
+            cluster_ip: s.cluster_ip,
+            port: s.port,
+            target_port: s.target_port,
+            backends: s
+                .backends
+                .iter()
+                .filter_map(|n| state.pod(n).map(|p| p.ipv6))
+                .collect(),
+        })
+        .filter(|d| !d.backends.is_empty())
+        .collect();
+    Ok(services::nft_script(&dnat)?)
 }
 
 pub(crate) fn add_services(
@@ -297,24 +371,11 @@ pub(crate) fn add_services(
             backends: backends.iter().map(|p| p.name.clone()).collect(),
         });
     }
-    let dnat: Vec<services::Dnat> = svcs
-        .iter()
-        .map(|s| services::Dnat {
-            cluster_ip: s.cluster_ip,
-            port: s.port,
-            target_port: s.target_port,
-            backends: s
-                .backends
-                .iter()
-                .filter_map(|n| b.state.pod(n).map(|p| p.ipv6))
-                .collect(),
-        })
-        .collect();
-    let script = services::nft_script(&dnat)?;
+    b.state.services = svcs;
+    let script = services_script(&b.state)?;
     for n in nodes.iter() {
         n.nft(&script, "the service rules (kube-proxy)")?;
     }
-    b.state.services = svcs;
     b.state.save()?;
     let records = services::dns_records(
         b.state

@@ -6,6 +6,7 @@ use sigv4::AuthError;
 /// The principal a verified request acts as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
+    /// The access key id the request was signed with (the region's key or a temporary `ASIA...` key).
     pub access_key_id: String,
     /// `arn:aws:iam::ACCOUNT:user/sixfold` for the region's key, the assumed-role ARN for
     /// temporary credentials.
@@ -17,17 +18,23 @@ pub struct Caller {
 /// Why a request is not authenticated.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AuthFailure {
+    /// The SigV4 signature is missing, malformed, stale or does not verify.
     #[error(transparent)]
     Signature(#[from] AuthError),
     /// Temporary credentials past their expiration.
     #[error("temporary credentials {access_key_id} expired at {expiration}")]
     ExpiredToken {
+        /// The temporary key that has expired.
         access_key_id: String,
+        /// When it expired (seconds since the Unix epoch).
         expiration: u64,
     },
     /// Temporary credentials sent without their session token, or with another one.
     #[error("temporary credentials {access_key_id} came without their session token")]
-    InvalidToken { access_key_id: String },
+    InvalidToken {
+        /// The temporary key whose token is missing or wrong.
+        access_key_id: String,
+    },
 }
 
 impl AuthFailure {
@@ -40,6 +47,7 @@ impl AuthFailure {
         }
     }
 
+    /// HTTP status of the EC2 Query error answer.
     pub fn ec2_status(&self) -> u16 {
         match self {
             AuthFailure::Signature(e) => e.ec2_status(),
@@ -58,6 +66,7 @@ impl AuthFailure {
         }
     }
 
+    /// HTTP status of the IAM/STS/ELBv2 Query error answer.
     pub fn query_status(&self) -> u16 {
         match self {
             AuthFailure::Signature(AuthError::UnknownAccessKey { .. }) => 403,
@@ -76,6 +85,7 @@ impl AuthFailure {
         }
     }
 
+    /// HTTP status of the EKS rest-json error answer.
     pub fn eks_status(&self) -> u16 {
         match self {
             AuthFailure::Signature(e) => e.eks_status(),

@@ -14,36 +14,58 @@ use std::path::{Path, PathBuf};
 
 use sigv4::Credentials;
 
+/// The profile name the region's key is written under in `DIR/credentials`.
 pub const PROFILE: &str = "sixfold";
 /// Mode of a credentials file this process writes.
 const MODE: u32 = 0o600;
 
+/// Why the region's key could not be read or written; each message names the file and the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialsError {
+    /// The file exists but could not be opened or read.
     #[error("cannot read {path}: {source}")]
     Read {
+        /// The credentials file.
         path: PathBuf,
+        /// The I/O error underneath.
         #[source]
         source: std::io::Error,
     },
+    /// The key could not be written (temporary file, fsync or rename).
     #[error("cannot write {path}: {source}; is the data dir writable?")]
     Write {
+        /// The credentials file being written.
         path: PathBuf,
+        /// The I/O error underneath.
         #[source]
         source: std::io::Error,
     },
+    /// The file holds no complete `[sixfold]` profile.
     #[error(
         "{path} has no [{PROFILE}] profile with aws_access_key_id and aws_secret_access_key; remove the file to have a new key made"
     )]
-    Missing { path: PathBuf },
+    Missing {
+        /// The credentials file.
+        path: PathBuf,
+    },
+    /// The path is a symbolic link, a FIFO or anything else but a regular file; it is never followed.
     #[error(
         "{path} is a symbolic link or not a regular file; the region's key must be a plain file in the data dir: replace it with the file itself (mode 0600), or remove it to have a new key made"
     )]
-    NotAFile { path: PathBuf },
+    NotAFile {
+        /// The refused path.
+        path: PathBuf,
+    },
+    /// The file is readable or writable by group or others.
     #[error(
         "permissions {mode:04o} for {path} are too open: the region's key must be readable by its owner only; chmod 600 {path} (or remove it to have a new key made)"
     )]
-    TooOpen { path: PathBuf, mode: u32 },
+    TooOpen {
+        /// The refused file.
+        path: PathBuf,
+        /// Its permission bits (without the file type).
+        mode: u32,
+    },
 }
 
 /// Read `[profile]` keys from a shared-credentials text.

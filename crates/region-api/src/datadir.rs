@@ -13,31 +13,52 @@ use std::path::{Path, PathBuf};
 /// Mode of a data dir this process creates.
 pub const DIR_MODE: u32 = 0o700;
 
+/// Why the data dir could not be made ready or locked; each message names the path and the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum DataDirError {
+    /// The directory could not be created.
     #[error("cannot create the data dir {path}: {source}")]
     Create {
+        /// The data dir.
         path: PathBuf,
+        /// The I/O error underneath.
         #[source]
         source: std::io::Error,
     },
+    /// The path exists and is not a directory.
     #[error("{path} is not a directory; pick another --data-dir")]
-    NotADir { path: PathBuf },
+    NotADir {
+        /// The refused path.
+        path: PathBuf,
+    },
+    /// The data dir (or its lock file) is a symbolic link; links are never followed.
     #[error(
         "{path} is a symbolic link; sixfold does not follow links it did not make in its data dir: remove it"
     )]
-    Symlink { path: PathBuf },
+    Symlink {
+        /// The refused link.
+        path: PathBuf,
+    },
+    /// The lock file could not be opened or locked for a reason other than another holder.
     #[error("cannot lock {path}: {source}")]
     Lock {
+        /// The lock file.
         path: PathBuf,
+        /// The I/O error underneath.
         #[source]
         source: std::io::Error,
     },
+    /// Another process holds the lock: the data dir is in use.
     #[error(
         "another `sixfold serve`{} is using the data dir {dir} (it holds {dir}/lock); stop it, or pick another --data-dir",
         pid.map(|p| format!(" (pid {p})")).unwrap_or_default()
     )]
-    Busy { dir: PathBuf, pid: Option<u32> },
+    Busy {
+        /// The data dir.
+        dir: PathBuf,
+        /// The holder's pid as written in the lock file, when it could be read.
+        pid: Option<u32>,
+    },
 }
 
 /// A data dir this process holds the lock of; the lock goes when this is dropped.
@@ -98,6 +119,7 @@ impl DataDir {
         })
     }
 
+    /// The data dir this lock guards.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -17,6 +17,7 @@ use crate::query::Params;
 use crate::xml::{Xml, iso8601};
 use crate::{App, Incoming};
 
+/// The XML namespace of every IAM reply (API version 2010-05-08).
 pub const XMLNS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 
 /// An action: its result XML (`None`: the reply has no `Result` element).

@@ -2,6 +2,8 @@
 //! and, later, EKS rest-json. Every request must carry a valid SigV4 signature for the region's
 //! key; the domain work runs on the blocking pool (a write fsyncs before it answers).
 
+#![warn(missing_docs)]
+
 pub mod auth;
 pub mod awsquery;
 pub mod credentials;
@@ -35,7 +37,9 @@ pub const MAX_BODY: usize = 1 << 20;
 
 /// Everything a request handler needs.
 pub struct App {
+    /// The region (domain and store) every protocol handler serves.
     pub region: Region,
+    /// The region's access key: every signed request must verify against it.
     pub credentials: Credentials,
     /// Held for the life of the server: no other `sixfold serve` uses this data dir meanwhile.
     /// `None` for an [`App::new`] region that has no data dir.
@@ -140,15 +144,19 @@ pub fn open_region(
 
 /// One HTTP request as the protocol handlers see it (body already read, bounded).
 pub struct Incoming {
+    /// The HTTP method.
     pub method: Method,
     /// The raw path (still percent-encoded).
     pub path: String,
     /// The raw query string.
     pub query: String,
+    /// The request headers, as received.
     pub headers: HeaderMap,
+    /// The whole request body (at most [`MAX_BODY`] bytes).
     pub body: Bytes,
     /// The client's address (for the log), when the listener knows it.
     pub remote: Option<SocketAddr>,
+    /// The id this request is answered and logged under (`RequestId` / `x-amzn-RequestId`).
     pub request_id: String,
 }
 
@@ -295,10 +303,13 @@ fn claimed_access_key(headers: &HeaderMap, query: &str) -> Option<String> {
 /// Why the region could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
+    /// The data dir could not be created or locked.
     #[error(transparent)]
     DataDir(#[from] datadir::DataDirError),
+    /// The region's key could not be read or created.
     #[error(transparent)]
     Credentials(#[from] credentials::CredentialsError),
+    /// The store could not be opened or one of its rows does not parse.
     #[error(transparent)]
     Store(#[from] region::store::StoreError),
 }
@@ -320,7 +331,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Bounds of the listener ([`serve_with`]); the default is what `sixfold serve` uses.
 #[derive(Debug, Clone, Copy)]
 pub struct ServeLimits {
+    /// How long a connection may take to send a request's headers before it is closed.
     pub header_read_timeout: Duration,
+    /// Most connections served at once; further ones wait in the listen backlog.
     pub max_connections: usize,
 }
 

@@ -22,8 +22,11 @@ pub const MAX_TTL: u64 = 86_400;
 /// A request this module serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
+    /// `GET /oidc/{id}/.well-known/openid-configuration`: the discovery document of the cluster whose issuer id is given.
     Discovery(String),
+    /// `GET /oidc/{id}/keys`: the JWKS (public signing keys) of the cluster whose issuer id is given.
     Keys(String),
+    /// `POST /sixfold/clusters/{name}/service-account-token`: mint a service-account token for the named cluster.
     Mint(String),
 }
 

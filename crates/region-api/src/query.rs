@@ -13,6 +13,7 @@ pub struct Params {
 }
 
 impl Params {
+    /// The parameters of a form-urlencoded text (a POST body or a GET query string); a repeated name keeps its last value.
     pub fn parse(body: &[u8]) -> Self {
         Self {
             map: form_urlencoded::parse(body).into_owned().collect(),
@@ -33,10 +34,12 @@ impl Params {
         self.map.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
+    /// The value of parameter `name`, if the request has it.
     pub fn get(&self, name: &str) -> Option<String> {
         self.map.get(name).cloned()
     }
 
+    /// Parameter `name` as a boolean (`true`/`false`, any case); `None` when absent, an `InvalidParameterValue` naming the parameter for anything else.
     pub fn bool(&self, name: &'static str) -> Result<Option<bool>, Ec2Error> {
         match self.map.get(name).map(|s| s.to_ascii_lowercase()) {
             None => Ok(None),
@@ -46,6 +49,7 @@ impl Params {
         }
     }
 
+    /// Parameter `name` parsed as a number; `None` when absent, an `InvalidParameterValue` naming the parameter when it is not one.
     pub fn int<T: std::str::FromStr>(&self, name: &'static str) -> Result<Option<T>, Ec2Error> {
         match self.map.get(name) {
             None => Ok(None),

@@ -15,6 +15,7 @@ use crate::query::Params;
 use crate::xml::{Xml, iso8601};
 use crate::{App, Incoming};
 
+/// The XML namespace of every STS reply (API version 2011-06-15).
 pub const XMLNS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
 /// An action: the result XML, given the signed caller (`None` for an unsigned request).

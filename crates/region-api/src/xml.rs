@@ -2,6 +2,7 @@
 
 use std::fmt::Display;
 
+/// An XML document being written: elements are appended in order and text is always escaped, so the result is well-formed as long as every `open` has its `close`.
 #[derive(Debug, Default)]
 pub struct Xml {
     buf: String,
@@ -32,12 +33,14 @@ pub fn xml_char(c: char) -> bool {
 }
 
 impl Xml {
+    /// An empty document.
     pub fn new() -> Self {
         Self {
             buf: String::with_capacity(1024),
         }
     }
 
+    /// Append `<tag>`; the caller closes it with [`Xml::close`].
     pub fn open(&mut self, tag: &str) -> &mut Self {
         self.buf.push('<');
         self.buf.push_str(tag);
@@ -45,6 +48,7 @@ impl Xml {
         self
     }
 
+    /// Append `</tag>`.
     pub fn close(&mut self, tag: &str) -> &mut Self {
         self.buf.push_str("</");
         self.buf.push_str(tag);
@@ -60,6 +64,7 @@ impl Xml {
         self.close(tag)
     }
 
+    /// Append `<tag>value</tag>` when `value` is `Some`, nothing when `None`.
     pub fn opt(&mut self, tag: &str, value: Option<impl Display>) -> &mut Self {
         if let Some(v) = value {
             self.leaf(tag, v);
@@ -106,6 +111,7 @@ impl Xml {
         self
     }
 
+    /// The document's text.
     pub fn finish(self) -> String {
         self.buf
     }

@@ -5,20 +5,30 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// How an instance type is virtualised; the IPv6 rules admit Nitro (and bare metal) only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Hypervisor {
+    /// The Nitro system.
     Nitro,
+    /// Xen.
     Xen,
+    /// Not known to the catalogue.
     Unknown,
 }
 
+/// One instance type of the catalogue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceType {
+    /// Its name (`m5.large`).
     pub name: String,
+    /// Its hypervisor.
     pub hypervisor: Hypervisor,
+    /// Whether it is a bare-metal type.
     pub bare_metal: bool,
+    /// Most ENIs an instance of it can have.
     pub max_enis: u32,
+    /// Private IPv4 addresses per ENI (IPv6 addresses per ENI are the same number).
     pub ipv4_per_eni: u32,
 }
 
@@ -137,10 +147,12 @@ impl Catalog {
         Self { types }
     }
 
+    /// The type named `name`, if the catalogue has it.
     pub fn get(&self, name: &str) -> Option<&InstanceType> {
         self.types.get(name)
     }
 
+    /// Every type, in name order.
     pub fn all(&self) -> impl Iterator<Item = &InstanceType> {
         self.types.values()
     }

@@ -6,23 +6,38 @@ use rand::RngCore;
 /// The kinds of EC2 resource this region knows, with their id prefix and error-code stem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
+    /// `vpc-...`
     Vpc,
+    /// `subnet-...`
     Subnet,
+    /// `igw-...`
     InternetGateway,
+    /// `eigw-...`
     EgressOnlyInternetGateway,
+    /// `rtb-...`
     RouteTable,
+    /// `rtbassoc-...`
     RouteTableAssociation,
+    /// `sg-...`
     SecurityGroup,
+    /// `i-...`
     Instance,
+    /// `eni-...`
     NetworkInterface,
+    /// `vpc-cidr-assoc-...`
     VpcCidrAssociation,
+    /// `subnet-cidr-assoc-...`
     SubnetCidrAssociation,
+    /// `r-...`
     Reservation,
+    /// `eni-attach-...`
     Attachment,
+    /// `sgr-...`
     SecurityGroupRule,
 }
 
 impl Kind {
+    /// The id prefix before the dash and hex digits (`vpc`, `eni-attach`, ...).
     pub fn prefix(self) -> &'static str {
         match self {
             Kind::Vpc => "vpc",

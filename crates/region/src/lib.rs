@@ -5,6 +5,8 @@
 //! Pure domain: operations take their clock and random source from [`Env`]; storage sits behind
 //! [`store::Store`]. The wire protocols live in the `region-api` crate.
 
+#![warn(missing_docs)]
+
 pub mod catalog;
 pub mod ec2;
 pub mod eks;

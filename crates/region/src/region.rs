@@ -27,15 +27,19 @@ pub struct RegionConfig {
 
 /// What an operation may use besides the state: randomness, the time, the catalogue.
 pub struct Env<'a> {
+    /// The random source (ids, addresses); a seeded one in tests.
     pub rng: &'a mut dyn RngCore,
     /// Seconds since the Unix epoch.
     pub now: u64,
+    /// The instance-type catalogue.
     pub catalog: &'a Catalog,
+    /// The region's name and account.
     pub config: &'a RegionConfig,
 }
 
 type Clock = Box<dyn Fn() -> u64 + Send + Sync>;
 
+/// The region: its state in memory behind a lock, the durable store every write commits to, and the clock and random source operations get through [`Env`].
 pub struct Region {
     state: RwLock<State>,
     rng: Mutex<Box<dyn RngCore + Send>>,
@@ -66,14 +70,17 @@ impl Region {
         })
     }
 
+    /// The region's name and account.
     pub fn config(&self) -> &RegionConfig {
         &self.config
     }
 
+    /// The instance-type catalogue.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
     }
 
+    /// The region clock's time (seconds since the Unix epoch).
     pub fn now(&self) -> u64 {
         (self.clock)()
     }

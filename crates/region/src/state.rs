@@ -15,7 +15,7 @@ macro_rules! tables {
         /// Every table of the region.
         #[derive(Debug, Clone)]
         pub struct State {
-            $(pub $field: Table<$ty>,)*
+            $(#[doc = concat!("The `", $name, "` table.")] pub $field: Table<$ty>,)*
             /// The store revision these rows are at (the last commit applied).
             pub revision: u64,
         }

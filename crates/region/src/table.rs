@@ -37,6 +37,7 @@ pub struct Table<T> {
 }
 
 impl<T: Clone> Table<T> {
+    /// An empty table stored under `name`.
     pub fn new(name: &'static str) -> Self {
         Self {
             name,
@@ -114,26 +115,32 @@ impl<T: Clone> Table<T> {
         self.name
     }
 
+    /// The row with this id.
     pub fn get(&self, id: &str) -> Option<&T> {
         self.rows.get(id)
     }
 
+    /// Whether a row has this id.
     pub fn contains(&self, id: &str) -> bool {
         self.rows.contains_key(id)
     }
 
+    /// Number of rows.
     pub fn len(&self) -> usize {
         self.rows.len()
     }
 
+    /// Whether the table has no rows.
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
 
+    /// Every row, in id order.
     pub fn values(&self) -> impl Iterator<Item = &T> {
         self.rows.values()
     }
 
+    /// Every `(id, row)`, in id order.
     pub fn iter(&self) -> impl Iterator<Item = (&String, &T)> {
         self.rows.iter()
     }
@@ -153,12 +160,14 @@ impl<T: Clone> Table<T> {
         self.rows.get_mut(id)
     }
 
+    /// Insert or replace a row; journaled, so it is persisted at commit and undone at rollback.
     pub fn insert(&mut self, id: String, value: T) {
         self.remember(&id);
         self.rows.insert(id.clone(), value);
         self.reindex(&id);
     }
 
+    /// Remove a row, answering it; journaled like [`Table::insert`].
     pub fn remove(&mut self, id: &str) -> Option<T> {
         if self.rows.contains_key(id) {
             self.remember(id);
@@ -232,6 +241,7 @@ impl<T: Clone + Serialize + DeserializeOwned> Table<T> {
         Ok(())
     }
 
+    /// Load a row from its stored JSON (no journaling).
     pub fn load_json(&mut self, id: String, bytes: &[u8]) -> Result<(), serde_json::Error> {
         let v = serde_json::from_slice(bytes)?;
         self.load(id, v);

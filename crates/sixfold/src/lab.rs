@@ -1,5 +1,5 @@
 //! `sixfold up` / `down` / `status` and the lab's hidden helpers (`lab-responder`, `lab-dns`,
-//! `lab-forward`, `lab-probe`): thin wrappers over the `lab` crate.
+//! `lab-forward`, `lab-probe`, `lab-reconcile`): thin wrappers over the `lab` crate.
 
 use std::net::{Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
@@ -240,6 +240,25 @@ pub fn probe(a: ProbeArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     anyhow::bail!("give --connect ADDR or --resolve NAME --server ADDR")
+}
+
+#[derive(clap::Args)]
+pub struct ReconcileArgs {
+    /// The lab's name.
+    #[arg(long, default_value = "lab")]
+    name: String,
+    /// The lab's state dir. Default: /run/sixfold-lab/<name>.
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// Where sixfold-cni and sixfold-egress-cni are. Default: next to this executable.
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+}
+
+pub fn reconcile(a: ReconcileArgs) -> anyhow::Result<()> {
+    let dir = state_dir(&a.name, a.state_dir);
+    let mut ctx = lab::reconcile::Ctx::for_lab(&a.name, &dir, a.bin_dir)?;
+    Ok(lab::reconcile::run(&mut ctx)?)
 }
 
 #[derive(clap::Args)]

@@ -4,6 +4,7 @@
 mod agent;
 mod bootstrap;
 mod eks_client;
+mod install_cni;
 mod lab;
 mod map;
 mod preflight;
@@ -37,6 +38,8 @@ enum Command {
     Serve(serve::Args),
     /// Run the node agent: the node's IPv6 /80 and pod addresses for the CNI plugins.
     Agent(agent::Args),
+    /// Install the CNI plugins into the node's CNI binary dir (the DaemonSet's init container).
+    InstallCni(install_cni::Args),
     /// Check an IPv6 cluster for problems the reference lets fail later; non-zero exit when any blocks.
     Preflight(preflight::Args),
     /// Print a node's kubelet network settings (cluster DNS, node IP, max pods), bootstrap.sh style.
@@ -63,6 +66,9 @@ enum Command {
     /// Bring a lab's routing and security groups to what its region says, once.
     #[command(hide = true)]
     LabPolicy(lab::PolicyArgs),
+    /// Keep a lab's dataplane following its region's change feed (started by `up`).
+    #[command(hide = true)]
+    LabReconcile(lab::ReconcileArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -77,6 +83,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(a) => serve::run(a),
         Command::Agent(a) => agent::run(a),
+        Command::InstallCni(a) => install_cni::run(a),
         Command::Preflight(a) => preflight::run(a),
         Command::Bootstrap(a) => bootstrap::run(a),
         Command::Up(a) => lab::up(a),
@@ -89,6 +96,7 @@ fn main() -> std::process::ExitCode {
         Command::LabForward(a) => lab::forward(a),
         Command::LabProbe(a) => lab::probe(a),
         Command::LabPolicy(a) => lab::policy(a),
+        Command::LabReconcile(a) => lab::reconcile(a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

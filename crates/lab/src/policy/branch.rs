@@ -199,11 +199,12 @@ fn wire(names: &Names, node: &NodeInfo, ns: &str, veth: &str, ip: Ipv6Addr) -> R
 
 /// Run pod `req.name` with its own security groups in the lab whose state is in `state_dir`:
 /// the branch interface, the namespace and its wiring, the responder (on [`POD_PORT`] and
-/// [`SECOND_PORT`]), then the node's security groups re-synced. On failure nothing is left.
+/// [`SECOND_PORT`]), then the node's security groups re-synced — with the state locked
+/// ([`LabState::update`]). On failure nothing is left.
 pub fn run_pod(api: &Api, state_dir: &Path, req: &PodRequest<'_>) -> Result<PodInfo> {
-    let mut state = crate::state::LabState::load(state_dir)?.ok_or_else(|| LabError::NoLab {
+    let state = LabState::load(state_dir)?.ok_or_else(|| LabError::NoLab {
         name: String::new(),
-        path: state_dir.to_owned(),
+        path: LabState::path(state_dir),
     })?;
     check(&state, req)?;
     let node = node_of(&state, req)?.clone();
@@ -211,7 +212,8 @@ pub fn run_pod(api: &Api, state_dir: &Path, req: &PodRequest<'_>) -> Result<PodI
     let (eni, ip) = create_branch(api, &state, &node, req)?;
     let ns = netns(&names, req.name);
     let veth = super::sg::branch_veth(&eni);
-    let made = (|| -> Result<PodInfo> {
+    let made = LabState::update(&state.name, state_dir, |state| {
+        check(state, req)?;
         state.add_namespaces(std::slice::from_ref(&ns))?;
         topo::create_namespaces(std::slice::from_ref(&ns))?;
         wire(&names, &node, &ns, &veth, ip)?;
@@ -229,12 +231,11 @@ pub fn run_pod(api: &Api, state_dir: &Path, req: &PodRequest<'_>) -> Result<PodI
             "--lab".into(),
             state.name.clone(),
         ]);
-        let logs = state_dir.join("logs");
         let p = crate::procs::spawn(
             &format!("pod {}", req.name),
             Some(&handle),
             &argv,
-            &logs.join(format!("pod-{}.log", req.name)),
+            &state_dir.join("logs").join(format!("pod-{}.log", req.name)),
         )?;
         state.processes.push(p);
         let pod = PodInfo {
@@ -250,10 +251,9 @@ pub fn run_pod(api: &Api, state_dir: &Path, req: &PodRequest<'_>) -> Result<PodI
             branch_eni: Some(eni.clone()),
         };
         state.pods.push(pod.clone());
-        state.save()?;
-        super::sync(api, &state, &mut super::Memo::default())?;
+        super::sync(api, state, &mut super::Memo::default())?;
         Ok(pod)
-    })();
+    });
     if made.is_err() {
         let _ = delete_pod(api, state_dir, req.name);
         let _ = topo::delete_namespaces(std::slice::from_ref(&ns));
@@ -263,61 +263,62 @@ pub fn run_pod(api: &Api, state_dir: &Path, req: &PodRequest<'_>) -> Result<PodI
 }
 
 /// Delete a pod that has its own security groups: its responder, namespace, router route and
-/// branch interface; then the node's security groups re-synced. Idempotent (a pod already gone
-/// is fine), best effort: every step is tried, the first error reported.
+/// branch interface; then the node's security groups re-synced (state locked). Idempotent (a
+/// pod already gone is fine), best effort: every step is tried, the first error reported.
 pub fn delete_pod(api: &Api, state_dir: &Path, name: &str) -> Result<()> {
-    let Some(mut state) = crate::state::LabState::load(state_dir)? else {
+    let Some(state) = LabState::load(state_dir)? else {
         return Ok(());
     };
-    let Some(pod) = state.pod(name).cloned() else {
-        return Ok(());
-    };
-    let names = Names::new(&state.name)?;
-    let role = format!("pod {name}");
-    let pids: Vec<u32> = state
-        .processes
-        .iter()
-        .filter(|p| p.role == role && crate::procs::is_ours(p))
-        .map(|p| p.pid)
-        .collect();
-    crate::procs::end(&pids, Duration::from_secs(2));
-    let mut first: Option<LabError> = None;
-    let mut keep = |r: Result<()>| {
-        if let Err(e) = r
-            && first.is_none()
-        {
-            first = Some(e);
+    LabState::update(&state.name, state_dir, |state| {
+        let Some(pod) = state.pod(name).cloned() else {
+            return Ok(());
+        };
+        let names = Names::new(&state.name)?;
+        let role = format!("pod {name}");
+        let pids: Vec<u32> = state
+            .processes
+            .iter()
+            .filter(|p| p.role == role && crate::procs::is_ours(p))
+            .map(|p| p.pid)
+            .collect();
+        crate::procs::end(&pids, Duration::from_secs(2));
+        let mut first: Option<LabError> = None;
+        let mut keep = |r: Result<()>| {
+            if let Err(e) = r
+                && first.is_none()
+            {
+                first = Some(e);
+            }
+        };
+        keep(topo::delete_namespaces(std::slice::from_ref(&pod.netns)));
+        if let Some(node) = state.node(&pod.node) {
+            let link = node
+                .netns
+                .strip_prefix(&names.prefix())
+                .unwrap_or(&node.name);
+            let mut cmd = std::process::Command::new("ip");
+            cmd.args(["-n", &names.router(), "-6", "route", "del"])
+                .arg(format!("{}/128", pod.ipv6))
+                .args(["dev", link]);
+            // Already gone is fine: the route goes when the pod goes, whoever removed it first.
+            let _ = dataplane::exec::run(cmd, b"", Duration::from_secs(10));
         }
-    };
-    keep(topo::delete_namespaces(std::slice::from_ref(&pod.netns)));
-    if let Some(node) = state.node(&pod.node) {
-        let link = node
-            .netns
-            .strip_prefix(&names.prefix())
-            .unwrap_or(&node.name);
-        let mut cmd = std::process::Command::new("ip");
-        cmd.args(["-n", &names.router(), "-6", "route", "del"])
-            .arg(format!("{}/128", pod.ipv6))
-            .args(["dev", link]);
-        // Already gone is fine: the route goes when the pod goes, whoever removed it first.
-        let _ = dataplane::exec::run(cmd, b"", Duration::from_secs(10));
-    }
-    if let Some(eni) = &pod.branch_eni {
-        match api.call("DeleteNetworkInterface", &[("NetworkInterfaceId", eni)]) {
-            Err(LabError::Ec2 { source, .. })
-                if source
-                    .to_string()
-                    .contains("InvalidNetworkInterfaceID.NotFound") => {}
-            r => keep(r.map(|_| ())),
+        if let Some(eni) = &pod.branch_eni {
+            match api.call("DeleteNetworkInterface", &[("NetworkInterfaceId", eni)]) {
+                Err(LabError::Ec2 { source, .. })
+                    if source
+                        .to_string()
+                        .contains("InvalidNetworkInterfaceID.NotFound") => {}
+                r => keep(r.map(|_| ())),
+            }
         }
-    }
-    state.pods.retain(|p| p.name != name);
-    state.processes.retain(|p| p.role != role);
-    state.namespaces.retain(|n| n != &pod.netns);
-    keep(state.save());
-    keep(super::sync(api, &state, &mut super::Memo::default()).map(|_| ()));
-    match first {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+        state.pods.retain(|p| p.name != name);
+        state.processes.retain(|p| p.role != role);
+        state.namespaces.retain(|n| n != &pod.netns);
+        keep(super::sync(api, state, &mut super::Memo::default()).map(|_| ()));
+        match first {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    })
 }

@@ -2,13 +2,13 @@
 //! is the one table of served actions: dispatch, the InvalidAction message and the docs test all
 //! read it.
 
-pub mod compute;
-pub mod error;
-pub mod groups;
-pub mod limits;
-pub mod network;
-pub mod page;
-pub mod render;
+pub(crate) mod compute;
+pub(crate) mod error;
+pub(crate) mod groups;
+pub(crate) mod limits;
+pub(crate) mod network;
+pub(crate) mod page;
+pub(crate) mod render;
 
 use region::Region;
 use region::ec2::Ec2Error;
@@ -17,12 +17,16 @@ use region::ec2::page::{PageRequest, Paged};
 use crate::query::Params;
 use crate::xml::Xml;
 
+/// The XML namespace of every EC2 reply.
 pub const XMLNS: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
+/// The EC2 API version this server speaks (and the only `Version` it accepts).
 pub const VERSION: &str = "2016-11-15";
 
 /// An EC2 answer: HTTP status and XML body.
 pub struct Reply {
+    /// HTTP status: 200, or the status of the error in `body`.
     pub status: u16,
+    /// The XML document: the action's `...Response`, or `<Response><Errors>`.
     pub body: String,
 }
 
@@ -251,6 +255,7 @@ impl std::ops::Deref for Writer<'_> {
 }
 
 impl Writer<'_> {
+    /// Run `op` as one atomic write of the region, or, for a dry run, check it and keep nothing.
     pub fn write<R, E: From<region::store::StoreError>>(
         &self,
         op: impl FnMut(&mut region::state::State, &mut region::Env) -> Result<R, E>,

@@ -2,11 +2,11 @@
 //! (SigV4), routed on method and path, its JSON body read member by member, run on the region,
 //! and answered as botocore's model says; errors carry `x-amzn-ErrorType` and `{"message"}`.
 
-pub mod error;
-pub mod json;
-pub mod limits;
-pub mod ops;
-pub mod render;
+pub(crate) mod error;
+pub(crate) mod json;
+pub(crate) mod limits;
+pub(crate) mod ops;
+pub(crate) mod render;
 
 use std::sync::Arc;
 
@@ -19,13 +19,16 @@ use crate::{App, Incoming};
 /// An EKS answer before it is put on the wire.
 #[derive(Debug)]
 pub struct Reply {
+    /// HTTP status of the answer.
     pub status: u16,
+    /// The JSON body: the operation's output, or `{"message": ...}` for an error.
     pub body: serde_json::Value,
     /// `x-amzn-ErrorType` of an error answer.
     pub error_type: Option<&'static str>,
 }
 
 impl Reply {
+    /// A 200 answer with `body`.
     pub fn ok(body: serde_json::Value) -> Self {
         Reply {
             status: 200,
@@ -34,6 +37,7 @@ impl Reply {
         }
     }
 
+    /// An error answer: `status`, `x-amzn-ErrorType: error_type` and `{"message": message}`.
     pub fn error(status: u16, error_type: &'static str, message: &str) -> Self {
         Reply {
             status,
@@ -51,6 +55,7 @@ impl Reply {
         Reply::error(status, ty, &error::message(e))
     }
 
+    /// The HTTP response: JSON body, `x-amzn-RequestId` and, for an error, `x-amzn-ErrorType`.
     pub fn into_response(self, request_id: &str) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut headers = HeaderMap::new();

@@ -4,8 +4,8 @@
 //! `<ErrorResponse><Error><Type>Sender</Type><Code>..`. [`ACTIONS`] is the one table of what is
 //! served: dispatch, the `InvalidAction` message and the docs list all come from it.
 
-pub mod error;
-pub mod render;
+pub(crate) mod error;
+pub(crate) mod render;
 
 use std::sync::Arc;
 
@@ -23,11 +23,14 @@ use crate::query::Params;
 use crate::xml::Xml;
 use crate::{App, Incoming};
 
+/// The XML namespace of every ELBv2 reply.
 pub const XMLNS: &str = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/";
+/// The ELBv2 API version this server speaks.
 pub const VERSION: &str = "2015-12-01";
 
-/// Most parameters of one request, and the longest value of any.
+/// Most parameters of one request.
 pub const MAX_PARAMS: usize = 1000;
+/// Longest value of any parameter, in characters.
 pub const MAX_VALUE: usize = 2048;
 /// Most items of a list parameter other than targets and tags (names, ARNs, subnets).
 pub const MAX_LIST: usize = 20;

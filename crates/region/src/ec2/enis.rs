@@ -15,13 +15,20 @@ use crate::state::State;
 /// Highest device index an interface may be attached at.
 pub const MAX_DEVICE_INDEX: u32 = 31;
 
+/// CreateNetworkInterface as the wire layer parsed it.
 #[derive(Debug, Clone, Default)]
 pub struct CreateNetworkInterface {
+    /// `SubnetId` (required; a subnet with an IPv4 block).
     pub subnet_id: Option<String>,
+    /// `Description` (at most 255 characters).
     pub description: Option<String>,
+    /// `SecurityGroupId.N` (default the VPC's default group).
     pub groups: Vec<String>,
+    /// `PrivateIpAddress` (default a free address of the subnet).
     pub private_ip_address: Option<String>,
+    /// `Ipv6AddressCount`: how many IPv6 addresses to pick.
     pub ipv6_address_count: Option<u32>,
+    /// Tags.
     pub tags: Tags,
     /// `interface` (default), `branch` or `trunk`.
     pub interface_type: Option<String>,
@@ -30,8 +37,11 @@ pub struct CreateNetworkInterface {
 /// ModifyNetworkInterfaceAttribute: one attribute per call, as EC2 requires.
 #[derive(Debug, Clone)]
 pub enum EniAttribute {
+    /// `SecurityGroupId.N`: replace the ENI's groups (all in its VPC).
     Groups(Vec<String>),
+    /// `Description.Value`.
     Description(String),
+    /// `SourceDestCheck.Value`.
     SourceDestCheck(bool),
     /// `Attachment.AttachmentId` + `Attachment.DeleteOnTermination`.
     DeleteOnTermination(String, bool),
@@ -56,6 +66,7 @@ impl State {
         Ok(())
     }
 
+    /// CreateNetworkInterface: a detached ENI in the subnet with its addresses picked (or checked).
     pub fn create_network_interface(
         &mut self,
         env: &mut Env,
@@ -178,6 +189,7 @@ impl State {
         Ok(eni)
     }
 
+    /// DeleteNetworkInterface: refused while the ENI is attached.
     pub fn delete_network_interface(&mut self, eni_id: Option<String>) -> Result<(), Ec2Error> {
         let eni_id = eni_id.ok_or(Ec2Error::MissingParameter {
             name: "NetworkInterfaceId",
@@ -316,6 +328,7 @@ impl State {
         Ok(())
     }
 
+    /// ModifyNetworkInterfaceAttribute: applies every change or none.
     pub fn modify_network_interface_attribute(
         &mut self,
         eni_id: Option<String>,

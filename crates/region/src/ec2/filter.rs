@@ -166,6 +166,7 @@ const ENI_FILTERS: &[&str] = &[
 ];
 
 impl State {
+    /// DescribeVpcs: the VPCs with these ids (all when empty) that match every filter, one page of them.
     pub fn describe_vpcs(
         &self,
         ids: &[String],
@@ -200,6 +201,7 @@ impl State {
         ))
     }
 
+    /// DescribeSubnets: the subnets with these ids (all when empty) that match every filter, one page of them.
     pub fn describe_subnets(
         &self,
         ids: &[String],
@@ -235,6 +237,7 @@ impl State {
         ))
     }
 
+    /// DescribeInternetGateways: the gateways with these ids (all when empty) that match every filter, one page of them.
     pub fn describe_internet_gateways(
         &self,
         ids: &[String],
@@ -266,6 +269,7 @@ impl State {
         ))
     }
 
+    /// DescribeEgressOnlyInternetGateways: the gateways with these ids (all when empty) that match every filter, one page of them.
     pub fn describe_egress_only_gateways(
         &self,
         ids: &[String],
@@ -297,6 +301,7 @@ impl State {
         ))
     }
 
+    /// DescribeRouteTables: the route tables with these ids (all when empty) that match every filter, one page of them.
     pub fn describe_route_tables(
         &self,
         ids: &[String],
@@ -360,6 +365,7 @@ impl State {
         ))
     }
 
+    /// DescribeSecurityGroups: the groups with these ids (all when empty) that match every filter, one page of them.
     pub fn describe_security_groups(
         &self,
         ids: &[String],
@@ -390,6 +396,7 @@ impl State {
         ))
     }
 
+    /// DescribeInstances: the instances with these ids (all when empty) that match every filter, one page of them.
     pub fn describe_instances(
         &self,
         ids: &[String],
@@ -422,6 +429,7 @@ impl State {
         ))
     }
 
+    /// DescribeNetworkInterfaces: the ENIs with these ids (all when empty) that match every filter, one page of them.
     pub fn describe_network_interfaces(
         &self,
         ids: &[String],

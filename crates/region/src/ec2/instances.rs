@@ -17,36 +17,56 @@ use crate::state::State;
 /// Most instances one RunInstances call may launch.
 pub const MAX_RUN_COUNT: u32 = 100;
 
+/// RunInstances as the wire layer parsed it; members not given are `None` (or empty).
 #[derive(Debug, Clone, Default)]
 pub struct RunInstances {
+    /// `ImageId` (required).
     pub image_id: Option<String>,
+    /// `InstanceType` (required; from the catalogue).
     pub instance_type: Option<String>,
+    /// `MinCount` (required, at least 1).
     pub min_count: Option<u32>,
+    /// `MaxCount` (required, at least `MinCount`, at most [`MAX_RUN_COUNT`]).
     pub max_count: Option<u32>,
+    /// `SubnetId` (required): the subnet of the primary ENIs.
     pub subnet_id: Option<String>,
+    /// `SecurityGroupId.N` (default the VPC's default group).
     pub security_group_ids: Vec<String>,
+    /// `KeyName`.
     pub key_name: Option<String>,
+    /// `Ipv6AddressCount`: IPv6 addresses of each primary ENI.
     pub ipv6_address_count: Option<u32>,
+    /// `PrivateIpAddress`: the primary ENI's IPv4 address (only with a count of one).
     pub private_ip_address: Option<String>,
     /// `MetadataOptions.HttpProtocolIpv6=enabled`.
     pub metadata_ipv6: bool,
+    /// Tags for the instances (`TagSpecification` of type `instance`).
     pub instance_tags: Tags,
+    /// Tags for their primary ENIs (`TagSpecification` of type `network-interface`).
     pub eni_tags: Tags,
 }
 
 /// What RunInstances made.
 #[derive(Debug, Clone)]
 pub struct Reservation {
+    /// `r-...`.
     pub id: String,
+    /// The instances launched, in launch-index order.
     pub instances: Vec<Instance>,
 }
 
+/// AssignIpv6Addresses as the wire layer parsed it: a count or a list of each, not both.
 #[derive(Debug, Clone, Default)]
 pub struct AssignIpv6 {
+    /// `NetworkInterfaceId` (required).
     pub eni_id: Option<String>,
+    /// `Ipv6AddressCount`: how many addresses to pick.
     pub address_count: Option<u32>,
+    /// `Ipv6Addresses.N`: addresses to assign.
     pub addresses: Vec<String>,
+    /// `Ipv6PrefixCount`: how many /80 prefixes to delegate.
     pub prefix_count: Option<u32>,
+    /// `Ipv6Prefix.N`: /80 prefixes to delegate.
     pub prefixes: Vec<String>,
 }
 
@@ -79,6 +99,7 @@ impl State {
         (a, p)
     }
 
+    /// RunInstances: launches the instances, each with a primary ENI in the subnet, as one reservation.
     pub fn run_instances(
         &mut self,
         env: &mut Env,
@@ -539,6 +560,7 @@ impl State {
         Ok((eni_id, new_addrs, new_prefixes))
     }
 
+    /// UnassignIpv6Addresses: removes the listed addresses and prefixes from the ENI; answers the ENI id and what was removed.
     pub fn unassign_ipv6(
         &mut self,
         eni_id: Option<String>,

@@ -15,6 +15,7 @@ pub struct PageRequest {
 /// One page of results.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Paged<T> {
+    /// The items of this page, in id order.
     pub items: Vec<T>,
     /// The id of the last item when more follow (the next page starts after it).
     pub last: Option<String>,

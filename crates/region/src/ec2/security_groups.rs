@@ -11,11 +11,17 @@ use crate::state::State;
 /// One `IpPermissions.N` of an Authorize/Revoke call.
 #[derive(Debug, Clone, Default)]
 pub struct Permission {
+    /// `IpProtocol`: `-1` (all), `tcp`, `udp`, `icmp`, `icmpv6` or a protocol number.
     pub protocol: Option<String>,
+    /// `FromPort` (or ICMP type).
     pub from_port: Option<i32>,
+    /// `ToPort` (or ICMP code).
     pub to_port: Option<i32>,
+    /// `IpRanges.N`: IPv4 CIDRs, each with its optional description.
     pub ipv4_ranges: Vec<(String, Option<String>)>,
+    /// `Ipv6Ranges.N`: IPv6 CIDRs, each with its optional description.
     pub ipv6_ranges: Vec<(String, Option<String>)>,
+    /// `Groups.N.GroupId`: peer security groups.
     pub groups: Vec<String>,
 }
 
@@ -38,6 +44,7 @@ fn normalize_protocol(p: &str) -> Result<String, Ec2Error> {
 }
 
 impl State {
+    /// CreateSecurityGroup: a group with no ingress rules that allows all IPv4 egress (and all IPv6 egress in a VPC with an IPv6 block); the name must be new in the VPC.
     pub fn create_security_group(
         &mut self,
         env: &mut Env,
@@ -174,6 +181,7 @@ impl State {
         Ok(out)
     }
 
+    /// AuthorizeSecurityGroupIngress/Egress: adds the rules (all or none; a duplicate is refused) and answers them.
     pub fn authorize_security_group(
         &mut self,
         env: &mut Env,
@@ -211,6 +219,7 @@ impl State {
         Ok(new)
     }
 
+    /// RevokeSecurityGroupIngress/Egress: removes the rules that match (all or none; a missing one is refused).
     pub fn revoke_security_group(
         &mut self,
         env: &mut Env,
@@ -234,6 +243,7 @@ impl State {
         Ok(())
     }
 
+    /// DeleteSecurityGroup: refused for a VPC's default group and while network interfaces use it.
     pub fn delete_security_group(&mut self, group_id: Option<String>) -> Result<(), Ec2Error> {
         let group_id = group_id.ok_or(Ec2Error::MissingParameter { name: "GroupId" })?;
         let g = lookup(&self.security_groups, Kind::SecurityGroup, &group_id)?;

@@ -13,31 +13,44 @@ use crate::region::Env;
 use crate::state::State;
 use crate::zones;
 
+/// CreateSubnet as the wire layer parsed it.
 #[derive(Debug, Clone, Default)]
 pub struct CreateSubnet {
+    /// `VpcId` (required).
     pub vpc_id: Option<String>,
+    /// `CidrBlock`: an IPv4 block inside the VPC's (absent for an IPv6-only subnet).
     pub cidr_block: Option<String>,
+    /// `Ipv6CidrBlock`: a /64 inside the VPC's IPv6 block.
     pub ipv6_cidr_block: Option<String>,
+    /// `AvailabilityZone` (by name).
     pub availability_zone: Option<String>,
+    /// `AvailabilityZoneId` (by id).
     pub availability_zone_id: Option<String>,
+    /// `OutpostArn`: refused (no Outposts).
     pub outpost_arn: Option<String>,
     /// `Ipv6Native=true`: an IPv6-only subnet.
     pub ipv6_native: bool,
+    /// Tags.
     pub tags: Tags,
 }
 
 /// What DisassociateVpcCidrBlock removed.
 #[derive(Debug, Clone)]
 pub enum RemovedVpcBlock {
+    /// An IPv4 block.
     V4(Ipv4Association),
+    /// An IPv6 block.
     V6(Ipv6Association),
 }
 
 /// A VPC attribute of DescribeVpcAttribute / ModifyVpcAttribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VpcAttribute {
+    /// `enableDnsSupport`.
     EnableDnsSupport,
+    /// `enableDnsHostnames`.
     EnableDnsHostnames,
+    /// `enableNetworkAddressUsageMetrics`.
     EnableNetworkAddressUsageMetrics,
 }
 
@@ -56,6 +69,7 @@ impl VpcAttribute {
         }
     }
 
+    /// The wire name (`enableDnsSupport` ...).
     pub fn name(self) -> &'static str {
         match self {
             Self::EnableDnsSupport => "enableDnsSupport",
@@ -154,6 +168,7 @@ impl State {
         Ok(cidr)
     }
 
+    /// CreateSubnet: a subnet with blocks inside its VPC's and overlapping no other subnet's, in one zone.
     pub fn create_subnet(&mut self, env: &mut Env, req: CreateSubnet) -> Result<Subnet, Ec2Error> {
         let vpc_id = req
             .vpc_id
@@ -218,6 +233,7 @@ impl State {
         Ok(subnet)
     }
 
+    /// ModifySubnetAttribute: sets whichever of the two attributes are given.
     pub fn modify_subnet_attribute(
         &mut self,
         subnet_id: Option<String>,
@@ -249,6 +265,7 @@ impl State {
         Ok(())
     }
 
+    /// DeleteSubnet: refused while network interfaces remain in it.
     pub fn delete_subnet(&mut self, subnet_id: Option<String>) -> Result<(), Ec2Error> {
         let subnet_id = subnet_id.ok_or(Ec2Error::MissingParameter { name: "SubnetId" })?;
         lookup(&self.subnets, Kind::Subnet, &subnet_id)?;

@@ -9,9 +9,13 @@ use crate::state::State;
 /// One row of DescribeTags.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TagDescription {
+    /// The tagged resource's id.
     pub resource_id: String,
+    /// Its type (`vpc`, `subnet`, `instance`, ...).
     pub resource_type: &'static str,
+    /// The tag's key.
     pub key: String,
+    /// The tag's value.
     pub value: String,
 }
 
@@ -103,6 +107,7 @@ impl State {
         })
     }
 
+    /// CreateTags: sets the tags on every resource (all exist, none passes the tag limit, or nothing changes).
     pub fn create_tags(&mut self, resources: Vec<String>, tags: Tags) -> Result<(), Ec2Error> {
         if resources.is_empty() {
             return Err(Ec2Error::MissingParameter { name: "ResourceId" });
@@ -124,6 +129,7 @@ impl State {
         Ok(())
     }
 
+    /// DeleteTags: removes the keys from every resource (every tag when `keys` is empty).
     pub fn delete_tags(
         &mut self,
         resources: Vec<String>,
@@ -145,6 +151,7 @@ impl State {
         Ok(())
     }
 
+    /// DescribeTags: every tag of every resource that matches the filters.
     pub fn describe_tags(&self, filters: &[Filter]) -> Result<Vec<TagDescription>, Ec2Error> {
         validate(
             filters,

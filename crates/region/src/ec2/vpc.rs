@@ -57,18 +57,25 @@ pub(crate) fn overlaps6(a: Ipv6Net, b: Ipv6Net) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
 
+/// CreateVpc as the wire layer parsed it.
 #[derive(Debug, Clone, Default)]
 pub struct CreateVpc {
+    /// `CidrBlock` (required): the primary IPv4 block, /16 to /28.
     pub cidr_block: Option<String>,
+    /// `AmazonProvidedIpv6CidrBlock`: also allocate an IPv6 /56.
     pub amazon_provided_ipv6: bool,
+    /// `InstanceTenancy` (default `default`).
     pub tenancy: Option<String>,
+    /// Tags.
     pub tags: Tags,
 }
 
 /// What AssociateVpcCidrBlock added.
 #[derive(Debug, Clone)]
 pub enum CidrAssociation {
+    /// An IPv4 block.
     V4(Ipv4Association),
+    /// An IPv6 block.
     V6(Ipv6Association),
 }
 
@@ -81,6 +88,7 @@ impl State {
         })
     }
 
+    /// CreateVpc: the VPC with its main route table (local routes) and its default security group.
     pub fn create_vpc(&mut self, env: &mut Env, req: CreateVpc) -> Result<Vpc, Ec2Error> {
         let cidr_s = req
             .cidr_block
@@ -198,6 +206,7 @@ impl State {
         Ok(vpc)
     }
 
+    /// AssociateVpcCidrBlock: adds an IPv4 block or an Amazon-provided IPv6 /56 to the VPC; answers the VPC id and the association.
     pub fn associate_vpc_cidr_block(
         &mut self,
         env: &mut Env,
@@ -291,6 +300,7 @@ impl State {
         Ok((vpc_id, assoc))
     }
 
+    /// DeleteVpc: refused while subnets, attached or egress-only gateways, non-main route tables or non-default security groups remain.
     pub fn delete_vpc(&mut self, vpc_id: Option<String>) -> Result<(), Ec2Error> {
         let vpc_id = vpc_id.ok_or(Ec2Error::MissingParameter { name: "VpcId" })?;
         let vpc = lookup(&self.vpcs, Kind::Vpc, &vpc_id)?.clone();
@@ -370,6 +380,7 @@ impl State {
             })
     }
 
+    /// CreateInternetGateway: a new, detached internet gateway.
     pub fn create_internet_gateway(&mut self, env: &mut Env, tags: Tags) -> InternetGateway {
         let g = InternetGateway {
             id: ids::generate(Kind::InternetGateway, env.rng),
@@ -380,6 +391,7 @@ impl State {
         g
     }
 
+    /// AttachInternetGateway: attaches the gateway to the VPC (each holds at most one).
     pub fn attach_internet_gateway(
         &mut self,
         igw_id: Option<String>,
@@ -415,6 +427,7 @@ impl State {
         Ok(())
     }
 
+    /// DetachInternetGateway: detaches the gateway from the VPC it is attached to.
     pub fn detach_internet_gateway(
         &mut self,
         igw_id: Option<String>,
@@ -437,6 +450,7 @@ impl State {
         Ok(())
     }
 
+    /// DeleteInternetGateway: refused while it is attached.
     pub fn delete_internet_gateway(&mut self, igw_id: Option<String>) -> Result<(), Ec2Error> {
         let igw_id = igw_id.ok_or(Ec2Error::MissingParameter {
             name: "InternetGatewayId",
@@ -453,6 +467,7 @@ impl State {
         Ok(())
     }
 
+    /// CreateEgressOnlyInternetGateway: a gateway for the VPC's IPv6 traffic out.
     pub fn create_egress_only_internet_gateway(
         &mut self,
         env: &mut Env,
@@ -470,6 +485,7 @@ impl State {
         Ok(g)
     }
 
+    /// DeleteEgressOnlyInternetGateway: removes the gateway.
     pub fn delete_egress_only_internet_gateway(
         &mut self,
         id: Option<String>,
@@ -487,6 +503,7 @@ impl State {
         Ok(())
     }
 
+    /// CreateRouteTable: a new table in the VPC holding its local routes.
     pub fn create_route_table(
         &mut self,
         env: &mut Env,
@@ -621,6 +638,7 @@ impl State {
         Ok(())
     }
 
+    /// DeleteRoute: removes the route of the IPv4 or IPv6 destination (local routes stay).
     pub fn delete_route(
         &mut self,
         rtb_id: Option<String>,
@@ -653,6 +671,7 @@ impl State {
         Ok(())
     }
 
+    /// AssociateRouteTable: associates the subnet with the table (replacing none); answers the association id.
     pub fn associate_route_table(
         &mut self,
         env: &mut Env,
@@ -697,6 +716,7 @@ impl State {
         Ok(id)
     }
 
+    /// DisassociateRouteTable: the subnet goes back to its VPC's main route table.
     pub fn disassociate_route_table(
         &mut self,
         association_id: Option<String>,
@@ -720,6 +740,7 @@ impl State {
         Ok(())
     }
 
+    /// DeleteRouteTable: refused for the main table and for a table with associations.
     pub fn delete_route_table(&mut self, rtb_id: Option<String>) -> Result<(), Ec2Error> {
         let rtb_id = rtb_id.ok_or(Ec2Error::MissingParameter {
             name: "RouteTableId",

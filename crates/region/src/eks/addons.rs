@@ -9,13 +9,20 @@ use super::{arn, child_key, role_name, uuid};
 use crate::region::Env;
 use crate::state::State;
 
+/// CreateAddon / UpdateAddon as the wire layer parsed it.
 #[derive(Debug, Clone, Default)]
 pub struct AddonRequest {
+    /// The cluster's name.
     pub cluster: String,
+    /// The add-on's name (from the catalogue).
     pub name: String,
+    /// `addonVersion` (default chosen from the catalogue for the cluster's version).
     pub version: Option<String>,
+    /// `serviceAccountRoleArn`.
     pub service_account_role_arn: Option<String>,
+    /// `configurationValues` (JSON or YAML text).
     pub configuration_values: Option<String>,
+    /// Tags.
     pub tags: Tags,
 }
 
@@ -180,6 +187,7 @@ impl State {
         Ok(version)
     }
 
+    /// CreateAddon: installs the add-on (its version checked against the catalogue and the IPv6 rules).
     pub fn create_addon(&mut self, env: &mut Env, req: AddonRequest) -> Result<Addon, EksError> {
         let cluster = self.cluster(&req.cluster)?.clone();
         let key = child_key(&cluster.name, &req.name);
@@ -206,10 +214,12 @@ impl State {
         Ok(a)
     }
 
+    /// DescribeAddon: the add-on, or `AddonNotFound`.
     pub fn describe_addon(&self, cluster: &str, name: &str) -> Result<Addon, EksError> {
         self.addon(cluster, name).cloned()
     }
 
+    /// ListAddons: one page of the cluster's add-on names and the token of the next page.
     pub fn list_addons(
         &self,
         cluster: &str,

@@ -46,7 +46,9 @@ pub const AMI_TYPES: &[&str] = &[
     "AL2023_ARM_64_NVIDIA",
 ];
 
+/// The `amiType` of a node group that gives none.
 pub const DEFAULT_AMI_TYPE: &str = "AL2023_x86_64_STANDARD";
+/// The instance type of a node group that gives none (and has no launch template naming one).
 pub const DEFAULT_INSTANCE_TYPE: &str = "t3.medium";
 
 /// Whether `ami_type` runs Windows.
@@ -77,6 +79,7 @@ pub fn semver(v: &str) -> Option<(u32, u32, u32)> {
 /// One installable version of an add-on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddonVersion {
+    /// The version string (`v1.18.3-eksbuild.1`).
     pub version: String,
     /// Kubernetes versions it runs on.
     pub kubernetes: Vec<&'static str>,
@@ -87,8 +90,11 @@ pub struct AddonVersion {
 /// One add-on and its versions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddonInfo {
+    /// The add-on's name (`vpc-cni`).
     pub name: &'static str,
+    /// Its type as DescribeAddonVersions reports it (`networking`, ...).
     pub kind: &'static str,
+    /// Its installable versions.
     pub versions: Vec<AddonVersion>,
 }
 

@@ -19,42 +19,63 @@ pub const LIST_LIMIT: u32 = 100;
 /// Log types to turn on and to turn off.
 pub type LoggingChange = (BTreeSet<String>, BTreeSet<String>);
 
+/// `resourcesVpcConfig` as the wire layer parsed it; members not given are `None`.
 #[derive(Debug, Clone, Default)]
 pub struct VpcConfig {
+    /// `subnetIds`.
     pub subnet_ids: Option<Vec<String>>,
+    /// `securityGroupIds`.
     pub security_group_ids: Option<Vec<String>>,
+    /// `endpointPublicAccess` (default on at creation).
     pub endpoint_public_access: Option<bool>,
+    /// `endpointPrivateAccess` (default off at creation).
     pub endpoint_private_access: Option<bool>,
+    /// `publicAccessCidrs` (default `0.0.0.0/0`).
     pub public_access_cidrs: Option<Vec<String>>,
 }
 
+/// `kubernetesNetworkConfig` as the wire layer parsed it.
 #[derive(Debug, Clone, Default)]
 pub struct NetworkConfig {
+    /// `ipFamily` (default `ipv4`).
     pub ip_family: Option<IpFamily>,
+    /// `serviceIpv4Cidr`: for an IPv4 cluster only; the region picks one when absent.
     pub service_ipv4_cidr: Option<String>,
     /// Never accepted: the region chooses it ([`Rule::ServiceCidrGenerated`]).
     pub service_ipv6_cidr: Option<String>,
 }
 
+/// CreateCluster as the wire layer parsed it: members not given take EKS's defaults.
 #[derive(Debug, Clone, Default)]
 pub struct CreateCluster {
+    /// `name`, unique in the region.
     pub name: String,
+    /// `version` (default [`super::catalog::DEFAULT_KUBERNETES_VERSION`]).
     pub version: Option<String>,
+    /// `roleArn`: the role the control plane acts as.
     pub role_arn: String,
+    /// `resourcesVpcConfig`.
     pub vpc: VpcConfig,
+    /// `kubernetesNetworkConfig`.
     pub network: NetworkConfig,
     /// `outpostConfig` was given (a local cluster on AWS Outposts).
     pub outpost: bool,
     /// Log types to enable.
     pub logging: Option<LoggingChange>,
+    /// Tags.
     pub tags: Tags,
+    /// `clientRequestToken`, for an idempotent replay.
     pub client_request_token: Option<String>,
 }
 
+/// UpdateClusterConfig as the wire layer parsed it: only the parts given change.
 #[derive(Debug, Clone, Default)]
 pub struct UpdateClusterConfig {
+    /// The cluster's name.
     pub name: String,
+    /// New `resourcesVpcConfig` members.
     pub vpc: Option<VpcConfig>,
+    /// `kubernetesNetworkConfig`: refused when it would change the IP family.
     pub network: Option<NetworkConfig>,
     /// (types to enable, types to disable).
     pub logging: Option<LoggingChange>,
@@ -389,6 +410,7 @@ impl State {
         Ok(cluster)
     }
 
+    /// DescribeCluster: the cluster, or `ClusterNotFound`.
     pub fn describe_cluster(&self, name: &str) -> Result<Cluster, EksError> {
         self.cluster(name).cloned()
     }
@@ -602,6 +624,7 @@ impl State {
         Ok(self.record_update(env, &c.name, None, None, kind, params))
     }
 
+    /// DescribeUpdate: the update `id` of the cluster (or of its node group or add-on, when named), or `UpdateNotFound`.
     pub fn describe_update(
         &self,
         cluster: &str,
@@ -624,6 +647,7 @@ impl State {
             })
     }
 
+    /// ListUpdates: one page of the update ids of the cluster (or of its node group or add-on) and the token of the next page.
     pub fn list_updates(
         &self,
         cluster: &str,

@@ -136,82 +136,160 @@ pub enum EksError {
     /// A rule of the IPv6 design refused the request.
     #[error("[{rule}] {message} Fix: {fix}")]
     Rule {
+        /// The rule that refused it.
         rule: Rule,
         /// The offending value (a version, a subnet id, an action ...).
         value: String,
         /// What is wrong, naming `value`.
         message: String,
+        /// How to make the request acceptable.
         fix: String,
     },
 
+    /// A required member of the request body is absent.
     #[error("The request must contain the member {member}.")]
-    MissingParameter { member: &'static str },
+    MissingParameter {
+        /// The member's wire name (e.g. `resourcesVpcConfig.subnetIds`).
+        member: &'static str,
+    },
 
+    /// A member's value is not acceptable.
     #[error("Invalid value '{value}' for {member}. {fix}")]
     InvalidParameter {
+        /// The member's wire name.
         member: &'static str,
+        /// The value given (cut short when long).
         value: String,
+        /// What would be accepted instead.
         fix: String,
     },
 
     /// The request is well formed but the resources it names are in the wrong state.
     #[error("{message}")]
-    InvalidRequest { message: String },
+    InvalidRequest {
+        /// The whole message, naming the resource and its state.
+        message: String,
+    },
 
+    /// No cluster has this name.
     #[error("No cluster found for name: {name}.")]
-    ClusterNotFound { name: String },
+    ClusterNotFound {
+        /// The name given.
+        name: String,
+    },
 
+    /// The cluster has no node group of this name.
     #[error("No node group found for name: {nodegroup} in cluster {cluster}.")]
-    NodegroupNotFound { cluster: String, nodegroup: String },
+    NodegroupNotFound {
+        /// The cluster's name.
+        cluster: String,
+        /// The node group name given.
+        nodegroup: String,
+    },
 
+    /// The cluster has no add-on of this name.
     #[error("No addon: {addon} found in cluster: {cluster}.")]
-    AddonNotFound { cluster: String, addon: String },
+    AddonNotFound {
+        /// The cluster's name.
+        cluster: String,
+        /// The add-on name given.
+        addon: String,
+    },
 
+    /// The cluster has no Fargate profile of this name.
     #[error("No Fargate Profile found with name: {profile} in cluster {cluster}.")]
-    FargateProfileNotFound { cluster: String, profile: String },
+    FargateProfileNotFound {
+        /// The cluster's name.
+        cluster: String,
+        /// The profile name given.
+        profile: String,
+    },
 
+    /// The cluster has no update with this id.
     #[error("No update found for ID: {id} in cluster {cluster}.")]
-    UpdateNotFound { cluster: String, id: String },
+    UpdateNotFound {
+        /// The cluster's name.
+        cluster: String,
+        /// The update id given.
+        id: String,
+    },
 
     /// A tagging request is malformed (`BadRequestException` on the wire).
     #[error("{message}")]
-    BadRequest { message: String },
+    BadRequest {
+        /// The whole message.
+        message: String,
+    },
 
     /// No resource has this ARN (`NotFoundException` on the wire).
     #[error(
         "No EKS resource found with ARN {arn}; check it with describe-cluster / describe-nodegroup."
     )]
-    ArnNotFound { arn: String },
+    ArnNotFound {
+        /// The ARN given.
+        arn: String,
+    },
 
+    /// A cluster of this name exists.
     #[error("Cluster already exists with name: {name}; pick another --name or delete it first.")]
-    ClusterExists { name: String },
+    ClusterExists {
+        /// The name given.
+        name: String,
+    },
 
+    /// The cluster has a node group of this name.
     #[error(
         "NodeGroup already exists with name {nodegroup} and cluster name {cluster}; pick another --nodegroup-name."
     )]
-    NodegroupExists { cluster: String, nodegroup: String },
+    NodegroupExists {
+        /// The cluster's name.
+        cluster: String,
+        /// The node group name given.
+        nodegroup: String,
+    },
 
+    /// The add-on is installed in the cluster already.
     #[error("Addon already exists: {addon} in cluster {cluster}; use `aws eks update-addon`.")]
-    AddonExists { cluster: String, addon: String },
+    AddonExists {
+        /// The cluster's name.
+        cluster: String,
+        /// The add-on name given.
+        addon: String,
+    },
 
+    /// The cluster has a Fargate profile of this name.
     #[error(
         "A Fargate Profile already exists with this name {profile} in cluster {cluster}; pick another --fargate-profile-name."
     )]
-    FargateProfileExists { cluster: String, profile: String },
+    FargateProfileExists {
+        /// The cluster's name.
+        cluster: String,
+        /// The profile name given.
+        profile: String,
+    },
 
+    /// The cluster still has node groups or Fargate profiles and cannot be deleted.
     #[error(
         "Cluster {cluster} has {what} attached; delete them first (aws eks delete-nodegroup / delete-fargate-profile)."
     )]
-    ClusterHasResources { cluster: String, what: String },
+    ClusterHasResources {
+        /// The cluster's name.
+        cluster: String,
+        /// What it still has (e.g. `node groups ng-1`).
+        what: String,
+    },
 
     /// An EC2 call made on the cluster's behalf (launching or terminating nodes) failed.
     #[error("{context}: {source}")]
     Ec2 {
+        /// What was being done for the cluster (e.g. `launching node group ng-1`).
         context: String,
+        /// The EC2 error underneath.
         #[source]
         source: Ec2Error,
     },
 
+    /// The store failed to read or commit; nothing changed.
     #[error("the region's store failed: {0}")]
     Store(#[from] StoreError),
 }
@@ -232,6 +310,7 @@ impl EksError {
         }
     }
 
+    /// [`EksError::InvalidParameter`] for `member` = `value`, with `fix` saying what would be accepted.
     pub fn invalid(member: &'static str, value: impl Into<String>, fix: impl Into<String>) -> Self {
         EksError::InvalidParameter {
             member,

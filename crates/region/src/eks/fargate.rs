@@ -10,13 +10,20 @@ use crate::ids::{self, Kind};
 use crate::region::Env;
 use crate::state::State;
 
+/// CreateFargateProfile as the wire layer parsed it.
 #[derive(Debug, Clone, Default)]
 pub struct CreateFargateProfile {
+    /// The cluster's name.
     pub cluster: String,
+    /// The profile's name (unique in the cluster).
     pub name: String,
+    /// `podExecutionRoleArn`.
     pub pod_execution_role_arn: String,
+    /// `subnets` (default the cluster's subnets).
     pub subnets: Option<Vec<String>>,
+    /// `selectors` (one to five).
     pub selectors: Vec<FargateSelector>,
+    /// Tags.
     pub tags: Tags,
 }
 
@@ -31,6 +38,7 @@ impl State {
             })
     }
 
+    /// CreateFargateProfile: checks the subnets (IPv6 for an IPv6 cluster) and selectors, then stores the profile.
     pub fn create_fargate_profile(
         &mut self,
         env: &mut Env,
@@ -100,6 +108,7 @@ impl State {
         Ok(p)
     }
 
+    /// DescribeFargateProfile: the profile, or `FargateProfileNotFound`.
     pub fn describe_fargate_profile(
         &self,
         cluster: &str,
@@ -108,6 +117,7 @@ impl State {
         self.fargate_profile(cluster, name).cloned()
     }
 
+    /// ListFargateProfiles: one page of the cluster's profile names and the token of the next page.
     pub fn list_fargate_profiles(
         &self,
         cluster: &str,

@@ -22,11 +22,13 @@ pub const TAG_LBC_TARGET_TYPE: &str = "sixfold.io/aws-load-balancer-controller-t
 /// One problem of a cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HealthIssue {
+    /// The rule the cluster breaks.
     pub rule: Rule,
     /// botocore's `ClusterIssueCode`.
     pub code: &'static str,
     /// Names the resource at fault and the fix; starts with `[rule id]`.
     pub message: String,
+    /// The resources at fault (subnets, route tables, groups, roles).
     pub resource_ids: Vec<String>,
     /// Whether it keeps the cluster from working (preflight fails).
     pub blocking: bool,

@@ -25,8 +25,11 @@ use crate::region::Env;
 /// Which EKS resource a name is for (for messages).
 #[derive(Debug, Clone, Copy)]
 pub enum NameKind {
+    /// A cluster name.
     Cluster,
+    /// A node group name.
     Nodegroup,
+    /// A Fargate profile name.
     FargateProfile,
 }
 

@@ -14,41 +14,71 @@ use crate::ids::{self, Kind};
 use crate::region::Env;
 use crate::state::State;
 
+/// CreateNodegroup, as the wire layer parsed it: members not given are `None` (or empty) and take EKS's defaults.
 #[derive(Debug, Clone, Default)]
 pub struct CreateNodegroup {
+    /// The cluster's name.
     pub cluster: String,
+    /// The node group's name (unique in the cluster).
     pub name: String,
+    /// `scalingConfig.minSize` (default 1).
     pub min_size: Option<u32>,
+    /// `scalingConfig.maxSize` (default the larger of 2 and the minimum).
     pub max_size: Option<u32>,
+    /// `scalingConfig.desiredSize` (default 2, kept between the minimum and the maximum).
     pub desired_size: Option<u32>,
+    /// Root volume size in GiB (default 20).
     pub disk_size: Option<u32>,
+    /// Subnets to launch the nodes in.
     pub subnets: Vec<String>,
+    /// `instanceTypes`; `None` takes the launch template's or the default type.
     pub instance_types: Option<Vec<String>>,
+    /// `amiType` (default `AL2023_x86_64_STANDARD`).
     pub ami_type: Option<String>,
+    /// The IAM role of the nodes.
     pub node_role: String,
+    /// Kubernetes labels of the nodes.
     pub labels: BTreeMap<String, String>,
+    /// Kubernetes taints of the nodes.
     pub taints: Vec<Taint>,
+    /// Tags.
     pub tags: Tags,
+    /// The launch template to launch from, if any.
     pub launch_template: Option<LaunchTemplateRef>,
+    /// `ON_DEMAND` (default) or `SPOT`.
     pub capacity_type: Option<String>,
+    /// Kubernetes version (default the cluster's).
     pub version: Option<String>,
+    /// AMI release version (default derived from the version).
     pub release_version: Option<String>,
+    /// SSH access settings, if any.
     pub remote_access: Option<RemoteAccess>,
 }
 
 /// UpdateNodegroupConfig: every part optional; scaling values not given keep their value.
 #[derive(Debug, Clone, Default)]
 pub struct UpdateNodegroupConfig {
+    /// The cluster's name.
     pub cluster: String,
+    /// The node group's name.
     pub name: String,
+    /// New `scalingConfig.minSize`.
     pub min_size: Option<u32>,
+    /// New `scalingConfig.maxSize`.
     pub max_size: Option<u32>,
+    /// New `scalingConfig.desiredSize`.
     pub desired_size: Option<u32>,
+    /// Labels to add or overwrite.
     pub add_labels: BTreeMap<String, String>,
+    /// Label keys to remove.
     pub remove_labels: Vec<String>,
+    /// Taints to add or update.
     pub add_taints: Vec<Taint>,
+    /// Taints to remove.
     pub remove_taints: Vec<Taint>,
+    /// New `updateConfig.maxUnavailable` (1 to 100; not together with the percentage).
     pub max_unavailable: Option<u32>,
+    /// New `updateConfig.maxUnavailablePercentage` (1 to 100; not together with the count).
     pub max_unavailable_percentage: Option<u32>,
 }
 
@@ -395,10 +425,12 @@ impl State {
         Ok(())
     }
 
+    /// DescribeNodegroup: the node group, or `NodegroupNotFound` (`ClusterNotFound` when the cluster is missing).
     pub fn describe_nodegroup(&self, cluster: &str, name: &str) -> Result<Nodegroup, EksError> {
         self.nodegroup(cluster, name).cloned()
     }
 
+    /// ListNodegroups: one page of the cluster's node group names and the token of the next page.
     pub fn list_nodegroups(
         &self,
         cluster: &str,

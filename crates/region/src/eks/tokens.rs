@@ -16,7 +16,9 @@ pub const MAX_TOKEN_LEN: usize = 128;
 pub struct Idempotency<'a> {
     /// The EKS operation, e.g. `CreateNodegroup`.
     pub operation: &'static str,
+    /// The cluster the operation is on (a token is scoped to it).
     pub cluster: &'a str,
+    /// The `clientRequestToken`, if the request has one (without one nothing is recorded).
     pub token: Option<&'a str>,
     /// A digest of the request (the wire layer computes it from the path and body).
     pub fingerprint: &'a str,

@@ -10,12 +10,17 @@ use crate::state::State;
 /// A `CreateListener` request, its enums already parsed.
 #[derive(Debug, Clone)]
 pub struct CreateListener {
+    /// `LoadBalancerArn`.
     pub load_balancer_arn: String,
+    /// `Protocol` (default HTTP for an application load balancer, TCP for a network one).
     pub protocol: Option<Protocol>,
+    /// `Port` (required).
     pub port: Option<u16>,
+    /// `Certificates.member.1.CertificateArn` (HTTPS and TLS listeners).
     pub certificate_arn: Option<String>,
     /// The target group of the one `forward` default action.
     pub target_group_arn: String,
+    /// Tags.
     pub tags: Tags,
 }
 
@@ -34,6 +39,7 @@ fn compatible(lb: LbType, l: Protocol, t: Protocol) -> bool {
 }
 
 impl State {
+    /// CreateListener: checks the port, protocol and target group against the load balancer, then stores the listener.
     pub fn create_listener(
         &mut self,
         env: &mut Env,
@@ -187,6 +193,7 @@ impl State {
         page(items, marker, page_size)
     }
 
+    /// DeleteListener: removes the listener, or `ListenerNotFound`.
     pub fn delete_listener(&mut self, arn: &str) -> Result<(), ElbError> {
         self.elb_listeners
             .remove(arn)

@@ -14,21 +14,32 @@ pub const MAX_LOAD_BALANCERS: usize = 50;
 /// A `CreateLoadBalancer` request, its enums already parsed.
 #[derive(Debug, Clone)]
 pub struct CreateLoadBalancer {
+    /// `Name`, unique in the region.
     pub name: String,
+    /// `Type`.
     pub lb_type: LbType,
+    /// `Scheme`.
     pub scheme: Scheme,
+    /// `IpAddressType`.
     pub ip_address_type: LbIpType,
+    /// `Subnets.member.N`: one per zone, all in one VPC.
     pub subnets: Vec<String>,
+    /// `SecurityGroups.member.N`, in that VPC.
     pub security_groups: Vec<String>,
+    /// Tags.
     pub tags: Tags,
 }
 
 /// What `DescribeLoadBalancers` (and the other describes) selects.
 #[derive(Debug, Clone, Default)]
 pub struct Select {
+    /// `LoadBalancerArns.member.N` (empty: any).
     pub arns: Vec<String>,
+    /// `Names.member.N` (empty: any).
     pub names: Vec<String>,
+    /// `Marker`: where the previous page ended.
     pub marker: Option<String>,
+    /// `PageSize`.
     pub page_size: Option<usize>,
 }
 
@@ -96,6 +107,7 @@ impl State {
         Ok((vpc.unwrap_or_default(), out))
     }
 
+    /// CreateLoadBalancer: checks the name, subnets and groups, then stores the load balancer.
     pub fn create_load_balancer(
         &mut self,
         env: &mut Env,

@@ -59,8 +59,11 @@ pub fn arn(env: &Env, resource: &str) -> String {
 /// The kind of ELB resource an ARN names, from its resource part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArnKind {
+    /// `loadbalancer/...`
     LoadBalancer,
+    /// `targetgroup/...`
     TargetGroup,
+    /// `listener/...`
     Listener,
 }
 

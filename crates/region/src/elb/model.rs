@@ -20,7 +20,7 @@ macro_rules! wire_enum {
     ($(#[$m:meta])* $name:ident { $($var:ident = $s:literal),* $(,)? }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        pub enum $name { $($var,)* }
+        pub enum $name { $(#[doc = concat!("`", $s, "` on the wire.")] $var,)* }
 
         impl $name {
             /// Every value, in the order botocore lists them.
@@ -113,38 +113,57 @@ impl LbType {
 /// One subnet a load balancer is attached to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LbSubnet {
+    /// The subnet (`subnet-...`).
     pub subnet_id: String,
+    /// Its availability zone.
     pub availability_zone: String,
 }
 
+/// A load balancer (its data plane is the lab's business): type, scheme, subnets and groups.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoadBalancer {
+    /// `arn:aws:elasticloadbalancing:REGION:ACCOUNT:loadbalancer/app|net/NAME/ID`.
     pub arn: String,
+    /// Its name, unique in the region.
     pub name: String,
+    /// Its DNS name (`[internal-]NAME-ID.elb.REGION.amazonaws.com`).
     pub dns_name: String,
+    /// When it was created (seconds since the Unix epoch).
     pub created_at: u64,
+    /// Application or network.
     pub lb_type: LbType,
+    /// Internet-facing or internal.
     pub scheme: Scheme,
+    /// `ipv4` or `dualstack`.
     pub ip_address_type: LbIpType,
+    /// The VPC of its subnets.
     pub vpc_id: String,
     /// One per Availability Zone.
     pub subnets: Vec<LbSubnet>,
+    /// Its security groups (application load balancers), in that VPC.
     pub security_groups: Vec<String>,
+    /// Tags.
     pub tags: Tags,
 }
 
 /// A target group's health check settings (stored and returned; probed by the lab, not here).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthCheck {
+    /// Whether health checks run.
     pub enabled: bool,
+    /// The protocol checks use.
     pub protocol: Protocol,
     /// `traffic-port` or a port number.
     pub port: String,
     /// HTTP(S) checks only.
     pub path: Option<String>,
+    /// Seconds between checks.
     pub interval_seconds: u32,
+    /// Seconds a check may take.
     pub timeout_seconds: u32,
+    /// Consecutive successes that make an unhealthy target healthy.
     pub healthy_threshold: u32,
+    /// Consecutive failures that make a healthy target unhealthy.
     pub unhealthy_threshold: u32,
     /// HTTP(S) checks only: the codes that count as healthy (`200`, `200-299`, `200,302`).
     pub matcher: Option<String>,
@@ -153,35 +172,54 @@ pub struct HealthCheck {
 /// One registered target: an instance id or an IP address, with its port.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Target {
+    /// An instance id (`i-...`) or an IP address, by the group's target type.
     pub id: String,
+    /// The port traffic goes to.
     pub port: u16,
+    /// `all` or a zone, when given at registration.
     pub availability_zone: Option<String>,
 }
 
+/// A target group: where listeners forward traffic, and the targets registered in it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TargetGroup {
+    /// `arn:aws:elasticloadbalancing:REGION:ACCOUNT:targetgroup/NAME/ID`.
     pub arn: String,
+    /// Its name, unique in the region.
     pub name: String,
+    /// The protocol targets are reached with.
     pub protocol: Protocol,
+    /// The default port of its targets.
     pub port: u16,
+    /// The VPC its targets are in.
     pub vpc_id: String,
+    /// Instance or IP targets.
     pub target_type: TargetType,
+    /// The address family of its targets.
     pub ip_address_type: TgIpType,
+    /// Its health check settings.
     pub health_check: HealthCheck,
     /// Registered targets, in registration order; (id, port) pairs are unique.
     pub targets: Vec<Target>,
+    /// Tags.
     pub tags: Tags,
 }
 
+/// A listener: a port and protocol on a load balancer, forwarding to one target group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Listener {
+    /// `arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener/app|net/LB/LBID/ID`.
     pub arn: String,
+    /// The load balancer it listens on.
     pub load_balancer_arn: String,
+    /// The port it listens on.
     pub port: u16,
+    /// The protocol it speaks.
     pub protocol: Protocol,
     /// The certificate of a TLS/HTTPS listener (stored, not checked against ACM).
     pub certificate_arn: Option<String>,
     /// The default action: forward to this target group.
     pub target_group_arn: String,
+    /// Tags.
     pub tags: Tags,
 }

@@ -23,46 +23,70 @@ pub const MAX_TARGETS_PER_CALL: usize = 100;
 /// Health check settings as requested; `None` takes the protocol's default.
 #[derive(Debug, Clone, Default)]
 pub struct HealthCheckInput {
+    /// `HealthCheckEnabled`.
     pub enabled: Option<bool>,
+    /// `HealthCheckProtocol`.
     pub protocol: Option<Protocol>,
+    /// `HealthCheckPort`: `traffic-port` or a port number.
     pub port: Option<String>,
+    /// `HealthCheckPath` (HTTP(S) checks).
     pub path: Option<String>,
+    /// `HealthCheckIntervalSeconds`.
     pub interval_seconds: Option<u32>,
+    /// `HealthCheckTimeoutSeconds`.
     pub timeout_seconds: Option<u32>,
+    /// `HealthyThresholdCount`.
     pub healthy_threshold: Option<u32>,
+    /// `UnhealthyThresholdCount`.
     pub unhealthy_threshold: Option<u32>,
+    /// `Matcher.HttpCode` (HTTP(S) checks).
     pub matcher: Option<String>,
 }
 
 /// A `CreateTargetGroup` request, its enums already parsed.
 #[derive(Debug, Clone)]
 pub struct CreateTargetGroup {
+    /// `Name`, unique in the region.
     pub name: String,
+    /// `Protocol` (required).
     pub protocol: Option<Protocol>,
+    /// `version` (default [`super::catalog::DEFAULT_KUBERNETES_VERSION`]).
     pub port: Option<u16>,
+    /// `VpcId` (required).
     pub vpc_id: Option<String>,
+    /// `TargetType` (default `instance`).
     pub target_type: TargetType,
+    /// `IpAddressType` (default `ipv4`).
     pub ip_address_type: TgIpType,
+    /// The health check settings.
     pub health: HealthCheckInput,
+    /// Tags.
     pub tags: Tags,
 }
 
 /// A target as a request names it (`Id`, optional `Port`, optional `AvailabilityZone`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetInput {
+    /// `Id`: an instance id or an IP address, by the group's target type.
     pub id: String,
+    /// `Port`; `None` takes the group's port.
     pub port: Option<u16>,
+    /// `AvailabilityZone`, if given.
     pub availability_zone: Option<String>,
 }
 
 /// One row of `DescribeTargetHealth`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetHealth {
+    /// The registered target.
     pub target: Target,
+    /// The port health checks go to.
     pub health_check_port: String,
     /// `initial`, `unused`, `healthy`, `unhealthy`, `draining`.
     pub state: &'static str,
+    /// Why the target is in its state (`Target.NotInUse`, ...), unless healthy.
     pub reason: Option<&'static str>,
+    /// The reason in words, unless healthy.
     pub description: Option<&'static str>,
 }
 
@@ -198,6 +222,7 @@ impl State {
         v
     }
 
+    /// CreateTargetGroup: checks the request against its VPC (an ipv6 group takes IP targets in a VPC with an IPv6 block), the name and the quota, then stores the group; a duplicate name is refused.
     pub fn create_target_group(
         &mut self,
         env: &mut Env,

@@ -141,7 +141,9 @@ pub fn sign(k: &SigningKey, claims: &Value) -> Result<String, IamError> {
 /// A token split and decoded, not yet verified.
 #[derive(Debug, Clone)]
 pub struct Decoded {
+    /// The JOSE header (JSON).
     pub header: Value,
+    /// The claims (JSON).
     pub claims: Value,
     signing_input: String,
     signature: Vec<u8>,

@@ -6,18 +6,22 @@ use super::model::Statement;
 /// One AWS-managed policy.
 #[derive(Debug, Clone, Copy)]
 pub struct AwsPolicy {
+    /// The policy's name (e.g. `AmazonEKS_CNI_Policy`).
     pub name: &'static str,
     /// The policy id AWS gives it.
     pub policy_id: &'static str,
+    /// AWS's description of it.
     pub description: &'static str,
     /// The default version's id.
     pub version: &'static str,
     /// Creation time, epoch seconds.
     pub created_at: u64,
+    /// The default version's document (JSON).
     pub document: &'static str,
 }
 
 impl AwsPolicy {
+    /// `arn:aws:iam::aws:policy/NAME`.
     pub fn arn(&self) -> String {
         format!("arn:aws:iam::aws:policy/{}", self.name)
     }

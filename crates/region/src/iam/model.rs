@@ -7,15 +7,21 @@ pub use crate::eks::model::{Role, Statement};
 /// A customer-managed policy (one version, `v1`, the default).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManagedPolicy {
+    /// Its name, unique in the account.
     pub name: String,
+    /// `arn:aws:iam::ACCOUNT:policy/PATH/NAME`.
     pub arn: String,
     /// `ANPA` + 17 characters.
     pub policy_id: String,
+    /// Its path (`/` unless given).
     pub path: String,
+    /// Free-text description.
     pub description: Option<String>,
     /// The document as given (JSON).
     pub document: String,
+    /// Its `Allow` statements, parsed from the document.
     pub statements: Vec<Statement>,
+    /// When it was created (seconds since the Unix epoch).
     pub created_at: u64,
 }
 
@@ -28,20 +34,28 @@ pub struct OidcProvider {
     pub url: String,
     /// Accepted audiences (`aud`), e.g. `sts.amazonaws.com`.
     pub client_ids: Vec<String>,
+    /// Thumbprints of the issuer's certificate, as given (not checked).
     pub thumbprints: Vec<String>,
+    /// When it was created (seconds since the Unix epoch).
     pub created_at: u64,
 }
 
 /// A cluster's OIDC signing key (RSA 2048, RS256), made on first use. Big-endian hex.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SigningKey {
+    /// The cluster's name.
     pub cluster: String,
     /// `kid` of the JWKS entry and of the tokens it signs.
     pub kid: String,
+    /// The RSA modulus.
     pub n: String,
+    /// The public exponent.
     pub e: String,
+    /// The private exponent.
     pub d: String,
+    /// The two primes.
     pub primes: Vec<String>,
+    /// When it was made (seconds since the Unix epoch).
     pub created_at: u64,
 }
 
@@ -51,10 +65,13 @@ pub struct SigningKey {
 pub struct Session {
     /// `ASIA` + 16 characters.
     pub access_key_id: String,
+    /// The secret key that signs with `access_key_id`.
     pub secret_access_key: String,
+    /// The session token every request with this key must carry.
     pub session_token: String,
     /// Epoch seconds.
     pub expiration: u64,
+    /// The role assumed.
     pub role_arn: String,
     /// `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`.
     pub assumed_role_arn: String,

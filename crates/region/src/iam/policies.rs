@@ -16,14 +16,23 @@ pub const MAX_ATTACHED: usize = 10;
 /// A managed policy as GetPolicy shows it, customer- or AWS-managed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyView {
+    /// The policy's name.
     pub name: String,
+    /// Its ARN (`arn:aws:iam::aws:policy/...` for an AWS-managed one).
     pub arn: String,
+    /// Its id (`ANPA...`).
     pub policy_id: String,
+    /// Its path.
     pub path: String,
+    /// Free-text description.
     pub description: Option<String>,
+    /// The default version's id (`v1`, ...).
     pub default_version: String,
+    /// How many roles it is attached to.
     pub attachment_count: usize,
+    /// When it was created (seconds since the Unix epoch).
     pub created_at: u64,
+    /// The default version's document (JSON).
     pub document: String,
 }
 

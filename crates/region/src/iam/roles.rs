@@ -11,10 +11,15 @@ use crate::state::State;
 /// CreateRole's parameters.
 #[derive(Debug, Clone)]
 pub struct CreateRole {
+    /// `RoleName`.
     pub name: String,
+    /// `Path` (default `/`).
     pub path: Option<String>,
+    /// `AssumeRolePolicyDocument`: the trust policy (JSON).
     pub assume_role_policy: String,
+    /// `Description`.
     pub description: Option<String>,
+    /// `MaxSessionDuration` in seconds (3600 to 43200, default 3600).
     pub max_session_duration: Option<u32>,
 }
 

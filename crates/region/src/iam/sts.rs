@@ -16,6 +16,7 @@ use crate::state::State;
 
 /// Default and bounds of `DurationSeconds`.
 pub const DEFAULT_DURATION: u32 = 3600;
+/// Shortest `DurationSeconds` accepted (15 minutes); the longest is the role's `MaxSessionDuration`.
 pub const MIN_DURATION: u32 = 900;
 /// Most OIDC providers in an account (IAM's quota).
 pub const MAX_PROVIDERS: usize = 100;
@@ -30,15 +31,20 @@ pub fn host_path(url: &str) -> &str {
 /// AssumeRoleWithWebIdentity's parameters.
 #[derive(Debug, Clone)]
 pub struct AssumeRoleWithWebIdentity {
+    /// `RoleArn`.
     pub role_arn: String,
+    /// `RoleSessionName`.
     pub session_name: String,
+    /// `WebIdentityToken`: the OIDC JWT.
     pub token: String,
+    /// `DurationSeconds` (default [`DEFAULT_DURATION`]).
     pub duration: Option<u32>,
 }
 
 /// What STS answers besides the credentials.
 #[derive(Debug, Clone)]
 pub struct Assumed {
+    /// The temporary credentials.
     pub session: Session,
     /// The token's `sub`.
     pub subject: String,

@@ -21,22 +21,29 @@ pub use self::redb::RedbStore;
 /// One changed row: `value: None` deletes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
+    /// The table (resource kind, e.g. `vpcs`).
     pub table: String,
+    /// The row's key (the resource's id or name).
     pub key: String,
+    /// The new value (JSON), or `None` to delete the row.
     pub value: Option<Vec<u8>>,
 }
 
 /// One stored row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
+    /// The table.
     pub table: String,
+    /// The row's key.
     pub key: String,
+    /// The row's value (JSON).
     pub value: Vec<u8>,
 }
 
 /// Every row at one revision.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Snapshot {
+    /// Every row.
     pub records: Vec<Record>,
     /// The revision of the last commit the rows include (0: nothing was ever committed).
     pub revision: u64,
@@ -46,7 +53,9 @@ pub struct Snapshot {
 /// commit share its revision).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
+    /// The revision of the commit that made the change.
     pub revision: u64,
+    /// The change.
     pub change: Change,
 }
 
@@ -54,7 +63,9 @@ pub struct Event {
 /// `since < revision <= through`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Changes {
+    /// The changes, in revision order.
     pub events: Vec<Event>,
+    /// The revision the list is complete through.
     pub through: u64,
 }
 
@@ -66,18 +77,31 @@ pub enum StoreError {
     #[error(
         "the region store {path} cannot be read: {reason}. It was left untouched: restore it from a backup, or move it away to start an empty region"
     )]
-    Unreadable { path: PathBuf, reason: String },
+    Unreadable {
+        /// The store file.
+        path: PathBuf,
+        /// What could not be read.
+        reason: String,
+    },
     /// Another process holds the store open.
     #[error(
         "the region store {path} is open in another process; is another `sixfold serve` using this data dir?"
     )]
-    Locked { path: PathBuf },
+    Locked {
+        /// The store file.
+        path: PathBuf,
+    },
+    /// An I/O error of the store while running; the message says what failed.
     #[error("region store I/O failed: {0}")]
     Io(String),
+    /// A stored row that does not parse.
     #[error("region store holds a row that cannot be read ({table}/{key}): {message}")]
     Corrupt {
+        /// Its table.
         table: String,
+        /// Its key.
         key: String,
+        /// Why it does not parse.
         message: String,
     },
     /// The shared store cannot be reached (etcd down, no quorum): retry later. Never a wrong
@@ -86,20 +110,31 @@ pub enum StoreError {
     Unavailable(String),
     /// Another replica committed since this one last read: catch up and run the operation again.
     #[error("another replica committed first (the store moved past revision {base})")]
-    Conflict { base: u64 },
+    Conflict {
+        /// The revision this replica had read.
+        base: u64,
+    },
     /// The log no longer holds the changes after `requested`.
     #[error(
         "revision {requested} has been compacted: the change log starts after revision {compacted}; re-list the region (GET /sixfold/v1/snapshot) and watch from its revision"
     )]
-    Compacted { requested: u64, compacted: u64 },
+    Compacted {
+        /// The revision asked for.
+        requested: u64,
+        /// The newest revision the log has dropped.
+        compacted: u64,
+    },
 }
 
 /// A catch-up read of a shared store, all at one `revision`: every row written after the
 /// cached revision, and the keys of every row (a cached row missing from them was deleted).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RowsSince {
+    /// Rows written after the cached revision.
     pub written: Vec<Record>,
+    /// The `(table, key)` of every row now stored.
     pub keys: Vec<(String, String)>,
+    /// The revision these rows are current at.
     pub revision: u64,
 }
 
