@@ -24,18 +24,25 @@ pub struct AgentConfig {
     /// https://ec2.<region>.amazonaws.com.
     #[arg(long, env = "SIXFOLD_EC2_ENDPOINT")]
     pub ec2_endpoint: Option<String>,
-    /// Region name used for signing.
-    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
-    pub region: String,
-    /// Shared credentials file. Default: ~/.aws/credentials.
+    /// STS endpoint URL for web identity (IRSA) credentials. Default: --ec2-endpoint when given
+    /// (sixfold's region serves both), else AWS_ENDPOINT_URL, else https://sts.<region>.amazonaws.com.
+    #[arg(long, env = "AWS_ENDPOINT_URL_STS")]
+    pub sts_endpoint: Option<String>,
+    /// Region name used for signing. Default: the instance's region from IMDS
+    /// (placement/region), else us-east-1.
+    #[arg(long, env = "AWS_REGION")]
+    pub region: Option<String>,
+    /// Shared credentials file: when given, the agent uses only its --profile. Default: the
+    /// credential chain (environment, web identity, ~/.aws/credentials, instance profile).
     #[arg(long, env = "AWS_SHARED_CREDENTIALS_FILE")]
     pub credentials_file: Option<PathBuf>,
     /// Profile inside the credentials file.
     #[arg(long, env = "AWS_PROFILE", default_value = "default")]
     pub profile: String,
-    /// This node's EC2 instance id (i-...).
+    /// This node's EC2 instance id (i-...). Default: read from the instance metadata service
+    /// (IMDSv2 at http://169.254.169.254).
     #[arg(long)]
-    pub instance_id: String,
+    pub instance_id: Option<String>,
     /// Where the agent keeps its durable state.
     #[arg(long, default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
@@ -70,10 +77,11 @@ impl AgentConfig {
     pub fn new(instance_id: impl Into<String>) -> Self {
         Self {
             ec2_endpoint: None,
-            region: "us-east-1".into(),
+            sts_endpoint: None,
+            region: None,
             credentials_file: None,
             profile: "default".into(),
-            instance_id: instance_id.into(),
+            instance_id: Some(instance_id.into()),
             data_dir: DEFAULT_DATA_DIR.into(),
             socket: agent_api::DEFAULT_SOCKET.into(),
             socket_mode: SocketMode::OWNER,
@@ -176,6 +184,7 @@ mod tests {
         let mut parsed = Cli::parse_from(["x", "--instance-id", "i-0123"]).agent;
         let want = AgentConfig::new("i-0123");
         parsed.ec2_endpoint = None;
+        parsed.sts_endpoint = None;
         parsed.region = want.region.clone();
         parsed.credentials_file = None;
         parsed.profile = want.profile.clone();

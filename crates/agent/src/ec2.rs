@@ -5,9 +5,10 @@
 //! [`choose_prefix`] among its /80s → if it has none, `AssignIpv6Addresses` with
 //! `Ipv6PrefixCount=1`. The node IPv4 is that ENI's primary private IPv4.
 
-use std::path::PathBuf;
+use std::sync::Arc;
 
-use ec2_client::{Ec2Client, Filter, credentials};
+use ec2_client::provider::Source;
+use ec2_client::{CredentialsProvider, Ec2Client, Filter, ImdsClient, credentials};
 use tracing::info;
 
 use crate::config::AgentConfig;
@@ -29,23 +30,58 @@ impl Ec2PrefixSource {
         }
     }
 
-    /// Credentials: the `--credentials-file` profile if a file is given; otherwise the
-    /// environment (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`), else the profile of the
-    /// default credentials file. Endpoint: `--ec2-endpoint`, else the region's public one.
+    /// The node and its credentials, as on a real node:
+    ///
+    /// - instance id and region: `--instance-id` / `--region` when given, else IMDSv2 (and a
+    ///   region still unknown is `us-east-1`);
+    /// - credentials: the `--credentials-file` profile if a file is given, else the chain
+    ///   (environment → web identity → shared file with `--profile` → instance profile), whose
+    ///   temporary credentials are refreshed before they expire;
+    /// - endpoints: `--ec2-endpoint`, else the region's public one; STS (web identity):
+    ///   `--sts-endpoint`, else `--ec2-endpoint`, else `AWS_ENDPOINT_URL`, else public.
     pub fn from_config(config: &AgentConfig) -> Result<Self, PrefixError> {
-        let creds = match &config.credentials_file {
-            Some(path) => credentials::from_profile(path, &config.profile)?,
-            None => match credentials::from_env()? {
-                Some(c) => c,
-                None => {
-                    let path: PathBuf = credentials::default_credentials_path();
-                    credentials::from_profile(&path, &config.profile)?
-                }
-            },
+        let (instance_id, meta) = match &config.instance_id {
+            Some(id) => (id.clone(), None),
+            None => {
+                let imds = ImdsClient::from_env()?;
+                let m = imds.node()?;
+                info!(
+                    instance = %m.instance_id, instance_type = %m.instance_type,
+                    region = %m.region, eni = %m.interface_id, subnet = %m.subnet_id,
+                    vpc = %m.vpc_id, ipv4 = %m.local_ipv4, imds = %imds.endpoint(),
+                    "learned the node from instance metadata"
+                );
+                (m.instance_id.clone(), Some(m))
+            }
         };
-        let client = Ec2Client::new(&config.region, config.ec2_endpoint.as_deref(), creds)
-            .map_err(|e| PrefixError::Client(Box::new(e)))?;
-        Ok(Self::new(client, config.instance_id.clone()))
+        let region = config
+            .region
+            .clone()
+            .or_else(|| meta.as_ref().map(|m| m.region.clone()))
+            .unwrap_or_else(|| "us-east-1".to_owned());
+        let provider = match &config.credentials_file {
+            Some(path) => CredentialsProvider::new(Source::Static {
+                credentials: credentials::from_profile(path, &config.profile)?,
+                origin: format!("profile [{}] of {}", config.profile, path.display()),
+            }),
+            None => {
+                let profile = config.profile.clone();
+                let var = move |name: &str| match name {
+                    "AWS_PROFILE" => Some(profile.clone()),
+                    _ => std::env::var(name).ok(),
+                };
+                let sts = config
+                    .sts_endpoint
+                    .as_deref()
+                    .or(config.ec2_endpoint.as_deref());
+                CredentialsProvider::chain_with(var, &region, sts, ImdsClient::from_env)?
+            }
+        };
+        info!(credentials = %provider.describe(), region = %region, "AWS credentials");
+        let client =
+            Ec2Client::with_provider(&region, config.ec2_endpoint.as_deref(), Arc::new(provider))
+                .map_err(|e| PrefixError::Client(Box::new(e)))?;
+        Ok(Self::new(client, instance_id))
     }
 
     fn ec2(&self, op: &'static str) -> impl FnOnce(ec2_client::Ec2Error) -> PrefixError + '_ {
@@ -58,6 +94,14 @@ impl Ec2PrefixSource {
 }
 
 impl PrefixSource for Ec2PrefixSource {
+    fn identity(&self) -> Option<String> {
+        let p = self.client.credentials();
+        Some(match p.role() {
+            Some(role) => format!("role {role} ({})", p.describe()),
+            None => p.describe(),
+        })
+    }
+
     fn acquire(&self, recorded: Option<&NodeFacts>) -> Result<NodeFacts, PrefixError> {
         let enis = self
             .client

@@ -42,7 +42,7 @@ use tracing::{info, warn};
 pub use config::{AgentConfig, SocketMode};
 pub use host::{ConflistOnly, ConflistSettings, HostSetup, SystemHost};
 pub use node::NodeState;
-pub use prefix::{NodeFacts, PrefixSource, StaticPrefix};
+pub use prefix::{Denial, NodeFacts, PrefixSource, StaticPrefix};
 pub use store::{MemStore, RedbStore, Store};
 
 use crate::server::Shared;
@@ -50,6 +50,9 @@ use crate::server::Shared;
 /// How many times the prefix is asked for when EC2 fails transiently, and the first back-off.
 const ACQUIRE_ATTEMPTS: u32 = 5;
 const ACQUIRE_BACKOFF: Duration = Duration::from_secs(1);
+/// Longest wait between two attempts while EC2 refuses (so a granted policy is seen within
+/// this plus one call).
+const DENIED_BACKOFF_CAP: Duration = Duration::from_secs(8);
 
 /// Why the agent could not start.
 #[derive(Debug, thiserror::Error)]
@@ -214,7 +217,7 @@ pub fn start(
     info!(socket = %config.socket.display(), mode = %config.socket_mode, metrics = %metrics_addr, "listening (not ready yet)");
 
     // On any error below, dropping `agent` stops the threads and removes the socket.
-    let facts = acquire(source, recorded.as_ref())?;
+    let facts = acquire(source, recorded.as_ref(), &shared)?;
     info!(prefix = %facts.prefix, node_ipv4 = %facts.node_ipv4, eni = ?facts.eni_id, "node prefix");
     let cooldown_ms = u64::try_from(config.cooldown.as_millis()).unwrap_or(u64::MAX);
     let pool = PodPool::new(facts.prefix, cooldown_ms)?;
@@ -245,23 +248,76 @@ fn netns_exists(p: &Path) -> bool {
     !matches!(std::fs::symlink_metadata(p), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
 }
 
+/// Acquires the prefix: transient failures are retried [`ACQUIRE_ATTEMPTS`] times; a refusal
+/// ([`prefix::PrefixError::denial`]) is reported (log, `/v1/status`, metrics, CNI answers) and
+/// retried with back-off capped at [`DENIED_BACKOFF_CAP`] until it is lifted.
 fn acquire(
     source: &dyn PrefixSource,
     recorded: Option<&NodeFacts>,
+    shared: &Shared,
 ) -> Result<NodeFacts, prefix::PrefixError> {
     let mut backoff = ACQUIRE_BACKOFF;
     let mut attempt = 1;
+    let mut denied_backoff = ACQUIRE_BACKOFF;
     loop {
-        match source.acquire(recorded) {
-            Ok(f) => return Ok(f),
-            Err(e) if e.retryable() && attempt < ACQUIRE_ATTEMPTS => {
-                warn!(error = %e, attempt, retry_in = ?backoff, "acquiring the node prefix failed; retrying");
-                std::thread::sleep(backoff);
-                backoff *= 2;
-                attempt += 1;
+        let err = match source.acquire(recorded) {
+            Ok(f) => {
+                let was = shared
+                    .blocked
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take();
+                shared.metrics.prefix_blocked.store(0, Ordering::Relaxed);
+                if let Some(b) = was {
+                    info!(
+                        after_attempts = b.attempts,
+                        "the refusal is lifted: the node has its prefix"
+                    );
+                }
+                return Ok(f);
             }
-            Err(e) => return Err(e),
+            Err(e) => e,
+        };
+        if let Some(denial) = err.denial() {
+            let now = server::now_ms();
+            let wait = denied_backoff;
+            denied_backoff = (denied_backoff * 2).min(DENIED_BACKOFF_CAP);
+            shared
+                .metrics
+                .prefix_denials
+                .fetch_add(1, Ordering::Relaxed);
+            shared.metrics.prefix_blocked.store(1, Ordering::Relaxed);
+            let identity = source.identity();
+            let mut blocked = shared.blocked.lock().unwrap_or_else(|p| p.into_inner());
+            let (since_ms, attempts) = match blocked.as_ref() {
+                Some(b) => (b.since_ms, b.attempts + 1),
+                None => (now, 1),
+            };
+            tracing::error!(
+                action = %denial.action, code = %denial.code,
+                identity = identity.as_deref().unwrap_or("-"), attempts,
+                retry_in = ?wait, message = %denial.message, fix = %denial.fix,
+                "EC2 refused the call the node prefix needs; pods get CNI 11 (try again later) until it is allowed"
+            );
+            *blocked = Some(server::Blocked {
+                denial,
+                identity,
+                since_ms,
+                attempts,
+                next_attempt_ms: now + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            });
+            drop(blocked);
+            std::thread::sleep(wait);
+            continue;
         }
+        if err.retryable() && attempt < ACQUIRE_ATTEMPTS {
+            warn!(error = %err, attempt, retry_in = ?backoff, "acquiring the node prefix failed; retrying");
+            std::thread::sleep(backoff);
+            backoff *= 2;
+            attempt += 1;
+            continue;
+        }
+        return Err(err);
     }
 }
 

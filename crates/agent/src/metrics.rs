@@ -5,7 +5,8 @@
 //! Metrics (all prefixed `sixfold_agent_`): `ready`, `allocations`, `cooling`,
 //! `prefix_addresses`, `add_duration_seconds` and `del_duration_seconds` (histograms, including
 //! the wait for the state lock and the durable write), `requests_total{op}`,
-//! `errors_total{kind}`.
+//! `errors_total{kind}`, `prefix_blocked` (1 while EC2 or STS refuses what the prefix needs)
+//! and `prefix_denials_total` (refused attempts).
 
 use std::fmt::Write as _;
 use std::io::{Read, Write};
@@ -76,6 +77,10 @@ pub struct Metrics {
     pub del: Histogram,
     requests: [AtomicU64; OPS.len()],
     errors: [AtomicU64; KINDS.len()],
+    /// 1 while the prefix is refused (see [`crate::prefix::Denial`]).
+    pub(crate) prefix_blocked: AtomicU64,
+    /// Refused attempts to acquire the prefix.
+    pub(crate) prefix_denials: AtomicU64,
 }
 
 /// Values read from the node state for one scrape.
@@ -139,6 +144,19 @@ impl Metrics {
             "prefix_addresses",
             "Addresses in the node's delegated prefix.",
             g.prefix_addresses,
+        );
+        gauge(
+            &mut out,
+            "prefix_blocked",
+            "1 while EC2 or STS refuses the calls the node prefix needs (see /v1/status).",
+            self.prefix_blocked.load(Ordering::Relaxed),
+        );
+        let denials = self.prefix_denials.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "# HELP sixfold_agent_prefix_denials_total Refused attempts to acquire the node prefix.\n\
+             # TYPE sixfold_agent_prefix_denials_total counter\n\
+             sixfold_agent_prefix_denials_total {denials}"
         );
         self.add.render(
             &mut out,
@@ -232,7 +250,7 @@ fn answer(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
             None => (
                 "503 Service Unavailable",
                 "application/json",
-                r#"{"ready":false}"#.to_owned(),
+                shared.not_ready_json().to_string(),
             ),
         },
         (_, "/metrics" | "/v1/status") => (

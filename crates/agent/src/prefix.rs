@@ -64,6 +64,8 @@ pub enum PrefixError {
          IPv6 CIDR with room for a /80 and the role needs ec2:AssignIpv6Addresses"
     )]
     NothingAssigned { eni_id: String, got: Vec<String> },
+    #[error("cannot learn the node from the instance metadata service: {0}")]
+    Imds(#[from] ec2_client::ImdsError),
     #[error("{0}")]
     Other(String),
 }
@@ -73,12 +75,67 @@ impl PrefixError {
     pub fn retryable(&self) -> bool {
         matches!(self, PrefixError::Ec2 { source, .. } if source.is_retryable())
     }
+
+    /// The refusal the agent waits out (retrying by itself) rather than failing on: EC2
+    /// refused the call (`UnauthorizedOperation`, the role lacks the IPv6 policy) or no
+    /// credentials could be had (STS refused the web identity, IMDS has no role yet). Fixed by
+    /// IAM changes, which take effect without restarting the agent.
+    pub fn denial(&self) -> Option<Denial> {
+        let PrefixError::Ec2 { op, source, .. } = self else {
+            return None;
+        };
+        match source.as_ref() {
+            ec2_client::Ec2Error::Api { code, message, .. }
+                if matches!(
+                    code.as_str(),
+                    "UnauthorizedOperation" | "AccessDenied" | "AccessDeniedException"
+                ) =>
+            {
+                Some(Denial {
+                    action: (*op).to_owned(),
+                    code: code.clone(),
+                    message: message.clone(),
+                    fix: "attach the IPv6 CNI policy (ec2:AssignIpv6Addresses, \
+                          ec2:DescribeNetworkInterfaces, ec2:DescribeInstances, ...) to the \
+                          role; the agent retries by itself and needs no restart"
+                        .to_owned(),
+                })
+            }
+            ec2_client::Ec2Error::Credentials { source, .. } => Some(Denial {
+                action: (*op).to_owned(),
+                code: "NoCredentials".to_owned(),
+                message: source.to_string(),
+                fix: "fix the credentials named above (trust policy of the role, the projected \
+                      token, or the instance profile); the agent retries by itself"
+                    .to_owned(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Why the prefix cannot be had now, as the agent reports it (log, `/v1/status`, CNI message).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Denial {
+    /// The EC2 action refused (`AssignIpv6Addresses`, `DescribeNetworkInterfaces`).
+    pub action: String,
+    /// The error code (`UnauthorizedOperation`, or `NoCredentials`).
+    pub code: String,
+    /// The service's message.
+    pub message: String,
+    /// What to do about it.
+    pub fix: String,
 }
 
 /// Finds (or obtains) the node's /80. Called once at start, never on the pod path.
 pub trait PrefixSource: Send + Sync {
     /// `recorded` is what the agent's state holds from an earlier run, if anything.
     fn acquire(&self, recorded: Option<&NodeFacts>) -> Result<NodeFacts, PrefixError>;
+
+    /// Who the source acts as (role and where its credentials come from), for reports.
+    fn identity(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A prefix known in advance (tests, or a node whose /80 is configured by other means).

@@ -54,7 +54,24 @@ pub struct Shared {
     /// `None` until the prefix is acquired and the node is set up.
     pub(crate) state: Mutex<Option<NodeState>>,
     pub(crate) metrics: Metrics,
+    /// Why the prefix is refused, while it is (shown in `/v1/status` and CNI answers).
+    pub(crate) blocked: Mutex<Option<Blocked>>,
     queue: Mutex<Queue>,
+}
+
+/// A refusal the agent is waiting out.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Blocked {
+    #[serde(flatten)]
+    pub denial: crate::prefix::Denial,
+    /// The role (and credential source) that was refused.
+    pub identity: Option<String>,
+    /// First refusal, ms since the Unix epoch.
+    pub since_ms: u64,
+    /// Refused attempts so far.
+    pub attempts: u64,
+    /// When the next attempt is due, ms since the Unix epoch.
+    pub next_attempt_ms: u64,
 }
 
 /// Requests waiting for the next batch, and whether a thread is answering batches.
@@ -109,10 +126,37 @@ impl Shared {
             Some(state) => Ok(f(state)),
             None => Err(Response::Error {
                 kind: ErrorKind::NotReady,
-                message: "the agent is starting (acquiring the node prefix / setting up the node); retry shortly"
-                    .into(),
+                message: self.not_ready_message(),
             }),
         }
+    }
+
+    fn blocked(&self) -> Option<Blocked> {
+        self.blocked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// What a plugin is told while there is no prefix: the refusal, when there is one.
+    fn not_ready_message(&self) -> String {
+        match self.blocked() {
+            Some(b) => format!(
+                "the node has no IPv6 prefix yet: EC2 {} was refused with {} for {}: {}; {}",
+                b.denial.action,
+                b.denial.code,
+                b.identity.as_deref().unwrap_or("the agent's credentials"),
+                b.denial.message,
+                b.denial.fix
+            ),
+            None => "the agent is starting (acquiring the node prefix / setting up the node); retry shortly"
+                .into(),
+        }
+    }
+
+    /// `/v1/status` before the agent is ready.
+    pub(crate) fn not_ready_json(&self) -> serde_json::Value {
+        serde_json::json!({"ready": false, "blocked": self.blocked()})
     }
 
     /// Answer one request (counting it and timing adds and dels), batched with whatever

@@ -2,12 +2,14 @@
 //! with SigV4 (service `ec2`), sent with `ureq` under a timeout, retried with backoff on
 //! throttling, server errors and connection failures within a fixed time budget.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use sigv4::{Credentials, HttpRequest, SigningParams};
 
 use crate::error::{Ec2Error, from_error_reply};
 use crate::model::{self, AssignedIpv6, Filter, Instance, NetworkInterface};
+use crate::provider::CredentialsProvider;
 use crate::xml::{self, Element};
 
 /// The EC2 API version sixfold speaks.
@@ -134,7 +136,7 @@ pub struct Ec2Client {
     agent: ureq::Agent,
     endpoint: Endpoint,
     region: String,
-    credentials: Credentials,
+    credentials: Arc<CredentialsProvider>,
     timeout: Duration,
     retry: RetryPolicy,
 }
@@ -147,6 +149,20 @@ impl Ec2Client {
         region: &str,
         endpoint: Option<&str>,
         credentials: Credentials,
+    ) -> Result<Self, Ec2Error> {
+        Self::with_provider(
+            region,
+            endpoint,
+            Arc::new(CredentialsProvider::fixed(credentials)),
+        )
+    }
+
+    /// Like [`Ec2Client::new`], signing with whatever `provider` gives at each attempt
+    /// (temporary credentials are refreshed by it before they expire).
+    pub fn with_provider(
+        region: &str,
+        endpoint: Option<&str>,
+        credentials: Arc<CredentialsProvider>,
     ) -> Result<Self, Ec2Error> {
         let endpoint = match endpoint {
             Some(url) => Endpoint::parse(url)?,
@@ -174,6 +190,11 @@ impl Ec2Client {
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
+    }
+
+    /// The credentials provider in use.
+    pub fn credentials(&self) -> &Arc<CredentialsProvider> {
+        &self.credentials
     }
 
     /// The endpoint in use.
@@ -313,9 +334,16 @@ impl Ec2Client {
             headers: &headers,
             body: body.as_bytes(),
         };
+        let credentials =
+            self.credentials
+                .credentials()
+                .map_err(|source| Ec2Error::Credentials {
+                    action: action.to_owned(),
+                    source: Box::new(source),
+                })?;
         let signed = sigv4::sign(
             &request,
-            &self.credentials,
+            &credentials,
             &SigningParams {
                 region: &self.region,
                 service: SIGNING_NAME,

@@ -48,14 +48,47 @@ pub enum CredentialsError {
         /// `aws_access_key_id` or `aws_secret_access_key`.
         key: &'static str,
     },
-    /// Neither the environment nor a credentials file has credentials.
+    /// No source of the chain has credentials.
     #[error(
-        "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or create {path} (aws configure)"
+        "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_ROLE_ARN and \
+         AWS_WEB_IDENTITY_TOKEN_FILE (IRSA), or create {path} (aws configure), or run on an \
+         instance with an instance profile (IMDS: {imds})"
     )]
     NotFound {
         /// The credentials file looked at.
         path: PathBuf,
+        /// Why the instance profile gave nothing.
+        imds: String,
     },
+    /// The web identity token file could not be read.
+    #[error(
+        "cannot read the web identity token file {path} (AWS_WEB_IDENTITY_TOKEN_FILE): {source}; \
+         is the service account token projected into the pod?"
+    )]
+    TokenFile {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// STS did not give credentials for the web identity.
+    #[error(
+        "AssumeRoleWithWebIdentity of {role_arn} at {sts_url} failed: {detail}; check the role's \
+         trust policy (federated OIDC provider of the cluster, sub \
+         system:serviceaccount:<namespace>:<service account>, aud sts.amazonaws.com)"
+    )]
+    WebIdentity {
+        /// The role asked for.
+        role_arn: String,
+        /// The STS endpoint.
+        sts_url: String,
+        /// STS's error or the transport failure.
+        detail: String,
+    },
+    /// Instance profile credentials could not be read from IMDS.
+    #[error("instance profile credentials: {0}")]
+    Imds(#[from] crate::imds::ImdsError),
 }
 
 /// Credentials from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and optional
@@ -185,7 +218,10 @@ pub fn default_chain() -> Result<Credentials, CredentialsError> {
         Err(CredentialsError::Read { source, .. })
             if source.kind() == std::io::ErrorKind::NotFound =>
         {
-            Err(CredentialsError::NotFound { path })
+            Err(CredentialsError::NotFound {
+                path,
+                imds: "not asked (this lookup stops at the credentials file)".into(),
+            })
         }
         other => other,
     }

@@ -83,6 +83,15 @@ pub enum Ec2Error {
         /// Why it is not usable.
         reason: String,
     },
+    /// No credentials to sign with (the chain found none, or STS/IMDS refused).
+    #[error("no credentials for EC2 {action}: {source}")]
+    Credentials {
+        /// The Query action.
+        action: String,
+        /// Why.
+        #[source]
+        source: Box<crate::credentials::CredentialsError>,
+    },
     /// The request could not be signed.
     #[error("cannot sign the EC2 {action} request: {source}")]
     Sign {

@@ -1,5 +1,7 @@
 //! `sixfold down`: remove everything a lab made, best effort and idempotent, with or without
-//! its state file: the processes (recorded pids whose command line still matches, plus any
+//! its state file: first CNI DEL for every pod through the real plugins while the agents still
+//! run (so each agent releases its pods' addresses; a failure is reported, not fatal), then the
+//! processes (recorded pids whose command line still matches, plus any
 //! process living in one of the lab's namespaces, plus `sixfold` processes naming the lab's
 //! state dir), then the namespaces (their links, addresses, routes and nftables tables go with
 //! them), then the state dir. Errors are collected and reported together at the end.
@@ -16,6 +18,10 @@ use crate::topo;
 /// What `down` removed.
 #[derive(Debug, Default)]
 pub struct Removed {
+    /// Pods DELeted through the CNI chain.
+    pub pods_deleted: usize,
+    /// Pods whose DEL failed (`pod: why`); the teardown went on without them.
+    pub del_failures: Vec<String>,
     pub processes: usize,
     pub namespaces: usize,
     pub state_dir: bool,
@@ -53,6 +59,11 @@ pub fn down(name: &str, state_dir: &Path) -> Result<Removed> {
             }
         }
     }
+    // CNI DEL for every pod, while the agents still answer.
+    let dels = state
+        .as_ref()
+        .map(crate::podcmd::del_all)
+        .unwrap_or_default();
     // Processes.
     let mut pids: Vec<u32> = state
         .iter()
@@ -115,6 +126,8 @@ pub fn down(name: &str, state_dir: &Path) -> Result<Removed> {
     }
     if problems.is_empty() {
         Ok(Removed {
+            pods_deleted: dels.deleted,
+            del_failures: dels.failed,
             processes: pids.len(),
             namespaces: namespaces.len(),
             state_dir: removed_dir,

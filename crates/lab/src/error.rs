@@ -75,6 +75,8 @@ pub enum LabError {
     },
     #[error(transparent)]
     Service(#[from] crate::services::ServiceError),
+    #[error(transparent)]
+    Pod(#[from] crate::podcmd::PodError),
     #[error("CNI {plugin} {command} for pod {pod} failed: {detail}")]
     Plugin {
         pod: String,

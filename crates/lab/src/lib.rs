@@ -22,6 +22,7 @@
 //!   for pods with their own groups);
 //! - [`probe`], [`matrix`]: the connectivity checks; [`state`]: the state file;
 //! - [`procs`]: background processes; [`up`], [`down`], [`status`]: the three commands;
+//! - [`podcmd`]: workloads in a running lab (`pod run/delete/list`, `exec`, CNI DEL on `down`);
 //! - [`reconcile`]: the dataplane follows the region's change feed ([`nodes`]: node groups).
 
 pub mod daemons;
@@ -33,6 +34,7 @@ pub mod matrix;
 pub mod network;
 pub mod nodes;
 pub mod plan;
+pub mod podcmd;
 pub mod pods;
 pub mod policy;
 pub mod probe;

@@ -121,6 +121,12 @@ pub struct PodInfo {
     /// groups come from it; see `policy::branch`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch_eni: Option<String>,
+    /// The pod's own security groups (security groups for pods); empty: the node's groups.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
+    /// When the pod was made (RFC 3339, UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
 }
 
 /// One service.
@@ -154,6 +160,10 @@ pub struct LabState {
     pub services: Vec<ServiceInfo>,
     pub internet_ipv4: Ipv4Addr,
     pub internet_ipv6: Ipv6Addr,
+    /// Where the CNI plugins are (`up --bin-dir`, or next to the executable), so that
+    /// `pod run`, `pod delete` and `down` run the same plugins `up` ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cni_bin_dir: Option<PathBuf>,
     /// Pods of the lab's workload on every node (`up --pods-per-node`): the reconciler wires
     /// as many on each node it adds.
     #[serde(default)]
@@ -177,6 +187,7 @@ impl LabState {
             services: Vec::new(),
             internet_ipv4: crate::plan::INTERNET_V4,
             internet_ipv6: crate::plan::INTERNET_V6,
+            cni_bin_dir: None,
             pods_per_node: 0,
         }
     }

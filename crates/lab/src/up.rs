@@ -176,6 +176,7 @@ pub fn up(cfg: &UpConfig, out: &mut dyn Write) -> Result<Outcome> {
         timings: Vec::new(),
         phase_start: Instant::now(),
     };
+    b.state.cni_bin_dir = Some(b.bin_dir.clone());
     b.state.pods_per_node = cfg.pods_per_node;
     b.state.save()?;
     match build(&mut b) {
@@ -424,6 +425,8 @@ fn add_fargate(
             fargate: true,
             instance_id: Some(l.instance_id.clone()),
             branch_eni: None,
+            security_groups: Vec::new(),
+            created: Some(crate::podcmd::now_rfc3339()),
         });
         b.state.save()?;
         b.say(format!(

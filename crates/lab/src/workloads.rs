@@ -246,6 +246,8 @@ pub(crate) fn node_pods(
                 fargate: false,
                 instance_id: None,
                 branch_eni: None,
+                security_groups: Vec::new(),
+                created: Some(crate::podcmd::now_rfc3339()),
             },
             p,
         ));

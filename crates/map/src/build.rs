@@ -578,6 +578,8 @@ mod tests {
                 fargate,
                 instance_id: None,
                 branch_eni: None,
+                security_groups: Vec::new(),
+                created: None,
             });
         }
         p.overlay_lab(&lab, vec![]);

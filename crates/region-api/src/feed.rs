@@ -31,7 +31,12 @@ const HEARTBEAT_MAX: u64 = 60;
 
 static WATCHES: AtomicUsize = AtomicUsize::new(0);
 
-fn json_error(status: u16, kind: &str, message: &str, extra: serde_json::Value) -> Response {
+pub(crate) fn json_error(
+    status: u16,
+    kind: &str,
+    message: &str,
+    extra: serde_json::Value,
+) -> Response {
     let mut body = serde_json::json!({ "message": message });
     if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
         b.extend(e.clone());

@@ -16,6 +16,7 @@ pub mod iam;
 pub mod oidc;
 pub mod query;
 pub mod sts;
+pub mod target_health;
 pub mod xml;
 
 use std::net::SocketAddr;
@@ -543,6 +544,10 @@ async fn handle(State(app): State<Arc<App>>, req: axum::extract::Request) -> Res
         if let Err(e) = synced {
             return unavailable(&req, &e);
         }
+    }
+    // Load balancers' health-check verdicts, signed for `sixfold`.
+    if req.path == target_health::PATH {
+        return target_health::handle(app, req).await;
     }
     // The change feed: revisions, snapshot and watch, signed for `sixfold`.
     if req.path.starts_with(feed::PREFIX) {

@@ -32,13 +32,14 @@ pub struct Args {
     /// Overrides the cluster DNS address.
     #[arg(long)]
     dns_cluster_ip: Option<IpAddr>,
-    /// The node's instance type (for max pods).
+    /// The node's instance type (for max pods). Default: IMDS (instance-type).
     #[arg(long)]
     instance_type: Option<String>,
     /// Overrides max pods.
     #[arg(long)]
     max_pods: Option<u32>,
-    /// The node's address (default: the source address the host would use, of the cluster's family).
+    /// The node's address. Default: IMDS (the primary interface's first IPv6, or local-ipv4 for
+    /// ipv4), else the source address the host would use, of the cluster's family.
     #[arg(long)]
     node_ip: Option<IpAddr>,
     #[arg(long, value_enum, default_value = "text")]
@@ -153,16 +154,48 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if (family == Family::V6) != dns.is_ipv6() {
         bail!("cluster DNS {dns} is not of the cluster's family");
     }
-    let node_ip = match args.node_ip {
-        Some(ip) => ip,
-        None => detect_node_ip(family).context("finding the node IP; give --node-ip")?,
+    // IMDS only when a value is missing: the node knows itself.
+    let needs_imds =
+        args.node_ip.is_none() || (args.instance_type.is_none() && args.max_pods.is_none());
+    let imds = if needs_imds {
+        Some(ec2_client::ImdsClient::from_env().and_then(|c| c.node()))
+    } else {
+        None
+    };
+    let node_ip = match (args.node_ip, &imds) {
+        (Some(ip), _) => ip,
+        (None, Some(Ok(m))) => match family {
+            Family::V6 => IpAddr::V6(*m.ipv6s.first().ok_or_else(|| {
+                anyhow!(
+                    "instance metadata lists no IPv6 address on the primary interface {} ({}); \
+                     nodes of an ipv6 cluster need one: launch the node in a subnet that \
+                     assigns IPv6 addresses, or give --node-ip",
+                    m.interface_id,
+                    m.mac
+                )
+            })?),
+            Family::V4 => IpAddr::V4(m.local_ipv4),
+        },
+        (None, Some(Err(e))) => {
+            eprintln!("note: {e}; using the host's source address as the node IP");
+            detect_node_ip(family).context("finding the node IP; give --node-ip")?
+        }
+        (None, None) => detect_node_ip(family).context("finding the node IP; give --node-ip")?,
+    };
+    let instance_type = match (&args.instance_type, &imds) {
+        (Some(t), _) => Some(t.clone()),
+        (None, Some(Ok(m))) => Some(m.instance_type.clone()),
+        (None, Some(Err(e))) if args.max_pods.is_none() => {
+            bail!("give --instance-type (e.g. m5.large) or --max-pods: {e}")
+        }
+        (None, _) => None,
     };
     if (family == Family::V6) != node_ip.is_ipv6() {
         bail!(
             "--node-ip {node_ip} is not of the cluster's family; nodes of an ipv6 cluster register their IPv6 address"
         );
     }
-    let max_pods = max_pods(family, args.instance_type.as_deref(), args.max_pods)?;
+    let max_pods = max_pods(family, instance_type.as_deref(), args.max_pods)?;
     let fam = if family == Family::V6 { "ipv6" } else { "ipv4" };
     let kubelet = vec![
         format!("--node-ip={node_ip}"),

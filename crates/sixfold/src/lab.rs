@@ -84,6 +84,14 @@ pub fn up(a: UpArgs) -> anyhow::Result<()> {
         }
         println!("  {:<14} {:>7.3} s", "total", total.as_secs_f64());
     }
+    let env = lab::status::env_lines(&outcome.state);
+    if !env.is_empty() {
+        println!(
+            "\nthe AWS CLI talks to the lab's region with (`eval \"$(sixfold status --env --name {})\"`):",
+            cfg.name
+        );
+        print!("{env}");
+    }
     if outcome.proven() {
         println!(
             "\nlab {:?} is up and proven; it keeps running until `sixfold down --name {}`",
@@ -118,6 +126,18 @@ pub fn down(a: DownArgs) -> anyhow::Result<()> {
     lab::require_root()?;
     let dir = state_dir(&a.name, a.state_dir);
     let r = lab::down::down(&a.name, &dir)?;
+    for f in &r.del_failures {
+        eprintln!("warning: CNI DEL failed for {f} (the teardown went on)");
+    }
+    println!(
+        "CNI DEL for {} pods through the plugins (addresses released to the agents){}",
+        r.pods_deleted,
+        if r.del_failures.is_empty() {
+            String::new()
+        } else {
+            format!(", {} failed", r.del_failures.len())
+        }
+    );
     println!(
         "lab {:?} removed: {} processes ended, {} namespaces deleted{}",
         a.name,
@@ -139,18 +159,39 @@ pub struct StatusArgs {
     /// `table` or `json`.
     #[arg(long, short = 'o', default_value = "table", value_parser = ["table", "json"])]
     output: String,
+    /// Print only the `export AWS_...` lines for the lab's region: `eval "$(sixfold status --env)"`.
+    #[arg(long, conflicts_with = "output")]
+    env: bool,
 }
 
 pub fn status(a: StatusArgs) -> anyhow::Result<()> {
     let dir = state_dir(&a.name, a.state_dir);
     let s = lab::status::load(&a.name, &dir)?;
-    let text = if a.output == "json" {
+    let text = if a.env {
+        let env = lab::status::env_lines(&s);
+        anyhow::ensure!(
+            !env.is_empty(),
+            "lab {:?} has no region yet (phase {}); wait for `sixfold up` to start it",
+            a.name,
+            s.phase
+        );
+        env
+    } else if a.output == "json" {
         format!(
             "{}\n",
             serde_json::to_string_pretty(&lab::status::json(&s))?
         )
     } else {
-        lab::status::render(&s)
+        let mut t = lab::status::render(&s);
+        let env = lab::status::env_lines(&s);
+        if !env.is_empty() {
+            t.push_str(&format!(
+                "\nAWS CLI (`eval \"$(sixfold status --env --name {})\"`):\n",
+                a.name
+            ));
+            t.push_str(&env);
+        }
+        t
     };
     // A closed pipe (`status | head`) is not an error worth a panic.
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());

@@ -7,6 +7,7 @@ mod eks_client;
 mod install_cni;
 mod lab;
 mod map;
+mod pod;
 mod preflight;
 mod serve;
 mod token;
@@ -24,6 +25,7 @@ following the design Amazon EKS uses for IPv6 clusters.\n\n\
   sixfold agent    run the node agent: owns the node's /80, hands pod addresses to the CNI plugins\n\
   sixfold up       build a whole IPv6 cluster on this machine out of namespaces and prove it\n\
   sixfold status   the lab's address map; sixfold down removes the lab\n\
+  sixfold pod      run, list and delete pods in a running lab; sixfold exec runs a command in one\n\
   sixfold map      the address plan drawn in the browser (--output plan.html, or --serve live)\n\n\
 Run `sixfold <command> --help` for the flags of each command."
 )]
@@ -50,6 +52,10 @@ enum Command {
     Down(lab::DownArgs),
     /// Print a lab's address map (table or --output json).
     Status(lab::StatusArgs),
+    /// Run, list and delete pods in a running lab (wired by the real CNI plugins).
+    Pod(pod::PodArgs),
+    /// Run a command in a lab pod's network namespace (`sixfold exec POD -- CMD...`).
+    Exec(pod::ExecArgs),
     /// Mint a cluster's service-account token (IRSA's projected token) from the region's OIDC issuer.
     Token(token::Args),
     /// Draw the IPv6 address plan of a lab or region as one HTML page (--output FILE, or --serve ADDR live).
@@ -89,6 +95,8 @@ fn main() -> std::process::ExitCode {
         Command::Up(a) => lab::up(a),
         Command::Down(a) => lab::down(a),
         Command::Status(a) => lab::status(a),
+        Command::Pod(a) => pod::pod(a),
+        Command::Exec(a) => pod::exec(a),
         Command::Map(a) => map::run(a),
         Command::Token(a) => token::run(a),
         Command::LabResponder(a) => lab::responder(a),

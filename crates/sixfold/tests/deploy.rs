@@ -18,11 +18,11 @@ mod node_lab;
 mod node_parts;
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use image::{Overrides, Podman, run_args};
+use image::{Overrides, Podman, one_instance, run_args, s};
 use ipnet::Ipv6Net;
 use manifests::*;
 use node_lab::{Ns, require_root, sh};
@@ -272,63 +272,6 @@ fn http_get(ns: &Ns, port: u16, path: &str) -> Option<(u16, String)> {
         })
         .ok()
         .flatten()
-}
-
-fn s(v: &Value) -> String {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a string: {v}"))
-        .to_owned()
-}
-
-/// The region's VPC, subnet and one instance; returns (instance id, ENI id, ENI IPv4, subnet /64).
-fn one_instance(region: &common::Server) -> (String, String, Ipv4Addr, Ipv6Net) {
-    let vpc = region
-        .aws(&[
-            "ec2",
-            "create-vpc",
-            "--cidr-block",
-            "10.0.0.0/16",
-            "--amazon-provided-ipv6-cidr-block",
-        ])
-        .json();
-    let v56: Ipv6Net = s(&vpc["Vpc"]["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"])
-        .parse()
-        .expect("VPC IPv6 block");
-    let subnet_v6 = Ipv6Net::new(v56.network(), 64).expect("a /64");
-    let sub = region
-        .aws(&[
-            "ec2",
-            "create-subnet",
-            "--vpc-id",
-            &s(&vpc["Vpc"]["VpcId"]),
-            "--cidr-block",
-            "10.0.1.0/24",
-            "--ipv6-cidr-block",
-            &subnet_v6.to_string(),
-            "--availability-zone",
-            "us-east-1a",
-        ])
-        .json();
-    let run = region
-        .aws(&[
-            "ec2",
-            "run-instances",
-            "--image-id",
-            "ami-0123456789abcdef0",
-            "--instance-type",
-            "m5.large",
-            "--subnet-id",
-            &s(&sub["Subnet"]["SubnetId"]),
-        ])
-        .json();
-    let inst = &run["Instances"][0];
-    let eni = &inst["NetworkInterfaces"][0];
-    (
-        s(&inst["InstanceId"]),
-        s(&eni["NetworkInterfaceId"]),
-        s(&eni["PrivateIpAddress"]).parse().expect("ENI IPv4"),
-        subnet_v6,
-    )
 }
 
 /// Root. The image built with podman from Debian packages and this build's binaries, then run as

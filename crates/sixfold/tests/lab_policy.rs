@@ -417,3 +417,152 @@ fn revoking_the_ipv6_egress_rule_drops_pod_egress_and_authorizing_it_restores_it
         "{r:?}"
     );
 }
+
+impl Lab {
+    fn pod_named(&self, name: &str) -> Value {
+        self.state["pods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no pod {name} in the state"))
+            .clone()
+    }
+}
+
+#[test]
+fn a_pod_with_its_own_security_group_is_reachable_on_the_port_its_group_allows_and_dropped_elsewhere()
+ {
+    let mut lab = Lab::up(&[
+        "--nodes",
+        "2",
+        "--pods-per-node",
+        "1",
+        "--fargate-pods",
+        "1",
+    ]);
+    let cluster_sg = lab.node_group();
+    let sg = lab.aws_ok(&[
+        "ec2",
+        "create-security-group",
+        "--group-name",
+        "db",
+        "--description",
+        "pod db",
+        "--vpc-id",
+        &lab.s("/vpc/id"),
+    ])["GroupId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Only members of the cluster security group, only on 8080: a group reference.
+    lab.aws_ok(&[
+        "ec2",
+        "authorize-security-group-ingress",
+        "--group-id",
+        &sg,
+        "--ip-permissions",
+        &format!(
+            "IpProtocol=tcp,FromPort=8080,ToPort=8080,UserIdGroupPairs=[{{GroupId={cluster_sg}}}]"
+        ),
+    ]);
+    let out = sixfold(&[
+        "pod",
+        "run",
+        "db",
+        "--node",
+        "node2",
+        "--security-groups",
+        &sg,
+        "--name",
+        &lab.name,
+    ]);
+    assert_eq!(
+        out.code, 0,
+        "pod run --security-groups: {}\n{}",
+        out.stdout, out.stderr
+    );
+    lab.reload();
+    let db = lab.pod_named("db");
+    let eni = db["branch_eni"]
+        .as_str()
+        .expect("a branch interface")
+        .to_owned();
+    let ip: Ipv6Addr = db["ipv6"].as_str().unwrap().parse().unwrap();
+    assert_eq!(db["security_groups"], serde_json::json!([sg]));
+
+    // The region: a branch interface in node2's subnet with the pod's group and address.
+    let e = &lab.aws_ok(&[
+        "ec2",
+        "describe-network-interfaces",
+        "--network-interface-ids",
+        &eni,
+    ])["NetworkInterfaces"][0];
+    assert_eq!(e["InterfaceType"], "branch", "{e}");
+    assert_eq!(e["Groups"][0]["GroupId"], sg.as_str(), "{e}");
+    assert_eq!(e["Ipv6Addresses"][0]["Ipv6Address"], ip.to_string(), "{e}");
+    let node2 = &lab.aws_ok(&[
+        "ec2",
+        "describe-network-interfaces",
+        "--network-interface-ids",
+        &lab.s("/nodes/1/eni"),
+    ])["NetworkInterfaces"][0];
+    assert_eq!(e["SubnetId"], node2["SubnetId"], "in its node's subnet");
+
+    // From a pod on node1 (its address is in node1's /80, held by a cluster-group interface).
+    let web = lab.pod_named("web-1-1");
+    let (web_ns, web_ip) = (
+        web["netns"].as_str().unwrap(),
+        web["ipv6"].as_str().unwrap(),
+    );
+    let r = connect(web_ns, SocketAddr::new(IpAddr::V6(ip), lab::plan::POD_PORT));
+    assert_eq!(r.as_ref().ok(), Some(&format!("db saw {web_ip}")), "{r:?}");
+    let chain = lab::policy::sg::chain("in", &eni);
+    let before = lab.drops("node2", &chain);
+    let r = connect(
+        web_ns,
+        SocketAddr::new(IpAddr::V6(ip), lab::policy::branch::SECOND_PORT),
+    );
+    assert!(
+        timed_out(&r),
+        "9090 is not in the pod's group: a silent drop: {r:?}"
+    );
+    let mid = lab.drops("node2", &chain);
+    assert!(
+        mid > before,
+        "the pod's ingress drop counted it ({before} → {mid})"
+    );
+    // The Fargate unit's interface is not in the cluster group: the reference does not cover it.
+    let fg = lab.pod_named("fargate-1");
+    let r = connect(
+        fg["netns"].as_str().unwrap(),
+        SocketAddr::new(IpAddr::V6(ip), lab::plan::POD_PORT),
+    );
+    assert!(timed_out(&r), "outside the referenced group: {r:?}");
+    assert!(lab.drops("node2", &chain) > mid);
+    // The node's other pod is still filtered by the node's group (which lets the VPC in).
+    let web2 = lab.pod_named("web-2-1");
+    let r = connect(
+        fg["netns"].as_str().unwrap(),
+        SocketAddr::new(
+            web2["ipv6"].as_str().unwrap().parse().unwrap(),
+            lab::plan::POD_PORT,
+        ),
+    );
+    assert!(r.is_ok(), "{r:?}");
+
+    let out = sixfold(&["pod", "delete", "db", "--name", &lab.name]);
+    assert_eq!(out.code, 0, "pod delete: {}", out.stderr);
+    lab.aws(&[
+        "ec2",
+        "describe-network-interfaces",
+        "--network-interface-ids",
+        &eni,
+    ])
+    .fails_with("InvalidNetworkInterfaceID.NotFound", &eni);
+    assert!(
+        !Path::new("/run/netns")
+            .join(db["netns"].as_str().unwrap())
+            .exists()
+    );
+}

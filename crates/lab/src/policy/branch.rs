@@ -41,23 +41,14 @@ fn invalid(flag: &'static str, detail: impl Into<String>) -> LabError {
 
 /// Check a pod request before anything is made.
 pub fn check(state: &LabState, req: &PodRequest<'_>) -> Result<()> {
-    let n = req.name;
-    let ok = !n.is_empty()
-        && n.len() <= 20
-        && n.as_bytes()[0].is_ascii_lowercase()
-        && n.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if !ok {
-        return Err(invalid(
-            "NAME",
-            format!("{n:?}: use 1-20 lowercase letters, digits and '-', a letter first"),
-        ));
-    }
-    if state.pod(n).is_some() {
-        return Err(invalid(
-            "NAME",
-            format!("pod {n} already exists; pick another name"),
-        ));
+    crate::podcmd::check_pod_name(req.name)?;
+    if let Some(p) = state.pod(req.name) {
+        return Err(crate::podcmd::PodError::Exists {
+            lab: state.name.clone(),
+            pod: req.name.into(),
+            where_: format!("on {}, {}", p.node, p.ipv6),
+        }
+        .into());
     }
     if req.groups.is_empty() || req.groups.len() > MAX_GROUPS {
         return Err(invalid(
@@ -175,11 +166,6 @@ fn create_branch(
     }
 }
 
-/// The pod's namespace: `sfl-<lab>-sg-<name>` (under the lab's prefix, so `down` removes it).
-pub fn netns(names: &Names, pod: &str) -> String {
-    format!("{}sg-{pod}", names.prefix())
-}
-
 fn wire(names: &Names, node: &NodeInfo, ns: &str, veth: &str, ip: Ipv6Addr) -> Result<()> {
     let mut n = Ns::open(&node.netns, true)?;
     let mut p = Ns::open(ns, false)?;
@@ -202,6 +188,7 @@ fn wire(names: &Names, node: &NodeInfo, ns: &str, veth: &str, ip: Ipv6Addr) -> R
 /// [`SECOND_PORT`]), then the node's security groups re-synced — with the state locked
 /// ([`LabState::update`]). On failure nothing is left.
 pub fn run_pod(api: &Api, state_dir: &Path, req: &PodRequest<'_>) -> Result<PodInfo> {
+    crate::require_root()?;
     let state = LabState::load(state_dir)?.ok_or_else(|| LabError::NoLab {
         name: String::new(),
         path: LabState::path(state_dir),
@@ -210,10 +197,20 @@ pub fn run_pod(api: &Api, state_dir: &Path, req: &PodRequest<'_>) -> Result<PodI
     let node = node_of(&state, req)?.clone();
     let names = Names::new(&state.name)?;
     let (eni, ip) = create_branch(api, &state, &node, req)?;
-    let ns = netns(&names, req.name);
+    let ns = crate::podcmd::pod_netns(&names, req.name);
     let veth = super::sg::branch_veth(&eni);
+    let mut recorded = false;
     let made = LabState::update(&state.name, state_dir, |state| {
         check(state, req)?;
+        if state.namespaces.contains(&ns) || topo::netns_path(&ns).exists() {
+            return Err(crate::podcmd::PodError::Exists {
+                lab: state.name.clone(),
+                pod: req.name.into(),
+                where_: format!("namespace {ns} exists: being created or deleted"),
+            }
+            .into());
+        }
+        recorded = true;
         state.add_namespaces(std::slice::from_ref(&ns))?;
         topo::create_namespaces(std::slice::from_ref(&ns))?;
         wire(&names, &node, &ns, &veth, ip)?;
@@ -248,15 +245,30 @@ pub fn run_pod(api: &Api, state_dir: &Path, req: &PodRequest<'_>) -> Result<PodI
             ipv4: None,
             fargate: false,
             instance_id: None,
+            security_groups: req.groups.to_vec(),
             branch_eni: Some(eni.clone()),
+            created: Some(crate::podcmd::now_rfc3339()),
         };
         state.pods.push(pod.clone());
         super::sync(api, state, &mut super::Memo::default())?;
         Ok(pod)
     });
     if made.is_err() {
-        let _ = delete_pod(api, state_dir, req.name);
-        let _ = topo::delete_namespaces(std::slice::from_ref(&ns));
+        // Undo only what this call made: the pod if it got recorded, else its namespace.
+        let ours = LabState::load(state_dir)
+            .ok()
+            .flatten()
+            .and_then(|s| s.pod(req.name).cloned())
+            .is_some_and(|p| p.branch_eni.as_deref() == Some(eni.as_str()));
+        if ours {
+            let _ = delete_pod(api, state_dir, req.name);
+        } else if recorded {
+            let _ = topo::delete_namespaces(std::slice::from_ref(&ns));
+            let _ = LabState::update(&state.name, state_dir, |s| {
+                s.namespaces.retain(|n| *n != ns);
+                Ok(())
+            });
+        }
         let _ = api.call("DeleteNetworkInterface", &[("NetworkInterfaceId", &eni)]);
     }
     made

@@ -104,7 +104,7 @@ pub fn target_health(x: &mut Xml, h: &TargetHealth) {
         .open("TargetHealth")
         .leaf("State", h.state)
         .opt("Reason", h.reason)
-        .opt("Description", h.description)
+        .opt("Description", h.description.as_ref())
         .close("TargetHealth");
 }
 

@@ -278,3 +278,139 @@ fn target_health_is_unused_until_a_listener_uses_the_group() {
     let h = l.region.read().describe_target_health(&tg, &[]).unwrap();
     assert_eq!(h[0].state, "unused");
 }
+
+#[test]
+fn reported_health_is_what_describe_target_health_answers() {
+    use super::health::HealthReport;
+    use super::model::{HealthReason, ProbedHealth};
+    let l = lab();
+    let tg = l
+        .tg("p6", Protocol::Tcp, TargetType::Ip, TgIpType::Ipv6)
+        .unwrap();
+    let (a, b) = (l.pod(1), l.pod(2));
+    l.register(&tg, &[&a, &b]).unwrap();
+    let ds = l.lb("ds", LbIpType::Dualstack, &[&l.dual]).unwrap();
+    l.listener(&ds, Protocol::Tcp, 80, &tg).unwrap();
+    let verdict = |id: &str, healthy: bool, reason: Option<HealthReason>| HealthReport {
+        id: id.into(),
+        port: 80,
+        health: ProbedHealth {
+            healthy,
+            reason,
+            codes: None,
+        },
+    };
+    let report = vec![
+        verdict(&a, true, None),
+        verdict(&b, false, Some(HealthReason::Timeout)),
+        verdict(&l.pod(9), true, None),
+    ];
+    let out = l
+        .region
+        .write(|s, _| s.report_target_health(&tg, &report))
+        .unwrap();
+    assert_eq!((out.changed, out.unchanged, out.not_registered), (2, 0, 1));
+    let h = l.region.read().describe_target_health(&tg, &[]).unwrap();
+    assert_eq!((h[0].state, h[0].reason), ("healthy", None));
+    assert_eq!(
+        (h[1].state, h[1].reason, h[1].description.as_deref()),
+        (
+            "unhealthy",
+            Some("Target.Timeout"),
+            Some("Request timed out")
+        )
+    );
+    let again = l
+        .region
+        .write(|s, _| s.report_target_health(&tg, &report))
+        .unwrap();
+    assert_eq!(
+        (again.changed, again.unchanged),
+        (0, 2),
+        "nothing rewritten"
+    );
+    // Registered anew, a target starts over at `initial`.
+    l.region
+        .write(|s, _| {
+            s.deregister_targets(
+                &tg,
+                &[TargetInput {
+                    id: a.clone(),
+                    port: None,
+                    availability_zone: None,
+                }],
+            )
+        })
+        .unwrap();
+    l.register(&tg, &[&a]).unwrap();
+    let h = l.region.read().describe_target_health(&tg, &[]).unwrap();
+    let row = h.iter().find(|r| r.target.id == a).unwrap();
+    assert_eq!(row.state, "initial");
+}
+
+#[test]
+fn a_bad_health_report_changes_nothing() {
+    use super::health::HealthReport;
+    use super::model::{HealthReason, ProbedHealth};
+    let l = lab();
+    let tg = l
+        .tg("p6", Protocol::Tcp, TargetType::Ip, TgIpType::Ipv6)
+        .unwrap();
+    let a = l.pod(1);
+    l.register(&tg, &[&a]).unwrap();
+    let good = HealthReport {
+        id: a.clone(),
+        port: 80,
+        health: ProbedHealth {
+            healthy: true,
+            reason: None,
+            codes: None,
+        },
+    };
+    for bad in [
+        ProbedHealth {
+            healthy: false,
+            reason: None,
+            codes: None,
+        },
+        ProbedHealth {
+            healthy: true,
+            reason: Some(HealthReason::Timeout),
+            codes: None,
+        },
+        ProbedHealth {
+            healthy: false,
+            reason: Some(HealthReason::Timeout),
+            codes: Some("404".into()),
+        },
+        ProbedHealth {
+            healthy: false,
+            reason: Some(HealthReason::ResponseCodeMismatch),
+            codes: Some("40<4".into()),
+        },
+    ] {
+        let report = vec![
+            good.clone(),
+            HealthReport {
+                health: bad.clone(),
+                ..good.clone()
+            },
+        ];
+        let e = l
+            .region
+            .write(|s, _| s.report_target_health(&tg, &report))
+            .unwrap_err();
+        assert!(matches!(e, ElbError::Validation { .. }), "{bad:?}: {e:?}");
+        assert!(
+            l.region.read().target_group(&tg).unwrap().targets[0]
+                .health
+                .is_none(),
+            "{bad:?} stored something"
+        );
+    }
+    let e = l
+        .region
+        .write(|s, _| s.report_target_health("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/none/0123456789abcdef", std::slice::from_ref(&good)))
+        .unwrap_err();
+    assert!(matches!(e, ElbError::TargetGroupNotFound(_)), "{e:?}");
+}

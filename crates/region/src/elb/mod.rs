@@ -6,6 +6,7 @@
 //! Pure domain like the rest of the region: the randomness of ARNs comes from [`Env`].
 
 pub mod error;
+pub mod health;
 pub mod listeners;
 pub mod load_balancers;
 pub mod model;

@@ -178,6 +178,45 @@ pub struct Target {
     pub port: u16,
     /// `all` or a zone, when given at registration.
     pub availability_zone: Option<String>,
+    /// What the load balancer's health checks last saw (reported by the lab through
+    /// `POST /sixfold/v1/target-health`); `None` until a first report, and again after the
+    /// target is registered anew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<ProbedHealth>,
+}
+
+wire_enum! {
+    /// Why health checks failed, as `DescribeTargetHealth` names it.
+    HealthReason {
+        Timeout = "Target.Timeout",
+        FailedHealthChecks = "Target.FailedHealthChecks",
+        ResponseCodeMismatch = "Target.ResponseCodeMismatch",
+    }
+}
+
+impl HealthReason {
+    /// AWS's description of the reason (`codes`: what a mismatching HTTP check answered).
+    pub fn description(self, codes: Option<&str>) -> String {
+        match self {
+            HealthReason::Timeout => "Request timed out".into(),
+            HealthReason::FailedHealthChecks => "Health checks failed".into(),
+            HealthReason::ResponseCodeMismatch => format!(
+                "Health checks failed with these codes: [{}]",
+                codes.unwrap_or("")
+            ),
+        }
+    }
+}
+
+/// A health-check verdict on one target: healthy, or unhealthy with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbedHealth {
+    /// Whether the checks passed (the healthy threshold reached).
+    pub healthy: bool,
+    /// Set exactly when unhealthy.
+    pub reason: Option<HealthReason>,
+    /// The HTTP codes a [`HealthReason::ResponseCodeMismatch`] check got (`404`, `500,503`).
+    pub codes: Option<String>,
 }
 
 /// A target group: where listeners forward traffic, and the targets registered in it.

@@ -6,7 +6,8 @@ use std::net::IpAddr;
 
 use super::load_balancers::Select;
 use super::model::{
-    HealthCheck, MAX_TARGETS_PER_GROUP, Protocol, Tags, Target, TargetGroup, TargetType, TgIpType,
+    HealthCheck, HealthReason, MAX_TARGETS_PER_GROUP, Protocol, Tags, Target, TargetGroup,
+    TargetType, TgIpType,
 };
 use super::{ElbError, check_name, hex_id, page, tags::check_tags};
 use crate::Env;
@@ -87,7 +88,7 @@ pub struct TargetHealth {
     /// Why the target is in its state (`Target.NotInUse`, ...), unless healthy.
     pub reason: Option<&'static str>,
     /// The reason in words, unless healthy.
-    pub description: Option<&'static str>,
+    pub description: Option<String>,
 }
 
 fn in_range(member: &str, v: Option<u32>, lo: u32, hi: u32, default: u32) -> Result<u32, ElbError> {
@@ -454,6 +455,7 @@ impl State {
             id: t.id.clone(),
             port: t.port.unwrap_or(tg.port),
             availability_zone: t.availability_zone.clone(),
+            health: None,
         })
     }
 
@@ -532,10 +534,11 @@ impl State {
         Ok(())
     }
 
-    /// `DescribeTargetHealth`. With no load balancer probing targets here, a target of a group
-    /// no listener uses is `unused` (`Target.NotInUse`) and one of a group in use is `initial`
-    /// (`Elb.InitialHealthChecking`); a named target that is not registered is `unused`
-    /// (`Target.NotRegistered`). The lab reports probed health instead.
+    /// `DescribeTargetHealth`. A target of a group no listener uses is `unused`
+    /// (`Target.NotInUse`); a named target that is not registered is `unused`
+    /// (`Target.NotRegistered`); a target of a group in use is what the load balancer's health
+    /// checks last reported (`healthy`, or `unhealthy` with the reason), and `initial`
+    /// (`Elb.InitialHealthChecking`) until a first report.
     pub fn describe_target_health(
         &self,
         arn: &str,
@@ -550,6 +553,13 @@ impl State {
         }
         let tg = self.target_group(arn)?;
         let in_use = !self.target_group_load_balancers(arn).is_empty();
+        let check_port = |t: &Target| {
+            if tg.health_check.port == "traffic-port" {
+                t.port.to_string()
+            } else {
+                tg.health_check.port.clone()
+            }
+        };
         let row = |t: &Target, registered: bool| {
             let (state, reason, description) = if !registered {
                 (
@@ -564,22 +574,48 @@ impl State {
                     "Target group is not configured to receive traffic from the load balancer",
                 )
             } else {
-                (
-                    "initial",
-                    "Elb.InitialHealthChecking",
-                    "Initial health checks in progress",
-                )
+                match &t.health {
+                    Some(h) if h.healthy => {
+                        return TargetHealth {
+                            target: Target {
+                                health: None,
+                                ..t.clone()
+                            },
+                            health_check_port: check_port(t),
+                            state: "healthy",
+                            reason: None,
+                            description: None,
+                        };
+                    }
+                    Some(h) => {
+                        let reason = h.reason.unwrap_or(HealthReason::FailedHealthChecks);
+                        return TargetHealth {
+                            target: Target {
+                                health: None,
+                                ..t.clone()
+                            },
+                            health_check_port: check_port(t),
+                            state: "unhealthy",
+                            reason: Some(reason.as_str()),
+                            description: Some(reason.description(h.codes.as_deref())),
+                        };
+                    }
+                    None => (
+                        "initial",
+                        "Elb.InitialHealthChecking",
+                        "Initial health checks in progress",
+                    ),
+                }
             };
             TargetHealth {
-                target: t.clone(),
-                health_check_port: if tg.health_check.port == "traffic-port" {
-                    t.port.to_string()
-                } else {
-                    tg.health_check.port.clone()
+                target: Target {
+                    health: None,
+                    ..t.clone()
                 },
+                health_check_port: check_port(t),
                 state,
                 reason: Some(reason),
-                description: Some(description),
+                description: Some(description.to_owned()),
             }
         };
         if only.is_empty() {
@@ -592,6 +628,7 @@ impl State {
                     id: t.id.clone(),
                     port: t.port.unwrap_or(tg.port),
                     availability_zone: t.availability_zone.clone(),
+                    health: None,
                 };
                 match tg
                     .targets

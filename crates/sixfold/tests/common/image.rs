@@ -2,14 +2,17 @@
 //! driver, so removing its dir leaves no mount behind; own cgroup parent), the image built with
 //! `deploy/build-image`, and a DaemonSet container turned into the `podman run` flags that give
 //! it what the kubelet would: its command, env, security context and host-path mounts (the host
-//! paths mapped under a temporary "host" dir). Everything is removed on drop.
+//! paths mapped under a temporary "host" dir); and the region's one-node VPC those tests run
+//! against. Everything is removed on drop.
 
 #![allow(dead_code)]
 
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use ipnet::Ipv6Net;
 use serde_json::Value;
 
 use crate::manifests::{repo_root, strings, volume};
@@ -60,13 +63,20 @@ impl Podman {
     }
 
     /// `podman <global flags> <args>`, with a private containers.conf (runc: crun refuses this
-    /// machine's hybrid cgroup layout).
+    /// machine's hybrid cgroup layout; a private network config dir, so the host's
+    /// /etc/cni/net.d is never read or written).
     pub fn command(&self, args: &[&str]) -> Command {
         let conf = self.dir.path().join("containers.conf");
         if !conf.exists() {
+            let net = self.dir.path().join("net.d");
+            std::fs::create_dir_all(&net).expect("podman network dir");
             std::fs::write(
                 &conf,
-                "[engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n",
+                format!(
+                    "[engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n\
+                     [network]\nnetwork_backend = \"cni\"\nnetwork_config_dir = \"{}\"\n",
+                    net.display()
+                ),
             )
             .expect("containers.conf");
         }
@@ -257,4 +267,62 @@ pub fn run_args(
     a.extend(["--entrypoint".into(), argv[0].clone(), image.into()]);
     a.extend(argv[1..].iter().cloned());
     a
+}
+
+/// A JSON string.
+pub fn s(v: &Value) -> String {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a string: {v}"))
+        .to_owned()
+}
+
+/// The region's VPC, subnet and one instance; returns (instance id, ENI id, ENI IPv4, subnet /64).
+pub fn one_instance(region: &crate::common::Server) -> (String, String, Ipv4Addr, Ipv6Net) {
+    let vpc = region
+        .aws(&[
+            "ec2",
+            "create-vpc",
+            "--cidr-block",
+            "10.0.0.0/16",
+            "--amazon-provided-ipv6-cidr-block",
+        ])
+        .json();
+    let v56: Ipv6Net = s(&vpc["Vpc"]["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"])
+        .parse()
+        .expect("VPC IPv6 block");
+    let subnet_v6 = Ipv6Net::new(v56.network(), 64).expect("a /64");
+    let sub = region
+        .aws(&[
+            "ec2",
+            "create-subnet",
+            "--vpc-id",
+            &s(&vpc["Vpc"]["VpcId"]),
+            "--cidr-block",
+            "10.0.1.0/24",
+            "--ipv6-cidr-block",
+            &subnet_v6.to_string(),
+            "--availability-zone",
+            "us-east-1a",
+        ])
+        .json();
+    let run = region
+        .aws(&[
+            "ec2",
+            "run-instances",
+            "--image-id",
+            "ami-0123456789abcdef0",
+            "--instance-type",
+            "m5.large",
+            "--subnet-id",
+            &s(&sub["Subnet"]["SubnetId"]),
+        ])
+        .json();
+    let inst = &run["Instances"][0];
+    let eni = &inst["NetworkInterfaces"][0];
+    (
+        s(&inst["InstanceId"]),
+        s(&eni["NetworkInterfaceId"]),
+        s(&eni["PrivateIpAddress"]).parse().expect("ENI IPv4"),
+        subnet_v6,
+    )
 }
