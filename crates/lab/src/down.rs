@@ -38,6 +38,7 @@ const STATE_ENTRIES: &[&str] = &[
     "dns.json",
     "state.lock",
     "checks.json",
+    "credentials",
 ];
 
 /// Remove lab `name` (state in `state_dir`).
@@ -109,6 +110,19 @@ pub fn down(name: &str, state_dir: &Path) -> Result<Removed> {
             let _ = std::fs::remove_dir(state_dir);
         }
         removed_dir = !LabState::path(state_dir).exists();
+    }
+    // A killed `up` may leave its `ip -batch` child still adding namespaces after the sweep
+    // above: sweep again, bounded, until none appears.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        let late = topo::namespaces_with_prefix(&names.prefix());
+        if late.is_empty() || std::time::Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        let paths: Vec<PathBuf> = late.iter().map(|n| topo::netns_path(n)).collect();
+        procs::end(&procs::in_namespaces(&paths), Duration::from_secs(1));
+        let _ = topo::delete_namespaces(&late);
     }
     // Check.
     let left_ns = topo::namespaces_with_prefix(&names.prefix());

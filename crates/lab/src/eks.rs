@@ -123,6 +123,11 @@ impl Eks {
         }
     }
 
+    /// A GET whose status the caller judges (e.g. a 404 that means "no such cluster").
+    pub fn get(&self, path: &str) -> Result<(u16, Value)> {
+        self.raw("GET", path, None)
+    }
+
     fn raw(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Answer> {
         let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
         let (status, text) = self.send("eks", method, path, "application/json", &bytes)?;

@@ -65,6 +65,13 @@ pub enum LabError {
     },
     #[error("the region answered {action} with something unexpected: {detail}")]
     Reply { action: String, detail: String },
+    #[error("cluster {cluster:?} at {endpoint}: {problem}; {fix}")]
+    Adopt {
+        cluster: String,
+        endpoint: String,
+        problem: String,
+        fix: String,
+    },
     #[error("EKS {op} failed: {detail}")]
     Eks { op: String, detail: String },
     #[error("{what} did not happen within {waited:?}; see the logs in {logs}")]

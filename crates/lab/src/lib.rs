@@ -12,7 +12,8 @@
 //! ```
 //!
 //! - [`plan`]: names and the addresses the lab chooses (pure);
-//! - [`region`], [`eks`]: the embedded region and the calls made through its APIs;
+//! - [`region`], [`eks`]: the embedded region and the calls made through its APIs; [`adopt`]:
+//!   a cluster the user made in a running region instead (`up --cluster`);
 //! - [`topo`]: namespaces, veths, addresses, routes (netlink); [`network`]: router, gateways,
 //!   internet; [`pods`]: the real CNI chain; [`workloads`]: agents, pods, services, DNS;
 //! - [`services`]: ClusterIPs from the /108, kube-proxy's nftables DNAT, DNS records (pure);
@@ -25,6 +26,7 @@
 //! - [`podcmd`]: workloads in a running lab (`pod run/delete/list`, `exec`, CNI DEL on `down`);
 //! - [`reconcile`]: the dataplane follows the region's change feed ([`nodes`]: node groups).
 
+pub mod adopt;
 pub mod daemons;
 pub mod dns;
 pub mod down;

@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::error::{LabError, Result};
 use crate::plan::{self, LL_DOWN, LL_UP};
 use crate::region::Launched;
+use crate::state::{SubnetInfo, VpcInfo};
 use crate::topo::{Ns, default_v4, default_v6, host, net, veth};
 use crate::up::Build;
 
@@ -15,14 +16,18 @@ use crate::up::Build;
 pub(crate) fn wire_gateways(
     b: &mut Build<'_>,
     router: &mut Ns,
-    vpc56: ipnet::Ipv6Net,
+    vpc: &VpcInfo,
     nodes: &[Launched],
 ) -> Result<()> {
     let v6 = |a: Ipv6Addr| IpAddr::V6(a);
     let v4 = |a: Ipv4Addr| IpAddr::V4(a);
-    let vpc_v4: ipnet::IpNet = plan::VPC_CIDR.parse().map_err(|_| LabError::InvalidFlag {
-        flag: "VPC_CIDR",
-        detail: plan::VPC_CIDR.into(),
+    let vpc56: ipnet::Ipv6Net = vpc.ipv6.parse().map_err(|_| LabError::Reply {
+        action: "DescribeVpcs".into(),
+        detail: format!("the VPC's IPv6 block {} is not a CIDR", vpc.ipv6),
+    })?;
+    let vpc_v4: ipnet::IpNet = vpc.ipv4.parse().map_err(|_| LabError::Reply {
+        action: "DescribeVpcs".into(),
+        detail: format!("the VPC's IPv4 block {} is not a CIDR", vpc.ipv4),
     })?;
     let public: ipnet::IpNet =
         plan::PUBLIC_V4_RANGE
@@ -130,20 +135,21 @@ pub(crate) fn igw_nat(igw: &Ns, nodes: &[(Ipv4Addr, Ipv4Addr)]) -> Result<()> {
     )
 }
 
-/// A node or Fargate unit on the VPC router: its ENI's IPv4 (/24 of the subnet) and IPv6 (/64)
-/// on `eth0`, everything via the router; the router routes its addresses to it.
+/// A node or Fargate unit on the VPC router: its ENI's IPv4 (with the length of `subnet`'s
+/// IPv4 block) and IPv6 (/64) on `eth0`, everything via the router, whose address on the link
+/// is the subnet's first host (as in a VPC); the router routes the unit's addresses to it.
 pub(crate) fn attach(
     router: &mut Ns,
     router_if: &str,
     unit: &mut Ns,
     l: &Launched,
-    zone: usize,
+    subnet: &SubnetInfo,
 ) -> Result<()> {
-    let gw = plan::subnet_gateway_v4(zone);
+    let (gw, len) = plan::subnet_gateway(&subnet.ipv4)?;
     veth(router, router_if, unit, "eth0")?;
     router.addr(router_if, IpAddr::V4(gw), 32, true)?;
     router.addr(router_if, IpAddr::V6(LL_UP), 64, true)?;
-    unit.addr("eth0", IpAddr::V4(l.ipv4), 24, true)?;
+    unit.addr("eth0", IpAddr::V4(l.ipv4), len, true)?;
     unit.addr("eth0", IpAddr::V6(l.ipv6), 64, true)?;
     unit.route_dev(host(gw), "eth0")?;
     unit.route_via(default_v4(), IpAddr::V4(gw), "eth0")?;

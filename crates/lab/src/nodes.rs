@@ -86,7 +86,7 @@ pub fn sync(ctx: &mut Ctx, state: &mut LabState) -> Result<()> {
     let Some(ng) = cluster.nodegroup.clone() else {
         return Ok(());
     };
-    let running = region::instances_tagged(&ctx.api, "eks:nodegroup-name", &ng)?;
+    let running = region::nodegroup_instances(&ctx.api, &cluster.name, &ng)?;
     let gone: Vec<String> = state
         .nodes
         .iter()
@@ -193,8 +193,8 @@ fn build_node(
     topo::create_namespaces(&spaces)?;
     let mut router = Ns::open(&ctx.names.router(), false)?;
     let mut node = Ns::open(&n.netns, true)?;
-    let zone = subnet_index(vpc, &l.subnet)?;
-    network::attach(&mut router, &plan::router_node_if(i), &mut node, l, zone)?;
+    let subnet = &vpc.subnets[subnet_index(vpc, &l.subnet)?];
+    network::attach(&mut router, &plan::router_node_if(i), &mut node, l, subnet)?;
 
     let listen = workloads::region_listen(&ctx.api);
     let log = ctx.log(&format!("forwarder-{}", n.name));

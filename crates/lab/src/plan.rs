@@ -192,6 +192,25 @@ pub fn subnet_gateway_v4(z: usize) -> Ipv4Addr {
     Ipv4Addr::new(10, 0, z as u8, 1)
 }
 
+/// The VPC router's address in a subnet (its first host, as in a VPC) and the subnet's prefix
+/// length, from its IPv4 block: `10.0.1.0/24` → `(10.0.1.1, 24)`.
+pub fn subnet_gateway(cidr: &str) -> Result<(Ipv4Addr, u8)> {
+    let net: ipnet::Ipv4Net = cidr.parse().map_err(|_| LabError::Reply {
+        action: "DescribeSubnets".into(),
+        detail: format!("subnet IPv4 block {cidr:?} is not a CIDR"),
+    })?;
+    if net.prefix_len() > 28 {
+        return Err(LabError::Reply {
+            action: "DescribeSubnets".into(),
+            detail: format!("subnet {cidr} is smaller than a VPC subnet can be (/28)"),
+        });
+    }
+    Ok((
+        Ipv4Addr::from(u32::from(net.network()) + 1),
+        net.prefix_len(),
+    ))
+}
+
 /// The /64 of subnet `z` inside the VPC's /56.
 pub fn subnet_v6(vpc56: ipnet::Ipv6Net, z: usize) -> ipnet::Ipv6Net {
     let base = u128::from(vpc56.network()) | ((z as u128) << 64);
@@ -201,6 +220,20 @@ pub fn subnet_v6(vpc56: ipnet::Ipv6Net, z: usize) -> ipnet::Ipv6Net {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_subnet_gateway_is_its_first_host() {
+        assert_eq!(
+            super::subnet_gateway("10.0.1.0/24").unwrap(),
+            (std::net::Ipv4Addr::new(10, 0, 1, 1), 24)
+        );
+        assert_eq!(
+            super::subnet_gateway("172.31.32.0/20").unwrap(),
+            (std::net::Ipv4Addr::new(172, 31, 32, 1), 20)
+        );
+        assert!(super::subnet_gateway("10.0.0.0/30").is_err());
+        assert!(super::subnet_gateway("nope").is_err());
+    }
+
     use super::*;
 
     #[test]

@@ -474,6 +474,29 @@ pub fn instances_tagged(api: &Api, key: &str, value: &str) -> Result<Vec<String>
     Ok(ids)
 }
 
+/// The running instances of node group `nodegroup` of cluster `cluster` (EKS tags them
+/// `eks:cluster-name` and `eks:nodegroup-name`), sorted.
+pub fn nodegroup_instances(api: &Api, cluster: &str, nodegroup: &str) -> Result<Vec<String>> {
+    let root = api.call(
+        "DescribeInstances",
+        &[
+            ("Filter.1.Name", "tag:eks:cluster-name"),
+            ("Filter.1.Value.1", cluster),
+            ("Filter.2.Name", "tag:eks:nodegroup-name"),
+            ("Filter.2.Value.1", nodegroup),
+            ("Filter.3.Name", "instance-state-name"),
+            ("Filter.3.Value.1", "running"),
+        ],
+    )?;
+    let mut ids: Vec<String> = root
+        .items("reservationSet")
+        .flat_map(|r| r.items("instancesSet"))
+        .filter_map(|i| i.child_text("instanceId").map(str::to_owned))
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
 /// The /80 delegated to an ENI (after the agent asked for it).
 pub fn eni_prefix(api: &Api, eni: &str) -> Result<Option<String>> {
     let enis = api

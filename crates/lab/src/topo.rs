@@ -34,6 +34,15 @@ fn ip_batch(lines: &str, what: &str, force: bool) -> Result<()> {
         cmd.arg("-force");
     }
     cmd.args(["-batch", "-"]);
+    // If `up` is killed, `ip` must not go on adding namespaces behind `down`'s back.
+    // SAFETY: the closure runs in the child between fork and exec and calls only prctl(2),
+    // which is async-signal-safe.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
     let out = dataplane::exec::run(cmd, lines.as_bytes(), IP_TIMEOUT).map_err(|source| {
         LabError::Exec {
             what: format!("{what} (is iproute2 installed?)"),

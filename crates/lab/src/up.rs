@@ -29,6 +29,9 @@ pub struct UpConfig {
     pub state_dir: PathBuf,
     /// Where `sixfold-cni` and `sixfold-egress-cni` are (default: next to this executable).
     pub bin_dir: Option<PathBuf>,
+    /// Build the dataplane of a cluster the user made in a running region (`--cluster`)
+    /// instead of starting a region and making one; `nodes` is then the node group's size.
+    pub adopt: Option<crate::adopt::Adopt>,
 }
 
 /// What `up` proved.
@@ -92,7 +95,8 @@ fn check_config(cfg: &UpConfig) -> Result<()> {
     if cfg.fargate_pods > 20 {
         return bad("--fargate-pods", "use at most 20 Fargate pods");
     }
-    if cfg.services > cfg.nodes * cfg.pods_per_node {
+    // An adopted cluster's node count is known only once its node group is read.
+    if cfg.adopt.is_none() && cfg.services > cfg.nodes * cfg.pods_per_node {
         return bad(
             "--services",
             "every service needs a pod: use at most nodes × pods-per-node services",
@@ -222,18 +226,27 @@ pub fn up(cfg: &UpConfig, out: &mut dyn Write) -> Result<Outcome> {
 }
 
 fn build(b: &mut Build<'_>) -> Result<()> {
-    b.say(format!(
-        "==> sixfold lab {:?}: {} nodes × {} pods, {} Fargate pods, {} services (state in {})",
-        b.cfg.name,
-        b.cfg.nodes,
-        b.cfg.pods_per_node,
-        b.cfg.fargate_pods,
-        b.cfg.services,
-        b.cfg.state_dir.display()
-    ));
-    b.phase_start = Instant::now();
-    let (api, vpc) = region_and_vpc(b)?;
-    let (cluster, launched, fargate) = cluster_and_nodes(b, &api, &vpc)?;
+    let (api, vpc, cluster, launched, fargate) = match b.cfg.adopt.clone() {
+        None => {
+            b.say(format!(
+                "==> sixfold lab {:?}: {} nodes × {} pods, {} Fargate pods, {} services (state in {})",
+                b.cfg.name,
+                b.cfg.nodes,
+                b.cfg.pods_per_node,
+                b.cfg.fargate_pods,
+                b.cfg.services,
+                b.cfg.state_dir.display()
+            ));
+            b.phase_start = Instant::now();
+            let (api, vpc) = region_and_vpc(b)?;
+            let (cluster, launched, fargate) = cluster_and_nodes(b, &api, &vpc)?;
+            (api, vpc, cluster, launched, fargate)
+        }
+        Some(a) => {
+            let (api, vpc, cluster, launched) = adopted(b, &a)?;
+            (api, vpc, cluster, launched, Vec::new())
+        }
+    };
     let (mut router, mut node_ns) = wire_network(b, &vpc, &cluster, &launched)?;
 
     // Agents.
@@ -266,6 +279,44 @@ fn build(b: &mut Build<'_>) -> Result<()> {
     ));
     b.phase("policy");
     Ok(())
+}
+
+/// A cluster the user made in a running region: read it, record it, and its nodes.
+fn adopted(
+    b: &mut Build<'_>,
+    a: &crate::adopt::Adopt,
+) -> Result<(Api, VpcInfo, ClusterInfo, Vec<Launched>)> {
+    b.say(format!(
+        "==> sixfold lab {:?} for cluster {:?} at {}: {} pods per node, {} services (state in {})",
+        b.cfg.name,
+        a.cluster,
+        a.endpoint,
+        b.cfg.pods_per_node,
+        b.cfg.services,
+        b.cfg.state_dir.display()
+    ));
+    b.phase_start = Instant::now();
+    let api = crate::adopt::connect(b, a)?;
+    let (vpc, cluster, launched) = crate::adopt::adopt(b, &api, a)?;
+    b.say(format!(
+        "  cluster {} ipFamily=ipv6, service CIDR {}, VPC {} {} + {}, node group {} ({} nodes)",
+        cluster.name,
+        cluster.service_cidr,
+        vpc.id,
+        vpc.ipv4,
+        vpc.ipv6,
+        cluster.nodegroup.as_deref().unwrap_or("?"),
+        launched.len()
+    ));
+    b.state.vpc = Some(vpc.clone());
+    b.state.cluster = Some(cluster.clone());
+    for (i, l) in launched.iter().enumerate() {
+        let n = crate::nodes::node_info(&b.names, &b.cfg.state_dir, &vpc, i + 1, l)?;
+        b.state.nodes.push(n);
+    }
+    b.state.save()?;
+    b.phase("cluster+nodes");
+    Ok((api, vpc, cluster, launched))
 }
 
 /// The region, and the VPC made through its EC2 API.
@@ -353,26 +404,24 @@ fn wire_network(
         b.names.internet(),
         b.names.dns(),
     ];
-    for i in 1..=b.cfg.nodes {
+    for i in 1..=launched.len() {
         all.push(b.names.node(i));
         all.extend((1..=b.cfg.pods_per_node).map(|j| b.names.pod(i, j)));
     }
-    all.extend((1..=b.cfg.fargate_pods).map(|i| b.names.fargate(i)));
+    if b.cfg.adopt.is_none() {
+        all.extend((1..=b.cfg.fargate_pods).map(|i| b.names.fargate(i)));
+    }
     b.state.add_namespaces(&all)?;
     topo::create_namespaces(&all)?;
     b.phase("namespaces");
 
-    let vpc56: ipnet::Ipv6Net = vpc.ipv6.parse().map_err(|_| LabError::Reply {
-        action: "CreateVpc".into(),
-        detail: format!("{} is not an IPv6 CIDR", vpc.ipv6),
-    })?;
     let mut router = Ns::open(&b.names.router(), true)?;
-    crate::network::wire_gateways(b, &mut router, vpc56, launched)?;
+    crate::network::wire_gateways(b, &mut router, vpc, launched)?;
     let mut node_ns = Vec::new();
     for (i, l) in launched.iter().enumerate() {
         let mut n = Ns::open(&b.names.node(i + 1), true)?;
-        let zone = crate::nodes::subnet_index(vpc, &l.subnet)?;
-        crate::network::attach(&mut router, &plan::router_node_if(i + 1), &mut n, l, zone)?;
+        let subnet = &vpc.subnets[crate::nodes::subnet_index(vpc, &l.subnet)?];
+        crate::network::attach(&mut router, &plan::router_node_if(i + 1), &mut n, l, subnet)?;
         node_ns.push(n);
     }
     let mut dns_ns = Ns::open(&b.names.dns(), false)?;
@@ -404,12 +453,8 @@ fn add_fargate(
     for (i, l) in fargate.iter().enumerate() {
         let i = i + 1;
         let mut f = Ns::open(&b.names.fargate(i), false)?;
-        let zone = vpc
-            .subnets
-            .iter()
-            .position(|s| s.id == l.subnet)
-            .unwrap_or(0);
-        crate::network::attach(router, &plan::router_fargate_if(i), &mut f, l, zone)?;
+        let subnet = &vpc.subnets[crate::nodes::subnet_index(vpc, &l.subnet)?];
+        crate::network::attach(router, &plan::router_fargate_if(i), &mut f, l, subnet)?;
         let name = plan::fargate_pod_name(i);
         let p =
             crate::workloads::responder(b, &f.name, &name, &[format!("[::]:{}", plan::POD_PORT)])?;

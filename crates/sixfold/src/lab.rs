@@ -17,18 +17,19 @@ fn state_dir(name: &str, given: Option<PathBuf>) -> PathBuf {
 #[derive(clap::Args)]
 #[command(
     after_help = "Example:\n  sudo sixfold up                 # 3 nodes, 2 pods each, 1 Fargate pod, 2 services\n  \
-sudo sixfold status             # the address map\n  sudo sixfold down                # remove everything\n\n\
+sudo sixfold status             # the address map\n  sudo sixfold down                # remove everything\n  \
+sudo sixfold up --cluster c1 --endpoint-url http://127.0.0.1:4570 --profile me   # your own cluster\n\n\
 Everything lives in network namespaces named sfl-<name>-*; the root namespace is never touched."
 )]
 pub struct UpArgs {
     /// EC2 nodes (a managed node group).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, conflicts_with = "cluster")]
     nodes: usize,
     /// Pods on each node (namespaces wired by the real CNI plugins).
     #[arg(long, default_value_t = 2)]
     pods_per_node: usize,
     /// Fargate pods (each its own unit with IPv4 and IPv6 from the subnet).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, conflicts_with = "cluster")]
     fargate_pods: usize,
     /// Services (ClusterIPs from the cluster's /108, balanced over pods spread across nodes).
     #[arg(long, default_value_t = 2)]
@@ -45,18 +46,43 @@ pub struct UpArgs {
     /// Print the wall time of each phase.
     #[arg(long)]
     timings: bool,
+    /// Bring your own cluster: build the dataplane of this IPv6 EKS cluster, made through the
+    /// APIs of the running `sixfold serve` at --endpoint-url, instead of starting a region.
+    #[arg(long, requires = "endpoint_url")]
+    cluster: Option<String>,
+    /// The region of --cluster (the URL `sixfold serve` printed, e.g. http://127.0.0.1:4570).
+    #[arg(long, requires = "cluster")]
+    endpoint_url: Option<String>,
+    /// The credentials profile for --cluster (from AWS_SHARED_CREDENTIALS_FILE or
+    /// ~/.aws/credentials). Default: as the AWS CLI (AWS_ACCESS_KEY_ID, AWS_PROFILE, `default`).
+    #[arg(long, requires = "cluster")]
+    profile: Option<String>,
+    /// The node group of --cluster whose instances become the nodes. Default: its only one.
+    #[arg(long, requires = "cluster")]
+    nodegroup: Option<String>,
 }
 
 pub fn up(a: UpArgs) -> anyhow::Result<()> {
     let start = Instant::now();
+    let adopt = match (a.cluster, a.endpoint_url) {
+        (Some(cluster), Some(endpoint)) => Some(lab::adopt::Adopt {
+            cluster,
+            endpoint,
+            profile: a.profile,
+            nodegroup: a.nodegroup,
+        }),
+        _ => None,
+    };
     let cfg = lab::up::UpConfig {
         state_dir: state_dir(&a.name, a.state_dir),
         name: a.name,
         nodes: a.nodes,
         pods_per_node: a.pods_per_node,
-        fargate_pods: a.fargate_pods,
+        // An adopted cluster gets no Fargate units: the lab creates nothing in its region.
+        fargate_pods: if adopt.is_some() { 0 } else { a.fargate_pods },
         services: a.services,
         bin_dir: a.bin_dir,
+        adopt,
     };
     let mut out = std::io::stdout();
     let outcome = lab::up::up(&cfg, &mut out)?;

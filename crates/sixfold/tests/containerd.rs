@@ -225,8 +225,14 @@ fn containerd_runs_a_container_on_the_agents_conflist_and_removing_it_releases_t
     let dir = tempfile::tempdir().expect("tempdir");
     let region =
         common::Server::start_in_netns(&ns.name, &dir.path().join("region"), "127.0.0.1:0");
-    let (instance_id, _, _, subnet_v6) = one_instance(&region);
-    let agent = Agent::start(&ns.name, &dir.path().join("node"), &instance_id, &region);
+    let node = one_instance(&region);
+    let subnet_v6 = node.subnet_v6;
+    let agent = Agent::start(
+        &ns.name,
+        &dir.path().join("node"),
+        &node.instance_id,
+        &region,
+    );
     let prefix: Ipv6Net = agent.status().prefix.parse().expect("prefix");
     assert_eq!(prefix.prefix_len(), 80);
     assert!(subnet_v6.contains(&prefix));

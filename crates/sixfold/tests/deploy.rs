@@ -280,8 +280,11 @@ fn http_get(ns: &Ns, port: u16, path: &str) -> Option<(u16, String)> {
 /// host /opt/cni/bin and turns forwarding on; the agent container (unprivileged, only NET_ADMIN,
 /// read-only root) gets the node's /80 from the region, serves /v1/status on the DaemonSet's
 /// metrics port, answers on the host socket and writes the conflist into the host's CNI dir.
-/// The only changes to the DaemonSet's container: the instance id, endpoint and a credentials
-/// file are passed (no IMDS or STS token in this namespace), in place of the IRSA env vars.
+/// The agent signs with IRSA: the region has the cluster's OIDC provider and the DaemonSet's
+/// role (IPv6 policy inline), and the container gets a `sixfold token` at the projected token's
+/// path. The only changes to the DaemonSet's container: the instance id, region and endpoint
+/// are passed (this namespace has no IMDS and no AWS endpoint), and AWS_ROLE_ARN names the role
+/// in the region's account.
 #[test]
 fn image_runs_as_the_daemonset_runs_it_and_the_agent_gets_its_prefix() {
     require_root();
@@ -298,7 +301,13 @@ fn image_runs_as_the_daemonset_runs_it_and_the_agent_gets_its_prefix() {
     let dir = tempfile::tempdir().expect("tempdir");
     let region =
         common::Server::start_in_netns(&ns.name, &dir.path().join("region"), "127.0.0.1:0");
-    let (instance_id, eni_id, eni_v4, subnet_v6) = one_instance(&region);
+    let node = one_instance(&region);
+    let (instance_id, eni_id, eni_v4, subnet_v6) = (
+        node.instance_id.clone(),
+        node.eni_id.clone(),
+        node.eni_v4,
+        node.subnet_v6,
+    );
     let mut pm = Podman::new(&ns.name);
     let tag = format!("localhost/sixfold-test-{}:t", std::process::id());
     let started = Instant::now();
@@ -362,8 +371,22 @@ fn image_runs_as_the_daemonset_runs_it_and_the_agent_gets_its_prefix() {
     let agent_c = container(&ds, "containers", "agent");
     let name = format!("sfdeploy-{}-agent", std::process::id());
     pm.containers.push(name.clone());
+    // IRSA as on a node: the role the DaemonSet names (in the region's account), trusting
+    // kube-system:aws-node, and the token where the projected volume puts it. No credentials
+    // file, no key in the env, no IMDS here: the agent can only sign with STS credentials.
+    let ds_role = env(&agent_c, "AWS_ROLE_ARN").expect("AWS_ROLE_ARN");
+    let role_name = ds_role.rsplit('/').next().expect("role name");
+    let token_file = env(&agent_c, "AWS_WEB_IDENTITY_TOKEN_FILE").expect("token file");
+    let (token_mount, _) = mount_of(&ds, &agent_c, &token_file);
+    let token_dir = dir.path().join("projected-token");
+    let role_arn = image::irsa(&region, &ns.name, &node.subnet_id, role_name, &token_dir);
+    assert!(
+        role_arn.ends_with(&format!(":role/{role_name}")),
+        "{role_arn}"
+    );
     let o = Overrides {
-        drop_env: &["AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"],
+        drop_env: &[],
+        set_env: vec![("AWS_ROLE_ARN".into(), role_arn)],
         extra_args: [
             "--instance-id",
             &instance_id,
@@ -371,18 +394,11 @@ fn image_runs_as_the_daemonset_runs_it_and_the_agent_gets_its_prefix() {
             &region.endpoint,
             "--region",
             "us-east-1",
-            "--credentials-file",
-            "/etc/sixfold-test/credentials",
-            "--profile",
-            "sixfold",
         ]
         .iter()
         .map(|a| a.to_string())
         .collect(),
-        extra_mounts: vec![(
-            region.data_dir.join("credentials"),
-            "/etc/sixfold-test/credentials".into(),
-        )],
+        extra_mounts: vec![(token_dir, s(&token_mount["mountPath"]))],
     };
     let mut args: Vec<String> = vec![
         "run".into(),
@@ -427,6 +443,12 @@ fn image_runs_as_the_daemonset_runs_it_and_the_agent_gets_its_prefix() {
         std::thread::sleep(Duration::from_millis(200));
     };
     println!("agent status: {status}");
+    let logs = pm.run(&["logs", &name], Duration::from_secs(30));
+    let logs = format!("{}{}", logs.stdout, logs.stderr);
+    assert!(
+        logs.contains("web identity") && logs.contains(&format!(":role/{role_name}")),
+        "the agent did not sign with the IRSA role:\n{logs}"
+    );
     let prefix: Ipv6Net = s(&status["prefix"]).parse().expect("a prefix");
     assert_eq!(prefix.prefix_len(), 80, "{status}");
     assert!(

@@ -174,6 +174,8 @@ pub fn remove_cgroups(parent: &str) {
 pub struct Overrides<'a> {
     /// Env vars not passed (e.g. IRSA's, when the test gives a credentials file instead).
     pub drop_env: &'a [&'a str],
+    /// Env vars set in place of the container's (name, value).
+    pub set_env: Vec<(String, String)>,
     /// Arguments appended to the container's.
     pub extra_args: Vec<String>,
     /// Extra read-only mounts (`host path`, `container path`).
@@ -225,12 +227,15 @@ pub fn run_args(
     }
     for e in c["env"].as_array().into_iter().flatten() {
         let name = e["name"].as_str().expect("env name");
-        if o.drop_env.contains(&name) {
+        if o.drop_env.contains(&name) || o.set_env.iter().any(|(n, _)| n == name) {
             continue;
         }
         let value = e["value"]
             .as_str()
             .unwrap_or_else(|| panic!("env {name} has no plain value; teach the test"));
+        a.extend(["--env".into(), format!("{name}={value}")]);
+    }
+    for (name, value) in &o.set_env {
         a.extend(["--env".into(), format!("{name}={value}")]);
     }
     for m in c["volumeMounts"].as_array().into_iter().flatten() {
@@ -276,8 +281,17 @@ pub fn s(v: &Value) -> String {
         .to_owned()
 }
 
-/// The region's VPC, subnet and one instance; returns (instance id, ENI id, ENI IPv4, subnet /64).
-pub fn one_instance(region: &crate::common::Server) -> (String, String, Ipv4Addr, Ipv6Net) {
+/// The one node of a test's region.
+pub struct OneNode {
+    pub instance_id: String,
+    pub eni_id: String,
+    pub eni_v4: Ipv4Addr,
+    pub subnet_id: String,
+    pub subnet_v6: Ipv6Net,
+}
+
+/// The region's VPC, subnet and one instance.
+pub fn one_instance(region: &crate::common::Server) -> OneNode {
     let vpc = region
         .aws(&[
             "ec2",
@@ -319,10 +333,114 @@ pub fn one_instance(region: &crate::common::Server) -> (String, String, Ipv4Addr
         .json();
     let inst = &run["Instances"][0];
     let eni = &inst["NetworkInterfaces"][0];
-    (
-        s(&inst["InstanceId"]),
-        s(&eni["NetworkInterfaceId"]),
-        s(&eni["PrivateIpAddress"]).parse().expect("ENI IPv4"),
+    OneNode {
+        instance_id: s(&inst["InstanceId"]),
+        eni_id: s(&eni["NetworkInterfaceId"]),
+        eni_v4: s(&eni["PrivateIpAddress"]).parse().expect("ENI IPv4"),
+        subnet_id: s(&sub["Subnet"]["SubnetId"]),
         subnet_v6,
-    )
+    }
+}
+
+/// The IPv6 CNI policy (docs/node.md, step 2).
+pub const IPV6_CNI_POLICY: &str = r#"{"Version": "2012-10-17", "Statement": [
+  {"Effect": "Allow", "Action": ["ec2:AssignIpv6Addresses", "ec2:DescribeInstances",
+    "ec2:DescribeTags", "ec2:DescribeNetworkInterfaces", "ec2:DescribeInstanceTypes"],
+   "Resource": "*"},
+  {"Effect": "Allow", "Action": ["ec2:CreateTags"],
+   "Resource": ["arn:aws:ec2:*:*:network-interface/*"]}]}"#;
+
+/// IRSA in the region, as docs/node.md's steps set it up on AWS: an ipv6 cluster `c` on the
+/// node's subnet (its OIDC issuer), the issuer as an IAM OIDC provider, the role `role_name`
+/// trusting only `system:serviceaccount:kube-system:aws-node` with the IPv6 CNI policy, and the
+/// service-account token the kubelet would project, minted with `sixfold token` into
+/// `token_dir/token`. Returns the role's ARN.
+pub fn irsa(
+    region: &crate::common::Server,
+    netns: &str,
+    subnet_id: &str,
+    role_name: &str,
+    token_dir: &Path,
+) -> String {
+    region
+        .aws(&[
+            "eks",
+            "create-cluster",
+            "--name",
+            "c",
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/eks",
+            "--resources-vpc-config",
+            &format!("subnetIds={subnet_id}"),
+            "--kubernetes-network-config",
+            "ipFamily=ipv6",
+        ])
+        .json();
+    let c = region
+        .aws(&["eks", "describe-cluster", "--name", "c"])
+        .json();
+    let issuer = s(&c["cluster"]["identity"]["oidc"]["issuer"]);
+    let provider = issuer
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .to_owned();
+    let made = region
+        .aws(&[
+            "iam",
+            "create-open-id-connect-provider",
+            "--url",
+            &issuer,
+            "--client-id-list",
+            "sts.amazonaws.com",
+        ])
+        .json();
+    let provider_arn = s(&made["OpenIDConnectProviderArn"]);
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Federated": provider_arn},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {
+            format!("{provider}:sub"): "system:serviceaccount:kube-system:aws-node",
+            format!("{provider}:aud"): "sts.amazonaws.com"}}}]})
+    .to_string();
+    let role = region
+        .aws(&[
+            "iam",
+            "create-role",
+            "--role-name",
+            role_name,
+            "--assume-role-policy-document",
+            &trust,
+        ])
+        .json();
+    region
+        .aws(&[
+            "iam",
+            "put-role-policy",
+            "--role-name",
+            role_name,
+            "--policy-name",
+            "ipv6-cni",
+            "--policy-document",
+            IPV6_CNI_POLICY,
+        ])
+        .json();
+    let mut cmd = Command::new("ip");
+    cmd.args([
+        "netns",
+        "exec",
+        netns,
+        env!("CARGO_BIN_EXE_sixfold"),
+        "token",
+    ])
+    .args(["--cluster", "c", "--namespace", "kube-system"])
+    .args(["--service-account", "aws-node"])
+    .args(["--endpoint-url", &region.endpoint, "--region", "us-east-1"])
+    .args(["--profile", "sixfold", "--credentials-file"])
+    .arg(region.data_dir.join("credentials"))
+    .env("SIXFOLD_LOG", "warn");
+    let out = crate::node_lab::run_cmd(cmd, b"");
+    assert!(out.ok, "sixfold token failed: {}", out.stderr);
+    std::fs::create_dir_all(token_dir).expect("token dir");
+    std::fs::write(token_dir.join("token"), out.stdout.trim()).expect("token file");
+    s(&role["Role"]["Arn"])
 }

@@ -31,8 +31,13 @@ pub fn sixfold_bin() -> &'static str {
 
 /// Run `sixfold ARGS` with a timeout.
 pub fn sixfold(args: &[&str], timeout: Duration) -> Cli {
+    sixfold_env(args, &[], timeout)
+}
+
+/// Run `sixfold ARGS` with extra environment variables and a timeout.
+pub fn sixfold_env(args: &[&str], env: &[(&str, &str)], timeout: Duration) -> Cli {
     let mut cmd = Command::new(sixfold_bin());
-    cmd.args(args);
+    cmd.args(args).envs(env.iter().copied());
     run(cmd, timeout)
 }
 
@@ -56,6 +61,11 @@ impl Lab {
     /// `sixfold up --name <unique> ARGS`; panics with its output if it fails (the lab is
     /// removed all the same).
     pub fn up(args: &[&str]) -> Lab {
+        Self::up_env(args, &[])
+    }
+
+    /// [`Lab::up`] with extra environment variables (e.g. `AWS_SHARED_CREDENTIALS_FILE`).
+    pub fn up_env(args: &[&str], env: &[(&str, &str)]) -> Lab {
         require_root();
         let dir = Path::new(sixfold_bin()).parent().expect("target dir");
         for b in ["sixfold-cni", "sixfold-egress-cni"] {
@@ -76,7 +86,7 @@ impl Lab {
                 stderr: String::new(),
             },
         };
-        lab.up = sixfold(&full, UP_TIMEOUT);
+        lab.up = sixfold_env(&full, env, UP_TIMEOUT);
         assert_eq!(
             lab.up.code, 0,
             "sixfold up failed:\n{}\n{}",
