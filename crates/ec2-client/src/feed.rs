@@ -204,6 +204,27 @@ impl FeedClient {
             .ok_or_else(|| FeedError::Decode(v.to_string()))
     }
 
+    /// Fresh temporary credentials for the role in the IAM instance profile of `instance_id`
+    /// (`GET /sixfold/v1/instance-credentials/{instance_id}`): the JSON document the instance
+    /// metadata service serves at `iam/security-credentials/<role>` (`Code`, `LastUpdated`,
+    /// `Type`, `AccessKeyId`, `SecretAccessKey`, `Token`, `Expiration`) plus `RoleName`. An
+    /// instance without a profile is [`FeedError::Api`] with status 404.
+    pub fn instance_credentials(&self, instance_id: &str) -> Result<serde_json::Value, FeedError> {
+        let ok = instance_id.len() <= 32
+            && instance_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !ok {
+            return Err(FeedError::Api {
+                path: "/sixfold/v1/instance-credentials/".into(),
+                status: 400,
+                kind: "InvalidParameterException".into(),
+                message: format!("{instance_id:?} is not an instance id"),
+            });
+        }
+        self.get_json(&format!("/sixfold/v1/instance-credentials/{instance_id}"))
+    }
+
     /// Every row of the region and the revision they are at.
     pub fn snapshot(&self) -> Result<Snapshot, FeedError> {
         let v = self.get_json("/sixfold/v1/snapshot")?;

@@ -210,6 +210,9 @@ pub(crate) fn adopt(
         source: "eks".into(),
         nodegroup: Some(ng),
         vpc_cni: version,
+        // The lab creates nothing in an adopted region: its agents use the lab's credentials.
+        cni_role: None,
+        cni_node_role: false,
     };
     Ok((vpc, cluster, launched))
 }

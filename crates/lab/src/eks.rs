@@ -158,7 +158,7 @@ impl Eks {
     }
 
     /// One IAM Query call (`Version=2010-05-08`).
-    fn iam(&self, action: &str, params: &[(&str, &str)]) -> Result<String> {
+    pub(crate) fn iam(&self, action: &str, params: &[(&str, &str)]) -> Result<String> {
         let mut form = form(&[("Action", action), ("Version", "2010-05-08")]);
         form.push('&');
         form.push_str(&self::form(params));

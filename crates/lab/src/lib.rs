@@ -32,6 +32,7 @@ pub mod dns;
 pub mod down;
 pub mod eks;
 pub mod error;
+pub mod imds;
 pub mod matrix;
 pub mod network;
 pub mod nodes;

@@ -203,8 +203,17 @@ fn build_node(
     state.save()?;
     let log = ctx.log(&format!("agent-{}", n.name));
     let endpoint = format!("http://{listen}");
-    let agent = workloads::start_agent(&ctx.exe, &n, &endpoint, &ctx.api.info.credentials, &log)?;
-    state.processes.push(agent);
+    let creds = crate::imds::AgentCredentials::of(state);
+    let agent = workloads::start_agent(
+        &ctx.exe,
+        &ctx.name,
+        &n,
+        &endpoint,
+        &ctx.api.info.credentials,
+        &creds,
+        &log,
+    )?;
+    state.processes.extend(agent);
     state.save()?;
     workloads::wait_agent(&n, &log)?;
     n.prefix = region::eni_prefix(&ctx.api, &n.eni)?;

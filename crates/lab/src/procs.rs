@@ -16,6 +16,18 @@ use crate::state::Process;
 /// Start `argv` in the background (in `ns` when given), stdout and stderr appended to `log`.
 /// The child gets its own process group so a Ctrl-C of `up` does not reach it.
 pub fn spawn(role: &str, ns: Option<&NetNs>, argv: &[String], log: &Path) -> Result<Process> {
+    spawn_env(role, ns, argv, &[], log)
+}
+
+/// [`spawn`] with the environment changed: each `(name, Some(value))` set, `(name, None)`
+/// removed.
+pub fn spawn_env(
+    role: &str,
+    ns: Option<&NetNs>,
+    argv: &[String],
+    env: &[(String, Option<String>)],
+    log: &Path,
+) -> Result<Process> {
     let (program, args) = argv.split_first().ok_or_else(|| LabError::Command {
         what: format!("starting {role}"),
         detail: "empty command line".into(),
@@ -34,6 +46,12 @@ pub fn spawn(role: &str, ns: Option<&NetNs>, argv: &[String], log: &Path) -> Res
         .stdout(out)
         .stderr(err)
         .process_group(0);
+    for (k, v) in env {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
     let spawned = match ns {
         Some(ns) => ns
             .run(move || cmd.spawn())

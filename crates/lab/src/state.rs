@@ -83,6 +83,13 @@ pub struct ClusterInfo {
     pub nodegroup: Option<String>,
     /// The vpc-cni add-on version, when installed through EKS.
     pub vpc_cni: Option<String>,
+    /// The role the agents assume through IRSA (`kube-system:aws-node`), when they use IRSA.
+    #[serde(default)]
+    pub cni_role: Option<String>,
+    /// The agents use the node role from IMDS (`up --cni-credentials node-role`). Neither this
+    /// nor `cni_role` (an adopted cluster): the region credentials file the lab holds.
+    #[serde(default)]
+    pub cni_node_role: bool,
 }
 
 /// One EC2 node.

@@ -29,6 +29,8 @@ pub struct UpConfig {
     pub state_dir: PathBuf,
     /// Where `sixfold-cni` and `sixfold-egress-cni` are (default: next to this executable).
     pub bin_dir: Option<PathBuf>,
+    /// Agents run on the node role from IMDS (`--cni-credentials node-role`) instead of IRSA.
+    pub cni_node_role: bool,
     /// Build the dataplane of a cluster the user made in a running region (`--cluster`)
     /// instead of starting a region and making one; `nodes` is then the node group's size.
     pub adopt: Option<crate::adopt::Adopt>,
@@ -503,7 +505,15 @@ fn cluster_via_eks(
         op: "CreateCluster".into(),
         detail: format!("service CIDR {cidr}: {e}"),
     })?;
-    let version = eks.vpc_cni(&name, &role)?;
+    let cni_role = if b.cfg.cni_node_role {
+        None
+    } else {
+        let token = crate::imds::irsa_token_file(&b.cfg.state_dir);
+        Some(crate::imds::setup_irsa(
+            eks, &name, "aws-node", true, &token,
+        )?)
+    };
+    let version = eks.vpc_cni(&name, cni_role.as_deref().unwrap_or(&role))?;
     let ng = "nodes".to_owned();
     eks.nodegroup(&name, &ng, &role, subnets, b.cfg.nodes, plan::INSTANCE_TYPE)?;
     let ids = region::instances_tagged(api, "eks:nodegroup-name", &ng)?;
@@ -531,6 +541,8 @@ fn cluster_via_eks(
             source: "eks".into(),
             nodegroup: Some(ng),
             vpc_cni: Some(version),
+            cni_role,
+            cni_node_role: b.cfg.cni_node_role,
         },
         ids,
     ))

@@ -90,15 +90,20 @@ pub(crate) fn start_forwarder(
     Ok(fwd)
 }
 
-/// Start the real `sixfold agent` of node `n` inside its namespace; it reaches the region at
-/// `endpoint` (the node's forwarder) with the credentials file `creds`.
+/// Start node `n`'s instance metadata service, then its real `sixfold agent`, both inside its
+/// namespace. The agent gets no instance flags and no credentials file: it learns the node from
+/// IMDS and runs on `creds` (IRSA or the node role); it reaches the region at `endpoint` (the
+/// node's forwarder), and IMDS reads the region there with the region's own key
+/// (`region_creds`). Returns the IMDS process and the agent process.
 pub(crate) fn start_agent(
     exe: &Path,
+    lab: &str,
     n: &NodeInfo,
     endpoint: &str,
-    creds: &Path,
+    region_creds: &Path,
+    creds: &crate::imds::AgentCredentials,
     log: &Path,
-) -> Result<Process> {
+) -> Result<Vec<Process>> {
     let dir = n
         .agent_socket
         .parent()
@@ -108,19 +113,13 @@ pub(crate) fn start_agent(
             detail: format!("{} has no parent dir", n.agent_socket.display()),
         })?;
     std::fs::create_dir_all(&dir).map_err(LabError::io("creating a node dir", &dir))?;
+    let imds_log = log.with_file_name(format!("imds-{}.log", n.name));
+    let imds = crate::imds::start_imds(exe, lab, n, endpoint, region_creds, &imds_log)?;
     let argv = procs::argv([
         exe.display().to_string(),
         "agent".into(),
-        "--instance-id".into(),
-        n.instance_id.clone(),
         "--ec2-endpoint".into(),
         endpoint.to_owned(),
-        "--region".into(),
-        region::REGION.into(),
-        "--credentials-file".into(),
-        creds.display().to_string(),
-        "--profile".into(),
-        region::PROFILE.into(),
         "--data-dir".into(),
         dir.join("agent").display().to_string(),
         "--socket".into(),
@@ -130,8 +129,37 @@ pub(crate) fn start_agent(
         "--metrics-addr".into(),
         "127.0.0.1:0".into(),
     ]);
+    // Nothing of the caller's AWS set-up leaks in: a node has no credentials file.
+    let mut env: Vec<(String, Option<String>)> = [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_REGION",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_STS",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+        "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE",
+        "AWS_EC2_METADATA_DISABLED",
+        "SIXFOLD_EC2_ENDPOINT",
+    ]
+    .iter()
+    .map(|k| ((*k).to_owned(), None))
+    .collect();
+    env.push(("HOME".into(), Some(dir.display().to_string())));
+    env.extend(creds.env().into_iter().map(|(k, v)| (k, Some(v))));
     let handle = NetNs::by_name(&n.netns).map_err(LabError::dp(format!("opening {}", n.netns)))?;
-    procs::spawn(&format!("agent {}", n.name), Some(&handle), &argv, log)
+    let agent = procs::spawn_env(
+        &format!("agent {}", n.name),
+        Some(&handle),
+        &argv,
+        &env,
+        log,
+    )?;
+    Ok(vec![imds, agent])
 }
 
 /// Wait until the agent of `n` is ready (it has its /80 and wrote the conflist).
@@ -153,12 +181,22 @@ pub(crate) fn start_agents(b: &mut Build<'_>, api: &Api) -> Result<()> {
         b.state.processes.push(fwd);
         b.state.save()?;
     }
-    let creds = api.info.credentials.clone();
+    let region_creds = api.info.credentials.clone();
+    let creds = crate::imds::AgentCredentials::of(&b.state);
     let endpoint = format!("http://{listen}");
     for n in b.state.nodes.clone() {
         let log = b.log(&format!("agent-{}", n.name));
-        let p = start_agent(&b.exe, &n, &endpoint, &creds, &log)?;
-        b.state.processes.push(p);
+        let ps = start_agent(
+            &b.exe,
+            &b.cfg.name,
+            &n,
+            &endpoint,
+            &region_creds,
+            &creds,
+            &log,
+        )?;
+        b.state.processes.extend(ps);
+        b.state.save()?;
     }
     b.state.save()?;
     let nodes = b.state.nodes.clone();

@@ -1,6 +1,7 @@
 //! A small blocking EKS client for the CLI's region-facing commands (`preflight`, `bootstrap`):
-//! endpoint and credentials resolved like the AWS CLI (flags, then `AWS_*` variables, then the
-//! shared credentials file), requests signed with SigV4 for `eks`.
+//! endpoint and credentials resolved like the AWS CLI (flags, then `AWS_*` variables, then web
+//! identity — `AWS_ROLE_ARN` + `AWS_WEB_IDENTITY_TOKEN_FILE` — then the shared credentials
+//! file), requests signed with SigV4 for `eks`.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -53,6 +54,25 @@ pub(crate) fn credentials(a: &AwsArgs) -> anyhow::Result<Credentials> {
                 Ok(t) => c.with_session_token(t),
                 Err(_) => c,
             });
+        }
+        // Web identity (IRSA), as the SDKs: exchanged with STS at AWS_ENDPOINT_URL_STS, else
+        // --endpoint-url (sixfold's region serves STS too). The instance profile is not asked
+        // here: a CLI run never reaches for the metadata address unless told to.
+        if a.credentials_file.is_none() && std::env::var_os("AWS_ROLE_ARN").is_some() {
+            let sts = std::env::var("AWS_ENDPOINT_URL_STS")
+                .ok()
+                .or_else(|| a.endpoint_url.clone());
+            let p = ec2_client::CredentialsProvider::chain_with(
+                |n| std::env::var(n).ok(),
+                &a.region,
+                sts.as_deref(),
+                || {
+                    Err(ec2_client::ImdsError::NotFound {
+                        path: "iam/security-credentials/ (not asked by the CLI)".into(),
+                    })
+                },
+            )?;
+            return Ok(p.credentials()?);
         }
     }
     let profile = a.profile.clone().unwrap_or_else(|| "default".into());

@@ -1,5 +1,5 @@
 //! `sixfold up` / `down` / `status` and the lab's hidden helpers (`lab-responder`, `lab-dns`,
-//! `lab-forward`, `lab-probe`, `lab-reconcile`): thin wrappers over the `lab` crate.
+//! `lab-forward`, `lab-imds`, `lab-probe`, `lab-reconcile`): thin wrappers over the `lab` crate.
 
 use std::net::{Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
@@ -46,6 +46,10 @@ pub struct UpArgs {
     /// Print the wall time of each phase.
     #[arg(long)]
     timings: bool,
+    /// What the agents run on: `irsa` (the aws-node service account's role, through a projected
+    /// token) or `node-role` (the node group's role, from each node's IMDS).
+    #[arg(long, default_value = "irsa", value_parser = ["irsa", "node-role"])]
+    cni_credentials: String,
     /// Bring your own cluster: build the dataplane of this IPv6 EKS cluster, made through the
     /// APIs of the running `sixfold serve` at --endpoint-url, instead of starting a region.
     #[arg(long, requires = "endpoint_url")]
@@ -82,6 +86,7 @@ pub fn up(a: UpArgs) -> anyhow::Result<()> {
         fargate_pods: if adopt.is_some() { 0 } else { a.fargate_pods },
         services: a.services,
         bin_dir: a.bin_dir,
+        cni_node_role: a.cni_credentials == "node-role",
         adopt,
     };
     let mut out = std::io::stdout();
@@ -273,6 +278,31 @@ pub struct ForwardArgs {
 
 pub fn forward(a: ForwardArgs) -> anyhow::Result<()> {
     Ok(lab::daemons::run_forwarder(a.to, a.listen, &a.netns)?)
+}
+
+#[derive(clap::Args)]
+pub struct ImdsArgs {
+    /// The node's instance.
+    #[arg(long)]
+    instance_id: String,
+    /// The region (through the node's forwarder).
+    #[arg(long)]
+    endpoint: String,
+    /// The region's credentials file (profile `sixfold`).
+    #[arg(long)]
+    credentials: PathBuf,
+    #[arg(long)]
+    lab: Option<String>,
+}
+
+/// `lab-imds`: the node's instance metadata service (run inside the node's namespace).
+pub fn imds(a: ImdsArgs) -> anyhow::Result<()> {
+    Ok(lab::imds::run_imds(
+        &a.instance_id,
+        lab::region::REGION,
+        &a.endpoint,
+        &a.credentials,
+    )?)
 }
 
 #[derive(clap::Args)]

@@ -66,6 +66,9 @@ enum Command {
     LabDns(lab::DnsArgs),
     #[command(hide = true)]
     LabForward(lab::ForwardArgs),
+    /// A lab node's instance metadata service (IMDSv2 on 169.254.169.254:80 in its namespace).
+    #[command(hide = true)]
+    LabImds(lab::ImdsArgs),
     /// Probe from inside a namespace (`ip netns exec <pod> sixfold lab-probe ...`).
     #[command(hide = true)]
     LabProbe(lab::ProbeArgs),
@@ -102,6 +105,7 @@ fn main() -> std::process::ExitCode {
         Command::LabResponder(a) => lab::responder(a),
         Command::LabDns(a) => lab::dns(a),
         Command::LabForward(a) => lab::forward(a),
+        Command::LabImds(a) => lab::imds(a),
         Command::LabProbe(a) => lab::probe(a),
         Command::LabPolicy(a) => lab::policy(a),
         Command::LabReconcile(a) => lab::reconcile(a),

@@ -248,6 +248,54 @@ fn bin_dir(dir: &Path) -> PathBuf {
     bins
 }
 
+/// `sixfold lab-imds` for one instance inside a test namespace; killed by PID on drop.
+struct Imds(std::process::Child);
+
+impl Imds {
+    fn start(ns: &Ns, instance_id: &str, region: &common::Server) -> Imds {
+        let child = std::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &ns.name,
+                env!("CARGO_BIN_EXE_sixfold"),
+                "lab-imds",
+            ])
+            .args(["--instance-id", instance_id, "--endpoint", &region.endpoint])
+            .arg("--credentials")
+            .arg(region.data_dir.join("credentials"))
+            .env("SIXFOLD_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn sixfold lab-imds");
+        let mut imds = Imds(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let addr = SocketAddr::from(([169, 254, 169, 254], 80));
+        loop {
+            let up = ns
+                .open()
+                .run(move || TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok())
+                .unwrap_or(false);
+            if up {
+                return imds;
+            }
+            if let Ok(Some(st)) = imds.0.try_wait() {
+                panic!("sixfold lab-imds exited with {st}");
+            }
+            assert!(Instant::now() < deadline, "IMDS did not listen within 20 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Imds {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `GET path` on `[::1]:port` inside `ns`: (status code, body), or `None` if nothing answers.
 fn http_get(ns: &Ns, port: u16, path: &str) -> Option<(u16, String)> {
     let path = path.to_owned();
@@ -280,11 +328,11 @@ fn http_get(ns: &Ns, port: u16, path: &str) -> Option<(u16, String)> {
 /// host /opt/cni/bin and turns forwarding on; the agent container (unprivileged, only NET_ADMIN,
 /// read-only root) gets the node's /80 from the region, serves /v1/status on the DaemonSet's
 /// metrics port, answers on the host socket and writes the conflist into the host's CNI dir.
-/// The agent signs with IRSA: the region has the cluster's OIDC provider and the DaemonSet's
-/// role (IPv6 policy inline), and the container gets a `sixfold token` at the projected token's
-/// path. The only changes to the DaemonSet's container: the instance id, region and endpoint
-/// are passed (this namespace has no IMDS and no AWS endpoint), and AWS_ROLE_ARN names the role
-/// in the region's account.
+/// The agent learns its instance and region from IMDSv2 (`sixfold lab-imds` serving the region's
+/// data at 169.254.169.254 in the namespace) and signs with IRSA: the region has the cluster's
+/// OIDC provider and the DaemonSet's role, and the container gets a `sixfold token` at the
+/// projected token's path. The only changes to the DaemonSet's container: `--ec2-endpoint` (this
+/// namespace has no AWS endpoint) and AWS_ROLE_ARN naming the role in the region's account.
 #[test]
 fn image_runs_as_the_daemonset_runs_it_and_the_agent_gets_its_prefix() {
     require_root();
@@ -308,6 +356,8 @@ fn image_runs_as_the_daemonset_runs_it_and_the_agent_gets_its_prefix() {
         node.eni_v4,
         node.subnet_v6,
     );
+    // The node's instance metadata, at 169.254.169.254 in the node namespace, from the region.
+    let _imds = Imds::start(&ns, &instance_id, &region);
     let mut pm = Podman::new(&ns.name);
     let tag = format!("localhost/sixfold-test-{}:t", std::process::id());
     let started = Instant::now();
@@ -384,20 +434,11 @@ fn image_runs_as_the_daemonset_runs_it_and_the_agent_gets_its_prefix() {
         role_arn.ends_with(&format!(":role/{role_name}")),
         "{role_arn}"
     );
+    image::attach_ipv6_policy(&region, role_name);
     let o = Overrides {
         drop_env: &[],
         set_env: vec![("AWS_ROLE_ARN".into(), role_arn)],
-        extra_args: [
-            "--instance-id",
-            &instance_id,
-            "--ec2-endpoint",
-            &region.endpoint,
-            "--region",
-            "us-east-1",
-        ]
-        .iter()
-        .map(|a| a.to_string())
-        .collect(),
+        extra_args: vec!["--ec2-endpoint".into(), region.endpoint.clone()],
         extra_mounts: vec![(token_dir, s(&token_mount["mountPath"]))],
     };
     let mut args: Vec<String> = vec![
@@ -436,7 +477,7 @@ fn image_runs_as_the_daemonset_runs_it_and_the_agent_gets_its_prefix() {
         if Instant::now() > deadline {
             let logs = pm.run(&["logs", &name], Duration::from_secs(30));
             panic!(
-                "the agent container is not ready within 60 s:\n{}{}",
+                "the agent container is not ready within 60 s of the policy:\n{}{}",
                 logs.stdout, logs.stderr
             );
         }

@@ -352,9 +352,9 @@ pub const IPV6_CNI_POLICY: &str = r#"{"Version": "2012-10-17", "Statement": [
 
 /// IRSA in the region, as docs/node.md's steps set it up on AWS: an ipv6 cluster `c` on the
 /// node's subnet (its OIDC issuer), the issuer as an IAM OIDC provider, the role `role_name`
-/// trusting only `system:serviceaccount:kube-system:aws-node` with the IPv6 CNI policy, and the
-/// service-account token the kubelet would project, minted with `sixfold token` into
-/// `token_dir/token`. Returns the role's ARN.
+/// trusting only `system:serviceaccount:kube-system:aws-node` (no policy yet: see
+/// [`attach_ipv6_policy`]), and the service-account token the kubelet would project, minted
+/// with `sixfold token` into `token_dir/token`. Returns the role's ARN.
 pub fn irsa(
     region: &crate::common::Server,
     netns: &str,
@@ -412,18 +412,6 @@ pub fn irsa(
             &trust,
         ])
         .json();
-    region
-        .aws(&[
-            "iam",
-            "put-role-policy",
-            "--role-name",
-            role_name,
-            "--policy-name",
-            "ipv6-cni",
-            "--policy-document",
-            IPV6_CNI_POLICY,
-        ])
-        .json();
     let mut cmd = Command::new("ip");
     cmd.args([
         "netns",
@@ -443,4 +431,20 @@ pub fn irsa(
     std::fs::create_dir_all(token_dir).expect("token dir");
     std::fs::write(token_dir.join("token"), out.stdout.trim()).expect("token file");
     s(&role["Role"]["Arn"])
+}
+
+/// Give `role_name` the IPv6 CNI policy (inline), as docs/node.md's step 3 does.
+pub fn attach_ipv6_policy(region: &crate::common::Server, role_name: &str) {
+    region
+        .aws(&[
+            "iam",
+            "put-role-policy",
+            "--role-name",
+            role_name,
+            "--policy-name",
+            "ipv6-cni",
+            "--policy-document",
+            IPV6_CNI_POLICY,
+        ])
+        .json();
 }
