@@ -13,6 +13,58 @@ pub struct Caller {
     pub arn: String,
     /// What `GetCallerIdentity` reports as `UserId`.
     pub user_id: String,
+    /// The role whose policies authorize the request (`arn:aws:iam::ACCOUNT:role/NAME`) for
+    /// temporary credentials; `None` for the region's own key, which is unrestricted.
+    pub role_arn: Option<String>,
+}
+
+/// A request its caller's policies do not allow (nothing was changed). Each protocol answers
+/// it in its own shape: EC2 `UnauthorizedOperation`, EKS `AccessDeniedException`, IAM, STS and
+/// ELBv2 `AccessDenied`, all 403.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.message())]
+pub struct Denied {
+    /// The assumed-role ARN of the caller.
+    pub caller: String,
+    /// The role whose policies were evaluated.
+    pub role_arn: String,
+    /// `service:Action`.
+    pub action: String,
+    /// The resource ARN refused (`*` when the action names none).
+    pub resource: String,
+    /// A `Deny` statement matched (otherwise no statement allowed it).
+    pub explicit: bool,
+}
+
+impl Denied {
+    /// AWS's wording, then the fix.
+    pub fn message(&self) -> String {
+        let Denied {
+            caller,
+            role_arn,
+            action,
+            resource,
+            explicit,
+        } = self;
+        let role = role_arn.rsplit('/').next().unwrap_or_default();
+        if *explicit {
+            format!(
+                "User: {caller} is not authorized to perform: {action} on resource: {resource} with an explicit deny in an identity-based policy. Remove or narrow the Deny statement in the policies of role {role} (aws iam list-attached-role-policies / get-role-policy)."
+            )
+        } else {
+            format!(
+                "User: {caller} is not authorized to perform: {action} on resource: {resource} because no identity-based policy allows the {action} action. Allow it in a policy of role {role} (aws iam put-role-policy or attach-role-policy); the same credentials work once it is attached."
+            )
+        }
+    }
+
+    /// The EC2 message (`UnauthorizedOperation`).
+    pub fn ec2_message(&self) -> String {
+        format!(
+            "You are not authorized to perform this operation. {}",
+            self.message()
+        )
+    }
 }
 
 /// Why a request is not authenticated.

@@ -138,13 +138,34 @@ async fn sync(app: &Arc<App>) -> Result<(), StoreError> {
 /// Serve one request under [`PREFIX`].
 pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
     let (method, path, query) = (&req.method, &req.path, &req.query);
-    if let Err(e) = app.authenticate(SIGNING_NAME, &req) {
-        return json_error(
-            e.ec2_status(),
-            e.ec2_code(),
-            &e.message(),
-            serde_json::json!({}),
-        );
+    let caller = match app.authenticate(SIGNING_NAME, &req) {
+        Ok(c) => c,
+        Err(e) => {
+            return json_error(
+                e.ec2_status(),
+                e.ec2_code(),
+                &e.message(),
+                serde_json::json!({}),
+            );
+        }
+    };
+    // The feed carries every row (session secrets included): temporary credentials need an
+    // explicit `sixfold:` permission.
+    let action = match path.strip_prefix(PREFIX).unwrap_or("") {
+        "revision" => Some("sixfold:GetRevision"),
+        "snapshot" => Some("sixfold:GetSnapshot"),
+        "watch" => Some("sixfold:Watch"),
+        _ => None,
+    };
+    if let Some(action) = action {
+        if let Err(d) = app.authorize(&caller, action, &[]) {
+            return json_error(
+                403,
+                "AccessDeniedException",
+                &d.message(),
+                serde_json::json!({}),
+            );
+        }
     }
     if *method != Method::GET {
         return json_error(

@@ -10,6 +10,7 @@ use region::Region;
 use region::iam::IamError;
 use region::iam::model::Role;
 use region::iam::policies::PolicyView;
+use region::iam::profiles::ProfileView;
 use region::iam::roles::CreateRole;
 
 use crate::awsquery::{self, url_encode};
@@ -28,6 +29,9 @@ pub const ACTIONS: &[(&str, Action)] = &[
     ("CreateRole", create_role),
     ("GetRole", get_role),
     ("PutRolePolicy", put_role_policy),
+    ("GetRolePolicy", get_role_policy),
+    ("ListRolePolicies", list_role_policies),
+    ("DeleteRolePolicy", delete_role_policy),
     ("CreatePolicy", create_policy),
     ("GetPolicy", get_policy),
     ("GetPolicyVersion", get_policy_version),
@@ -38,6 +42,19 @@ pub const ACTIONS: &[(&str, Action)] = &[
     ("GetOpenIDConnectProvider", get_oidc_provider),
     ("ListOpenIDConnectProviders", list_oidc_providers),
     ("DeleteOpenIDConnectProvider", delete_oidc_provider),
+    ("CreateInstanceProfile", create_instance_profile),
+    ("AddRoleToInstanceProfile", add_role_to_instance_profile),
+    (
+        "RemoveRoleFromInstanceProfile",
+        remove_role_from_instance_profile,
+    ),
+    ("GetInstanceProfile", get_instance_profile),
+    ("ListInstanceProfiles", list_instance_profiles),
+    (
+        "ListInstanceProfilesForRole",
+        list_instance_profiles_for_role,
+    ),
+    ("DeleteInstanceProfile", delete_instance_profile),
 ];
 
 /// (HTTP status, Query error code) of a domain error: the one mapping for IAM and STS.
@@ -49,6 +66,7 @@ pub fn code(e: &IamError) -> (u16, &'static str) {
         IamError::AlreadyExists { .. } => (409, "EntityAlreadyExists"),
         IamError::MalformedPolicy { .. } => (400, "MalformedPolicyDocument"),
         IamError::LimitExceeded { .. } => (409, "LimitExceeded"),
+        IamError::DeleteConflict { .. } => (409, "DeleteConflict"),
         IamError::InvalidIdentityToken { .. } => (400, "InvalidIdentityToken"),
         IamError::ExpiredToken { .. } => (400, "ExpiredTokenException"),
         IamError::AccessDenied { .. } => (403, "AccessDenied"),
@@ -84,19 +102,34 @@ pub fn check_limits(p: &Params) -> Result<(), IamError> {
 /// Serve one IAM Query request (already routed here by its credential scope).
 pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
     let request_id = req.request_id.clone();
-    if let Err(e) = app.authenticate("iam", &req) {
-        return awsquery::error(
-            XMLNS,
-            e.query_status(),
-            e.query_code(),
-            &e.message(),
-            &request_id,
-        );
-    }
+    let caller = match app.authenticate("iam", &req) {
+        Ok(c) => c,
+        Err(e) => {
+            return awsquery::error(
+                XMLNS,
+                e.query_status(),
+                e.query_code(),
+                &e.message(),
+                &request_id,
+            );
+        }
+    };
     let params = Params::from_request(&req.method, &req.query, &req.body);
     if let Err(e) = check_limits(&params) {
         let (status, c) = code(&e);
         return awsquery::error(XMLNS, status, c, &message(&e), &request_id);
+    }
+    if let Some(action) = params
+        .get("Action")
+        .filter(|a| ACTIONS.iter().any(|(n, _)| n == a))
+    {
+        let account = app.region.config().account_id.clone();
+        let resources = crate::authz::iam(&account, &params, |name| {
+            app.region.read().roles.get(name).map(|r| r.arn.clone())
+        });
+        if let Err(d) = app.authorize(&caller, &format!("iam:{action}"), &resources) {
+            return awsquery::error(XMLNS, 403, "AccessDenied", &d.message(), &request_id);
+        }
     }
     let app2 = app.clone();
     let rid = request_id.clone();
@@ -147,6 +180,13 @@ fn required(p: &Params, name: &str) -> Result<String, IamError> {
 }
 
 fn role_xml(x: &mut Xml, r: &Role) {
+    x.open("Role");
+    role_members(x, r);
+    x.close("Role");
+}
+
+/// The members of a `Role` structure (inside `<Role>` or a list's `<member>`).
+fn role_members(x: &mut Xml, r: &Role) {
     // Rows stored before roles had ids get a stable one derived from the ARN.
     let id = if r.role_id.is_empty() {
         let h = region::eks::fnv64(&[r.arn.as_bytes()]);
@@ -154,8 +194,7 @@ fn role_xml(x: &mut Xml, r: &Role) {
     } else {
         r.role_id.clone()
     };
-    x.open("Role")
-        .leaf("Path", &r.path)
+    x.leaf("Path", &r.path)
         .leaf("RoleName", &r.name)
         .leaf("RoleId", id)
         .leaf("Arn", &r.arn)
@@ -167,8 +206,7 @@ fn role_xml(x: &mut Xml, r: &Role) {
         );
     }
     x.opt("Description", r.description.as_ref())
-        .leaf("MaxSessionDuration", r.max_session_duration)
-        .close("Role");
+        .leaf("MaxSessionDuration", r.max_session_duration);
 }
 
 fn create_role(region: &Region, p: &Params) -> Result<Option<String>, IamError> {
@@ -207,6 +245,36 @@ fn put_role_policy(region: &Region, p: &Params) -> Result<Option<String>, IamErr
     let policy = required(p, "PolicyName")?;
     let doc = required(p, "PolicyDocument")?;
     region.write(|s, _| s.put_role_policy(&name, &policy, &doc))?;
+    Ok(None)
+}
+
+fn get_role_policy(region: &Region, p: &Params) -> Result<Option<String>, IamError> {
+    let name = required(p, "RoleName")?;
+    let policy = required(p, "PolicyName")?;
+    let doc = region.read().get_role_policy(&name, &policy)?;
+    let mut x = Xml::new();
+    x.leaf("RoleName", &name)
+        .leaf("PolicyName", &policy)
+        .leaf("PolicyDocument", url_encode(&doc));
+    Ok(Some(x.finish()))
+}
+
+fn list_role_policies(region: &Region, p: &Params) -> Result<Option<String>, IamError> {
+    let name = required(p, "RoleName")?;
+    let names = region.read().list_role_policies(&name)?;
+    let mut x = Xml::new();
+    x.open("PolicyNames");
+    for n in &names {
+        x.leaf("member", n);
+    }
+    x.close("PolicyNames").leaf("IsTruncated", false);
+    Ok(Some(x.finish()))
+}
+
+fn delete_role_policy(region: &Region, p: &Params) -> Result<Option<String>, IamError> {
+    let name = required(p, "RoleName")?;
+    let policy = required(p, "PolicyName")?;
+    region.write(|s, _| s.delete_role_policy(&name, &policy))?;
     Ok(None)
 }
 
@@ -334,5 +402,88 @@ fn list_oidc_providers(region: &Region, _p: &Params) -> Result<Option<String>, I
 fn delete_oidc_provider(region: &Region, p: &Params) -> Result<Option<String>, IamError> {
     let arn = required(p, "OpenIDConnectProviderArn")?;
     region.write(|s, _| s.delete_oidc_provider(&arn))?;
+    Ok(None)
+}
+
+/// An `InstanceProfile` structure named `tag` (`InstanceProfile` or a list's `member`).
+fn profile_xml(x: &mut Xml, tag: &str, v: &ProfileView) {
+    let p = &v.profile;
+    x.open(tag)
+        .leaf("Path", &p.path)
+        .leaf("InstanceProfileName", &p.name)
+        .leaf("InstanceProfileId", &p.instance_profile_id)
+        .leaf("Arn", &p.arn)
+        .leaf("CreateDate", iso8601(p.created_at))
+        .open("Roles");
+    for r in &v.roles {
+        x.open("member");
+        role_members(x, r);
+        x.close("member");
+    }
+    x.close("Roles").close(tag);
+}
+
+fn create_instance_profile(region: &Region, p: &Params) -> Result<Option<String>, IamError> {
+    let name = required(p, "InstanceProfileName")?;
+    let path = p.get("Path");
+    let v = region.write(|s, env| s.create_instance_profile(env, &name, path.as_deref()))?;
+    let mut x = Xml::new();
+    profile_xml(&mut x, "InstanceProfile", &v);
+    Ok(Some(x.finish()))
+}
+
+fn add_role_to_instance_profile(region: &Region, p: &Params) -> Result<Option<String>, IamError> {
+    let profile = required(p, "InstanceProfileName")?;
+    let role = required(p, "RoleName")?;
+    region.write(|s, _| s.add_role_to_instance_profile(&profile, &role))?;
+    Ok(None)
+}
+
+fn remove_role_from_instance_profile(
+    region: &Region,
+    p: &Params,
+) -> Result<Option<String>, IamError> {
+    let profile = required(p, "InstanceProfileName")?;
+    let role = required(p, "RoleName")?;
+    region.write(|s, _| s.remove_role_from_instance_profile(&profile, &role))?;
+    Ok(None)
+}
+
+fn get_instance_profile(region: &Region, p: &Params) -> Result<Option<String>, IamError> {
+    let name = required(p, "InstanceProfileName")?;
+    let v = region.read().get_instance_profile(&name)?;
+    let mut x = Xml::new();
+    profile_xml(&mut x, "InstanceProfile", &v);
+    Ok(Some(x.finish()))
+}
+
+fn profiles_xml(list: &[ProfileView]) -> String {
+    let mut x = Xml::new();
+    x.open("InstanceProfiles");
+    for v in list {
+        profile_xml(&mut x, "member", v);
+    }
+    x.close("InstanceProfiles").leaf("IsTruncated", false);
+    x.finish()
+}
+
+fn list_instance_profiles(region: &Region, p: &Params) -> Result<Option<String>, IamError> {
+    let prefix = p.get("PathPrefix");
+    let list = region.read().list_instance_profiles(prefix.as_deref());
+    Ok(Some(profiles_xml(&list)))
+}
+
+fn list_instance_profiles_for_role(
+    region: &Region,
+    p: &Params,
+) -> Result<Option<String>, IamError> {
+    let role = required(p, "RoleName")?;
+    let list = region.read().list_instance_profiles_for_role(&role)?;
+    Ok(Some(profiles_xml(&list)))
+}
+
+fn delete_instance_profile(region: &Region, p: &Params) -> Result<Option<String>, IamError> {
+    let name = required(p, "InstanceProfileName")?;
+    region.write(|s, _| s.delete_instance_profile(&name))?;
     Ok(None)
 }

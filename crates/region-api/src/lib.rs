@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod authz;
 pub mod awsquery;
 pub mod credentials;
 pub mod datadir;
@@ -13,6 +14,7 @@ pub mod eks;
 pub mod elbv2;
 pub mod feed;
 pub mod iam;
+pub mod instance_credentials;
 pub mod oidc;
 pub mod query;
 pub mod sts;
@@ -250,6 +252,7 @@ impl App {
                 ),
                 arn: format!("arn:aws:iam::{account}:user/sixfold"),
                 access_key_id: id.access_key_id,
+                role_arn: None,
             }),
             Some(s) => {
                 if id.session_token.as_deref() != Some(s.session_token.as_str()) {
@@ -267,9 +270,48 @@ impl App {
                     access_key_id: s.access_key_id,
                     arn: s.assumed_role_arn,
                     user_id: s.assumed_role_id,
+                    role_arn: Some(s.role_arn),
                 })
             }
         }
+    }
+
+    /// Whether `caller` may perform `action` (`service:Action`) on `resources` (ARNs; none
+    /// means `*`): the region's own key always may; temporary credentials are evaluated against
+    /// their role's policies as they are now (so attaching a policy takes effect for
+    /// credentials already issued). A refusal is logged as one line.
+    pub fn authorize(
+        &self,
+        caller: &auth::Caller,
+        action: &str,
+        resources: &[String],
+    ) -> Result<(), auth::Denied> {
+        let Some(role_arn) = &caller.role_arn else {
+            return Ok(());
+        };
+        let decision = self
+            .region
+            .read()
+            .authorize_role(role_arn, action, resources);
+        let (resource, explicit) = match decision {
+            region::iam::authz::Decision::Allow => return Ok(()),
+            region::iam::authz::Decision::ImplicitDeny { resource } => (resource, false),
+            region::iam::authz::Decision::ExplicitDeny { resource } => (resource, true),
+        };
+        tracing::info!(
+            caller = %caller.arn,
+            action,
+            resource = %resource,
+            explicit,
+            "request refused: authorization"
+        );
+        Err(auth::Denied {
+            caller: caller.arn.clone(),
+            role_arn: role_arn.clone(),
+            action: action.to_string(),
+            resource,
+            explicit,
+        })
     }
 
     /// `http://ADDR` of this server (`http://localhost` before [`serve`] set it).
@@ -545,6 +587,10 @@ async fn handle(State(app): State<Arc<App>>, req: axum::extract::Request) -> Res
             return unavailable(&req, &e);
         }
     }
+    // Instance credentials for the lab's metadata service, signed for `sixfold`.
+    if req.path.starts_with(instance_credentials::PREFIX) {
+        return instance_credentials::handle(app, req).await;
+    }
     // Load balancers' health-check verdicts, signed for `sixfold`.
     if req.path == target_health::PATH {
         return target_health::handle(app, req).await;
@@ -571,15 +617,21 @@ async fn handle(State(app): State<Arc<App>>, req: axum::extract::Request) -> Res
     }
     // EC2 Query: POST / (or GET / with the parameters in the query string).
     if req.path == "/" {
-        if let Err(e) = app.authenticate("ec2", &req) {
-            return xml_response(ec2::error_reply(
-                e.ec2_status(),
-                e.ec2_code(),
-                &e.message(),
-                &req.request_id,
-            ));
-        }
+        let caller = match app.authenticate("ec2", &req) {
+            Ok(c) => c,
+            Err(e) => {
+                return xml_response(ec2::error_reply(
+                    e.ec2_status(),
+                    e.ec2_code(),
+                    &e.message(),
+                    &req.request_id,
+                ));
+            }
+        };
         let params = query::Params::from_request(&req.method, &req.query, &req.body);
+        if let Err(reply) = authorize_ec2(&app, &caller, &params, &req.request_id) {
+            return xml_response(reply);
+        }
         let app2 = app.clone();
         let request_id = req.request_id;
         let reply = tokio::task::spawn_blocking(move || {
@@ -606,6 +658,30 @@ async fn handle(State(app): State<Arc<App>>, req: axum::extract::Request) -> Res
     }
     // EKS rest-json: every other path.
     eks::handle(app, req).await
+}
+
+/// Authorize an EC2 request of a known action (an unknown one is answered `InvalidAction` by
+/// the handler): `UnauthorizedOperation` (403) when the caller's policies refuse it.
+fn authorize_ec2(
+    app: &App,
+    caller: &auth::Caller,
+    params: &query::Params,
+    request_id: &str,
+) -> Result<(), ec2::Reply> {
+    if caller.role_arn.is_none() {
+        return Ok(());
+    }
+    let Some(action) = params
+        .get("Action")
+        .filter(|a| ec2::action_names().any(|n| n == a))
+    else {
+        return Ok(());
+    };
+    let cfg = app.region.config();
+    let resources = authz::ec2(&cfg.name, &cfg.account_id, &action, params)
+        .map_err(|e| ec2::error_reply(400, "InvalidParameterValue", &e.to_string(), request_id))?;
+    app.authorize(caller, &format!("ec2:{action}"), &resources)
+        .map_err(|d| ec2::error_reply(403, "UnauthorizedOperation", &d.ec2_message(), request_id))
 }
 
 /// 503 `ServiceUnavailable` in the protocol's own shape (EC2/IAM XML on `/`, JSON elsewhere):

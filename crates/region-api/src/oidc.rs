@@ -61,9 +61,21 @@ fn iam_reply(e: &IamError) -> Reply {
 /// Serve one OIDC request.
 pub async fn handle(app: Arc<App>, r: Route, req: Incoming) -> Response {
     let request_id = req.request_id.clone();
-    if let Route::Mint(_) = r {
-        if let Err(e) = app.authenticate("eks", &req) {
-            return Reply::error(e.eks_status(), e.eks_error_type(), &e.message())
+    if let Route::Mint(cluster) = &r {
+        let caller = match app.authenticate("eks", &req) {
+            Ok(c) => c,
+            Err(e) => {
+                return Reply::error(e.eks_status(), e.eks_error_type(), &e.message())
+                    .into_response(&request_id);
+            }
+        };
+        let cfg = app.region.config();
+        let arn = format!(
+            "arn:aws:eks:{}:{}:cluster/{cluster}",
+            cfg.name, cfg.account_id
+        );
+        if let Err(d) = app.authorize(&caller, "sixfold:MintServiceAccountToken", &[arn]) {
+            return Reply::error(403, "AccessDeniedException", &d.message())
                 .into_response(&request_id);
         }
     }

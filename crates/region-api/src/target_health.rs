@@ -105,11 +105,23 @@ fn domain_error(e: &ElbError) -> Response {
 
 /// Serve `POST /sixfold/v1/target-health`.
 pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
-    if let Err(e) = app.authenticate(SIGNING_NAME, &req) {
+    let caller = match app.authenticate(SIGNING_NAME, &req) {
+        Ok(c) => c,
+        Err(e) => {
+            return json_error(
+                e.ec2_status(),
+                e.ec2_code(),
+                &e.message(),
+                serde_json::json!({}),
+            );
+        }
+    };
+    // Temporary credentials need an explicit permission (see crate::authz).
+    if let Err(d) = app.authorize(&caller, "sixfold:ReportTargetHealth", &[]) {
         return json_error(
-            e.ec2_status(),
-            e.ec2_code(),
-            &e.message(),
+            403,
+            "AccessDeniedException",
+            &d.message(),
             serde_json::json!({}),
         );
     }

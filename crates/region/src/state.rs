@@ -6,7 +6,7 @@ use crate::eks::model::{
     Update,
 };
 use crate::elb::model::{Listener, LoadBalancer, TargetGroup};
-use crate::iam::model::{ManagedPolicy, OidcProvider, Session, SigningKey};
+use crate::iam::model::{InstanceProfile, ManagedPolicy, OidcProvider, Session, SigningKey};
 use crate::store::{Change, Record, StoreError};
 use crate::table::Table;
 
@@ -121,6 +121,7 @@ tables! {
     oidc_providers: OidcProvider = "iam_oidc_providers",
     signing_keys: SigningKey = "eks_oidc_signing_keys",
     sessions: Session = "sts_sessions",
+    instance_profiles: InstanceProfile = "iam_instance_profiles",
     launch_templates: LaunchTemplate = "ec2_launch_templates",
     client_tokens: ClientTokenRecord = "ec2_client_tokens",
     elb_load_balancers: LoadBalancer = "elb_load_balancers",

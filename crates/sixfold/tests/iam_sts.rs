@@ -408,6 +408,18 @@ fn irsa_tokens_are_exchanged_for_temporary_credentials_the_region_accepts() {
         &trust_policy(&provider, "aws-node"),
     ])
     .json();
+    // What the temporary credentials below may do (they are authorized against the role).
+    srv.aws(&[
+        "iam",
+        "put-role-policy",
+        "--role-name",
+        "cni",
+        "--policy-name",
+        "describe",
+        "--policy-document",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:Describe*","Resource":"*"}]}"#,
+    ])
+    .json();
     let role = format!("arn:aws:iam::{ACCOUNT}:role/cni");
     let token = mint(&srv, "aws-node", &[]);
 

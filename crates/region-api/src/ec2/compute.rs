@@ -126,6 +126,19 @@ fn metadata_ipv6(p: &Params, name: &'static str) -> Result<bool, Ec2Error> {
     }
 }
 
+/// `IamInstanceProfile.Arn` or `IamInstanceProfile.Name` (not both).
+fn instance_profile(p: &Params) -> Result<Option<region::iam::profiles::ProfileRef>, Ec2Error> {
+    use region::iam::profiles::ProfileRef;
+    match (p.get("IamInstanceProfile.Arn"), p.get("IamInstanceProfile.Name")) {
+        (Some(_), Some(_)) => Err(Ec2Error::InvalidParameterCombination {
+            message: "The parameter 'iamInstanceProfile.name' may not be used in combination with 'iamInstanceProfile.arn': give Arn= or Name=.".into(),
+        }),
+        (Some(a), None) => Ok(Some(ProfileRef::Arn(a))),
+        (None, Some(n)) => Ok(Some(ProfileRef::Name(n))),
+        (None, None) => Ok(None),
+    }
+}
+
 fn reservation(c: &Ctx, x: &mut Xml, rid: &str, insts: &[&Instance], s: &region::state::State) {
     x.leaf("reservationId", rid).leaf("ownerId", &c.owner);
     x.open("groupSet").close("groupSet");
@@ -150,6 +163,7 @@ pub fn run_instances(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
         metadata_ipv6: metadata_ipv6(p, "MetadataOptions.HttpProtocolIpv6")?,
         instance_tags: p.tag_specs("instance"),
         eni_tags: p.tag_specs("network-interface"),
+        iam_instance_profile: instance_profile(p)?,
     };
     let token = c.client_token(p);
     let (rid, ids) = c.region.write(|s, env| {

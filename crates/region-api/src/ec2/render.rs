@@ -377,6 +377,12 @@ pub fn instance(x: &mut Xml, i: &Instance, state: &State, owner: &str, region: &
         .leaf("privateIpAddress", i.private_ipv4);
     x.opt("ipv6Address", i.ipv6_address);
     x.leaf("sourceDestCheck", true);
+    if let Some(p) = &i.iam_instance_profile {
+        x.open("iamInstanceProfile")
+            .leaf("arn", &p.arn)
+            .leaf("id", &p.id)
+            .close("iamInstanceProfile");
+    }
     group_set(x, &i.security_groups, state);
     x.leaf("architecture", "x86_64")
         .leaf("rootDeviceType", "ebs")

@@ -78,10 +78,13 @@ impl Reply {
 
 /// Serve one EKS request. `path` and `query` are the raw wire forms (still percent-encoded).
 pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
-    if let Err(e) = app.authenticate("eks", &req) {
-        return Reply::error(e.eks_status(), e.eks_error_type(), &e.message())
-            .into_response(&req.request_id);
-    }
+    let caller = match app.authenticate("eks", &req) {
+        Ok(c) => c,
+        Err(e) => {
+            return Reply::error(e.eks_status(), e.eks_error_type(), &e.message())
+                .into_response(&req.request_id);
+        }
+    };
     let Incoming {
         method,
         path,
@@ -94,6 +97,11 @@ pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
         Ok(r) => r,
         Err(reply) => return reply.into_response(&request_id),
     };
+    let cfg = app.region.config();
+    let (op, resources) = crate::authz::eks(&cfg.name, &cfg.account_id, &route);
+    if let Err(d) = app.authorize(&caller, &format!("eks:{op}"), &resources) {
+        return Reply::error(403, "AccessDeniedException", &d.message()).into_response(&request_id);
+    }
     let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();

@@ -94,10 +94,24 @@ fn domain_error(e: &ElbError, request_id: &str) -> Response {
 /// Serve one ELBv2 Query request.
 pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
     let request_id = req.request_id.clone();
-    if let Err(e) = app.authenticate("elasticloadbalancing", &req) {
-        return error_xml(e.ec2_status(), e.ec2_code(), &e.message(), &request_id);
-    }
+    let caller = match app.authenticate("elasticloadbalancing", &req) {
+        Ok(c) => c,
+        Err(e) => return error_xml(e.ec2_status(), e.ec2_code(), &e.message(), &request_id),
+    };
     let params = Params::from_request(&req.method, &req.query, &req.body);
+    if let Some(action) = params
+        .get("Action")
+        .filter(|a| caller.role_arn.is_some() && ACTIONS.iter().any(|(n, _)| n == a))
+    {
+        let resources = match crate::authz::elbv2(&action, &params) {
+            Ok(r) => r,
+            Err(e) => return error_xml(400, "ValidationError", &e.to_string(), &request_id),
+        };
+        let name = format!("elasticloadbalancing:{action}");
+        if let Err(d) = app.authorize(&caller, &name, &resources) {
+            return error_xml(403, "AccessDenied", &d.message(), &request_id);
+        }
+    }
     let app2 = app.clone();
     let rid = request_id.clone();
     match tokio::task::spawn_blocking(move || run(&app2.region, &params, &rid)).await {

@@ -44,6 +44,8 @@ pub struct RunInstances {
     pub instance_tags: Tags,
     /// Tags for their primary ENIs (`TagSpecification` of type `network-interface`).
     pub eni_tags: Tags,
+    /// `IamInstanceProfile.Arn` or `.Name`.
+    pub iam_instance_profile: Option<crate::iam::profiles::ProfileRef>,
 }
 
 /// What RunInstances made.
@@ -212,6 +214,26 @@ impl State {
                 Some(a)
             }
         };
+        let profile = match &req.iam_instance_profile {
+            None => None,
+            Some(r) => {
+                let p = self.resolve_instance_profile(r).ok_or_else(|| {
+                    let (member, value) = match r {
+                        crate::iam::profiles::ProfileRef::Arn(a) => ("IamInstanceProfile.Arn", a),
+                        crate::iam::profiles::ProfileRef::Name(n) => ("IamInstanceProfile.Name", n),
+                    };
+                    Ec2Error::invalid(
+                        member,
+                        value.clone(),
+                        "Invalid IAM Instance Profile: no such instance profile; create it with `aws iam create-instance-profile` (see `aws iam list-instance-profiles`).",
+                    )
+                })?;
+                Some(IamInstanceProfile {
+                    arn: p.arn.clone(),
+                    id: p.instance_profile_id.clone(),
+                })
+            }
+        };
         let reservation_id = ids::generate(Kind::Reservation, env.rng);
         let mut used4 = self.used_ipv4(&subnet_id);
         let (mut used6, prefixes6) = self.used_ipv6(&subnet_id);
@@ -291,6 +313,7 @@ impl State {
                 key_name: req.key_name.clone(),
                 metadata_ipv6: req.metadata_ipv6,
                 tags: req.instance_tags.clone(),
+                iam_instance_profile: profile.clone(),
             };
             self.network_interfaces.insert(eni.id.clone(), eni);
             self.instances.insert(instance_id, inst.clone());

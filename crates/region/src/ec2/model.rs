@@ -358,6 +358,19 @@ pub struct Instance {
     pub metadata_ipv6: bool,
     /// Tags.
     pub tags: Tags,
+    /// The IAM instance profile it was launched with (its role's credentials are what the
+    /// instance metadata service hands out).
+    #[serde(default)]
+    pub iam_instance_profile: Option<IamInstanceProfile>,
+}
+
+/// An instance's IAM instance profile association, as DescribeInstances shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IamInstanceProfile {
+    /// `arn:aws:iam::ACCOUNT:instance-profile/NAME`.
+    pub arn: String,
+    /// The profile's `AIPA...` id.
+    pub id: String,
 }
 
 /// An ENI's attachment to an instance.

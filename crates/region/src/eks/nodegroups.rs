@@ -386,6 +386,15 @@ impl State {
         count: u32,
         metadata_ipv6: bool,
     ) -> Result<(), EksError> {
+        // The node role backs the nodes' instance profile, as EKS makes one per node group.
+        let profile = self
+            .ensure_node_profile(env, &g.autoscaling_group, &g.node_role)
+            .map_err(|e| EksError::InvalidRequest {
+                message: format!(
+                    "Cannot make the instance profile of node group {} for node role {}: {e}",
+                    g.name, g.node_role
+                ),
+            })?;
         for _ in 0..count {
             let n = g.instances.len();
             let subnet = g.subnets[n % g.subnets.len().max(1)].clone();
@@ -409,6 +418,9 @@ impl State {
                         key_name: g.remote_access.as_ref().and_then(|r| r.ec2_ssh_key.clone()),
                         metadata_ipv6,
                         instance_tags: tags,
+                        iam_instance_profile: Some(crate::iam::profiles::ProfileRef::Arn(
+                            profile.arn.clone(),
+                        )),
                         ..Default::default()
                     },
                 )
@@ -465,6 +477,8 @@ impl State {
                 })?;
         }
         self.nodegroups.remove(&child_key(cluster, name));
+        // The instance profile EKS made for the group goes with it.
+        self.instance_profiles.remove(&g.autoscaling_group);
         Ok(g)
     }
 

@@ -5,7 +5,7 @@
 
 use super::error::{EksError, Rule};
 use super::model::Statement;
-use crate::ec2::filter::wildcard;
+use crate::iam::authz::{Decision, Effect, Patterns, evaluate, parse_document};
 use crate::state::State;
 
 /// The IPv6 policy the CNI role needs: (action, a resource it must be allowed on).
@@ -25,9 +25,12 @@ pub const IPV6_POLICY: &[(&str, &str)] = &[
 /// A policy document that grants the IPv6 policy (what the docs tell users to attach).
 pub const IPV6_POLICY_DOCUMENT: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ec2:AssignIpv6Addresses","ec2:DescribeInstances","ec2:DescribeTags","ec2:DescribeNetworkInterfaces","ec2:DescribeInstanceTypes"],"Resource":"*"},{"Effect":"Allow","Action":["ec2:CreateTags"],"Resource":["arn:aws:ec2:*:*:network-interface/*"]}]}"#;
 
-/// Parse an IAM policy document into its `Allow` statements.
+/// Parse an IAM policy document (validated in full by [`crate::iam::authz::parse_document`])
+/// into the summary of its plain `Allow` statements (`Action` + `Resource`). Authorization
+/// evaluates the whole document (Deny, NotAction, NotResource); the summary is what older rows
+/// stored.
 pub fn parse_policy(document: &str) -> Result<Vec<Statement>, EksError> {
-    let bad = |why: &str| {
+    let statements = parse_document(document).map_err(|why| {
         EksError::invalid(
             "PolicyDocument",
             document.chars().take(200).collect::<String>(),
@@ -35,55 +38,21 @@ pub fn parse_policy(document: &str) -> Result<Vec<Statement>, EksError> {
                 "{why}. A policy looks like {{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Allow\",\"Action\":[\"ec2:DescribeInstances\"],\"Resource\":\"*\"}}]}}."
             ),
         )
-    };
-    let v: serde_json::Value =
-        serde_json::from_str(document).map_err(|e| bad(&format!("It is not JSON ({e})")))?;
-    let statements = match v.get("Statement") {
-        Some(serde_json::Value::Array(a)) => a.clone(),
-        Some(o @ serde_json::Value::Object(_)) => vec![o.clone()],
-        _ => return Err(bad("It has no Statement")),
-    };
-    let strings = |v: Option<&serde_json::Value>, what: &str| -> Result<Vec<String>, EksError> {
-        match v {
-            Some(serde_json::Value::String(s)) => Ok(vec![s.clone()]),
-            Some(serde_json::Value::Array(a)) => a
-                .iter()
-                .map(|x| {
-                    x.as_str()
-                        .map(str::to_string)
-                        .ok_or_else(|| bad(&format!("{what} holds a non-string")))
-                })
-                .collect(),
-            _ => Err(bad(&format!("A statement has no {what}"))),
-        }
-    };
-    let mut out = Vec::new();
-    for s in &statements {
-        match s.get("Effect").and_then(|e| e.as_str()) {
-            Some("Allow") => {}
-            Some("Deny") => continue,
-            _ => return Err(bad("A statement's Effect is not Allow or Deny")),
-        }
-        out.push(Statement {
-            actions: strings(s.get("Action"), "Action")?,
-            resources: strings(s.get("Resource"), "Resource")?,
-        });
-    }
-    Ok(out)
-}
-
-fn allows(statements: &[&Statement], action: &str, resource: &str) -> bool {
-    let action = action.to_ascii_lowercase();
-    statements.iter().any(|s| {
-        s.actions
-            .iter()
-            .any(|a| wildcard(&a.to_ascii_lowercase(), &action))
-            && s.resources.iter().any(|r| wildcard(r, resource))
-    })
+    })?;
+    Ok(statements
+        .into_iter()
+        .filter_map(|s| match (s.effect, s.actions, s.resources) {
+            (Effect::Allow, Patterns::Listed(actions), Patterns::Listed(resources)) => {
+                Some(Statement { actions, resources })
+            }
+            _ => None,
+        })
+        .collect())
 }
 
 impl State {
-    /// The IPv6 policy actions the role `role_arn` lacks (all of them for an unknown role).
+    /// The IPv6 policy actions the role `role_arn` lacks (all of them for an unknown role),
+    /// by the same evaluation requests are authorized with (a `Deny` takes an action away).
     pub fn missing_ipv6_actions(
         &self,
         env_region: &str,
@@ -91,20 +60,19 @@ impl State {
         role_arn: &str,
     ) -> Vec<&'static str> {
         let name = role_arn.rsplit('/').next().unwrap_or_default();
-        let owned: Vec<Statement> = self
+        let statements = self
             .roles
             .get(name)
             .filter(|r| r.arn == role_arn || role_arn.ends_with(&format!("/{}", r.name)))
-            .map(|r| self.role_statements(&r.name))
+            .map(|r| self.role_policy_statements(r))
             .unwrap_or_default();
-        let statements: Vec<&Statement> = owned.iter().collect();
         IPV6_POLICY
             .iter()
             .filter(|(action, resource)| {
                 let resource = resource
                     .replace("{region}", env_region)
                     .replace("{account}", account);
-                !allows(&statements, action, &resource)
+                evaluate(&statements, action, &[resource]) != Decision::Allow
             })
             .map(|(a, _)| *a)
             .collect()

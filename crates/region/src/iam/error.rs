@@ -41,6 +41,14 @@ pub enum IamError {
         message: String,
     },
 
+    /// The entity still has dependents (`DeleteConflict`, 409), e.g. an instance profile that
+    /// holds a role.
+    #[error("{message}")]
+    DeleteConflict {
+        /// What depends on the entity and how to detach it.
+        message: String,
+    },
+
     /// A quota would be passed (`LimitExceeded`, 409).
     #[error("{message}")]
     LimitExceeded {

@@ -3,11 +3,13 @@
 //! temporary credentials issued by `AssumeRoleWithWebIdentity` against the clusters' OIDC
 //! issuers (IRSA). Pure domain: keys and ids come from [`Env`](crate::Env)'s random source.
 
+pub mod authz;
 pub mod error;
 pub mod jwt;
 pub mod managed;
 pub mod model;
 pub mod policies;
+pub mod profiles;
 pub mod roles;
 pub mod sts;
 

@@ -78,3 +78,21 @@ pub struct Session {
     /// `ROLEID:SESSION`.
     pub assumed_role_id: String,
 }
+
+/// An IAM instance profile: a container for (at most) one role that EC2 instances launched with
+/// it get credentials for through the instance metadata service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceProfile {
+    /// `InstanceProfileName` (the table's key).
+    pub name: String,
+    /// `arn:aws:iam::ACCOUNT:instance-profile{path}{name}`.
+    pub arn: String,
+    /// `AIPA` + 17 characters.
+    pub instance_profile_id: String,
+    /// `/` or `/some/path/`.
+    pub path: String,
+    /// Names of the roles in the profile (IAM allows one).
+    pub roles: Vec<String>,
+    /// Epoch seconds.
+    pub created_at: u64,
+}

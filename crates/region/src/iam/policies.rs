@@ -100,11 +100,12 @@ impl State {
                 "Invalid Path {path}: a path starts and ends with /."
             )));
         }
-        if document.len() > 6144 {
+        let size = super::authz::policy_size(document);
+        if size > super::authz::MAX_MANAGED {
             return Err(IamError::LimitExceeded {
                 message: format!(
-                    "The policy document is {} characters; a managed policy holds at most 6144.",
-                    document.len()
+                    "Cannot exceed quota for PolicySize: {}; the policy document is {size} characters (whitespace not counted). Split it into several policies.",
+                    super::authz::MAX_MANAGED
                 ),
             });
         }

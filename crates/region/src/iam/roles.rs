@@ -1,6 +1,7 @@
 //! IAM roles: CreateRole (trust policy kept as given, unique `AROA` id, `MaxSessionDuration`),
 //! GetRole, PutRolePolicy (inline policies, parsed into `Allow` statements).
 
+use super::authz::{MAX_INLINE_TOTAL, policy_size};
 use super::error::IamError;
 use super::model::Role;
 use super::unique_id;
@@ -121,11 +122,65 @@ impl State {
             )));
         }
         let statements = parse_policy(document).map_err(malformed)?;
-        self.role(name)?;
+        let role = self.role(name)?;
+        let others: usize = role
+            .inline_documents
+            .iter()
+            .filter(|(n, _)| n.as_str() != policy)
+            .map(|(_, d)| policy_size(d))
+            .sum();
+        let total = others + policy_size(document);
+        if total > MAX_INLINE_TOTAL {
+            return Err(IamError::LimitExceeded {
+                message: format!(
+                    "Maximum policy size of {MAX_INLINE_TOTAL} bytes exceeded for role {name}: its inline policies would hold {total} characters (whitespace not counted). Use a managed policy (aws iam create-policy + attach-role-policy) instead."
+                ),
+            });
+        }
         if let Some(role) = self.roles.get_mut(name) {
             role.policies.insert(policy.to_string(), statements);
             role.inline_documents
                 .insert(policy.to_string(), document.to_string());
+        }
+        Ok(())
+    }
+}
+
+impl State {
+    /// GetRolePolicy: the inline policy document `policy` of role `name`, as given.
+    pub fn get_role_policy(&self, name: &str, policy: &str) -> Result<String, IamError> {
+        let role = self.role(name)?;
+        role.inline_documents
+            .get(policy)
+            .cloned()
+            .or_else(|| {
+                // Rows stored before documents were kept: their Allow statements.
+                role.policies.get(policy).map(|st| {
+                    let statements: Vec<serde_json::Value> = st
+                        .iter()
+                        .map(|s| serde_json::json!({"Effect": "Allow", "Action": s.actions, "Resource": s.resources}))
+                        .collect();
+                    serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+                })
+            })
+            .ok_or_else(|| {
+                IamError::no_such(format!(
+                    "The role policy with name {policy} cannot be found on role {name} (aws iam list-role-policies --role-name {name})."
+                ))
+            })
+    }
+
+    /// ListRolePolicies: the names of the inline policies of role `name`, in name order.
+    pub fn list_role_policies(&self, name: &str) -> Result<Vec<String>, IamError> {
+        Ok(self.role(name)?.policies.keys().cloned().collect())
+    }
+
+    /// DeleteRolePolicy: takes effect for credentials already issued, at their next request.
+    pub fn delete_role_policy(&mut self, name: &str, policy: &str) -> Result<(), IamError> {
+        self.get_role_policy(name, policy)?;
+        if let Some(role) = self.roles.get_mut(name) {
+            role.policies.remove(policy);
+            role.inline_documents.remove(policy);
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::error::IamError;
 use super::jwt;
-use super::model::{OidcProvider, Session, SigningKey};
+use super::model::{OidcProvider, Role, Session, SigningKey};
 use super::{UPPER_ALNUM, random_chars};
 use crate::ec2::filter::wildcard;
 use crate::eks::model::Cluster;
@@ -124,6 +124,43 @@ fn trusts(policy: &str, provider_arn: &str, provider: &str, claims: &Value) -> b
 }
 
 impl State {
+    /// New temporary credentials for `role` (session `session_name`, valid `duration` seconds),
+    /// stored so requests signed with them are accepted until they expire. Expired sessions are
+    /// dropped first, so the table stays bounded by the live ones.
+    pub fn issue_session(
+        &mut self,
+        env: &mut Env,
+        role: &Role,
+        session_name: &str,
+        duration: u32,
+    ) -> Session {
+        let expired: Vec<String> = self
+            .sessions
+            .values()
+            .filter(|s| s.expiration <= env.now)
+            .map(|s| s.access_key_id.clone())
+            .collect();
+        for k in expired {
+            self.sessions.remove(&k);
+        }
+        const SECRET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let session = Session {
+            access_key_id: format!("ASIA{}", random_chars(env.rng, UPPER_ALNUM, 16)),
+            secret_access_key: random_chars(env.rng, SECRET, 40),
+            session_token: format!("IQoJb3JpZ2luX2Vj{}", random_chars(env.rng, SECRET, 300)),
+            expiration: env.now + u64::from(duration),
+            role_arn: role.arn.clone(),
+            assumed_role_arn: format!(
+                "arn:aws:sts::{}:assumed-role/{}/{session_name}",
+                env.config.account_id, role.name
+            ),
+            assumed_role_id: format!("{}:{session_name}", role.role_id),
+        };
+        self.sessions
+            .insert(session.access_key_id.clone(), session.clone());
+        session
+    }
+
     /// CreateOpenIDConnectProvider.
     pub fn create_oidc_provider(
         &mut self,
@@ -364,31 +401,7 @@ impl State {
                 role.max_session_duration
             )));
         }
-        // Expired sessions go, so the table stays bounded by the live ones.
-        let expired: Vec<String> = self
-            .sessions
-            .values()
-            .filter(|s| s.expiration <= env.now)
-            .map(|s| s.access_key_id.clone())
-            .collect();
-        for k in expired {
-            self.sessions.remove(&k);
-        }
-        const SECRET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let session = Session {
-            access_key_id: format!("ASIA{}", random_chars(env.rng, UPPER_ALNUM, 16)),
-            secret_access_key: random_chars(env.rng, SECRET, 40),
-            session_token: format!("IQoJb3JpZ2luX2Vj{}", random_chars(env.rng, SECRET, 300)),
-            expiration: env.now + u64::from(duration),
-            role_arn: role.arn.clone(),
-            assumed_role_arn: format!(
-                "arn:aws:sts::{}:assumed-role/{}/{}",
-                env.config.account_id, role.name, req.session_name
-            ),
-            assumed_role_id: format!("{}:{}", role.role_id, req.session_name),
-        };
-        self.sessions
-            .insert(session.access_key_id.clone(), session.clone());
+        let session = self.issue_session(env, &role, &req.session_name, duration);
         Ok(Assumed {
             session,
             subject,
