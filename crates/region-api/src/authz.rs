@@ -185,4 +185,28 @@ mod tests {
             .collect();
         assert!(ec2("r", "1", "CreateTags", &Params::parse(many.as_bytes())).is_err());
     }
+
+    #[test]
+    fn eks_operations_act_on_their_cluster_and_iam_on_the_entity_named() {
+        let (op, r) = eks(
+            "us-east-1",
+            "1",
+            &Route::DescribeNodegroup("c".into(), "ng".into()),
+        );
+        assert_eq!(op, "DescribeNodegroup");
+        assert_eq!(r, vec!["arn:aws:eks:us-east-1:1:cluster/c"]);
+        assert!(eks("r", "1", &Route::ListClusters).1.is_empty());
+        let p = Params::parse(b"Action=AddRoleToInstanceProfile&InstanceProfileName=p&RoleName=r");
+        assert_eq!(
+            iam("1", &p, |_| None),
+            vec!["arn:aws:iam::1:instance-profile/p"]
+        );
+        let p = Params::parse(
+            b"Action=AttachRolePolicy&RoleName=r&PolicyArn=arn:aws:iam::aws:policy/X",
+        );
+        assert_eq!(
+            iam("1", &p, |n| Some(format!("arn:aws:iam::1:role/eks/{n}"))),
+            vec!["arn:aws:iam::1:role/eks/r"]
+        );
+    }
 }

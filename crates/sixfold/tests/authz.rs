@@ -69,68 +69,149 @@ impl Creds {
     }
 }
 
+/// A Query call signed with the region's key, for set-up steps (the AWS CLI's start-up costs
+/// seconds; the behaviour under test is still driven with the CLI): the reply's XML.
+fn query(srv: &Server, service: &str, params: &[(&str, &str)]) -> String {
+    fn enc(s: &str) -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+    let body = params
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let host = srv.endpoint.trim_start_matches("http://").to_string();
+    let headers = vec![
+        ("host".to_string(), host),
+        (
+            "content-type".to_string(),
+            "application/x-www-form-urlencoded; charset=utf-8".to_string(),
+        ),
+    ];
+    let req = sigv4::HttpRequest {
+        method: "POST",
+        path: "/",
+        query: "",
+        headers: &headers,
+        body: body.as_bytes(),
+    };
+    let params = sigv4::SigningParams {
+        region: "us-east-1",
+        service,
+        time: std::time::SystemTime::now(),
+        content_sha256_header: false,
+    };
+    let signed = sigv4::sign(&req, &srv.credentials(), &params).expect("sign");
+    let mut r = ureq::post(&format!("{}/", srv.endpoint)).timeout(Duration::from_secs(30));
+    for (k, v) in headers.iter().skip(1).chain(&signed) {
+        r = r.set(k, v);
+    }
+    match r.send_string(&body) {
+        Ok(resp) => resp.into_string().expect("reply"),
+        Err(e) => panic!("{service} {params:?}: {e}"),
+    }
+}
+
+/// The text of the first `<tag>` of an XML reply.
+fn xml_leaf(xml: &str, tag: &str) -> String {
+    let open = format!("<{tag}>");
+    let start = xml
+        .find(&open)
+        .unwrap_or_else(|| panic!("no <{tag}> in {xml}"))
+        + open.len();
+    let end = xml[start..]
+        .find('<')
+        .map(|e| start + e)
+        .expect("closing tag");
+    xml[start..end].to_string()
+}
+
 fn feed(srv: &Server) -> FeedClient {
     FeedClient::new("us-east-1", &srv.endpoint, srv.credentials()).expect("feed client")
 }
 
-/// A dual-stack VPC and subnet (IPv6 auto-assigned): `(vpc, subnet)`.
+/// A dual-stack VPC and subnet: `(vpc, subnet)`.
 fn network(srv: &Server) -> (String, String) {
-    let v = srv
-        .aws(&[
-            "ec2",
-            "create-vpc",
-            "--cidr-block",
-            "10.0.0.0/16",
-            "--amazon-provided-ipv6-cidr-block",
-        ])
-        .json();
-    let vpc = s(&v["Vpc"]["VpcId"]);
-    let d = srv.aws(&["ec2", "describe-vpcs", "--vpc-ids", &vpc]).json();
-    let block: ipnet::Ipv6Net = s(&d["Vpcs"][0]["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"])
-        .parse()
-        .unwrap();
+    let ec2 = |p: &[(&str, &str)]| {
+        let mut all = vec![("Version", "2016-11-15")];
+        all.extend_from_slice(p);
+        query(srv, "ec2", &all)
+    };
+    let vpc = xml_leaf(
+        &ec2(&[
+            ("Action", "CreateVpc"),
+            ("CidrBlock", "10.0.0.0/16"),
+            ("AmazonProvidedIpv6CidrBlock", "true"),
+        ]),
+        "vpcId",
+    );
+    let block: ipnet::Ipv6Net = xml_leaf(
+        &ec2(&[("Action", "DescribeVpcs"), ("VpcId.1", &vpc)]),
+        "ipv6CidrBlock",
+    )
+    .parse()
+    .unwrap();
     let sub64 = ipnet::Ipv6Net::new(block.network(), 64)
         .unwrap()
         .to_string();
-    let subnet = s(&srv
-        .aws(&[
-            "ec2",
-            "create-subnet",
-            "--vpc-id",
-            &vpc,
-            "--cidr-block",
-            "10.0.1.0/24",
-            "--ipv6-cidr-block",
-            &sub64,
-        ])
-        .json()["Subnet"]["SubnetId"]);
+    let subnet = xml_leaf(
+        &ec2(&[
+            ("Action", "CreateSubnet"),
+            ("VpcId", &vpc),
+            ("CidrBlock", "10.0.1.0/24"),
+            ("Ipv6CidrBlock", &sub64),
+        ]),
+        "subnetId",
+    );
     (vpc, subnet)
 }
 
+/// An IAM call with the region's key (set-up).
+fn iam(srv: &Server, action: &str, params: &[(&str, &str)]) {
+    let mut all = vec![("Action", action), ("Version", "2010-05-08")];
+    all.extend_from_slice(params);
+    query(srv, "iam", &all);
+}
+
 fn role(srv: &Server, name: &str) {
-    srv.aws(&[
-        "iam",
-        "create-role",
-        "--role-name",
-        name,
-        "--assume-role-policy-document",
-        TRUST,
-    ])
-    .json();
+    iam(
+        srv,
+        "CreateRole",
+        &[("RoleName", name), ("AssumeRolePolicyDocument", TRUST)],
+    );
 }
 
 fn put_policy(srv: &Server, role: &str, name: &str, doc: &str) {
-    srv.aws(&[
-        "iam",
-        "put-role-policy",
-        "--role-name",
-        role,
-        "--policy-name",
-        name,
-        "--policy-document",
-        doc,
-    ])
-    .json();
+    iam(
+        srv,
+        "PutRolePolicy",
+        &[
+            ("RoleName", role),
+            ("PolicyName", name),
+            ("PolicyDocument", doc),
+        ],
+    );
+}
+
+/// Instance profile `name` holding `role` (set-up).
+fn profile(srv: &Server, name: &str, role: &str) {
+    iam(
+        srv,
+        "CreateInstanceProfile",
+        &[("InstanceProfileName", name)],
+    );
+    iam(
+        srv,
+        "AddRoleToInstanceProfile",
+        &[("InstanceProfileName", name), ("RoleName", role)],
+    );
 }
 
 /// `run-instances` of one m5.large in `subnet` with `extra` arguments: the instance JSON.
@@ -174,22 +255,7 @@ fn temporary_credentials_are_authorized_against_their_roles_current_policies() {
     let (_, subnet) = network(&srv);
     role(&srv, "cni");
     put_policy(&srv, "cni", "describe", DESCRIBE_ONLY);
-    srv.aws(&[
-        "iam",
-        "create-instance-profile",
-        "--instance-profile-name",
-        "nodes",
-    ])
-    .json();
-    srv.aws(&[
-        "iam",
-        "add-role-to-instance-profile",
-        "--instance-profile-name",
-        "nodes",
-        "--role-name",
-        "cni",
-    ])
-    .json();
+    profile(&srv, "nodes", "cni");
     let run = run_instance(&srv, &subnet, &["--iam-instance-profile", "Name=nodes"]).json();
     let inst = &run["Instances"][0];
     let id = s(&inst["InstanceId"]);
@@ -370,11 +436,10 @@ fn temporary_credentials_are_authorized_against_their_roles_current_policies() {
     }
 }
 
-/// The IAM instance profile calls with IAM's answers and errors, RunInstances with
-/// `--iam-instance-profile` and DescribeInstances showing it, and a node group's nodes backed by
-/// its node role.
+/// The IAM instance profile calls with IAM's answers and errors, and RunInstances with
+/// `--iam-instance-profile` and DescribeInstances showing it.
 #[test]
-fn instance_profiles_back_instances_and_node_groups() {
+fn instance_profiles_as_iam_answers_them_and_on_run_instances() {
     let srv = Server::start();
     let (_, subnet) = network(&srv);
     role(&srv, "node");
@@ -517,8 +582,15 @@ fn instance_profiles_back_instances_and_node_groups() {
         "nodes",
     ])
     .fails_with("NoSuchEntity", "nodes");
+}
 
-    // A node group's nodes carry a profile of its node role, and get that role's credentials.
+/// A node group's nodes are launched with an instance profile of its node role (as EKS makes
+/// one for CreateNodegroup), so they get that role's credentials.
+#[test]
+fn a_node_groups_nodes_get_their_node_roles_credentials() {
+    let srv = Server::start();
+    let (_, subnet) = network(&srv);
+    role(&srv, "node");
     srv.aws(&[
         "eks",
         "create-cluster",
@@ -569,6 +641,23 @@ fn instance_profiles_back_instances_and_node_groups() {
         .instance_credentials(&s(&node["InstanceId"]))
         .expect("node credentials");
     assert_eq!(creds["RoleName"], "node");
+    // The profile EKS made goes with the node group.
+    srv.aws(&[
+        "eks",
+        "delete-nodegroup",
+        "--cluster-name",
+        "c",
+        "--nodegroup-name",
+        "ng",
+    ])
+    .json();
+    srv.aws(&[
+        "iam",
+        "get-instance-profile",
+        "--instance-profile-name",
+        &profile,
+    ])
+    .fails_with("NoSuchEntity", &profile);
 }
 
 /// The endpoint: signed only, IMDS's JSON shape, 404s that say why, and credentials that act
@@ -579,22 +668,7 @@ fn the_instance_credentials_endpoint_serves_imds_documents_to_signed_callers_onl
     let (_, subnet) = network(&srv);
     role(&srv, "node");
     put_policy(&srv, "node", "describe", DESCRIBE_ONLY);
-    srv.aws(&[
-        "iam",
-        "create-instance-profile",
-        "--instance-profile-name",
-        "p",
-    ])
-    .json();
-    srv.aws(&[
-        "iam",
-        "add-role-to-instance-profile",
-        "--instance-profile-name",
-        "p",
-        "--role-name",
-        "node",
-    ])
-    .json();
+    profile(&srv, "p", "node");
     let id = s(
         &run_instance(&srv, &subnet, &["--iam-instance-profile", "Name=p"]).json()["Instances"][0]
             ["InstanceId"],

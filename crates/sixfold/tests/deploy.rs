@@ -331,7 +331,9 @@ fn http_get(ns: &Ns, port: u16, path: &str) -> Option<(u16, String)> {
 /// The agent learns its instance and region from IMDSv2 (`sixfold lab-imds` serving the region's
 /// data at 169.254.169.254 in the namespace) and signs with IRSA: the region has the cluster's
 /// OIDC provider and the DaemonSet's role, and the container gets a `sixfold token` at the
-/// projected token's path. The only changes to the DaemonSet's container: `--ec2-endpoint` (this
+/// projected token's path. The role first lacks the IPv6 policy: the agent stays alive (the
+/// liveness path answers) and not ready, naming the denial; once the policy is attached it gets
+/// the /80 by itself. The only changes to the DaemonSet's container: `--ec2-endpoint` (this
 /// namespace has no AWS endpoint) and AWS_ROLE_ARN naming the role in the region's account.
 #[test]
 fn image_runs_as_the_daemonset_runs_it_and_the_agent_gets_its_prefix() {
@@ -434,7 +436,6 @@ fn image_runs_as_the_daemonset_runs_it_and_the_agent_gets_its_prefix() {
         role_arn.ends_with(&format!(":role/{role_name}")),
         "{role_arn}"
     );
-    image::attach_ipv6_policy(&region, role_name);
     let o = Overrides {
         drop_env: &[],
         set_env: vec![("AWS_ROLE_ARN".into(), role_arn)],
@@ -469,6 +470,36 @@ fn image_runs_as_the_daemonset_runs_it_and_the_agent_gets_its_prefix() {
     let port: SocketAddr = flag(&strings(&agent_c["args"]), "--metrics-addr")
         .parse()
         .expect("addr");
+    // The role has no IPv6 policy yet (the most common real-world failure): the agent stays
+    // up and says so, so the DaemonSet's liveness probe (/metrics) passes while its readiness
+    // probe (/v1/status) fails; nothing restarts it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let metrics = http_get(&ns, port.port(), "/metrics");
+        if let Some((200, m)) = &metrics
+            && m.lines().any(|l| l == "sixfold_agent_prefix_blocked 1")
+        {
+            break;
+        }
+        if Instant::now() > deadline {
+            let logs = pm.run(&["logs", &name], Duration::from_secs(30));
+            panic!(
+                "the agent did not report the refused prefix within 60 s ({metrics:?}):\n{}{}",
+                logs.stdout, logs.stderr
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (code, body) = http_get(&ns, port.port(), "/v1/status").expect("status answers");
+    assert_eq!(code, 503, "not ready while denied: {body}");
+    assert!(
+        body.contains("UnauthorizedOperation"),
+        "the status names the denial: {body}"
+    );
+    let (code, _) = http_get(&ns, port.port(), "/metrics").expect("metrics answer");
+    assert_eq!(code, 200, "the liveness path answers while denied");
+    image::attach_ipv6_policy(&region, role_name);
+
     let deadline = Instant::now() + Duration::from_secs(60);
     let status: Value = loop {
         if let Some((200, body)) = http_get(&ns, port.port(), "/v1/status") {

@@ -200,6 +200,26 @@ mod tests {
     }
 
     #[test]
+    fn a_deny_takes_an_ipv6_action_away_from_the_cni_role() {
+        let mut w = World::new();
+        w.with(|s, env| {
+            s.create_role(env, crate::iam::roles::CreateRole::named("cni"))
+                .unwrap()
+        });
+        let arn = "arn:aws:iam::123456789012:role/cni";
+        w.state
+            .put_role_policy("cni", "ipv6", IPV6_POLICY_DOCUMENT)
+            .unwrap();
+        let deny = r#"{"Statement":[{"Effect":"Deny","Action":"ec2:AssignIpv6Addresses","Resource":"*"}]}"#;
+        w.state.put_role_policy("cni", "deny", deny).unwrap();
+        assert_eq!(
+            w.state
+                .missing_ipv6_actions("us-east-1", "123456789012", arn),
+            vec!["ec2:AssignIpv6Addresses"]
+        );
+    }
+
+    #[test]
     fn bad_policies_are_rejected() {
         assert!(parse_policy("nope").is_err());
         assert!(
