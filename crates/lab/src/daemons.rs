@@ -32,9 +32,78 @@ pub fn responder_line(name: &str, peer: &SocketAddr) -> String {
     format!("{name} saw {ip}\n")
 }
 
-/// Serve the responder on every address of `listen` until the process ends.
-pub fn run_responder(listen: &[SocketAddr], name: &str) -> Result<()> {
+/// The HTTP body a responder answers: its line, plus the `X-Forwarded-For` it got (so an
+/// application load balancer's header shows).
+pub fn responder_body(name: &str, peer: &SocketAddr, head: &str) -> String {
+    let mut body = responder_line(name, peer);
+    for l in head.split("\r\n").skip(1) {
+        if let Some((k, v)) = l.split_once(':') {
+            if k.trim().eq_ignore_ascii_case("x-forwarded-for") {
+                body.push_str(&format!("x-forwarded-for: {}\n", v.trim()));
+            }
+        }
+    }
+    body
+}
+
+/// Answer HTTP requests on `c` (keep-alive, GET without a body) with [`responder_body`].
+fn serve_http(mut c: TcpStream, name: &str) -> io::Result<()> {
+    let peer = c.peer_addr()?;
+    c.set_read_timeout(Some(Duration::from_secs(30)))?;
+    c.set_write_timeout(Some(Duration::from_secs(5)))?;
+    let mut pending = Vec::new();
+    loop {
+        let (head, rest) = if let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+            let rest = pending.split_off(end + 4);
+            (String::from_utf8_lossy(&pending).into_owned(), rest)
+        } else {
+            let (h, mut rest) = crate::lb::daemon::read_head(&mut c)?;
+            let mut all = pending;
+            all.extend_from_slice(h.as_bytes());
+            if all.len() > h.len() {
+                // A head split over reads: parse again from everything gathered.
+                all.append(&mut rest);
+                pending = all;
+                continue;
+            }
+            (h, rest)
+        };
+        pending = rest;
+        let body = responder_body(name, &peer, &head);
+        let close = head.lines().any(|l| {
+            l.to_ascii_lowercase().starts_with("connection:")
+                && l.to_ascii_lowercase().contains("close")
+        }) || head.lines().next().is_some_and(|l| l.ends_with("HTTP/1.0"));
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n{}\r\n{body}",
+            body.len(),
+            if close { "Connection: close\r\n" } else { "" }
+        );
+        c.write_all(answer.as_bytes())?;
+        if close {
+            return Ok(());
+        }
+    }
+}
+
+/// Serve the responder on every address of `listen` (its line on connect) and of `http`
+/// (HTTP) until the process ends.
+pub fn run_responder(listen: &[SocketAddr], http: &[SocketAddr], name: &str) -> Result<()> {
     let mut threads = Vec::new();
+    for addr in http {
+        let l =
+            TcpListener::bind(addr).map_err(LabError::io("responder bind", addr.to_string()))?;
+        let name = name.to_owned();
+        threads.push(std::thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(c) = conn else { continue };
+                let name = name.clone();
+                std::thread::spawn(move || {
+                    let _ = serve_http(c, &name);
+                });
+            }
+        }));
+    }
     for addr in listen {
         let l =
             TcpListener::bind(addr).map_err(LabError::io("responder bind", addr.to_string()))?;
@@ -51,7 +120,7 @@ pub fn run_responder(listen: &[SocketAddr], name: &str) -> Result<()> {
             }
         }));
     }
-    println!("responder {name} listening on {listen:?}");
+    println!("responder {name} listening on {listen:?}, HTTP on {http:?}");
     for t in threads {
         let _ = t.join();
     }
@@ -135,5 +204,38 @@ mod tests {
         assert_eq!(responder_line("h", &v4mapped), "h saw 203.0.113.10\n");
         let v6: SocketAddr = "[2001:db8::1]:1".parse().unwrap();
         assert_eq!(responder_line("h", &v6), "h saw 2001:db8::1\n");
+    }
+
+    #[test]
+    fn the_http_responder_shows_the_x_forwarded_for_it_got() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (c, _) = l.accept().unwrap();
+            let _ = serve_http(c, "web-1-1");
+        });
+        let mut c = TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        // Two requests on one connection (keep-alive), the second with the header.
+        c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let (head, rest) = crate::lb::daemon::read_head(&mut c).unwrap();
+        assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+        let mut body = rest;
+        while body.len() < "web-1-1 saw 127.0.0.1\n".len() {
+            let mut b = [0u8; 256];
+            let n = std::io::Read::read(&mut c, &mut b).unwrap();
+            body.extend_from_slice(&b[..n]);
+        }
+        assert_eq!(String::from_utf8_lossy(&body), "web-1-1 saw 127.0.0.1\n");
+        c.write_all(
+            b"GET / HTTP/1.1\r\nX-Forwarded-For: 203.0.113.10\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+        let mut all = String::new();
+        std::io::Read::read_to_string(&mut c, &mut all).unwrap();
+        assert!(
+            all.ends_with("web-1-1 saw 127.0.0.1\nx-forwarded-for: 203.0.113.10\n"),
+            "{all}"
+        );
     }
 }

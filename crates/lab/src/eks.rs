@@ -47,7 +47,8 @@ impl Eks {
         }
     }
 
-    fn send(
+    /// Send one request signed for `service`; the HTTP status and body text, whatever the status.
+    pub(crate) fn send(
         &self,
         service: &str,
         method: &str,

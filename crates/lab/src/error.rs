@@ -74,6 +74,8 @@ pub enum LabError {
     },
     #[error("EKS {op} failed: {detail}")]
     Eks { op: String, detail: String },
+    #[error("ELBv2 {action} failed: {detail}")]
+    Elb { action: String, detail: String },
     #[error("{what} did not happen within {waited:?}; see the logs in {logs}")]
     Timeout {
         what: String,

@@ -21,6 +21,7 @@
 //! - [`policy`]: route tables and security groups of the region enforced on real packets
 //!   (per-subnet policy routing in the router, one nftables ruleset per node, branch interfaces
 //!   for pods with their own groups);
+//! - [`lb`]: load balancers (`service expose`, the `lab-lb` daemon, target groups following pods);
 //! - [`probe`], [`matrix`]: the connectivity checks; [`state`]: the state file;
 //! - [`procs`]: background processes; [`up`], [`down`], [`status`]: the three commands;
 //! - [`podcmd`]: workloads in a running lab (`pod run/delete/list`, `exec`, CNI DEL on `down`);
@@ -33,6 +34,7 @@ pub mod down;
 pub mod eks;
 pub mod error;
 pub mod imds;
+pub mod lb;
 pub mod matrix;
 pub mod network;
 pub mod nodes;

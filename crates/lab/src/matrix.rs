@@ -9,7 +9,7 @@ use crate::plan::{INTERNET_PORT, POD_PORT, SERVICE_PORT};
 use crate::probe;
 use crate::state::{LabState, PodInfo};
 
-const TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(2);
 const PATIENCE: Duration = Duration::from_secs(3);
 /// Connections made to each service to see the balancing.
 const SERVICE_TRIES: usize = 6;
@@ -29,7 +29,7 @@ pub struct Check {
     pub ms: u128,
 }
 
-type Probe = Box<dyn FnOnce() -> (bool, String) + Send>;
+pub(crate) type Probe = Box<dyn FnOnce() -> (bool, String) + Send>;
 
 fn line_from(ns: String, addr: SocketAddr) -> Result<String, String> {
     probe::in_ns(&ns, move || probe::tcp_line(addr, TIMEOUT, PATIENCE))
@@ -219,15 +219,17 @@ fn plan(state: &LabState) -> Vec<(Check, Probe)> {
             exact(from.netns.clone(), sock(f.ipv6, POD_PORT), exp),
         );
     }
+    out.extend(crate::lb::matrix::plan(state));
     out
 }
 
 /// What the EIGW answers an unsolicited inbound connection: its nft rule is
 /// `reject with icmpv6 type admin-prohibited`, which the kernel reports to `connect()` as EACCES.
-const EIGW_REFUSAL: &str = "ICMPv6 destination unreachable, administratively prohibited (EACCES)";
+pub(crate) const EIGW_REFUSAL: &str =
+    "ICMPv6 destination unreachable, administratively prohibited (EACCES)";
 
 /// One connection attempt from namespace `ns` to `target` that must be refused by the EIGW.
-fn refused_by_eigw(ns: &str, target: SocketAddr) -> (bool, String) {
+pub(crate) fn refused_by_eigw(ns: &str, target: SocketAddr) -> (bool, String) {
     let attempt = dataplane::netns::NetNs::by_name(ns)
         .map_err(|e| e.to_string())
         .and_then(|h| {

@@ -27,6 +27,9 @@ pub const MAX_NODES: usize = 20;
 pub const POD_PORT: u16 = 8080;
 /// The port services expose (DNATed to [`POD_PORT`]).
 pub const SERVICE_PORT: u16 = 80;
+/// The port every pod also serves HTTP on (`<name> saw <peer>` plus the `X-Forwarded-For` it
+/// got), for application load balancers and the load balancer benchmark.
+pub const POD_HTTP_PORT: u16 = 80;
 /// The port the internet hosts listen on.
 pub const INTERNET_PORT: u16 = 80;
 

@@ -382,6 +382,8 @@ fn spawn_responder(req: &RunRequest, ns: &str) -> Result<Process> {
         "lab-responder".into(),
         "--listen".into(),
         format!("[::]:{}", plan::POD_PORT),
+        "--http".into(),
+        format!("[::]:{}", plan::POD_HTTP_PORT),
         "--name".into(),
         req.pod.clone(),
         "--lab".into(),
@@ -393,9 +395,19 @@ fn spawn_responder(req: &RunRequest, ns: &str) -> Result<Process> {
 
 /// Called by `pod run` and `pod delete` once the state holds the change (`state` is the state
 /// as saved). Areas whose dataplane follows the pods (load balancer target groups) hook their
-/// idempotent sync in here; each reports what it changed on `out`. Today nothing follows pods.
+/// idempotent sync in here; each reports what it changed on `out`.
 pub fn after_change(state: &LabState, out: &mut dyn Write) -> Result<()> {
-    let _ = (state, out);
+    if state.load_balancers.is_empty() {
+        return Ok(());
+    }
+    let r = update(&state.name, &state.state_dir, crate::lb::sync)?;
+    if r.registered + r.deregistered > 0 {
+        let _ = writeln!(
+            out,
+            "load balancers: {} targets registered, {} deregistered (target groups follow the services' pods)",
+            r.registered, r.deregistered
+        );
+    }
     Ok(())
 }
 

@@ -127,7 +127,10 @@ pub fn converge(ctx: &mut Ctx) -> Result<()> {
             Err(e) => errors.push(format!("policy: {e}")),
         }
         ctx.policy = memo;
-        // Load balancers (lb::sync) go here.
+        // Load balancers last: their target groups follow the pods the areas above leave.
+        if let Err(e) = crate::lb::sync(state) {
+            errors.push(format!("load balancers: {e}"));
+        }
         if errors.is_empty() {
             Ok(())
         } else {

@@ -175,6 +175,9 @@ pub struct LabState {
     /// as many on each node it adds.
     #[serde(default)]
     pub pods_per_node: usize,
+    /// Load balancers (`sixfold service expose`), see [`crate::lb`].
+    #[serde(default)]
+    pub load_balancers: Vec<crate::lb::LoadBalancerInfo>,
 }
 
 impl LabState {
@@ -196,6 +199,7 @@ impl LabState {
             internet_ipv6: crate::plan::INTERNET_V6,
             cni_bin_dir: None,
             pods_per_node: 0,
+            load_balancers: Vec::new(),
         }
     }
 

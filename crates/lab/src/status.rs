@@ -78,6 +78,7 @@ pub fn json(s: &LabState) -> Value {
         "internet": {"ipv4": s.internet_ipv4, "ipv6": s.internet_ipv6},
         "namespaces": s.namespaces,
         "processes": {"recorded": s.processes.len(), "running": running},
+        "load_balancers": crate::lb::status_json(s),
     })
 }
 
@@ -196,6 +197,7 @@ pub fn render(s: &LabState) -> String {
         }
         out.push_str(&table(&rows));
     }
+    out.push_str(&crate::lb::status_table(s));
     out
 }
 

@@ -280,6 +280,10 @@ fn build(b: &mut Build<'_>) -> Result<()> {
         b.state.nodes.len()
     ));
     b.phase("policy");
+
+    // A load balancer for the first service, as the AWS Load Balancer Controller makes it.
+    crate::lb::expose::up_default(b)?;
+    b.phase("load balancer");
     Ok(())
 }
 

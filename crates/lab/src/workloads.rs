@@ -260,6 +260,8 @@ pub(crate) fn node_pods(
             "lab-responder".into(),
             "--listen".into(),
             format!("[::]:{}", plan::POD_PORT),
+            "--http".into(),
+            format!("[::]:{}", plan::POD_HTTP_PORT),
             "--name".into(),
             name.clone(),
             "--lab".into(),

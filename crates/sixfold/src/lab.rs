@@ -234,6 +234,9 @@ pub struct ResponderArgs {
     /// Address to listen on (repeatable).
     #[arg(long, required = true)]
     listen: Vec<SocketAddr>,
+    /// Address to serve HTTP on (repeatable): the line, plus the X-Forwarded-For received.
+    #[arg(long)]
+    http: Vec<SocketAddr>,
     /// The name reported in every answer.
     #[arg(long)]
     name: String,
@@ -243,7 +246,7 @@ pub struct ResponderArgs {
 }
 
 pub fn responder(a: ResponderArgs) -> anyhow::Result<()> {
-    Ok(lab::daemons::run_responder(&a.listen, &a.name)?)
+    Ok(lab::daemons::run_responder(&a.listen, &a.http, &a.name)?)
 }
 
 #[derive(clap::Args)]

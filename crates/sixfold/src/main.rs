@@ -10,6 +10,7 @@ mod map;
 mod pod;
 mod preflight;
 mod serve;
+mod service;
 mod token;
 
 use clap::{Parser, Subcommand};
@@ -60,8 +61,13 @@ enum Command {
     Token(token::Args),
     /// Draw the IPv6 address plan of a lab or region as one HTML page (--output FILE, or --serve ADDR live).
     Map(map::Args),
+    /// Expose a lab's service through a dualstack load balancer (the AWS Load Balancer Controller's part).
+    Service(service::ServiceArgs),
     #[command(hide = true)]
     LabResponder(lab::ResponderArgs),
+    /// A load balancer's node, inside its namespace (started by `service expose`).
+    #[command(hide = true)]
+    LabLb(service::LbArgs),
     #[command(hide = true)]
     LabDns(lab::DnsArgs),
     #[command(hide = true)]
@@ -102,6 +108,8 @@ fn main() -> std::process::ExitCode {
         Command::Exec(a) => pod::exec(a),
         Command::Map(a) => map::run(a),
         Command::Token(a) => token::run(a),
+        Command::Service(a) => service::run(a),
+        Command::LabLb(a) => service::lb(a),
         Command::LabResponder(a) => lab::responder(a),
         Command::LabDns(a) => lab::dns(a),
         Command::LabForward(a) => lab::forward(a),
