@@ -67,14 +67,16 @@ read -r R3 P3 < <(run "$NODE" "http://[$V6]:80/")
 read -r R4 P4 < <(run "$NODE" "http://[$POD]:80/")
 echo
 echo "HTTP through the lab's NLB to 6 pods vs straight to one pod (wrk -t2 -c$CONN -d$DUR, ${BUILD:-release} build, load $(cut -d' ' -f1 /proc/loadavg))"
-printf '%-34s %12s %10s\n' PATH "REQUESTS/S" "P99 MS"
-printf '%-34s %12s %10s\n' "inet → NLB public IPv4 → 6 pods" "$R1" "$P1"
-printf '%-34s %12s %10s\n' "inet → NLB IPv6 → 6 pods" "$R2" "$P2"
-printf '%-34s %12s %10s\n' "node1 → NLB IPv6 → 6 pods" "$R3" "$P3"
-printf '%-34s %12s %10s\n' "node1 → pod IPv6 (no LB)" "$R4" "$P4"
-python3 -c "
-r3, r4, p3, p4 = float('$R3'), float('$R4'), float('$P3'), float('$P4')
-r1, p1 = float('$R1'), float('$P1')
-print(f'ratio (node1, same client): NLB / direct = {r3 / r4:.2f}x requests/s, {p3 / p4:.2f}x p99')
-print(f'ratio (internet IPv4 via NLB / node1 direct): {r1 / r4:.2f}x requests/s, {p1 / p4:.2f}x p99')
-"
+python3 - "$R1" "$P1" "$R2" "$P2" "$R3" "$P3" "$R4" "$P4" <<'PY'
+import sys
+r1, p1, r2, p2, r3, p3, r4, p4 = map(float, sys.argv[1:])
+rows = [("PATH", "REQUESTS/S", "P99 MS"),
+        ("inet → NLB public IPv4 → 6 pods", f"{r1:,.0f}", f"{p1:.2f}"),
+        ("inet → NLB IPv6 → 6 pods", f"{r2:,.0f}", f"{p2:.2f}"),
+        ("node1 → NLB IPv6 → 6 pods", f"{r3:,.0f}", f"{p3:.2f}"),
+        ("node1 → pod IPv6 (no LB)", f"{r4:,.0f}", f"{p4:.2f}")]
+for a, b, c in rows:
+    print(f"{a:<34} {b:>12} {c:>8}")
+print(f"ratio (node1, same client): NLB / direct = {r3 / r4:.2f}x requests/s, {p3 / p4:.2f}x p99")
+print(f"ratio (internet IPv4 via NLB / node1 direct): {r1 / r4:.2f}x requests/s, {p1 / p4:.2f}x p99")
+PY

@@ -536,6 +536,13 @@ fn cluster_via_eks(
         ids.len(),
         plan::INSTANCE_TYPE
     ));
+    b.say(match &cni_role {
+        Some(r) => format!(
+            "  CNI credentials: IRSA, {r} for {} (OIDC provider registered, token minted)",
+            crate::imds::CNI_SERVICE_ACCOUNT
+        ),
+        None => "  CNI credentials: the node role, from each node's IMDS".to_owned(),
+    });
     Ok((
         ClusterInfo {
             name,
