@@ -116,7 +116,13 @@ impl RunningAgent {
 
     /// Answer one request in-process (what the socket does), e.g. for the CLI's `status`.
     pub fn handle(&self, req: agent_api::Request) -> agent_api::Response {
-        self.shared.handle(req)
+        let mut answers = self
+            .shared
+            .answer_batch(vec![(req, std::time::Instant::now())]);
+        answers.pop().unwrap_or(agent_api::Response::Error {
+            kind: agent_api::ErrorKind::Internal,
+            message: "the agent gave no answer; retry".into(),
+        })
     }
 
     /// Serve until the process ends.
@@ -177,6 +183,7 @@ pub fn start(
     let recorded = store.list()?.node;
 
     let listener = server::bind_socket(&config.socket, config.socket_mode)?;
+    let listener = server::EventLoop::new(listener, &config.socket)?;
     let metrics = TcpListener::bind(config.metrics_addr).map_err(|source| AgentError::Metrics {
         addr: config.metrics_addr,
         source,
@@ -198,7 +205,7 @@ pub fn start(
     agent.threads.push(
         std::thread::Builder::new()
             .name("agent-socket".into())
-            .spawn(move || server::serve_unix(listener, sh, st))
+            .spawn(move || server::serve_unix(listener, &sh, &st))
             .map_err(|source| AgentError::Thread {
                 what: "socket",
                 source,

@@ -1,27 +1,27 @@
 //! The Unix-socket server the CNI plugins call: one JSON line in, one JSON line out, then close
-//! (the contract of [`agent_api`]). A thread per connection (capped), every read and write
-//! bounded by a timeout, the node state behind one mutex. Requests before the node is ready are
-//! answered `not_ready`.
-//!
-//! Group commit: requests are queued, and whichever request thread finds nobody leading takes
-//! the whole queue and answers it as one batch (one store transaction, one fsync) while new
-//! requests queue for the next batch. An idle agent answers a lone request at once (a batch of
-//! one); a burst shares fsyncs instead of waiting for one each.
+//! (the contract of [`agent_api`]). One thread serves every connection on an epoll event loop
+//! ([`event_loop`]), answering the requests that arrived together as one batch (group commit: one
+//! store transaction, one fsync); every connection is bounded in time and size, the node state
+//! is behind one mutex (the metrics responder reads it too). Requests before the node is ready
+//! are answered `not_ready`.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod event_loop;
+
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use agent_api::{ErrorKind, Request, Response};
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::config::SocketMode;
 use crate::metrics::{Gauges, Metrics};
 use crate::node::NodeState;
+
+pub(crate) use event_loop::EventLoop;
 
 /// Bound on reading a request and writing its answer.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
@@ -56,7 +56,6 @@ pub struct Shared {
     pub(crate) metrics: Metrics,
     /// Why the prefix is refused, while it is (shown in `/v1/status` and CNI answers).
     pub(crate) blocked: Mutex<Option<Blocked>>,
-    queue: Mutex<Queue>,
 }
 
 /// A refusal the agent is waiting out.
@@ -72,47 +71,6 @@ pub struct Blocked {
     pub attempts: u64,
     /// When the next attempt is due, ms since the Unix epoch.
     pub next_attempt_ms: u64,
-}
-
-/// Requests waiting for the next batch, and whether a thread is answering batches.
-#[derive(Debug, Default)]
-struct Queue {
-    pending: Vec<(Request, mpsc::SyncSender<Response>)>,
-    leading: bool,
-}
-
-/// The leader's hold: takes batches until the queue is empty, handing leadership back in the
-/// same critical section that finds it empty (so no request is left without a leader), and
-/// also if answering a batch panicked (the waiters of a dropped batch see their channel close
-/// and answer `internal`).
-struct Leading<'a> {
-    queue: &'a Mutex<Queue>,
-    done: bool,
-}
-
-impl Leading<'_> {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The next batch, or `None` (leadership handed back) when nothing is queued.
-    fn next_batch(&mut self) -> Option<Vec<(Request, mpsc::SyncSender<Response>)>> {
-        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        if q.pending.is_empty() {
-            q.leading = false;
-            self.done = true;
-            return None;
-        }
-        Some(std::mem::take(&mut q.pending))
-    }
-}
-
-impl Drop for Leading<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            self.lock().leading = false;
-        }
-    }
 }
 
 impl Shared {
@@ -159,60 +117,48 @@ impl Shared {
         serde_json::json!({"ready": false, "blocked": self.blocked()})
     }
 
-    /// Answer one request (counting it and timing adds and dels), batched with whatever
-    /// other requests arrive meanwhile (see the module docs).
-    pub fn handle(&self, req: Request) -> Response {
-        let started = Instant::now();
-        let op = match &req {
-            Request::Add { .. } => "add",
-            Request::Del { .. } => "del",
-            Request::List => "list",
-            Request::Gc { .. } => "gc",
-            Request::Status => "status",
-        };
-        self.metrics.request(op);
-        let (tx, rx) = mpsc::sync_channel(1);
-        let lead = {
-            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-            q.pending.push((req, tx));
-            !std::mem::replace(&mut q.leading, true)
-        };
-        if lead {
-            let mut leading = Leading {
-                queue: &self.queue,
-                done: false,
-            };
-            while let Some(batch) = leading.next_batch() {
-                self.answer_batch(batch);
-            }
-        }
-        let resp = rx.recv().unwrap_or_else(|_| Response::Error {
-            kind: ErrorKind::Internal,
-            message: "the agent failed while answering this request; retry".into(),
-        });
-        match op {
-            "add" => self.metrics.add.observe(started.elapsed()),
-            "del" => self.metrics.del.observe(started.elapsed()),
-            _ => {}
-        }
-        if let Response::Error { kind, .. } = &resp {
-            self.metrics.error(*kind);
-        }
-        resp
-    }
-
-    fn answer_batch(&self, batch: Vec<(Request, mpsc::SyncSender<Response>)>) {
-        let (reqs, txs): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-        let n = reqs.len();
-        let started = Instant::now();
-        let answers = self
+    /// Answer requests that arrived together as one batch (one store transaction), counting
+    /// them, timing adds and dels from when each was read (`started`), and counting errors.
+    pub(crate) fn answer_batch(&self, batch: Vec<(Request, Instant)>) -> Vec<Response> {
+        let n = batch.len();
+        let ops: Vec<(&'static str, Instant)> = batch
+            .iter()
+            .map(|(req, started)| {
+                let op = match req {
+                    Request::Add { .. } => "add",
+                    Request::Del { .. } => "del",
+                    Request::List => "list",
+                    Request::Gc { .. } => "gc",
+                    Request::Status => "status",
+                };
+                self.metrics.request(op);
+                (op, *started)
+            })
+            .collect();
+        let reqs = batch.into_iter().map(|(req, _)| req).collect();
+        let took = Instant::now();
+        let mut answers = self
             .with_state(|s| s.handle_batch(reqs, now_ms()))
             .unwrap_or_else(|e| vec![e; n]);
-        debug!(requests = n, took = ?started.elapsed(), "answered a batch");
-        for (tx, answer) in txs.into_iter().zip(answers) {
-            // A waiter that went away needs no answer.
-            let _ = tx.send(answer);
+        debug!(requests = n, took = ?took.elapsed(), "answered a batch");
+        answers.resize(
+            n,
+            Response::Error {
+                kind: ErrorKind::Internal,
+                message: "the agent lost this request in its batch; retry".into(),
+            },
+        );
+        for ((op, started), resp) in ops.iter().zip(&answers) {
+            match *op {
+                "add" => self.metrics.add.observe(started.elapsed()),
+                "del" => self.metrics.del.observe(started.elapsed()),
+                _ => {}
+            }
+            if let Response::Error { kind, .. } = resp {
+                self.metrics.error(*kind);
+            }
         }
+        answers
     }
 
     pub(crate) fn gauges(&self) -> Option<Gauges> {
@@ -308,136 +254,8 @@ pub fn bind_socket(path: &Path, mode: SocketMode) -> Result<UnixListener, Socket
     Ok(listener)
 }
 
-/// Accept connections until `stop` is set (the stopper then connects once to wake it).
-pub(crate) fn serve_unix(listener: UnixListener, shared: Arc<Shared>, stop: Arc<AtomicBool>) {
-    let active = Arc::new(AtomicUsize::new(0));
-    let workers = Workers::new();
-    for conn in listener.incoming() {
-        if stop.load(Ordering::SeqCst) {
-            break;
-        }
-        let stream = match conn {
-            Ok(s) => s,
-            Err(e) => {
-                warn!(error = %e, "accept on the agent socket failed");
-                std::thread::sleep(Duration::from_millis(10));
-                continue;
-            }
-        };
-        if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-            active.fetch_sub(1, Ordering::SeqCst);
-            let busy = Response::Error {
-                kind: ErrorKind::Busy,
-                message: format!(
-                    "the agent is busy (all {MAX_CONNECTIONS} connection slots are taken); retry"
-                ),
-            };
-            shared.metrics.error(ErrorKind::Busy);
-            let _ = write_response(&stream, &busy);
-            continue;
-        }
-        workers.dispatch(stream, &shared, &active);
-    }
-}
-
-/// The connection threads, kept and reused: a thread that answered its connection waits for
-/// the next one, so a burst after the first pays no thread start-up per connection. `idle`
-/// counts the waiting threads minus the connections already handed to them, so a connection
-/// is handed over only when a thread is sure to take it; otherwise a new thread is started
-/// (at most one per connection slot).
-struct Workers {
-    tx: mpsc::Sender<UnixStream>,
-    rx: Arc<Mutex<mpsc::Receiver<UnixStream>>>,
-    idle: Arc<AtomicUsize>,
-}
-
-impl Workers {
-    fn new() -> Workers {
-        let (tx, rx) = mpsc::channel();
-        Workers {
-            tx,
-            rx: Arc::new(Mutex::new(rx)),
-            idle: Arc::new(AtomicUsize::new(0)),
-        }
-    }
-
-    fn dispatch(&self, stream: UnixStream, shared: &Arc<Shared>, active: &Arc<AtomicUsize>) {
-        let claimed = self
-            .idle
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
-        if claimed {
-            if self.tx.send(stream).is_err() {
-                active.fetch_sub(1, Ordering::SeqCst);
-            }
-            return;
-        }
-        let (shared, active2, rx, idle) = (
-            shared.clone(),
-            active.clone(),
-            self.rx.clone(),
-            self.idle.clone(),
-        );
-        let spawned = std::thread::Builder::new()
-            .name("agent-conn".into())
-            .spawn(move || {
-                let mut next = Some(stream);
-                while let Some(stream) = next.take() {
-                    serve_connection(stream, &shared);
-                    active2.fetch_sub(1, Ordering::SeqCst);
-                    idle.fetch_add(1, Ordering::SeqCst);
-                    // The sender is gone once the agent stops: then this thread ends.
-                    next = rx.lock().ok().and_then(|r| r.recv().ok());
-                }
-            });
-        if let Err(e) = spawned {
-            active.fetch_sub(1, Ordering::SeqCst);
-            warn!(error = %e, "cannot spawn a connection thread");
-        }
-    }
-}
-
-fn serve_connection(stream: UnixStream, shared: &Shared) {
-    let resp = match read_request(&stream) {
-        Ok(req) => shared.handle(req),
-        Err(resp) => {
-            if let Response::Error { kind, .. } = &resp {
-                shared.metrics.error(*kind);
-            }
-            resp
-        }
-    };
-    if let Err(e) = write_response(&stream, &resp) {
-        debug!(error = %e, "could not answer a plugin (it went away?)");
-    }
-}
-
-fn read_request(stream: &UnixStream) -> Result<Request, Response> {
-    let invalid = |message: String| Response::Error {
-        kind: ErrorKind::InvalidRequest,
-        message,
-    };
-    stream
-        .set_read_timeout(Some(IO_TIMEOUT))
-        .map_err(|e| invalid(format!("socket setup: {e}")))?;
-    let mut line = Vec::new();
-    let mut reader = BufReader::new(stream.take(MAX_REQUEST_BYTES + 1));
-    reader
-        .read_until(b'\n', &mut line)
-        .map_err(|e| invalid(format!("reading the request failed: {e}")))?;
-    if line.len() as u64 > MAX_REQUEST_BYTES {
-        return Err(invalid(format!(
-            "request longer than {MAX_REQUEST_BYTES} bytes"
-        )));
-    }
-    serde_json::from_slice(&line)
-        .map_err(|e| invalid(format!("request is not a valid request line: {e}")))
-}
-
-fn write_response(mut stream: &UnixStream, resp: &Response) -> std::io::Result<()> {
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
-    let mut line = serde_json::to_vec(resp).map_err(std::io::Error::other)?;
-    line.push(b'\n');
-    stream.write_all(&line)?;
-    stream.flush()
+/// Serve the socket on `event_loop` until `stop` is set (the stopper then connects once to
+/// wake it).
+pub(crate) fn serve_unix(event_loop: EventLoop, shared: &Shared, stop: &AtomicBool) {
+    event_loop.run(shared, stop);
 }

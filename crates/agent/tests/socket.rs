@@ -440,3 +440,91 @@ fn concurrent_adds_never_share_an_address() {
     assert_eq!(all.iter().collect::<HashSet<_>>().len(), 200);
     assert_eq!(list(&sock).len(), 200);
 }
+
+/// One thread serves every connection (an event loop): a client that connects and says
+/// nothing, or sends its line a byte at a time, holds up no one; the silent one is answered
+/// `invalid_request` once its 5 s are up, and the slow one is answered normally.
+#[test]
+fn silent_and_slow_clients_hold_up_no_one_and_the_silent_one_is_timed_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = start(&config(dir.path()));
+    let sock = a.socket().to_owned();
+    let connect = || {
+        let s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+        s.set_read_timeout(Some(T)).unwrap();
+        s
+    };
+    let started = std::time::Instant::now();
+    let mut silent = connect();
+    let mut slow = connect();
+    let line = serde_json::to_string(&Request::Add {
+        key: key("slow"),
+        netns: None,
+    })
+    .unwrap()
+        + "\n";
+    let (half, rest) = line.as_bytes().split_at(line.len() / 2);
+    for b in half {
+        slow.write_all(&[*b]).unwrap();
+    }
+    // Others are answered while both connections are open and incomplete.
+    let ip = add(&sock, "quick", None);
+    assert!(list(&sock).contains(&("quick".into(), ip)));
+    slow.write_all(rest).unwrap();
+    let mut answer = String::new();
+    slow.read_to_string(&mut answer).unwrap();
+    let Response::Added { allocation } = serde_json::from_str(&answer).unwrap() else {
+        panic!("{answer}")
+    };
+    assert_ne!(allocation.address, ip);
+    let mut answer = String::new();
+    silent.read_to_string(&mut answer).unwrap();
+    let resp: Response = serde_json::from_str(&answer).unwrap();
+    assert!(
+        matches!(&resp, Response::Error { kind: ErrorKind::InvalidRequest, message }
+            if message.contains("within 5 s")),
+        "{resp:?}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(5),
+        "answered early"
+    );
+}
+
+/// With every connection slot taken, a further caller is answered `busy` (CNI 11) at once and
+/// nothing is allocated for it; once the slots free up, the same request succeeds.
+#[test]
+fn beyond_the_connection_limit_a_caller_is_answered_busy_and_nothing_is_allocated() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = start(&config(dir.path()));
+    let sock = a.socket().to_owned();
+    let held: Vec<_> = (0..agent::server::MAX_CONNECTIONS)
+        .map(|_| std::os::unix::net::UnixStream::connect(&sock).unwrap())
+        .collect();
+    let req = Request::Add {
+        key: key("late"),
+        netns: None,
+    };
+    let resp = call(&sock, &req, T);
+    assert!(
+        matches!(&resp, Err(ClientError::Agent { kind: ErrorKind::Busy, message })
+            if message.contains("256")),
+        "{resp:?}"
+    );
+    drop(held);
+    // The freed slots are seen on the loop's next turn.
+    let deadline = std::time::Instant::now() + T;
+    loop {
+        match call(&sock, &req, T) {
+            Ok(Response::Added { .. }) => break,
+            Err(ClientError::Agent {
+                kind: ErrorKind::Busy,
+                ..
+            }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(list(&sock).len(), 1);
+}

@@ -680,8 +680,43 @@ fn authorize_ec2(
     let cfg = app.region.config();
     let resources = authz::ec2(&cfg.name, &cfg.account_id, &action, params)
         .map_err(|e| ec2::error_reply(400, "InvalidParameterValue", &e.to_string(), request_id))?;
+    let denied = |d: auth::Denied| {
+        ec2::error_reply(403, "UnauthorizedOperation", &d.ec2_message(), request_id)
+    };
     app.authorize(caller, &format!("ec2:{action}"), &resources)
-        .map_err(|d| ec2::error_reply(403, "UnauthorizedOperation", &d.ec2_message(), request_id))
+        .map_err(denied)?;
+    // Launching with an instance profile passes its role to the instances: `iam:PassRole` on
+    // the role, as on AWS (an unknown profile is left to RunInstances' own error).
+    if action == "RunInstances" {
+        let profile = match (
+            params.get("IamInstanceProfile.Arn"),
+            params.get("IamInstanceProfile.Name"),
+        ) {
+            (Some(a), _) => Some(region::iam::profiles::ProfileRef::Arn(a)),
+            (None, Some(n)) => Some(region::iam::profiles::ProfileRef::Name(n)),
+            (None, None) => None,
+        };
+        let roles: Vec<String> = profile
+            .and_then(|r| {
+                let s = app.region.read();
+                s.resolve_instance_profile(&r).map(|p| {
+                    p.roles
+                        .iter()
+                        .map(|n| {
+                            s.roles.get(n).map(|r| r.arn.clone()).unwrap_or_else(|| {
+                                format!("arn:aws:iam::{}:role/{n}", cfg.account_id)
+                            })
+                        })
+                        .collect()
+                })
+            })
+            .unwrap_or_default();
+        if !roles.is_empty() {
+            app.authorize(caller, "iam:PassRole", &roles)
+                .map_err(denied)?;
+        }
+    }
+    Ok(())
 }
 
 /// 503 `ServiceUnavailable` in the protocol's own shape (EC2/IAM XML on `/`, JSON elsewhere):

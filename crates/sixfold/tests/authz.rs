@@ -737,6 +737,43 @@ fn the_instance_credentials_endpoint_serves_imds_documents_to_signed_callers_onl
     creds
         .aws(&srv, &["ec2", "describe-vpcs"])
         .fails_with("UnauthorizedOperation", "ec2:DescribeVpcs");
+    // Launching with a profile passes its role: iam:PassRole is needed besides ec2:RunInstances.
+    put_policy(
+        &srv,
+        "node",
+        "run",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:RunInstances","Resource":"*"}]}"#,
+    );
+    let launch = || {
+        creds.aws(
+            &srv,
+            &[
+                "ec2",
+                "run-instances",
+                "--image-id",
+                "ami-0123456789abcdef0",
+                "--instance-type",
+                "m5.large",
+                "--count",
+                "1",
+                "--subnet-id",
+                &subnet,
+                "--iam-instance-profile",
+                "Name=p",
+            ],
+        )
+    };
+    launch().fails_with(
+        "UnauthorizedOperation",
+        &format!("iam:PassRole on resource: arn:aws:iam::{ACCOUNT}:role/node"),
+    );
+    put_policy(
+        &srv,
+        "node",
+        "pass",
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:PassRole","Resource":"arn:aws:iam::*:role/node"}]}"#,
+    );
+    launch().json();
     // Temporary credentials cannot read other instances' credentials without a sixfold:
     // permission.
     let temp_feed =

@@ -23,7 +23,9 @@ use std::net::Ipv6Addr;
 use std::path::{Path, PathBuf};
 
 use agent_api::{Allocation, AttachmentKey};
-use redb::{Database, Durability, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{
+    Database, Durability, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+};
 use serde::{Deserialize, Serialize};
 
 use super::{Released, Reservation, Snapshot, Store, StoreError};
@@ -120,9 +122,17 @@ impl RedbStore {
     /// fsynced), so a crash during the very first start never leaves a half-written file that
     /// redb refuses to open ("invalid data"); leftovers of such crashes are removed here.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let open_err = |e: redb::DatabaseError| StoreError::Open {
-            path: path.to_owned(),
-            source: Box::new(e.into()),
+        let open_err = |e: redb::DatabaseError| match e {
+            // A store written by an agent on redb 2 (file format 2); redb 4 reads format 3.
+            redb::DatabaseError::UpgradeRequired(v) => StoreError::Format {
+                path: path.to_owned(),
+                found: format!("{FORMAT} in redb file format {v}"),
+                expected: "1 in redb file format 3",
+            },
+            e => StoreError::Open {
+                path: path.to_owned(),
+                source: Box::new(e.into()),
+            },
         };
         remove_stale_temps(path);
         if !path.exists() {
@@ -226,7 +236,8 @@ impl RedbStore {
             return out.map_err(self.err(op));
         }
         let mut txn = self.db.begin_write().map_err(self.err(op))?;
-        txn.set_durability(Durability::Immediate);
+        txn.set_durability(Durability::Immediate)
+            .map_err(self.err(op))?;
         let out = f(&txn).map_err(self.err(op))?;
         if out.is_ok() {
             txn.commit().map_err(self.err(op))?;
@@ -248,7 +259,8 @@ impl Store for RedbStore {
     fn begin_batch(&mut self) -> Result<(), StoreError> {
         if self.batch.is_none() {
             let mut txn = self.db.begin_write().map_err(self.err("begin a batch"))?;
-            txn.set_durability(Durability::Immediate);
+            txn.set_durability(Durability::Immediate)
+                .map_err(self.err("begin a batch"))?;
             self.batch = Some(txn);
             self.poisoned.set(false);
         }
@@ -524,5 +536,19 @@ mod tests {
             matches!(&err, StoreError::Format { found, .. } if found == "99"),
             "{err}"
         );
+    }
+
+    /// A store written by an agent built on redb 2 (file format 2) is refused with both formats
+    /// named, not with "check that the data dir exists".
+    #[test]
+    fn a_store_written_by_redb_2_is_refused_naming_both_file_formats() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(STORE_FILE);
+        drop(redb2::Database::create(&path).unwrap());
+        let err = RedbStore::open(&path).unwrap_err();
+        assert!(matches!(err, StoreError::Format { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains("redb file format 2"), "{msg}");
+        assert!(msg.contains("redb file format 3"), "{msg}");
     }
 }
