@@ -3,44 +3,14 @@
 //! and always deletes. The root namespace is never touched.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use agent::{AgentConfig, ConflistSettings, NodeFacts, StaticPrefix, SystemHost};
 use agent_api::{AttachmentKey, Request, Response, call};
 use dataplane::netns::NetNs;
+use test_support::{TestNs, require_root, sh};
 
-fn require_root() {
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    assert_eq!(
-        euid, 0,
-        "this test needs root (it creates a network namespace); run it as root, e.g. `sudo -E cargo nextest run`"
-    );
-}
-
-fn sh(args: &[&str]) -> String {
-    let mut cmd = Command::new(args[0]);
-    cmd.args(&args[1..]);
-    let out = dataplane::exec::run(cmd, b"", Duration::from_secs(10)).expect("command ran");
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A namespace made for this test; deleted on drop, even when the test fails.
-struct TestNs(String);
-
-impl Drop for TestNs {
-    fn drop(&mut self) {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "del", &self.0]);
-        let _ = dataplane::exec::run(cmd, b"", Duration::from_secs(10));
-    }
-}
+const WHY: &str = "it creates a network namespace and sets the node up in it";
 
 fn root_sysctl(path: &str) -> String {
     std::fs::read_to_string(Path::new("/proc/sys/net").join(path)).unwrap()
@@ -48,14 +18,12 @@ fn root_sysctl(path: &str) -> String {
 
 #[test]
 fn agent_sets_up_the_node_namespace_and_serves() {
-    require_root();
+    require_root(WHY);
     let root_fwd = (
         root_sysctl("ipv6/conf/all/forwarding"),
         root_sysctl("ipv4/ip_forward"),
     );
-    let name = format!("sfagent-{}", std::process::id());
-    sh(&["ip", "netns", "add", &name]);
-    let ns = TestNs(name);
+    let ns = TestNs::new("sfagent", "node");
     let dir = tempfile::tempdir().unwrap();
     let mut c = AgentConfig::new("i-0root");
     c.data_dir = dir.path().join("data");
@@ -73,7 +41,7 @@ fn agent_sets_up_the_node_namespace_and_serves() {
         conflist: ConflistSettings::from_config(&c),
         random_fully: true,
     };
-    let netns = NetNs::by_name(&ns.0).unwrap();
+    let netns = NetNs::by_name(&ns.name).unwrap();
     // The agent's threads are spawned from inside the namespace, so they live there.
     let running = netns
         .run(|| agent::start(&c, &StaticPrefix(facts.clone()), &host))
@@ -81,7 +49,7 @@ fn agent_sets_up_the_node_namespace_and_serves() {
         .unwrap();
 
     let table = sh(&[
-        "ip", "netns", "exec", &ns.0, "nft", "list", "table", "ip", "sixfold",
+        "ip", "netns", "exec", &ns.name, "nft", "list", "table", "ip", "sixfold",
     ]);
     assert!(table.contains("snat to 10.0.1.7 fully-random"), "{table}");
     assert!(table.contains("169.254.172.0/22"), "{table}");
@@ -89,7 +57,7 @@ fn agent_sets_up_the_node_namespace_and_serves() {
         "ip",
         "netns",
         "exec",
-        &ns.0,
+        &ns.name,
         "cat",
         "/proc/sys/net/ipv6/conf/all/forwarding",
     ]);
@@ -97,7 +65,7 @@ fn agent_sets_up_the_node_namespace_and_serves() {
         "ip",
         "netns",
         "exec",
-        &ns.0,
+        &ns.name,
         "cat",
         "/proc/sys/net/ipv4/ip_forward",
     ]);

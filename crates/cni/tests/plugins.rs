@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 #[test]
 fn add_builds_the_reference_pod_dataplane() {
     let node = Node::new();
-    let pod = TestNs::new("pod");
+    let pod = test_ns("pod");
     let res = node.add_pod("c1", &pod, "1.0.0");
     let addr = pod_ipv6(&res);
 
@@ -110,7 +110,7 @@ fn add_builds_the_reference_pod_dataplane() {
 #[test]
 fn pods_on_one_node_ping_each_other_over_ipv6() {
     let node = Node::new();
-    let (p1, p2) = (TestNs::new("pod1"), TestNs::new("pod2"));
+    let (p1, p2) = (test_ns("pod1"), test_ns("pod2"));
     let _r1 = node.add_pod("c1", &p1, "1.1.0");
     let r2 = node.add_pod("c2", &p2, "1.1.0");
     let target = pod_ipv6(&r2);
@@ -123,7 +123,7 @@ fn pods_on_one_node_ping_each_other_over_ipv6() {
 #[test]
 fn pod_ipv4_egress_is_snated_to_the_node_address() {
     let node = Node::new();
-    let pod = TestNs::new("pod");
+    let pod = test_ns("pod");
     node.add_pod("c1", &pod, "1.0.0");
     // The "internet" host: a UDP echo in the peer namespace reporting the source it saw.
     let server = udp_in(&node.peer.open(), &format!("{PEER_IPV4}:0"));
@@ -154,7 +154,7 @@ fn pod_ipv4_egress_is_snated_to_the_node_address() {
 #[test]
 fn del_is_idempotent_and_works_after_the_netns_is_gone() {
     let node = Node::new();
-    let mut pod = TestNs::new("pod");
+    let mut pod = test_ns("pod");
     node.add_pod("c1", &pod, "1.0.0");
     assert_eq!(node.plugin_links().len(), 2);
     node.del_pod("c1", Some(&pod.path()), "1.0.0");
@@ -186,7 +186,7 @@ fn del_is_idempotent_and_works_after_the_netns_is_gone() {
 #[test]
 fn egress_del_takes_both_host_veths_of_its_attachment_and_nothing_else() {
     let node = Node::new();
-    let (p1, p2) = (TestNs::new("pod1"), TestNs::new("pod2"));
+    let (p1, p2) = (test_ns("pod1"), test_ns("pod2"));
     let r1 = node.add_pod("c1", &p1, "1.0.0");
     let r2 = node.add_pod("c2", &p2, "1.0.0");
     let hosts = |r: &Value| -> Vec<String> {
@@ -247,7 +247,7 @@ fn egress_del_takes_both_host_veths_of_its_attachment_and_nothing_else() {
 fn failed_add_leaves_nothing_when_the_agent_refuses() {
     // The stand-in: the real agent cannot be told to refuse.
     let node = Node::with_stand_in();
-    let pod = TestNs::new("pod");
+    let pod = test_ns("pod");
     node.agent.stand_in().lock().unwrap().refuse = true;
     let (v, code) = node.run(
         pod_bin(),
@@ -269,7 +269,7 @@ fn failed_add_leaves_nothing_when_the_agent_refuses() {
 #[test]
 fn failed_add_leaves_nothing_when_the_ifname_is_taken() {
     let node = Node::new();
-    let pod = TestNs::new("pod");
+    let pod = test_ns("pod");
     sh(&[
         "ip", "-n", &pod.name, "link", "add", "eth0", "type", "veth", "peer", "name", "other0",
     ]);
@@ -297,7 +297,7 @@ fn failed_add_leaves_nothing_when_the_ifname_is_taken() {
 fn failed_add_late_in_the_apply_rolls_everything_back() {
     // The stand-in: it is told to hand out an address the node already routes.
     let node = Node::with_stand_in();
-    let pod = TestNs::new("pod");
+    let pod = test_ns("pod");
     let dad = |ns: &TestNs| {
         sh(&[
             "ip",
@@ -345,7 +345,7 @@ fn failed_add_late_in_the_apply_rolls_everything_back() {
 #[test]
 fn failed_egress_add_leaves_nothing_when_ipam_is_missing() {
     let node = Node::new();
-    let pod = TestNs::new("pod");
+    let pod = test_ns("pod");
     let (r1, _) = node.run(
         pod_bin(),
         "ADD",
@@ -377,7 +377,7 @@ fn failed_egress_add_leaves_nothing_when_ipam_is_missing() {
 #[test]
 fn check_passes_then_detects_a_deleted_route() {
     let node = Node::new();
-    let pod = TestNs::new("pod");
+    let pod = test_ns("pod");
     let (r1, c) = node.run(
         pod_bin(),
         "ADD",
@@ -435,7 +435,7 @@ fn check_passes_then_detects_a_deleted_route() {
 #[test]
 fn egress_check_passes_after_add() {
     let node = Node::new();
-    let pod = TestNs::new("pod");
+    let pod = test_ns("pod");
     let res = node.add_pod("c1", &pod, "1.0.0");
     let (v, code) = node.run(
         egress_bin(),
@@ -460,7 +460,7 @@ fn egress_check_passes_after_add() {
 #[test]
 fn gc_frees_allocations_and_links_not_in_the_valid_list() {
     let node = Node::new();
-    let (p1, p2) = (TestNs::new("pod1"), TestNs::new("pod2"));
+    let (p1, p2) = (test_ns("pod1"), test_ns("pod2"));
     node.add_pod("c1", &p1, "1.1.0");
     node.add_pod("c2", &p2, "1.1.0");
     assert_eq!(node.plugin_links().len(), 4);
@@ -504,7 +504,7 @@ fn version_answers_with_only_cni_version() {
 #[test]
 fn malformed_stdin_is_rejected_and_changes_nothing() {
     let node = Node::new();
-    let pod = TestNs::new("pod");
+    let pod = test_ns("pod");
     let (v, code) = node.run(pod_bin(), "ADD", "c1", Some(&pod.path()), "{not json");
     assert_eq!((code, v["code"].as_u64()), (1, Some(6)), "{v}");
     let (v, code) = node.run(
@@ -561,7 +561,7 @@ fn results_are_shaped_per_version() {
         .into_iter()
         .enumerate()
     {
-        let pod = TestNs::new("pod");
+        let pod = test_ns("pod");
         let cid = format!("c{i}");
         let res = node.add_pod(&cid, &pod, version);
         assert_eq!(res["cniVersion"], version);
@@ -603,7 +603,7 @@ fn status_reports_whether_the_agent_answers() {
 #[test]
 fn the_guard_rejects_new_connections_into_the_egress_range() {
     let node = Node::new();
-    let (p1, p2) = (TestNs::new("pod1"), TestNs::new("pod2"));
+    let (p1, p2) = (test_ns("pod1"), test_ns("pod2"));
     node.add_pod("c1", &p1, "1.0.0");
     node.add_pod("c2", &p2, "1.0.0");
     let v4 = ip_json(&["-n", &p1.name, "-4", "addr", "show", "dev", "v4if0"]);

@@ -75,7 +75,7 @@ fn add_into_the_plugins_own_netns_is_refused_as_an_invalid_cni_netns() {
     );
     assert_eq!((code, v["code"].as_u64()), (1, Some(4)), "{v}");
     // A real pod namespace still works.
-    let pod = TestNs::new("pod");
+    let pod = test_ns("pod");
     node.add_pod("c1", &pod, "1.0.0");
     node.del_pod("c1", Some(&pod.path()), "1.0.0");
 }
@@ -83,7 +83,7 @@ fn add_into_the_plugins_own_netns_is_refused_as_an_invalid_cni_netns() {
 #[test]
 fn an_empty_cni_version_is_refused_as_incompatible() {
     let node = Node::new();
-    let pod = TestNs::new("pod");
+    let pod = test_ns("pod");
     let before = node.ns.links();
     for (bin, mut conf) in [
         (pod_bin(), node.pod_conf("1.0.0")),
@@ -105,7 +105,7 @@ fn an_empty_cni_version_is_refused_as_incompatible() {
 #[test]
 fn a_type_that_names_another_plugin_is_refused() {
     let node = Node::new();
-    let pod = TestNs::new("pod");
+    let pod = test_ns("pod");
     let before = node.ns.links();
     for (bin, mut conf) in [
         (pod_bin(), node.pod_conf("1.0.0")),
@@ -137,7 +137,7 @@ fn a_type_that_names_another_plugin_is_refused() {
 #[test]
 fn egress_without_cni_path_is_an_invalid_environment() {
     let node = Node::new();
-    let pod = TestNs::new("pod");
+    let pod = test_ns("pod");
     let (r1, c) = node.run(
         pod_bin(),
         "ADD",
@@ -226,7 +226,7 @@ impl Drop for Saturation {
 #[test]
 fn a_saturated_agent_is_always_try_again_later() {
     let node = Node::new();
-    let pod = TestNs::new("pod");
+    let pod = test_ns("pod");
     let socket = node.agent.socket().to_path_buf();
     let key = |i: usize| AttachmentKey {
         network: NETWORK.into(),

@@ -1,70 +1,29 @@
 //! Root tests: real kernel state in namespaces these tests create (and always delete).
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use dataplane::netlink::{AddrOpts, MacAddr, Route, VethSpec};
 use dataplane::netns::NetNs;
 use dataplane::nft::{self, NodeEgress};
 use dataplane::sysctl::{self, Key};
+use test_support::{TestNs, require_root, sh};
 
-fn require_root() {
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    assert_eq!(
-        euid, 0,
-        "this test needs root (it creates network namespaces); run it as root, e.g. `sudo -E cargo nextest run`"
-    );
-}
-
-fn sh(args: &[&str]) -> String {
-    let mut cmd = Command::new(args[0]);
-    cmd.args(&args[1..]);
-    let out = dataplane::exec::run(cmd, b"", Duration::from_secs(10)).expect("command ran");
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+const WHY: &str = "it creates network namespaces and changes their kernel state";
 
 /// A namespace made for one test; deleted on drop, even when the test fails.
-struct TestNs(String);
-
-impl TestNs {
-    fn new(role: &str) -> TestNs {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "sfd-{}-{}-{role}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        );
-        sh(&["ip", "netns", "add", &name]);
-        TestNs(name)
-    }
-    fn path(&self) -> String {
-        format!("/run/netns/{}", self.0)
-    }
-    fn open(&self) -> NetNs {
-        NetNs::open(self.path()).unwrap()
-    }
+fn test_ns(role: &str) -> TestNs {
+    TestNs::new("sfd", role)
 }
 
-impl Drop for TestNs {
-    fn drop(&mut self) {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "del", &self.0]);
-        let _ = dataplane::exec::run(cmd, b"", Duration::from_secs(10));
-    }
+/// The namespace, opened for the netlink and sysctl calls under test.
+fn open(ns: &TestNs) -> NetNs {
+    NetNs::open(ns.path()).unwrap()
 }
 
 #[test]
 fn sysctl_follows_the_namespace_of_the_opening_thread() {
-    require_root();
-    let a = TestNs::new("a");
-    let ns = a.open();
+    require_root(WHY);
+    let a = test_ns("a");
+    let ns = open(&a);
     let key = Key::parse("net.ipv6.conf.all.forwarding").unwrap();
     let root_before = sysctl::read(&key).unwrap();
     ns.run(|| sysctl::write(&key, if root_before == "1" { "0" } else { "1" }))
@@ -84,10 +43,10 @@ fn sysctl_follows_the_namespace_of_the_opening_thread() {
 
 #[test]
 fn veth_addresses_routes_and_neighbours_round_trip() {
-    require_root();
-    let host = TestNs::new("host");
-    let pod = TestNs::new("pod");
-    let (hns, pns) = (host.open(), pod.open());
+    require_root(WHY);
+    let host = test_ns("host");
+    let pod = test_ns("pod");
+    let (hns, pns) = (open(&host), open(&pod));
     let mut h = hns.netlink().unwrap();
     let mut p = pns.netlink().unwrap();
     h.veth_create(&VethSpec {
@@ -174,7 +133,9 @@ fn veth_addresses_routes_and_neighbours_round_trip() {
             .any(|n| n.dst == gw && n.lladdr == Some(mac) && n.is_permanent()),
         "{neigh:?}"
     );
-    let json = sh(&["ip", "-n", &pod.0, "-j", "-6", "route", "show", "default"]);
+    let json = sh(&[
+        "ip", "-n", &pod.name, "-j", "-6", "route", "show", "default",
+    ]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v[0]["gateway"], "fe80::1");
 
@@ -202,9 +163,9 @@ fn veth_addresses_routes_and_neighbours_round_trip() {
 
 #[test]
 fn a_group_deletion_removes_exactly_the_group_in_one_request() {
-    require_root();
-    let host = TestNs::new("grp");
-    let mut h = host.open().netlink().unwrap();
+    require_root(WHY);
+    let host = test_ns("grp");
+    let mut h = open(&host).netlink().unwrap();
     for name in ["ga0", "gb0", "gc0"] {
         h.veth_create(&VethSpec {
             name,
@@ -242,8 +203,8 @@ fn a_group_deletion_removes_exactly_the_group_in_one_request() {
 
 #[test]
 fn a_deleted_namespace_is_reported_as_gone() {
-    require_root();
-    let ns = TestNs::new("gone");
+    require_root(WHY);
+    let ns = test_ns("gone");
     let path = ns.path();
     drop(ns);
     let err = NetNs::open(&path).unwrap_err();
@@ -252,7 +213,7 @@ fn a_deleted_namespace_is_reported_as_gone() {
 
 #[test]
 fn the_own_namespace_is_recognised_under_any_path() {
-    require_root();
+    require_root(WHY);
     assert!(NetNs::open("/proc/self/ns/net").unwrap().is_own().unwrap());
     assert!(
         NetNs::open(format!("/proc/{}/ns/net", std::process::id()))
@@ -260,8 +221,8 @@ fn the_own_namespace_is_recognised_under_any_path() {
             .is_own()
             .unwrap()
     );
-    let ns = TestNs::new("own");
-    let other = ns.open();
+    let ns = test_ns("own");
+    let other = open(&ns);
     assert!(!other.is_own().unwrap(), "another namespace is not ours");
     // Inside the test namespace, its bind mount is the own namespace.
     let path = ns.path();
@@ -276,9 +237,9 @@ fn the_own_namespace_is_recognised_under_any_path() {
 
 #[test]
 fn node_egress_table_is_created_once_and_updated_on_change() {
-    require_root();
-    let node = TestNs::new("node");
-    let ns = node.open();
+    require_root(WHY);
+    let node = test_ns("node");
+    let ns = open(&node);
     let cfg = NodeEgress {
         node_ipv4: Ipv4Addr::new(198, 51, 100, 10),
         random_fully: true,
@@ -286,7 +247,7 @@ fn node_egress_table_is_created_once_and_updated_on_change() {
     ns.run(|| nft::ensure_node_egress(&cfg)).unwrap().unwrap();
     ns.run(|| nft::ensure_node_egress(&cfg)).unwrap().unwrap();
     let json = sh(&[
-        "ip", "netns", "exec", &node.0, "nft", "-j", "list", "table", "ip", "sixfold",
+        "ip", "netns", "exec", &node.name, "nft", "-j", "list", "table", "ip", "sixfold",
     ]);
     assert!(
         json.contains("198.51.100.10") && json.contains("fully-random"),
@@ -300,7 +261,7 @@ fn node_egress_table_is_created_once_and_updated_on_change() {
         .unwrap()
         .unwrap();
     let json = sh(&[
-        "ip", "netns", "exec", &node.0, "nft", "-j", "list", "table", "ip", "sixfold",
+        "ip", "netns", "exec", &node.name, "nft", "-j", "list", "table", "ip", "sixfold",
     ]);
     assert!(
         json.contains("198.51.100.11") && !json.contains("198.51.100.10"),
@@ -318,9 +279,9 @@ fn node_egress_table_is_created_once_and_updated_on_change() {
 
 #[test]
 fn node_setup_turns_forwarding_on() {
-    require_root();
-    let node = TestNs::new("fwd");
-    let ns = node.open();
+    require_root(WHY);
+    let node = test_ns("fwd");
+    let ns = open(&node);
     ns.run(dataplane::node_setup).unwrap().unwrap();
     let v6 = ns
         .run(|| sysctl::read(&Key::parse("net.ipv6.conf.all.forwarding").unwrap()))

@@ -18,6 +18,9 @@
 //!   internet; [`pods`]: the real CNI chain; [`workloads`]: agents, pods, services, DNS;
 //! - [`services`]: ClusterIPs from the /108, kube-proxy's nftables DNAT, DNS records (pure);
 //! - [`dns`]: the DNS codec (pure); [`daemons`]: responder, DNS server, region forwarder;
+//! - [`policy`]: route tables and security groups of the region enforced on real packets
+//!   (per-subnet policy routing in the router, one nftables ruleset per node, branch interfaces
+//!   for pods with their own groups);
 //! - [`lb`]: load balancers (`service expose`, the `lab-lb` daemon, target groups following pods);
 //! - [`probe`], [`matrix`]: the connectivity checks; [`state`]: the state file;
 //! - [`procs`]: background processes; [`up`], [`down`], [`status`]: the three commands;
@@ -38,6 +41,7 @@ pub mod nodes;
 pub mod plan;
 pub mod podcmd;
 pub mod pods;
+pub mod policy;
 pub mod probe;
 pub mod procs;
 pub mod reconcile;

@@ -345,6 +345,7 @@ pub fn run(req: &RunRequest, out: &mut dyn Write) -> Result<PodInfo> {
         fargate: false,
         instance_id: None,
         security_groups: Vec::new(),
+        branch_eni: None,
         created: Some(now_rfc3339()),
     };
     let state = update(&req.lab, &req.state_dir, |s| {
@@ -437,6 +438,23 @@ pub fn delete(
         }
         .into());
     }
+    if p.branch_eni.is_some() {
+        // A pod with its own security groups: no CNI attachment, a branch interface instead.
+        let region = s.region.as_ref().ok_or_else(|| LabError::Command {
+            what: format!("deleting pod {pod}"),
+            detail: "the lab's state records no region".into(),
+        })?;
+        let api = crate::region::Api::connect(region)?;
+        crate::policy::branch::delete_pod(&api, state_dir, pod)?;
+        let _ = writeln!(
+            out,
+            "pod {pod} deleted: its branch interface {} deleted in the region, namespace {} removed",
+            p.branch_eni.as_deref().unwrap_or_default(),
+            p.netns
+        );
+        after_change(&crate::status::load(lab, state_dir)?, out)?;
+        return Ok(p);
+    }
     let bin_dir = plugin_dir(bin_dir, &s)?;
     if let Some(node) = s.node(&p.node) {
         del_one(node, &p, &bin_dir).map_err(|e| PodError::DelFailed {
@@ -510,34 +528,37 @@ pub fn del_all(s: &LabState) -> DelReport {
             };
         }
     };
-    let results: Vec<DelReport> = std::thread::scope(|sc| {
-        let handles: Vec<_> = s
-            .nodes
-            .iter()
-            .map(|node| {
-                let bin_dir = &bin_dir;
-                sc.spawn(move || {
-                    let mut r = DelReport::default();
-                    for p in s.pods.iter().filter(|p| !p.fargate && p.node == node.name) {
-                        match del_one(node, p, bin_dir) {
-                            Ok(()) => r.deleted += 1,
-                            Err(e) => r.failed.push(format!("{}: {e}", p.name)),
-                        }
-                    }
-                    r
+    let results: Vec<DelReport> =
+        std::thread::scope(|sc| {
+            let handles: Vec<_> =
+                s.nodes
+                    .iter()
+                    .map(|node| {
+                        let bin_dir = &bin_dir;
+                        sc.spawn(move || {
+                            let mut r = DelReport::default();
+                            for p in s.pods.iter().filter(|p| {
+                                !p.fargate && p.branch_eni.is_none() && p.node == node.name
+                            }) {
+                                match del_one(node, p, bin_dir) {
+                                    Ok(()) => r.deleted += 1,
+                                    Err(e) => r.failed.push(format!("{}: {e}", p.name)),
+                                }
+                            }
+                            r
+                        })
+                    })
+                    .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| DelReport {
+                        deleted: 0,
+                        failed: vec!["a DEL thread panicked".into()],
+                    })
                 })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| DelReport {
-                    deleted: 0,
-                    failed: vec!["a DEL thread panicked".into()],
-                })
-            })
-            .collect()
-    });
+                .collect()
+        });
     let mut all = DelReport::default();
     for r in results {
         all.deleted += r.deleted;
@@ -547,7 +568,7 @@ pub fn del_all(s: &LabState) -> DelReport {
     for p in s
         .pods
         .iter()
-        .filter(|p| !p.fargate && s.node(&p.node).is_none())
+        .filter(|p| !p.fargate && p.branch_eni.is_none() && s.node(&p.node).is_none())
     {
         all.failed.push(format!(
             "{}: its node {} is not in the state",
@@ -680,6 +701,7 @@ mod tests {
             fargate,
             instance_id: None,
             security_groups: Vec::new(),
+            branch_eni: None,
             created: None,
         }
     }

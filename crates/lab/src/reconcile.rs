@@ -50,6 +50,8 @@ pub struct Ctx {
     pub bin_dir: PathBuf,
     /// Where progress lines go (the reconciler's log).
     pub out: Box<dyn Write + Send>,
+    /// The security-group rulesets last applied (so unchanged ones are not rewritten).
+    pub policy: crate::policy::Memo,
 }
 
 impl std::fmt::Debug for Ctx {
@@ -87,6 +89,7 @@ impl Ctx {
             exe,
             bin_dir,
             out: Box::new(std::io::stdout()),
+            policy: crate::policy::Memo::default(),
         })
     }
 
@@ -113,7 +116,17 @@ pub fn converge(ctx: &mut Ctx) -> Result<()> {
         if let Err(e) = crate::nodes::sync(ctx, state) {
             errors.push(format!("nodes: {e}"));
         }
-        // Security groups and routes (policy::sync) go here.
+        // Then route tables and security groups, over the nodes and pods that now exist.
+        let mut memo = std::mem::take(&mut ctx.policy);
+        match crate::policy::sync(&ctx.api, state, &mut memo) {
+            Ok(r) => {
+                for c in r.changed.iter().chain(r.problems.iter()) {
+                    ctx.say(format!("policy: {c}"));
+                }
+            }
+            Err(e) => errors.push(format!("policy: {e}")),
+        }
+        ctx.policy = memo;
         // Load balancers last: their target groups follow the pods the areas above leave.
         if let Err(e) = crate::lb::sync(state) {
             errors.push(format!("load balancers: {e}"));

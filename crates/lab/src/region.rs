@@ -297,6 +297,7 @@ pub fn build_vpc(api: &Api, lab: &str) -> Result<VpcInfo> {
             ("IpPermissions.1.IpRanges.1.CidrIp", plan::VPC_CIDR),
         ],
     )?;
+    allow_vpc_internal(api, &vpc_id, &ipv6)?;
     Ok(VpcInfo {
         id: vpc_id,
         ipv4: plan::VPC_CIDR.to_owned(),
@@ -307,6 +308,49 @@ pub fn build_vpc(api: &Api, lab: &str) -> Result<VpcInfo> {
         route_table: rt,
         security_group: sg,
     })
+}
+
+/// The VPC's default security group is the cluster security group EKS gives every node (and
+/// Fargate pod); it allows inbound only from itself. The lab's other parts in the VPC (Fargate
+/// units, load balancers, the DNS server's replies come back as established anyway) talk to the
+/// pods too, so the group also allows everything from the VPC's own blocks — and nothing from
+/// the internet, which must be authorized explicitly (security groups are enforced on the
+/// lab's packets, see `policy`).
+fn allow_vpc_internal(api: &Api, vpc_id: &str, ipv6: &str) -> Result<()> {
+    let r = api.call(
+        "DescribeSecurityGroups",
+        &[
+            ("Filter.1.Name", "vpc-id"),
+            ("Filter.1.Value.1", vpc_id),
+            ("Filter.2.Name", "group-name"),
+            ("Filter.2.Value.1", "default"),
+        ],
+    )?;
+    let sg = r
+        .items("securityGroupInfo")
+        .find_map(|g| g.child_text("groupId").map(str::to_owned))
+        .ok_or_else(|| LabError::Reply {
+            action: "DescribeSecurityGroups".into(),
+            detail: format!("{vpc_id} has no default security group"),
+        })?;
+    api.call(
+        "AuthorizeSecurityGroupIngress",
+        &[
+            ("GroupId", &sg),
+            ("IpPermissions.1.IpProtocol", "-1"),
+            ("IpPermissions.1.Ipv6Ranges.1.CidrIpv6", ipv6),
+            (
+                "IpPermissions.1.Ipv6Ranges.1.Description",
+                "sixfold lab: the VPC's own IPv6 block",
+            ),
+            ("IpPermissions.1.IpRanges.1.CidrIp", plan::VPC_CIDR),
+            (
+                "IpPermissions.1.IpRanges.1.Description",
+                "sixfold lab: the VPC's own IPv4 block",
+            ),
+        ],
+    )?;
+    Ok(())
 }
 
 /// What the region says about one instance's primary ENI.

@@ -124,6 +124,10 @@ pub struct PodInfo {
     pub fargate: bool,
     /// The instance standing for the Fargate unit's ENI.
     pub instance_id: Option<String>,
+    /// A pod with its own security groups: its branch network interface (its address and
+    /// groups come from it; see `policy::branch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch_eni: Option<String>,
     /// The pod's own security groups (security groups for pods); empty: the node's groups.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_groups: Vec<String>,

@@ -280,6 +280,17 @@ fn build(b: &mut Build<'_>) -> Result<()> {
     add_fargate(b, &mut router, &vpc, &fargate)?;
     b.phase("fargate");
 
+    // Route tables and security groups, as the region says.
+    let report = crate::policy::sync(&api, &b.state, &mut crate::policy::Memo::default())?;
+    for p in &report.problems {
+        b.say(format!("  policy: {p}"));
+    }
+    b.say(format!(
+        "  route tables → per-subnet routing in the VPC router; security groups → nftables on {} nodes",
+        b.state.nodes.len()
+    ));
+    b.phase("policy");
+
     // A load balancer for the first service, as the AWS Load Balancer Controller makes it.
     crate::lb::expose::up_default(b)?;
     b.phase("load balancer");
@@ -474,6 +485,7 @@ fn add_fargate(
             ipv4: Some(l.ipv4),
             fargate: true,
             instance_id: Some(l.instance_id.clone()),
+            branch_eni: None,
             security_groups: Vec::new(),
             created: Some(crate::podcmd::now_rfc3339()),
         });

@@ -285,6 +285,7 @@ pub(crate) fn node_pods(
                 ipv4: att.egress_ipv4,
                 fargate: false,
                 instance_id: None,
+                branch_eni: None,
                 security_groups: Vec::new(),
                 created: Some(crate::podcmd::now_rfc3339()),
             },

@@ -577,6 +577,7 @@ mod tests {
                 ipv4: None,
                 fargate,
                 instance_id: None,
+                branch_eni: None,
                 security_groups: Vec::new(),
                 created: None,
             });

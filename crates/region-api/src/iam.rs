@@ -89,12 +89,13 @@ pub fn message(e: &IamError) -> String {
 /// an IAM error.
 pub fn check_limits(p: &Params) -> Result<(), IamError> {
     crate::eks::limits::check_iam(p).map_err(|e| match e {
-        region::eks::EksError::InvalidParameter {
-            member: "PolicyDocument",
-            ..
-        } => IamError::MalformedPolicy {
-            message: e.to_string(),
-        },
+        region::eks::EksError::InvalidParameter { ref member, .. }
+            if member == "PolicyDocument" =>
+        {
+            IamError::MalformedPolicy {
+                message: e.to_string(),
+            }
+        }
         other => IamError::validation(other.to_string()),
     })
 }

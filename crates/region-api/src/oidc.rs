@@ -13,7 +13,8 @@ use region::iam::jwt;
 use serde_json::json;
 
 use crate::eks::Reply;
-use crate::eks::json::{Obj, parse_body};
+use crate::eks::json::{decode, parse_body, required};
+use crate::eks::wire::MintBody;
 use crate::{App, Incoming};
 
 /// Longest token lifetime the minting endpoint grants (the kubelet's default is 1 day).
@@ -135,17 +136,11 @@ fn not_found(id: &str) -> Reply {
 fn mint(app: &App, name: &str, body: &[u8]) -> Result<serde_json::Value, IamError> {
     let bad = |e: region::eks::EksError| IamError::validation(e.to_string());
     let v = parse_body(body).map_err(bad)?;
-    let o = Obj::root(&v);
-    let ns = o
-        .opt_str("namespace")
-        .map_err(bad)?
-        .unwrap_or_else(|| "default".into());
-    let sa = o.req_str("serviceAccount").map_err(bad)?;
-    let aud = o
-        .opt_str("audience")
-        .map_err(bad)?
-        .unwrap_or_else(|| "sts.amazonaws.com".into());
-    let ttl = u64::from(o.opt_u32("expirationSeconds").map_err(bad)?.unwrap_or(3600));
+    let b: MintBody = decode(&v).map_err(bad)?;
+    let ns = b.namespace.unwrap_or_else(|| "default".into());
+    let sa = required(b.service_account, "serviceAccount").map_err(bad)?;
+    let aud = b.audience.unwrap_or_else(|| "sts.amazonaws.com".into());
+    let ttl = u64::from(b.expiration_seconds.unwrap_or(3600));
     let label_ok = |s: &str| {
         !s.is_empty()
             && s.len() <= 253

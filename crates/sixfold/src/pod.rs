@@ -24,6 +24,7 @@ impl LabArg {
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  \
 sudo sixfold pod run web --node node2     # wired by the real CNI plugins, serving [::]:8080\n  \
+sudo sixfold pod run db --security-groups sg-0123456789abcdef0   # its own branch interface and groups\n  \
 sudo sixfold pod list --output json\n  \
 sudo sixfold exec web -- ip -6 addr        # a command in the pod's network namespace\n  \
 sudo sixfold pod delete web               # CNI DEL: the agent releases the address")]
@@ -52,6 +53,11 @@ struct RunArgs {
     /// Where sixfold-cni and sixfold-egress-cni are. Default: where `up` found them.
     #[arg(long)]
     bin_dir: Option<PathBuf>,
+    /// Security groups for pods: the pod gets its own branch network interface in the region
+    /// with these groups (sg-..., comma-separated, at most 5) and is filtered by them instead
+    /// of its node's. It serves [::]:8080 and [::]:9090.
+    #[arg(long, value_delimiter = ',')]
+    security_groups: Vec<String>,
     #[command(flatten)]
     lab: LabArg,
 }
@@ -82,6 +88,34 @@ struct ListArgs {
 pub fn pod(a: PodArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout();
     match a.command {
+        PodCommand::Run(r) if !r.security_groups.is_empty() => {
+            let dir = r.lab.dir();
+            let state = lab::status::load(&r.lab.name, &dir)?;
+            let region = state
+                .region
+                .as_ref()
+                .ok_or_else(|| anyhow::anyhow!("lab {} records no region", r.lab.name))?;
+            let api = lab::region::Api::connect(region)?;
+            let exe = std::env::current_exe()?;
+            let req = lab::policy::branch::PodRequest {
+                name: &r.pod,
+                node: r.node.as_deref(),
+                groups: &r.security_groups,
+                exe: &exe,
+            };
+            let p = lab::policy::branch::run_pod(&api, &dir, &req)?;
+            println!(
+                "pod {} running on {}: {} from branch interface {} (groups {}), serving [::]:{} and [::]:{} in namespace {}",
+                p.name,
+                p.node,
+                p.ipv6,
+                p.branch_eni.as_deref().unwrap_or_default(),
+                p.security_groups.join(","),
+                lab::plan::POD_PORT,
+                lab::policy::branch::SECOND_PORT,
+                p.netns
+            );
+        }
         PodCommand::Run(r) => {
             let req = lab::podcmd::RunRequest {
                 state_dir: r.lab.dir(),

@@ -5,14 +5,8 @@ mod common;
 
 use std::net::Ipv6Addr;
 
-use common::Server;
+use common::{Server, s};
 use serde_json::Value;
-
-fn s(v: &Value) -> String {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a string: {v}"))
-        .to_string()
-}
 
 /// Everything `describe-*` says about the region, for before/after comparisons.
 fn snapshot(srv: &Server) -> Vec<Value> {

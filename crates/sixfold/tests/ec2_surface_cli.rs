@@ -6,38 +6,8 @@
 
 mod common;
 
-use common::Server;
-use serde_json::Value;
-
-fn s(v: &Value) -> String {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a string: {v}"))
-        .to_string()
-}
-
-/// A dual-stack VPC: (vpc id, its /56).
-fn dual_stack_vpc(srv: &Server) -> (String, ipnet::Ipv6Net) {
-    let v = srv
-        .aws(&[
-            "ec2",
-            "create-vpc",
-            "--cidr-block",
-            "10.0.0.0/16",
-            "--amazon-provided-ipv6-cidr-block",
-        ])
-        .json();
-    let vpc = s(&v["Vpc"]["VpcId"]);
-    let d = srv.aws(&["ec2", "describe-vpcs", "--vpc-ids", &vpc]).json();
-    let block = s(&d["Vpcs"][0]["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"])
-        .parse()
-        .unwrap();
-    (vpc, block)
-}
-
-fn nth64(block: ipnet::Ipv6Net, n: u128) -> String {
-    let a = u128::from(block.network()) | (n << 64);
-    format!("{}/64", std::net::Ipv6Addr::from(a))
-}
+use common::net::{dual_stack_vpc, nth64};
+use common::{Server, s};
 
 #[test]
 fn an_ipv6_only_subnet_is_made_as_ec2_makes_it_and_an_ipv6_cluster_refuses_it() {

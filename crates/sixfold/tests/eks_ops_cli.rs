@@ -5,49 +5,15 @@
 
 mod common;
 
-use common::Server;
+use common::{Server, s};
 use serde_json::Value;
 
-const ROLE: &str = "arn:aws:iam::123456789012:role/eks";
-const NODE_ROLE: &str = "arn:aws:iam::123456789012:role/node";
-
-fn s(v: &Value) -> String {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a string: {v}"))
-        .to_string()
-}
+use common::net::{EKS_ROLE as ROLE, NODE_ROLE, dual_stack_vpc, nth64, subnet};
 
 /// A dual-stack VPC and a subnet that auto-assigns IPv6; returns the subnet id.
 fn dual_stack_subnet(srv: &Server) -> String {
-    let v = srv
-        .aws(&[
-            "ec2",
-            "create-vpc",
-            "--cidr-block",
-            "10.0.0.0/16",
-            "--amazon-provided-ipv6-cidr-block",
-        ])
-        .json();
-    let vpc = s(&v["Vpc"]["VpcId"]);
-    let d = srv.aws(&["ec2", "describe-vpcs", "--vpc-ids", &vpc]).json();
-    let block: ipnet::Ipv6Net = s(&d["Vpcs"][0]["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"])
-        .parse()
-        .unwrap();
-    let sub64 = ipnet::Ipv6Net::new(block.network(), 64)
-        .unwrap()
-        .to_string();
-    let subnet = s(&srv
-        .aws(&[
-            "ec2",
-            "create-subnet",
-            "--vpc-id",
-            &vpc,
-            "--cidr-block",
-            "10.0.1.0/24",
-            "--ipv6-cidr-block",
-            &sub64,
-        ])
-        .json()["Subnet"]["SubnetId"]);
+    let (vpc, block) = dual_stack_vpc(srv);
+    let subnet = subnet(srv, &vpc, "10.0.1.0/24", Some(&nth64(block, 0)));
     srv.aws(&[
         "ec2",
         "modify-subnet-attribute",

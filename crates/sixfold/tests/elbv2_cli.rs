@@ -8,14 +8,9 @@ mod common;
 
 use std::net::Ipv6Addr;
 
-use common::Server;
+use common::net::{dual_stack_vpc, nth64};
+use common::{Server, s};
 use serde_json::{Value, json};
-
-fn s(v: &Value) -> String {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a string: {v}"))
-        .to_string()
-}
 
 /// A dual-stack VPC: two dual-stack subnets (zones a and b) and an IPv4-only one (zone c).
 struct Net {
@@ -27,29 +22,10 @@ struct Net {
 }
 
 fn network(srv: &Server) -> Net {
-    let v = srv
-        .aws(&[
-            "ec2",
-            "create-vpc",
-            "--cidr-block",
-            "10.0.0.0/16",
-            "--amazon-provided-ipv6-cidr-block",
-        ])
-        .json();
-    let vpc = s(&v["Vpc"]["VpcId"]);
-    let d = srv.aws(&["ec2", "describe-vpcs", "--vpc-ids", &vpc]).json();
-    let v6_block: ipnet::Ipv6Net =
-        s(&d["Vpcs"][0]["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"])
-            .parse()
-            .unwrap();
+    let (vpc, v6_block) = dual_stack_vpc(srv);
     let subnet = |i: u128, az: &str, v6: bool| {
         let cidr = format!("10.0.{i}.0/24");
-        let sub64 = ipnet::Ipv6Net::new(
-            Ipv6Addr::from(u128::from(v6_block.network()) | (i << 64)),
-            64,
-        )
-        .unwrap()
-        .to_string();
+        let sub64 = nth64(v6_block, i);
         let mut a = vec![
             "ec2",
             "create-subnet",

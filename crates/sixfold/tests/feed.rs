@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::Server;
+use common::net::dual_stack_vpc;
 use ec2_client::feed::{FeedClient, FeedError, FeedEvent, Op};
 
 fn client(srv: &Server) -> FeedClient {
@@ -13,16 +14,7 @@ fn client(srv: &Server) -> FeedClient {
 }
 
 fn create_vpc(srv: &Server) -> String {
-    let v = srv
-        .aws(&[
-            "ec2",
-            "create-vpc",
-            "--cidr-block",
-            "10.0.0.0/16",
-            "--amazon-provided-ipv6-cidr-block",
-        ])
-        .json();
-    v["Vpc"]["VpcId"].as_str().expect("VpcId").to_string()
+    dual_stack_vpc(srv).0
 }
 
 /// The changes of the watch until one touching `vpcs/<key>` with `op`, bounded.

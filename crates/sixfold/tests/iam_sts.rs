@@ -8,48 +8,16 @@ mod common;
 use std::process::Command;
 
 use common::clients::Sdk;
-use common::{Cli, Server};
+use common::net::{dual_stack_vpc, nth64, subnet};
+use common::{Cli, Server, s};
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "123456789012";
 
-fn s(v: &Value) -> String {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a string: {v}"))
-        .to_string()
-}
-
 /// A dual-stack VPC and subnet and an ipv6 cluster `c` on it; returns the cluster object.
 fn ipv6_cluster(srv: &Server) -> Value {
-    let v = srv
-        .aws(&[
-            "ec2",
-            "create-vpc",
-            "--cidr-block",
-            "10.0.0.0/16",
-            "--amazon-provided-ipv6-cidr-block",
-        ])
-        .json();
-    let vpc = s(&v["Vpc"]["VpcId"]);
-    let d = srv.aws(&["ec2", "describe-vpcs", "--vpc-ids", &vpc]).json();
-    let block: ipnet::Ipv6Net = s(&d["Vpcs"][0]["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"])
-        .parse()
-        .unwrap();
-    let sub64 = ipnet::Ipv6Net::new(block.network(), 64)
-        .unwrap()
-        .to_string();
-    let subnet = s(&srv
-        .aws(&[
-            "ec2",
-            "create-subnet",
-            "--vpc-id",
-            &vpc,
-            "--cidr-block",
-            "10.0.1.0/24",
-            "--ipv6-cidr-block",
-            &sub64,
-        ])
-        .json()["Subnet"]["SubnetId"]);
+    let (vpc, block) = dual_stack_vpc(srv);
+    let subnet = subnet(srv, &vpc, "10.0.1.0/24", Some(&nth64(block, 0)));
     srv.aws(&[
         "eks",
         "create-cluster",

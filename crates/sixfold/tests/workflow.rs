@@ -8,17 +8,11 @@
 
 mod common;
 
-use common::Server;
 use common::clients::Sdk;
+use common::{Server, s};
 use serde_json::{Value, json};
 
 const IPV6_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ec2:AssignIpv6Addresses","ec2:DescribeInstances","ec2:DescribeTags","ec2:DescribeNetworkInterfaces","ec2:DescribeInstanceTypes"],"Resource":"*"},{"Effect":"Allow","Action":["ec2:CreateTags"],"Resource":["arn:aws:ec2:*:*:network-interface/*"]}]}"#;
-
-fn s(v: &Value) -> String {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a string: {v}"))
-        .to_string()
-}
 
 /// The rule ids of a cluster's health issues (`[SIX-...]` prefixes), sorted.
 fn rule_ids(c: &Value) -> Vec<String> {

@@ -14,7 +14,7 @@ use std::net::{Ipv6Addr, UdpSocket};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,99 +25,32 @@ use serde_json::{Value, json};
 pub const NODE_IPV4: &str = "198.51.100.10";
 pub const PEER_IPV4: &str = "203.0.113.10";
 pub const NETWORK: &str = "sfnet";
+/// Deadline of a plugin run and of an agent call.
 const CMD_TIMEOUT: Duration = Duration::from_secs(30);
+
+// Not every test binary that includes this module uses every helper.
+#[allow(unused_imports)]
+pub use test_support::{TestNs, ip_json, sh, try_sh};
 
 /// Fail loudly (never skip) when not root.
 pub fn require_root() {
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    assert_eq!(
-        euid, 0,
-        "this test needs root: it creates network namespaces and runs the CNI plugins in them; run the suite as root"
-    );
+    test_support::require_root("it creates network namespaces and runs the CNI plugins in them");
 }
 
-/// Run a command with a timeout; panics (with stderr) if it fails.
-pub fn sh(args: &[&str]) -> String {
-    let out = try_sh(args);
-    assert!(out.0, "{args:?} failed: {}", out.2);
-    out.1
+/// A network namespace for one CNI test (`sfx-PID-N-ROLE`); deleted on drop.
+pub fn test_ns(role: &str) -> TestNs {
+    TestNs::new("sfx", role)
 }
 
-/// Run a command with a timeout: (success, stdout, stderr).
-pub fn try_sh(args: &[&str]) -> (bool, String, String) {
-    let mut cmd = Command::new(args[0]);
-    cmd.args(&args[1..]);
-    let out = dataplane::exec::run(cmd, b"", CMD_TIMEOUT).expect("command ran within its timeout");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// Opening a test namespace for the socket and netlink calls a test makes inside it.
+pub trait OpenNs {
+    /// The namespace, opened.
+    fn open(&self) -> NetNs;
 }
 
-/// `ip -j ...` parsed.
-pub fn ip_json(args: &[&str]) -> Value {
-    let mut full = vec!["ip", "-j"];
-    full.extend_from_slice(args);
-    let s = sh(&full);
-    if s.trim().is_empty() {
-        json!([])
-    } else {
-        serde_json::from_str(&s).expect("ip -j prints JSON")
-    }
-}
-
-/// A network namespace made for one test; deleted on drop, even when the test fails.
-pub struct TestNs {
-    pub name: String,
-    deleted: bool,
-}
-
-impl TestNs {
-    pub fn new(role: &str) -> TestNs {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "sfx-{}-{}-{role}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        );
-        sh(&["ip", "netns", "add", &name]);
-        sh(&["ip", "-n", &name, "link", "set", "lo", "up"]);
-        TestNs {
-            name,
-            deleted: false,
-        }
-    }
-    pub fn path(&self) -> String {
-        format!("/run/netns/{}", self.name)
-    }
-    pub fn open(&self) -> NetNs {
+impl OpenNs for TestNs {
+    fn open(&self) -> NetNs {
         NetNs::open(self.path()).expect("test namespace opens")
-    }
-    /// Delete now (e.g. to test DEL after the namespace is gone).
-    pub fn delete(&mut self) {
-        if !self.deleted {
-            let _ = try_sh(&["ip", "netns", "del", &self.name]);
-            self.deleted = true;
-        }
-    }
-    /// Interface names in this namespace.
-    pub fn links(&self) -> Vec<String> {
-        ip_json(&["-n", &self.name, "link", "show"])
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|l| l["ifname"].as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for TestNs {
-    fn drop(&mut self) {
-        self.delete();
     }
 }
 
@@ -357,8 +290,8 @@ impl Node {
 
     fn build(agent: TestAgent) -> Node {
         require_root();
-        let ns = TestNs::new("node");
-        let peer = TestNs::new("peer");
+        let ns = test_ns("node");
+        let peer = test_ns("peer");
         let (n, p) = (ns.name.as_str(), peer.name.as_str());
         sh(&[
             "ip", "-n", n, "link", "add", "up0", "type", "veth", "peer", "name", "wan0", "netns", p,

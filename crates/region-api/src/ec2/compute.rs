@@ -246,11 +246,6 @@ pub fn create_network_interface(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
             });
         }
     }
-    if p.get("InterfaceType").is_some_and(|t| t != "interface") {
-        return Err(Ec2Error::Unsupported {
-            message: "Only InterfaceType=interface (the default) is modelled here.".into(),
-        });
-    }
     let req = CreateNetworkInterface {
         subnet_id: p.get("SubnetId"),
         description: p.get("Description"),
@@ -258,6 +253,7 @@ pub fn create_network_interface(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
         private_ip_address: p.get("PrivateIpAddress"),
         ipv6_address_count: p.int("Ipv6AddressCount")?,
         tags: p.tag_specs("network-interface"),
+        interface_type: p.get("InterfaceType"),
     };
     let token = c.client_token(p);
     let eni = c.region.write(|s, env| {

@@ -328,7 +328,7 @@ pub fn network_interface(
         .leaf("privateIpAddress", e.private_ipv4)
         .leaf("privateDnsName", private_dns(e.private_ipv4, region))
         .leaf("sourceDestCheck", e.source_dest_check)
-        .leaf("interfaceType", "interface");
+        .leaf("interfaceType", &e.interface_type);
     group_set(x, &e.security_groups, state);
     if let Some(a) = &e.attachment {
         x.open("attachment")

@@ -7,6 +7,7 @@ pub(crate) mod json;
 pub(crate) mod limits;
 pub(crate) mod ops;
 pub(crate) mod render;
+pub(crate) mod wire;
 
 use std::sync::Arc;
 

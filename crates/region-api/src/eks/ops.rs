@@ -1,26 +1,21 @@
 //! Routing (method + path → operation) and each operation: read the request, run it on the
 //! region, render the answer.
 
-use std::collections::BTreeSet;
-
 use axum::http::Method;
 use region::Region;
-use region::eks::addons::AddonRequest;
-use region::eks::catalog::{self, AMI_TYPES};
-use region::eks::clusters::{
-    CreateCluster, LoggingChange, NetworkConfig, UpdateClusterConfig, VpcConfig,
-};
-use region::eks::fargate::CreateFargateProfile;
+use region::eks::catalog;
 use region::eks::model::*;
-use region::eks::nodegroups::CreateNodegroup;
-use region::eks::nodegroups::UpdateNodegroupConfig;
 use region::eks::tokens::Idempotency;
 use region::eks::{EksError, child_key, paginate};
 use serde_json::{Value, json};
 
 use super::Reply;
-use super::json::{Obj, parse_body};
-use super::render::{self, LOG_TYPES};
+use super::json::{decode, parse_body};
+use super::render;
+use super::wire::{
+    AddonBody, CreateClusterBody, CreateFargateProfileBody, CreateNodegroupBody, TagsBody,
+    UpdateClusterConfigBody, UpdateNodegroupConfigBody,
+};
 
 /// An EKS operation and its path parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -257,7 +252,7 @@ fn dispatch(
     match route {
         Route::CreateCluster => {
             let v = parse_body(body)?;
-            let req = create_cluster(&Obj::root(&v))?;
+            let req = decode::<CreateClusterBody>(&v)?.into_domain()?;
             let c = region.write(|s, env| s.create_cluster(env, req.clone()))?;
             Ok(
                 json!({"cluster": render::cluster(&c, Status::Creating, &health(region, &c), &issuer(&c))}),
@@ -279,19 +274,7 @@ fn dispatch(
         }
         Route::UpdateClusterConfig(name) => {
             let v = parse_body(body)?;
-            let o = Obj::root(&v);
-            let req = UpdateClusterConfig {
-                name,
-                vpc: o
-                    .opt_obj("resourcesVpcConfig")?
-                    .map(|x| vpc_config(&x))
-                    .transpose()?,
-                network: o
-                    .opt_obj("kubernetesNetworkConfig")?
-                    .map(|x| network_config(&x))
-                    .transpose()?,
-                logging: logging(&o)?,
-            };
+            let req = decode::<UpdateClusterConfigBody>(&v)?.into_domain(name)?;
             let fp = fingerprint(&route_copy, &v);
             let cluster = req.name.clone();
             idempotent_update(
@@ -325,7 +308,7 @@ fn dispatch(
         Route::CreateNodegroup(c) => {
             let v = parse_body(body)?;
             let fp = fingerprint(&route_copy, &v);
-            let req = create_nodegroup(c.clone(), &Obj::root(&v))?;
+            let req = decode::<CreateNodegroupBody>(&v)?.into_domain(c.clone())?;
             let g = region.write(|s, env| {
                 s.idempotent(
                     env,
@@ -351,9 +334,8 @@ fn dispatch(
         }
         Route::CreateAddon(c) => {
             let v = parse_body(body)?;
-            let o = Obj::root(&v);
             let fp = fingerprint(&route_copy, &v);
-            let req = addon_request(c.clone(), o.req_str("addonName")?, &o)?;
+            let req = decode::<AddonBody>(&v)?.into_domain(c.clone(), None)?;
             let a = region.write(|s, env| {
                 s.idempotent(
                     env,
@@ -376,7 +358,7 @@ fn dispatch(
         Route::UpdateAddon(c, a) => {
             let v = parse_body(body)?;
             let fp = fingerprint(&route_copy, &v);
-            let req = addon_request(c.clone(), a, &Obj::root(&v))?;
+            let req = decode::<AddonBody>(&v)?.into_domain(c.clone(), Some(a))?;
             idempotent_update(region, "UpdateAddon", &c, &v, &fp, |s, env| {
                 s.update_addon(env, req.clone())
             })
@@ -418,7 +400,7 @@ fn dispatch(
         Route::CreateFargateProfile(c) => {
             let v = parse_body(body)?;
             let fp = fingerprint(&route_copy, &v);
-            let req = create_fargate_profile(c.clone(), &Obj::root(&v))?;
+            let req = decode::<CreateFargateProfileBody>(&v)?.into_domain(c.clone())?;
             let p = region.write(|s, env| {
                 s.idempotent(
                     env,
@@ -445,7 +427,7 @@ fn dispatch(
         Route::UpdateNodegroupConfig(c, n) => {
             let v = parse_body(body)?;
             let fp = fingerprint(&route_copy, &v);
-            let req = update_nodegroup_config(c.clone(), n, &Obj::root(&v))?;
+            let req = decode::<UpdateNodegroupConfigBody>(&v)?.into_domain(c.clone(), n)?;
             idempotent_update(region, "UpdateNodegroupConfig", &c, &v, &fp, |s, env| {
                 s.update_nodegroup_config(env, req.clone())
             })
@@ -458,13 +440,11 @@ fn dispatch(
                 },
                 other => other,
             })?;
-            let o = Obj::root(&v);
-            if !o.has("tags") {
+            let Some(tags) = decode::<TagsBody>(&v)?.tags else {
                 return Err(EksError::BadRequest {
                     message: "The request must contain tags (a map of 1 to 50 keys).".into(),
                 });
-            }
-            let tags = o.str_map("tags")?;
+            };
             region.write(|s, _| s.tag_resource(&arn, tags.clone()))?;
             Ok(json!({}))
         }
@@ -482,244 +462,6 @@ fn dispatch(
             Ok(json!({"tags": tags}))
         }
     }
-}
-
-fn vpc_config(o: &Obj) -> Result<VpcConfig, EksError> {
-    Ok(VpcConfig {
-        subnet_ids: o.opt_str_list("resourcesVpcConfig.subnetIds")?,
-        security_group_ids: o.opt_str_list("resourcesVpcConfig.securityGroupIds")?,
-        endpoint_public_access: o.opt_bool("resourcesVpcConfig.endpointPublicAccess")?,
-        endpoint_private_access: o.opt_bool("resourcesVpcConfig.endpointPrivateAccess")?,
-        public_access_cidrs: o.opt_str_list("resourcesVpcConfig.publicAccessCidrs")?,
-    })
-}
-
-fn network_config(o: &Obj) -> Result<NetworkConfig, EksError> {
-    Ok(NetworkConfig {
-        ip_family: o
-            .opt_enum("kubernetesNetworkConfig.ipFamily", &["ipv4", "ipv6"])?
-            .and_then(|f| IpFamily::parse(&f)),
-        service_ipv4_cidr: o.opt_str("kubernetesNetworkConfig.serviceIpv4Cidr")?,
-        service_ipv6_cidr: o.opt_str("kubernetesNetworkConfig.serviceIpv6Cidr")?,
-    })
-}
-
-/// `logging.clusterLogging[]` → (types to enable, types to disable).
-fn logging(o: &Obj) -> Result<Option<LoggingChange>, EksError> {
-    let Some(l) = o.opt_obj("logging")? else {
-        return Ok(None);
-    };
-    let (mut on, mut off) = (BTreeSet::new(), BTreeSet::new());
-    for setup in l.obj_list("logging.clusterLogging")? {
-        let types = setup
-            .opt_str_list("logging.clusterLogging.types")?
-            .unwrap_or_default();
-        if let Some(t) = types.iter().find(|t| !LOG_TYPES.contains(&t.as_str())) {
-            return Err(EksError::invalid(
-                "logging.clusterLogging.types",
-                t.clone(),
-                format!("Log types are {}.", LOG_TYPES.join(", ")),
-            ));
-        }
-        let target = if setup
-            .opt_bool("logging.clusterLogging.enabled")?
-            .unwrap_or(false)
-        {
-            &mut on
-        } else {
-            &mut off
-        };
-        target.extend(types);
-    }
-    Ok(Some((on, off)))
-}
-
-fn create_cluster(o: &Obj) -> Result<CreateCluster, EksError> {
-    let name = o.req_str("name")?;
-    let role_arn = o.req_str("roleArn")?;
-    let vpc = o
-        .opt_obj("resourcesVpcConfig")?
-        .ok_or(EksError::MissingParameter {
-            member: "resourcesVpcConfig",
-        })?;
-    Ok(CreateCluster {
-        name,
-        version: o.opt_str("version")?,
-        role_arn,
-        vpc: vpc_config(&vpc)?,
-        network: o
-            .opt_obj("kubernetesNetworkConfig")?
-            .map(|x| network_config(&x))
-            .transpose()?
-            .unwrap_or_default(),
-        outpost: o.opt_obj("outpostConfig")?.is_some(),
-        logging: logging(o)?,
-        tags: o.str_map("tags")?,
-        client_request_token: o.opt_str("clientRequestToken")?,
-    })
-}
-
-fn create_nodegroup(cluster: String, o: &Obj) -> Result<CreateNodegroup, EksError> {
-    let name = o.req_str("nodegroupName")?;
-    let subnets = o
-        .opt_str_list("subnets")?
-        .ok_or(EksError::MissingParameter { member: "subnets" })?;
-    let node_role = o.req_str("nodeRole")?;
-    let scaling = o.opt_obj("scalingConfig")?;
-    let sc = |m: &'static str| {
-        scaling
-            .as_ref()
-            .map(|s| s.opt_u32(m))
-            .transpose()
-            .map(Option::flatten)
-    };
-    let taints = taint_list(o.obj_list("taints")?)?;
-    let remote_access = o
-        .opt_obj("remoteAccess")?
-        .map(|r| -> Result<RemoteAccess, EksError> {
-            Ok(RemoteAccess {
-                ec2_ssh_key: r.opt_str("remoteAccess.ec2SshKey")?,
-                source_security_groups: r
-                    .opt_str_list("remoteAccess.sourceSecurityGroups")?
-                    .unwrap_or_default(),
-            })
-        })
-        .transpose()?;
-    let launch_template = o
-        .opt_obj("launchTemplate")?
-        .map(|l| -> Result<LaunchTemplateRef, EksError> {
-            Ok(LaunchTemplateRef {
-                id: l.opt_str("launchTemplate.id")?,
-                name: l.opt_str("launchTemplate.name")?,
-                version: l.opt_str("launchTemplate.version")?,
-            })
-        })
-        .transpose()?;
-    Ok(CreateNodegroup {
-        cluster,
-        name,
-        min_size: sc("scalingConfig.minSize")?,
-        max_size: sc("scalingConfig.maxSize")?,
-        desired_size: sc("scalingConfig.desiredSize")?,
-        disk_size: o.opt_u32("diskSize")?,
-        subnets,
-        instance_types: o.opt_str_list("instanceTypes")?,
-        ami_type: o.opt_enum("amiType", AMI_TYPES)?,
-        node_role,
-        labels: o.str_map("labels")?,
-        taints,
-        tags: o.str_map("tags")?,
-        launch_template,
-        capacity_type: o.opt_enum("capacityType", &["ON_DEMAND", "SPOT", "CAPACITY_BLOCK"])?,
-        version: o.opt_str("version")?,
-        release_version: o.opt_str("releaseVersion")?,
-        remote_access,
-    })
-}
-
-fn taint_list(list: Vec<Obj>) -> Result<Vec<Taint>, EksError> {
-    let mut taints = Vec::new();
-    for t in list {
-        taints.push(Taint {
-            key: t.req_str("taints.key")?,
-            value: t.opt_str("taints.value")?,
-            effect: t
-                .opt_enum(
-                    "taints.effect",
-                    &["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"],
-                )?
-                .ok_or(EksError::MissingParameter {
-                    member: "taints.effect",
-                })?,
-        });
-    }
-    Ok(taints)
-}
-
-fn update_nodegroup_config(
-    cluster: String,
-    name: String,
-    o: &Obj,
-) -> Result<UpdateNodegroupConfig, EksError> {
-    let scaling = o.opt_obj("scalingConfig")?;
-    let sc = |m: &'static str| {
-        scaling
-            .as_ref()
-            .map(|s| s.opt_u32(m))
-            .transpose()
-            .map(Option::flatten)
-    };
-    let labels = o.opt_obj("labels")?;
-    let taints = o.opt_obj("taints")?;
-    let uc = o.opt_obj("updateConfig")?;
-    Ok(UpdateNodegroupConfig {
-        cluster,
-        name,
-        min_size: sc("scalingConfig.minSize")?,
-        max_size: sc("scalingConfig.maxSize")?,
-        desired_size: sc("scalingConfig.desiredSize")?,
-        add_labels: labels
-            .as_ref()
-            .map(|l| l.str_map("labels.addOrUpdateLabels"))
-            .transpose()?
-            .unwrap_or_default(),
-        remove_labels: labels
-            .as_ref()
-            .map(|l| l.opt_str_list("labels.removeLabels"))
-            .transpose()?
-            .flatten()
-            .unwrap_or_default(),
-        add_taints: match &taints {
-            Some(t) => taint_list(t.obj_list("taints.addOrUpdateTaints")?)?,
-            None => Vec::new(),
-        },
-        remove_taints: match &taints {
-            Some(t) => taint_list(t.obj_list("taints.removeTaints")?)?,
-            None => Vec::new(),
-        },
-        max_unavailable: uc
-            .as_ref()
-            .map(|u| u.opt_u32("updateConfig.maxUnavailable"))
-            .transpose()?
-            .flatten(),
-        max_unavailable_percentage: uc
-            .as_ref()
-            .map(|u| u.opt_u32("updateConfig.maxUnavailablePercentage"))
-            .transpose()?
-            .flatten(),
-    })
-}
-
-fn addon_request(cluster: String, name: String, o: &Obj) -> Result<AddonRequest, EksError> {
-    o.opt_enum("resolveConflicts", &["OVERWRITE", "NONE", "PRESERVE"])?;
-    Ok(AddonRequest {
-        cluster,
-        name,
-        version: o.opt_str("addonVersion")?,
-        service_account_role_arn: o.opt_str("serviceAccountRoleArn")?,
-        configuration_values: o.opt_str("configurationValues")?,
-        tags: o.str_map("tags")?,
-    })
-}
-
-fn create_fargate_profile(cluster: String, o: &Obj) -> Result<CreateFargateProfile, EksError> {
-    let name = o.req_str("fargateProfileName")?;
-    let role = o.req_str("podExecutionRoleArn")?;
-    let mut selectors = Vec::new();
-    for s in o.obj_list("selectors")? {
-        selectors.push(FargateSelector {
-            namespace: s.opt_str("selectors.namespace")?.unwrap_or_default(),
-            labels: s.str_map("selectors.labels")?,
-        });
-    }
-    Ok(CreateFargateProfile {
-        cluster,
-        name,
-        pod_execution_role_arn: role,
-        subnets: o.opt_str_list("subnets")?,
-        selectors,
-        tags: o.str_map("tags")?,
-    })
 }
 
 #[cfg(test)]

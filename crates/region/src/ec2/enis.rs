@@ -30,6 +30,8 @@ pub struct CreateNetworkInterface {
     pub ipv6_address_count: Option<u32>,
     /// Tags.
     pub tags: Tags,
+    /// `interface` (default), `branch` or `trunk`.
+    pub interface_type: Option<String>,
 }
 
 /// ModifyNetworkInterfaceAttribute: one attribute per call, as EC2 requires.
@@ -73,6 +75,18 @@ impl State {
         let subnet_id = req
             .subnet_id
             .ok_or(Ec2Error::MissingParameter { name: "SubnetId" })?;
+        let interface_type = match req.interface_type.as_deref() {
+            None | Some("interface") => "interface",
+            Some("branch") => "branch",
+            Some("trunk") => "trunk",
+            Some(other) => {
+                return Err(Ec2Error::invalid(
+                    "InterfaceType",
+                    other,
+                    "Use interface (the default), branch or trunk; EFA interfaces are not modelled here.",
+                ));
+            }
+        };
         let subnet = lookup(&self.subnets, Kind::Subnet, &subnet_id)?.clone();
         let block = ipv4_block(&subnet)?;
         let vpc = lookup(&self.vpcs, Kind::Vpc, &subnet.vpc_id)?.clone();
@@ -169,6 +183,7 @@ impl State {
             description,
             tags: req.tags,
             source_dest_check: true,
+            interface_type: interface_type.into(),
         };
         self.network_interfaces.insert(eni.id.clone(), eni.clone());
         Ok(eni)

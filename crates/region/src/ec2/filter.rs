@@ -162,6 +162,7 @@ const ENI_FILTERS: &[&str] = &[
     "ipv6-addresses.ipv6-address",
     "status",
     "group-id",
+    "interface-type",
 ];
 
 impl State {
@@ -461,6 +462,7 @@ impl State {
                     "network-interface-id" => vec![e.id.clone()],
                     "vpc-id" => vec![e.vpc_id.clone()],
                     "subnet-id" => vec![e.subnet_id.clone()],
+                    "interface-type" => vec![e.interface_type.clone()],
                     "attachment.instance-id" => {
                         e.attachment.iter().map(|a| a.instance_id.clone()).collect()
                     }

@@ -293,6 +293,7 @@ impl State {
                 description: String::new(),
                 tags: req.eni_tags.clone(),
                 source_dest_check: true,
+                interface_type: "interface".into(),
             };
             let inst = Instance {
                 id: instance_id.clone(),

@@ -419,6 +419,14 @@ pub struct NetworkInterface {
     /// Whether the instance must be the source or destination of its traffic (EC2's default: yes).
     #[serde(default = "yes")]
     pub source_dest_check: bool,
+    /// `interface` (the default), or `branch` / `trunk` (security groups for pods: a pod's own
+    /// interface with its own groups, carried over the node's trunk).
+    #[serde(default = "interface")]
+    pub interface_type: String,
+}
+
+fn interface() -> String {
+    "interface".into()
 }
 
 /// A `ClientToken` seen by an idempotent EC2 call: replaying the same request answers the

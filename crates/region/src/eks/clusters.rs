@@ -510,7 +510,7 @@ impl State {
         let c = self.cluster(&req.name)?.clone();
         if req.vpc.is_none() && req.network.is_none() && req.logging.is_none() {
             return Err(EksError::InvalidParameter {
-                member: "resourcesVpcConfig, logging or kubernetesNetworkConfig",
+                member: "resourcesVpcConfig, logging or kubernetesNetworkConfig".into(),
                 value: "(none)".into(),
                 fix: "Give at least one setting to update.".into(),
             });

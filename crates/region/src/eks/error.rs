@@ -4,6 +4,8 @@
 //! message a user sees, in `sixfold preflight` and in `docs/ipv6-rules.md`. The wire type and
 //! status of each variant are chosen in one place, `region-api`'s EKS error mapping.
 
+use std::borrow::Cow;
+
 use crate::ec2::Ec2Error;
 use crate::store::StoreError;
 
@@ -150,14 +152,14 @@ pub enum EksError {
     #[error("The request must contain the member {member}.")]
     MissingParameter {
         /// The member's wire name (e.g. `resourcesVpcConfig.subnetIds`).
-        member: &'static str,
+        member: Cow<'static, str>,
     },
 
     /// A member's value is not acceptable.
     #[error("Invalid value '{value}' for {member}. {fix}")]
     InvalidParameter {
-        /// The member's wire name.
-        member: &'static str,
+        /// The member's wire name (its path in the body, e.g. `taints.effect`).
+        member: Cow<'static, str>,
         /// The value given (cut short when long).
         value: String,
         /// What would be accepted instead.
@@ -311,9 +313,13 @@ impl EksError {
     }
 
     /// [`EksError::InvalidParameter`] for `member` = `value`, with `fix` saying what would be accepted.
-    pub fn invalid(member: &'static str, value: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub fn invalid(
+        member: impl Into<Cow<'static, str>>,
+        value: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
         EksError::InvalidParameter {
-            member,
+            member: member.into(),
             value: value.into(),
             fix: fix.into(),
         }

@@ -242,6 +242,7 @@ impl State {
             description: format!("fargate pod {namespace}/{pod} of cluster {cluster}"),
             tags: Default::default(),
             source_dest_check: true,
+            interface_type: "interface".into(),
         };
         let unit = FargateUnit {
             id: uuid(env.rng),

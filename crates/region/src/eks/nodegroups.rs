@@ -512,7 +512,7 @@ impl State {
         let update_cfg = req.max_unavailable.is_some() || req.max_unavailable_percentage.is_some();
         if !(scaling || labels || taints || update_cfg) {
             return Err(EksError::InvalidParameter {
-                member: "scalingConfig, labels, taints or updateConfig",
+                member: "scalingConfig, labels, taints or updateConfig".into(),
                 value: "(none)".into(),
                 fix: "Give at least one setting to update.".into(),
             });
@@ -808,10 +808,7 @@ pub(crate) mod tests {
         r.desired_size = Some(2);
         assert!(matches!(
             w.with(|s, env| s.create_nodegroup(env, r)),
-            Err(EksError::InvalidParameter {
-                member: "scalingConfig",
-                ..
-            })
+            Err(EksError::InvalidParameter { member, .. }) if member == "scalingConfig"
         ));
     }
 

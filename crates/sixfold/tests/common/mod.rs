@@ -6,11 +6,12 @@
 
 pub mod clients;
 pub mod lab;
+pub mod net;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub const CLI_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -176,97 +177,5 @@ impl Drop for Server {
     }
 }
 
-/// The AWS CLI: `$SIXFOLD_AWS`, else `aws` on PATH. Missing it is a failure, never a skip.
-pub fn aws_binary() -> PathBuf {
-    if let Ok(p) = std::env::var("SIXFOLD_AWS") {
-        return PathBuf::from(p);
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path) {
-        let c = dir.join("aws");
-        if c.is_file() {
-            return c;
-        }
-    }
-    panic!(
-        "the AWS CLI (`aws`) is not on PATH: these tests drive the region with the real AWS CLI. Run `bash .ci/run`, or `python3 -m venv .venv && .venv/bin/pip install awscli` and put .venv/bin on PATH"
-    );
-}
-
-/// The outcome of one CLI run.
-#[derive(Debug)]
-pub struct Cli {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Cli {
-    /// Parsed stdout; panics (with stderr) when the command failed.
-    pub fn json(&self) -> serde_json::Value {
-        assert_eq!(self.code, 0, "command failed: {}", self.stderr);
-        if self.stdout.trim().is_empty() {
-            return serde_json::Value::Null;
-        }
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
-    }
-
-    /// Assert the command failed with EC2/EKS error `code` and a message containing `needle`.
-    pub fn fails_with(&self, code: &str, needle: &str) {
-        assert_ne!(
-            self.code, 0,
-            "expected {code}, but it succeeded: {}",
-            self.stdout
-        );
-        assert!(
-            self.stderr.contains(&format!("({code})")),
-            "expected error code {code}, got: {}",
-            self.stderr
-        );
-        assert!(
-            self.stderr.contains(needle),
-            "expected the message to mention {needle:?}, got: {}",
-            self.stderr
-        );
-    }
-}
-
-/// Run a command with a deadline; the child is killed when it passes.
-pub fn run(mut cmd: Command, timeout: Duration) -> Cli {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut out = child.stdout.take().expect("stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("command timed out after {timeout:?}: {cmd:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Cli {
-        code: status.code().unwrap_or(-1),
-        stdout: t_out.join().unwrap_or_default(),
-        stderr: t_err.join().unwrap_or_default(),
-    }
-}
+pub use test_support::aws::{aws_binary, s};
+pub use test_support::{Cli, run};

@@ -27,6 +27,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+use test_support::aws::s;
 
 use dataplane::netns::NetNs;
 use ipnet::{Ipv4Net, Ipv6Net};
@@ -260,12 +261,6 @@ pub struct Lab {
     pub subnet_v6: Ipv6Net,
     pub router_v6: Ipv6Addr,
     pub dir: tempfile::TempDir,
-}
-
-fn s(v: &Value) -> String {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a string: {v}"))
-        .to_string()
 }
 
 impl Lab {

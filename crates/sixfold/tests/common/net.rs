@@ -1,0 +1,45 @@
+//! The network most end-to-end tests build first, through the real AWS CLI: a dual-stack VPC
+//! (`10.0.0.0/16` and an Amazon-provided /56) and subnets in it.
+
+use ipnet::Ipv6Net;
+
+use super::{Server, s};
+
+/// The control-plane role the EKS tests create clusters with.
+pub const EKS_ROLE: &str = "arn:aws:iam::123456789012:role/eks";
+/// The node role the EKS tests create node groups with.
+pub const NODE_ROLE: &str = "arn:aws:iam::123456789012:role/node";
+
+/// A new dual-stack VPC: (its id, its IPv6 /56).
+pub fn dual_stack_vpc(srv: &Server) -> (String, Ipv6Net) {
+    let v = srv
+        .aws(&[
+            "ec2",
+            "create-vpc",
+            "--cidr-block",
+            "10.0.0.0/16",
+            "--amazon-provided-ipv6-cidr-block",
+        ])
+        .json();
+    let vpc = s(&v["Vpc"]["VpcId"]);
+    let d = srv.aws(&["ec2", "describe-vpcs", "--vpc-ids", &vpc]).json();
+    let block = s(&d["Vpcs"][0]["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"])
+        .parse()
+        .expect("the VPC's IPv6 block is a CIDR");
+    (vpc, block)
+}
+
+/// The `n`th /64 of a VPC's /56, as the CLI takes it.
+pub fn nth64(block: Ipv6Net, n: u128) -> String {
+    let a = u128::from(block.network()) | (n << 64);
+    format!("{}/64", std::net::Ipv6Addr::from(a))
+}
+
+/// A new subnet of `vpc` with the IPv4 block `v4` and, when given, the IPv6 /64 `v6`; its id.
+pub fn subnet(srv: &Server, vpc: &str, v4: &str, v6: Option<&str>) -> String {
+    let mut a = vec!["ec2", "create-subnet", "--vpc-id", vpc, "--cidr-block", v4];
+    if let Some(v6) = v6 {
+        a.extend(["--ipv6-cidr-block", v6]);
+    }
+    s(&srv.aws(&a).json()["Subnet"]["SubnetId"])
+}
