@@ -313,6 +313,30 @@ fn user_vpc(srv: &Server) -> (String, Vec<String>) {
     let v6 = ipnet::Ipv6Net::new(block.network(), 64)
         .unwrap()
         .to_string();
+    // The VPC's default security group allows inbound only from itself. The lab's load balancer
+    // health-checks the pods from the VPC, so the user lets the VPC's own blocks in, as the
+    // embedded lab does (`region::allow_vpc_internal`); without it the targets stay unhealthy
+    // (Target.Timeout), exactly as on AWS.
+    let sg = s(&srv
+        .aws(&[
+            "ec2",
+            "describe-security-groups",
+            "--filters",
+            &format!("Name=vpc-id,Values={vpc}"),
+            "Name=group-name,Values=default",
+        ])
+        .json()["SecurityGroups"][0]["GroupId"]);
+    srv.aws(&[
+        "ec2",
+        "authorize-security-group-ingress",
+        "--group-id",
+        &sg,
+        "--ip-permissions",
+        &format!(
+            "IpProtocol=-1,IpRanges=[{{CidrIp=10.20.0.0/16}}],Ipv6Ranges=[{{CidrIpv6={block}}}]"
+        ),
+    ])
+    .json();
     let id = s(&srv
         .aws(&[
             "ec2",
