@@ -3,7 +3,7 @@
 //! container runtime sees the network as ready only once the agent can answer.
 
 use std::io::Write;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use tracing::info;
@@ -95,9 +95,21 @@ fn render_conflist(s: &ConflistSettings, facts: &NodeFacts) -> serde_json::Value
     })
 }
 
-/// Write `bytes` to `path` so a reader sees the old file or the new one, never a partial one:
-/// temp file in the same dir, fsync, rename, fsync the dir. The dir is created (0755) if missing.
+/// Write `bytes` to `path` so a reader sees the old file or the new one, never a partial one
+/// (see [`replace_atomically`]).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    replace_atomically(path, None, |f| f.write_all(bytes))
+}
+
+/// Replace `path` with what `fill` writes, so a reader (or a runtime executing it) sees the old
+/// file or the new one, never a partial one: temp file in the same dir, fsync, exact `mode` when
+/// given, rename, fsync the dir. The dir is created (0755) if missing; the temp file is removed
+/// on failure.
+pub fn replace_atomically(
+    path: &Path,
+    mode: Option<u32>,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -114,8 +126,12 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        fill(&mut f)?;
         f.sync_all()?;
+        if let Some(mode) = mode {
+            // Set exactly: a mode given at creation would be masked by the umask.
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
+        }
         std::fs::rename(&tmp, path)?;
         std::fs::File::open(dir)?.sync_all()
     })();

@@ -12,8 +12,8 @@
 //! never sees the network as ready before the agent is.
 
 use std::fs;
-use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::io::Read;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 /// The binaries the agent's conflist needs in the node's CNI binary dir.
@@ -103,32 +103,12 @@ pub fn install_binaries(
     Ok(installed)
 }
 
-/// Copy `src` to a temporary name beside `dst` (mode `0755`), fsync, rename over `dst`.
+/// Copy `src` over `dst` (mode `0755`) atomically, bounded by [`MAX_BINARY_BYTES`].
 fn copy_atomically(src: &Path, dst: &Path) -> std::io::Result<()> {
-    let name = dst
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dst.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut input = fs::File::open(src)?.take(MAX_BINARY_BYTES);
-        let mut out = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o755)
-            .open(&tmp)?;
-        std::io::copy(&mut input, &mut out)?;
-        out.flush()?;
-        out.sync_all()?;
-        // The mode given at creation is masked by the umask: set it exactly.
-        fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
-        fs::rename(&tmp, dst)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    let mut input = fs::File::open(src)?.take(MAX_BINARY_BYTES);
+    crate::host::replace_atomically(dst, Some(0o755), |out| {
+        std::io::copy(&mut input, out).map(|_| ())
+    })
 }
 
 /// IPv6 and IPv4 forwarding in the current network namespace (the node's, with host
