@@ -39,30 +39,50 @@ fn sock(ip: impl Into<IpAddr>, port: u16) -> SocketAddr {
     SocketAddr::new(ip.into(), port)
 }
 
-/// `expect` exactly, or a failure showing what came instead.
-fn exact(ns: String, addr: SocketAddr, expect: String) -> Probe {
-    Box::new(move || match line_from(ns, addr) {
-        Ok(l) => (l == expect, l),
+/// A row's far end, what it must answer, and the probe that checks it.
+type Row = (String, String, Probe);
+
+/// From namespace `ns`, the line at `addr` must be `expect` exactly, or the row fails showing what
+/// came instead.
+fn exact(ns: &str, to: String, addr: SocketAddr, expect: String) -> Row {
+    let (ns, want) = (ns.to_owned(), expect.clone());
+    let p: Probe = Box::new(move || match line_from(ns, addr) {
+        Ok(l) => (l == want, l),
         Err(e) => (false, e),
-    })
+    });
+    (to, expect, p)
+}
+
+/// Pod `x` to pod `y`'s responder, which must answer seeing `x`'s own address.
+fn to_pod(x: &PodInfo, y: &PodInfo) -> Row {
+    exact(
+        &x.netns,
+        format!("{} [{}]:{POD_PORT}", y.name, y.ipv6),
+        sock(y.ipv6, POD_PORT),
+        format!("{} saw {}", y.name, x.ipv6),
+    )
+}
+
+impl Check {
+    /// A row not run yet.
+    pub(crate) fn new(path: &str, from: &str, to: String, expect: String) -> Check {
+        Check {
+            path: path.to_owned(),
+            from: from.to_owned(),
+            to,
+            ok: false,
+            expect,
+            seen: String::new(),
+            ms: 0,
+        }
+    }
 }
 
 /// Build the checks for `state` (skipping paths whose ends the lab was built without).
 fn plan(state: &LabState) -> Vec<(Check, Probe)> {
     let mut out: Vec<(Check, Probe)> = Vec::new();
-    let mut add = |path: &str, from: &PodInfo, to: String, expect: String, p: Probe| {
-        out.push((
-            Check {
-                path: path.to_owned(),
-                from: from.name.clone(),
-                to,
-                ok: false,
-                expect,
-                seen: String::new(),
-                ms: 0,
-            },
-            p,
-        ))
+    let mut add = |path: &str, from: &PodInfo, (to, expect, p): Row| {
+        out.push((Check::new(path, &from.name, to, expect), p))
     };
     let ec2: Vec<&PodInfo> = state.pods.iter().filter(|p| !p.fargate).collect();
     let fargate: Vec<&PodInfo> = state.pods.iter().filter(|p| p.fargate).collect();
@@ -83,27 +103,13 @@ fn plan(state: &LabState) -> Vec<(Check, Probe)> {
     let z = on(&last_node).first().copied();
 
     if let (Some(a), Some(b)) = (a, a2) {
-        let exp = format!("{} saw {}", b.name, a.ipv6);
-        add(
-            "pod → pod, same node",
-            a,
-            format!("{} [{}]:{POD_PORT}", b.name, b.ipv6),
-            exp.clone(),
-            exact(a.netns.clone(), sock(b.ipv6, POD_PORT), exp),
-        );
+        add("pod → pod, same node", a, to_pod(a, b));
     }
     if let (Some(a), Some(z)) = (a, z)
         && first_node != last_node
     {
         for (x, y) in [(a, z), (z, a)] {
-            let exp = format!("{} saw {}", y.name, x.ipv6);
-            add(
-                "pod → pod, across nodes",
-                x,
-                format!("{} [{}]:{POD_PORT}", y.name, y.ipv6),
-                exp.clone(),
-                exact(x.netns.clone(), sock(y.ipv6, POD_PORT), exp),
-            );
+            add("pod → pod, across nodes", x, to_pod(x, y));
         }
     }
     let dns = state.cluster.as_ref().map(|c| c.dns);
@@ -119,12 +125,14 @@ fn plan(state: &LabState) -> Vec<(Check, Probe)> {
         add(
             "pod → service (ClusterIP)",
             from,
-            format!(
-                "{}/{} [{}]:{SERVICE_PORT}",
-                svc.namespace, svc.name, svc.cluster_ip
+            (
+                format!(
+                    "{}/{} [{}]:{SERVICE_PORT}",
+                    svc.namespace, svc.name, svc.cluster_ip
+                ),
+                format!("one of {} saw {src}", backends.join(",")),
+                Box::new(move || service_probe(ns, cip, (src, &me), &backends, None)),
             ),
-            format!("one of {} saw {src}", backends.join(",")),
-            Box::new(move || service_probe(ns, cip, (src, &me), &backends, None)),
         );
         let Some(dns) = dns else { continue };
         let from = z.unwrap_or(from);
@@ -139,29 +147,29 @@ fn plan(state: &LabState) -> Vec<(Check, Probe)> {
         add(
             "pod → service (DNS name)",
             from,
-            format!("{} (AAAA from [{dns}]:53)", svc.dns_name),
-            format!(
-                "{} → {cip}, one of {} saw {src}",
-                svc.dns_name,
-                backends.join(",")
+            (
+                format!("{} (AAAA from [{dns}]:53)", svc.dns_name),
+                format!(
+                    "{} → {cip}, one of {} saw {src}",
+                    svc.dns_name,
+                    backends.join(",")
+                ),
+                Box::new(move || service_probe(ns, cip, (src, &me), &backends, Some((dns, name)))),
             ),
-            Box::new(move || service_probe(ns, cip, (src, &me), &backends, Some((dns, name)))),
         );
     }
     for pod in [a, z].into_iter().flatten() {
         let Some(node) = state.node(&pod.node) else {
             continue;
         };
-        let exp = format!("internet saw {}", node.public_ipv4);
         add(
             "pod → IPv4 internet (via IGW NAT)",
             pod,
-            format!("{}:{INTERNET_PORT}", state.internet_ipv4),
-            exp.clone(),
             exact(
-                pod.netns.clone(),
+                &pod.netns,
+                format!("{}:{INTERNET_PORT}", state.internet_ipv4),
                 sock(state.internet_ipv4, INTERNET_PORT),
-                exp,
+                format!("internet saw {}", node.public_ipv4),
             ),
         );
         if first_node == last_node {
@@ -169,17 +177,10 @@ fn plan(state: &LabState) -> Vec<(Check, Probe)> {
         }
     }
     if let Some(a) = a {
-        let exp = format!("internet saw {}", a.ipv6);
         add(
             "pod → IPv6 internet (via EIGW)",
             a,
-            format!("[{}]:{INTERNET_PORT}", state.internet_ipv6),
-            exp.clone(),
-            exact(
-                a.netns.clone(),
-                sock(state.internet_ipv6, INTERNET_PORT),
-                exp,
-            ),
+            to_internet_v6(state, a),
         );
         let inet = crate::plan::Names::new(&state.name)
             .map(|n| n.internet())
@@ -192,35 +193,33 @@ fn plan(state: &LabState) -> Vec<(Check, Probe)> {
         add(
             "internet → pod IPv6 (unsolicited)",
             &internet,
-            format!("{} [{}]:{POD_PORT}", a.name, a.ipv6),
-            format!("refused by the EIGW: {EIGW_REFUSAL}"),
-            Box::new(move || match inet {
-                Ok(ns) => refused_by_eigw(&ns, target),
-                Err(e) => (false, format!("no probe ran: {e}")),
-            }),
+            (
+                format!("{} [{}]:{POD_PORT}", a.name, a.ipv6),
+                format!("refused by the EIGW: {EIGW_REFUSAL}"),
+                Box::new(move || match inet {
+                    Ok(ns) => refused_by_eigw(&ns, target),
+                    Err(e) => (false, format!("no probe ran: {e}")),
+                }),
+            ),
         );
     }
     if let (Some(f), Some(a)) = (fargate.first(), a) {
-        let exp = format!("{} saw {}", a.name, f.ipv6);
-        add(
-            "Fargate pod → EC2 pod",
-            f,
-            format!("{} [{}]:{POD_PORT}", a.name, a.ipv6),
-            exp.clone(),
-            exact(f.netns.clone(), sock(a.ipv6, POD_PORT), exp),
-        );
+        add("Fargate pod → EC2 pod", f, to_pod(f, a));
         let from = z.unwrap_or(a);
-        let exp = format!("{} saw {}", f.name, from.ipv6);
-        add(
-            "EC2 pod → Fargate pod",
-            from,
-            format!("{} [{}]:{POD_PORT}", f.name, f.ipv6),
-            exp.clone(),
-            exact(from.netns.clone(), sock(f.ipv6, POD_PORT), exp),
-        );
+        add("EC2 pod → Fargate pod", from, to_pod(from, f));
     }
     out.extend(crate::lb::matrix::plan(state));
     out
+}
+
+/// Pod `a` to the internet host's IPv6, which must see the pod's own address (no NAT on IPv6).
+pub(crate) fn to_internet_v6(state: &LabState, a: &PodInfo) -> Row {
+    exact(
+        &a.netns,
+        format!("[{}]:{INTERNET_PORT}", state.internet_ipv6),
+        sock(state.internet_ipv6, INTERNET_PORT),
+        format!("internet saw {}", a.ipv6),
+    )
 }
 
 /// What the EIGW answers an unsolicited inbound connection: its nft rule is
@@ -343,13 +342,8 @@ fn run_wave(wave: Vec<(usize, (Check, Probe))>) -> Vec<(usize, Check)> {
             .into_iter()
             .map(|(i, h)| {
                 let c = h.join().unwrap_or_else(|_| Check {
-                    path: "probe".into(),
-                    from: String::new(),
-                    to: String::new(),
-                    ok: false,
-                    expect: String::new(),
                     seen: "the probe thread panicked".into(),
-                    ms: 0,
+                    ..Check::new("probe", "", String::new(), String::new())
                 });
                 (i, c)
             })
@@ -359,24 +353,17 @@ fn run_wave(wave: Vec<(usize, (Check, Probe))>) -> Vec<(usize, Check)> {
 
 /// The matrix as a table.
 pub fn render(checks: &[Check]) -> String {
-    let w_path = checks
-        .iter()
-        .map(|c| c.path.chars().count())
-        .max()
-        .unwrap_or(4)
-        .max(4);
-    let w_from = checks
-        .iter()
-        .map(|c| c.from.len())
-        .max()
-        .unwrap_or(4)
-        .max(4);
-    let w_to = checks
-        .iter()
-        .map(|c| c.to.chars().count())
-        .max()
-        .unwrap_or(2)
-        .max(2);
+    let width = |col: fn(&Check) -> &str, header: &str| {
+        checks
+            .iter()
+            .map(|c| col(c).chars().count())
+            .chain([header.len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let w_path = width(|c| &c.path, "PATH");
+    let w_from = width(|c| &c.from, "FROM");
+    let w_to = width(|c| &c.to, "TO");
     let mut s = format!(
         "{:<w_path$}  {:<w_from$}  {:<w_to$}  {:<4}  {:>6}  SEEN\n",
         "PATH", "FROM", "TO", "OK", "MS"
@@ -414,6 +401,35 @@ pub fn render(checks: &[Check]) -> String {
 mod tests {
     use super::*;
     use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn the_table_aligns_its_columns_and_counts_the_failed_rows() {
+        let mut ok = Check::new(
+            "pod → pod, same node",
+            "web-1-1",
+            "web-1-2 [::1]".into(),
+            "x".into(),
+        );
+        ok.ok = true;
+        ok.seen = "web-1-2 saw ::2".into();
+        let bad = Check {
+            seen: "timed out".into(),
+            ..Check::new("p", "a", "b".into(), "an answer".into())
+        };
+        let t = render(&[ok, bad]);
+        let lines: Vec<&str> = t.lines().collect();
+        // The column of the OK field, in characters (a path has multi-byte arrows).
+        let col = |l: &str| {
+            [" ok ", " FAIL ", " OK "]
+                .iter()
+                .find_map(|w| l.find(w))
+                .map(|i| l[..i].chars().count())
+        };
+        assert_eq!(col(lines[0]), col(lines[1]), "{t}");
+        assert_eq!(col(lines[1]), col(lines[2]), "{t}");
+        assert!(lines[2].ends_with("timed out (expected: an answer)"), "{t}");
+        assert_eq!(lines[3], "1 of 2 paths proven; SOME PATHS FAILED");
+    }
 
     #[test]
     fn refusal_row_passes_only_on_admin_prohibited() {
