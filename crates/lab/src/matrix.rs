@@ -5,6 +5,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+pub mod policy_rows;
+
 use crate::plan::{INTERNET_PORT, POD_PORT, SERVICE_PORT};
 use crate::probe;
 use crate::state::{LabState, PodInfo};
@@ -40,7 +42,7 @@ fn sock(ip: impl Into<IpAddr>, port: u16) -> SocketAddr {
 }
 
 /// A row's far end, what it must answer, and the probe that checks it.
-type Row = (String, String, Probe);
+pub(crate) type Row = (String, String, Probe);
 
 /// From namespace `ns`, the line at `addr` must be `expect` exactly, or the row fails showing what
 /// came instead.
@@ -222,35 +224,60 @@ pub(crate) fn to_internet_v6(state: &LabState, a: &PodInfo) -> Row {
     )
 }
 
+/// A refusal a negative row is proven by: the errno the kernel reports to `connect()` for it,
+/// how the row names it, and whose refusal it is.
+#[derive(Debug, Clone, Copy)]
+pub struct Refusal {
+    pub errno: i32,
+    pub text: &'static str,
+    pub by: &'static str,
+}
+
 /// What the EIGW answers an unsolicited inbound connection: its nft rule is
 /// `reject with icmpv6 type admin-prohibited`, which the kernel reports to `connect()` as EACCES.
 pub(crate) const EIGW_REFUSAL: &str =
     "ICMPv6 destination unreachable, administratively prohibited (EACCES)";
 
-/// One connection attempt from namespace `ns` to `target` that must be refused by the EIGW.
-pub(crate) fn refused_by_eigw(ns: &str, target: SocketAddr) -> (bool, String) {
-    let attempt = dataplane::netns::NetNs::by_name(ns)
+/// The EIGW's refusal, as a negative row proves it.
+pub const EIGW: Refusal = Refusal {
+    errno: libc::EACCES,
+    text: EIGW_REFUSAL,
+    by: "the EIGW's refusal",
+};
+
+/// One connection attempt (no retry) from namespace `ns` to `target`, waiting at most `wait`;
+/// the outer error is a probe that never ran (no such namespace).
+pub(crate) fn attempt(
+    ns: &str,
+    target: SocketAddr,
+    wait: Duration,
+) -> Result<std::io::Result<String>, String> {
+    dataplane::netns::NetNs::by_name(ns)
         .map_err(|e| e.to_string())
         .and_then(|h| {
-            h.run(move || probe::try_tcp_line(target, TIMEOUT))
+            h.run(move || probe::try_tcp_line(target, wait))
                 .map_err(|e| e.to_string())
-        });
-    judge_refusal(attempt)
+        })
 }
 
-/// A negative row is proven only by the EIGW's own refusal (EACCES from its ICMPv6
+/// One connection attempt from namespace `ns` to `target` that must be refused by the EIGW.
+pub(crate) fn refused_by_eigw(ns: &str, target: SocketAddr) -> (bool, String) {
+    judge_refusal(attempt(ns, target, TIMEOUT), &EIGW)
+}
+
+/// A negative row is proven only by its own refusal (for the EIGW: EACCES from its ICMPv6
 /// administratively-prohibited error). A line that got through, a timeout (a silent drop), another
 /// refusal (a closed port, an unreachable host) or a probe that never ran (a missing namespace)
 /// is a failed proof.
-fn judge_refusal(attempt: Result<std::io::Result<String>, String>) -> (bool, String) {
+pub(crate) fn judge_refusal(
+    attempt: Result<std::io::Result<String>, String>,
+    want: &Refusal,
+) -> (bool, String) {
     match attempt {
         Err(e) => (false, format!("no probe ran: {e}")),
         Ok(Ok(line)) => (false, format!("got through: {line}")),
-        Ok(Err(e)) if e.raw_os_error() == Some(libc::EACCES) => (true, EIGW_REFUSAL.to_owned()),
-        Ok(Err(e)) => (
-            false,
-            format!("{}, not the EIGW's refusal", probe::describe(&e)),
-        ),
+        Ok(Err(e)) if e.raw_os_error() == Some(want.errno) => (true, want.text.to_owned()),
+        Ok(Err(e)) => (false, format!("{}, not {}", probe::describe(&e), want.by)),
     }
 }
 
@@ -310,7 +337,9 @@ fn service_probe(
 
 /// Run every check and return them in order: the paths that must work first (in parallel),
 /// then the ones that must be refused (so neighbour discovery on the way is settled and a
-/// refusal is told apart from a path still warming up).
+/// refusal is told apart from a path still warming up), then the policy rows
+/// ([`policy_rows`]: a route and a security-group rule taken away through the region's API and
+/// given back, each proven both ways).
 pub fn run(state: &LabState) -> Vec<Check> {
     let (refused, allowed): (Vec<_>, Vec<_>) = plan(state)
         .into_iter()
@@ -319,7 +348,10 @@ pub fn run(state: &LabState) -> Vec<Check> {
     let mut done = run_wave(allowed);
     done.extend(run_wave(refused));
     done.sort_by_key(|(i, _)| *i);
-    done.into_iter().map(|(_, c)| c).collect()
+    let mut checks: Vec<Check> = done.into_iter().map(|(_, c)| c).collect();
+    // Last and one after another: they take away what the other rows rely on.
+    checks.extend(policy_rows::run(state));
+    checks
 }
 
 fn run_wave(wave: Vec<(usize, (Check, Probe))>) -> Vec<(usize, Check)> {
@@ -433,7 +465,7 @@ mod tests {
 
     #[test]
     fn refusal_row_passes_only_on_admin_prohibited() {
-        let (ok, seen) = judge_refusal(Ok(Err(Error::from_raw_os_error(libc::EACCES))));
+        let (ok, seen) = judge_refusal(Ok(Err(Error::from_raw_os_error(libc::EACCES))), &EIGW);
         assert!(ok, "{seen}");
         assert_eq!(seen, EIGW_REFUSAL);
     }
@@ -446,7 +478,7 @@ mod tests {
             Error::from_raw_os_error(libc::EHOSTUNREACH),
             Error::from_raw_os_error(libc::ENETUNREACH),
         ] {
-            let (ok, seen) = judge_refusal(Ok(Err(e)));
+            let (ok, seen) = judge_refusal(Ok(Err(e)), &EIGW);
             assert!(!ok, "counted as the EIGW's refusal: {seen}");
             assert!(seen.contains("not the EIGW's refusal"), "{seen}");
         }
@@ -454,7 +486,7 @@ mod tests {
 
     #[test]
     fn refusal_row_fails_when_the_line_got_through() {
-        let (ok, seen) = judge_refusal(Ok(Ok("pod-a saw 2001:db8::1".into())));
+        let (ok, seen) = judge_refusal(Ok(Ok("pod-a saw 2001:db8::1".into())), &EIGW);
         assert!(!ok);
         assert!(seen.starts_with("got through"), "{seen}");
     }
