@@ -77,7 +77,7 @@ trait LabExt {
     fn s(&self, ptr: &str) -> String;
     fn ns(&self, role: &str) -> String;
     fn aws_ok(&self, args: &[&str]) -> Value;
-    fn pod(&self, name: &str) -> (String, Ipv6Addr);
+    fn pod_addr(&self, name: &str) -> (String, Ipv6Addr);
     fn internet(&self, v6: bool) -> SocketAddr;
     fn node_group(&self) -> String;
     fn drops(&self, node: &str, chain: &str) -> u64;
@@ -100,7 +100,7 @@ impl LabExt for Lab {
         self.aws(args).json()
     }
     /// Pod `name`'s namespace and IPv6 address.
-    fn pod(&self, name: &str) -> (String, Ipv6Addr) {
+    fn pod_addr(&self, name: &str) -> (String, Ipv6Addr) {
         let s = self.state();
         let p = s["pods"]
             .as_array()
@@ -246,7 +246,7 @@ fn create_default_v6(lab: &Lab, rt: &str, (flag, id): (&str, &str)) {
 #[test]
 fn pod_ipv6_internet_traffic_gets_no_route_without_the_default_route_and_works_once_restored() {
     let lab = small_lab("0");
-    let (pod, ip) = lab.pod("web-1-1");
+    let (pod, ip) = lab.pod_addr("web-1-1");
     let (rt, eigw) = (lab.s("/vpc/route_table"), lab.s("/vpc/egress_only_gateway"));
     let (inet6, inet4) = (lab.internet(true), lab.internet(false));
     let works = saw("internet", ip);
@@ -309,7 +309,7 @@ fn pod_ipv6_internet_traffic_gets_no_route_without_the_default_route_and_works_o
 fn default_route_to_the_internet_gateway_lets_the_internet_reach_the_pod_and_back_to_eigw_refuses()
 {
     let lab = small_lab("0");
-    let (_, ip) = lab.pod("web-1-1");
+    let (_, ip) = lab.pod_addr("web-1-1");
     let (rt, igw, eigw) = (
         lab.s("/vpc/route_table"),
         lab.s("/vpc/internet_gateway"),
@@ -341,7 +341,7 @@ fn default_route_to_the_internet_gateway_lets_the_internet_reach_the_pod_and_bac
 #[test]
 fn revoking_the_ipv6_egress_rule_drops_pod_egress_and_authorizing_it_restores_it() {
     let lab = small_lab("0");
-    let (pod, ip) = lab.pod("web-1-1");
+    let (pod, ip) = lab.pod_addr("web-1-1");
     let (inet6, inet4) = (lab.internet(true), lab.internet(false));
     let works = saw("internet", ip);
     let sg = lab.node_group();
@@ -487,7 +487,7 @@ fn a_pod_with_its_own_security_group_is_reachable_on_the_port_its_group_allows_a
         .as_str()
         .expect("a branch interface")
         .to_owned();
-    let (db_ns, ip) = lab.pod("db");
+    let (db_ns, ip) = lab.pod_addr("db");
     assert_eq!(db["security_groups"], serde_json::json!([sg]));
 
     // The region: a branch interface in node2's subnet with the pod's group and address.
@@ -509,7 +509,7 @@ fn a_pod_with_its_own_security_group_is_reachable_on_the_port_its_group_allows_a
     assert_eq!(e["SubnetId"], node2["SubnetId"], "in its node's subnet");
 
     // From a pod on node1 (its address is in node1's /80, held by a cluster-group interface).
-    let (web_ns, web_ip) = lab.pod("web-1-1");
+    let (web_ns, web_ip) = lab.pod_addr("web-1-1");
     let db_at = |port| SocketAddr::new(IpAddr::V6(ip), port);
     lab.expect(
         &web_ns,
@@ -531,7 +531,7 @@ fn a_pod_with_its_own_security_group_is_reachable_on_the_port_its_group_allows_a
         "the pod's ingress drop counted it ({before} → {mid})"
     );
     // The Fargate unit's interface is not in the cluster group: the reference does not cover it.
-    let (fg_ns, fg_ip) = lab.pod("fargate-1");
+    let (fg_ns, fg_ip) = lab.pod_addr("fargate-1");
     lab.expect(
         &fg_ns,
         db_at(lab::plan::POD_PORT),
@@ -540,7 +540,7 @@ fn a_pod_with_its_own_security_group_is_reachable_on_the_port_its_group_allows_a
     );
     assert!(lab.drops("node2", &chain) > mid);
     // The node's other pod is still filtered by the node's group (which lets the VPC in).
-    let (_, web2_ip) = lab.pod("web-2-1");
+    let (_, web2_ip) = lab.pod_addr("web-2-1");
     lab.expect(
         &fg_ns,
         SocketAddr::new(IpAddr::V6(web2_ip), lab::plan::POD_PORT),
