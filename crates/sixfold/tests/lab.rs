@@ -185,21 +185,13 @@ fn up_builds_a_proven_ipv6_cluster_and_down_leaves_nothing() {
     // The policy rows gave back what they took: after the proof, pod 1 still reaches the IPv6
     // internet (the route and the egress rule are back, and the dataplane followed).
     let target = format!("[{}]:80", v6(&s["internet"]["ipv6"]));
-    let (ok, line, err) = run(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            ns1,
-            sixfold_bin(),
-            "lab-probe",
-            "--connect",
-            &target,
-        ],
-        CMD_TIMEOUT,
-    );
-    assert!(
-        ok,
+    let Cli {
+        code,
+        stdout: line,
+        stderr: err,
+    } = probe_in(ns1, &target);
+    assert_eq!(
+        code, 0,
         "after the proof pod 1 cannot reach the IPv6 internet: {err}"
     );
     assert_eq!(line.trim(), format!("internet saw {}", v6(&p1["ipv6"])));
