@@ -66,6 +66,36 @@ fn up_builds_a_proven_ipv6_cluster_and_down_leaves_nothing() {
         refused.contains("administratively prohibited (EACCES)"),
         "the negative row was not proven by the EIGW's own refusal: {refused}"
     );
+    // The policy rows, each proven both ways through the region's API: the negative half names
+    // its own refusal, the positive half the answer that came back.
+    let row = |path: &str| {
+        out.lines()
+            .find(|l| l.starts_with(path))
+            .unwrap_or_else(|| panic!("the matrix lacks {path:?}:\n{out}"))
+            .to_owned()
+    };
+    use lab::matrix::policy_rows::{ROUTE_MISSING, ROUTE_RESTORED, SG_MISSING, SG_RESTORED};
+    let no_route = row(ROUTE_MISSING);
+    assert!(
+        no_route.contains("DeleteRoute") && no_route.contains("no route (ENETUNREACH)"),
+        "the route-missing row was not proven by the router's no-route: {no_route}"
+    );
+    let dropped = row(SG_MISSING);
+    assert!(
+        dropped.contains("RevokeSecurityGroupEgress")
+            && dropped.contains("timed out, dropped silently: the drop counter of out_eni_"),
+        "the security-group row was not proven by a counted silent drop: {dropped}"
+    );
+    for (path, call) in [
+        (ROUTE_RESTORED, "CreateRoute"),
+        (SG_RESTORED, "AuthorizeSecurityGroupEgress"),
+    ] {
+        let back = row(path);
+        assert!(
+            back.contains(call) && back.contains("internet saw "),
+            "{path}: not given back through the API and working again: {back}"
+        );
+    }
 
     // The address map.
     let s = lab.status();
@@ -151,6 +181,34 @@ fn up_builds_a_proven_ipv6_cluster_and_down_leaves_nothing() {
             .any(|b| b == backend.as_str()),
         "{line} is not from a backend of {svc}"
     );
+
+    // The policy rows gave back what they took: after the proof, pod 1 still reaches the IPv6
+    // internet (the route and the egress rule are back, and the dataplane followed).
+    let target = format!("[{}]:80", v6(&s["internet"]["ipv6"]));
+    let Cli {
+        code,
+        stdout: line,
+        stderr: err,
+    } = probe_in(ns1, &target);
+    assert_eq!(
+        code, 0,
+        "after the proof pod 1 cannot reach the IPv6 internet: {err}"
+    );
+    assert_eq!(line.trim(), format!("internet saw {}", v6(&p1["ipv6"])));
+    // The same rows in the JSON the proof writes (`checks.json`, drawn by `sixfold map`).
+    let checks: Value = serde_json::from_slice(
+        &std::fs::read(lab.state_dir().join("checks.json")).expect("checks.json"),
+    )
+    .expect("checks.json is JSON");
+    for path in [ROUTE_MISSING, ROUTE_RESTORED, SG_MISSING, SG_RESTORED] {
+        let c = checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["path"] == path)
+            .unwrap_or_else(|| panic!("checks.json lacks {path:?}: {checks}"));
+        assert_eq!(c["ok"], true, "{c}");
+    }
 
     // Down leaves nothing.
     let recorded = lab.state();
