@@ -27,7 +27,6 @@ fn snapshot(srv: &Server) -> Vec<Value> {
 const RTB: &str = "rtb-0123456789abcdef0";
 const IGW: &str = "igw-0123456789abcdef0";
 const SG: &str = "sg-0123456789abcdef0";
-const ENI: &str = "eni-0123456789abcdef0";
 
 #[test]
 fn malformed_ids_and_missing_parameters_are_refused_at_the_edge_with_the_aws_cli() {
@@ -101,20 +100,6 @@ fn malformed_ids_and_missing_parameters_are_refused_at_the_edge_with_the_aws_cli
             ],
             "InvalidNetworkInterfaceId.Malformed",
             "eni-nope",
-        ),
-        (
-            vec![
-                "ec2",
-                "attach-network-interface",
-                "--network-interface-id",
-                ENI,
-                "--instance-id",
-                "i-XYZ",
-                "--device-index",
-                "1",
-            ],
-            "InvalidInstanceID.Malformed",
-            "i-XYZ",
         ),
     ];
     for (args, code, needle) in &cases {
