@@ -52,12 +52,8 @@ pub const RESPONDER_PORT: u16 = 7007;
 
 /// Fail loudly (never skip) when not root.
 pub fn require_root() {
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    assert_eq!(
-        euid, 0,
-        "this test needs root: it creates network namespaces, runs `sixfold agent` and the CNI \
-         plugins in them; run the suite as root (`sudo bash .ci/run` or `sudo -E scripts/test`)"
+    test_support::require_root(
+        "it creates network namespaces, runs `sixfold agent` and the CNI plugins in them",
     );
 }
 
