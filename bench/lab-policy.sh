@@ -15,7 +15,8 @@
 # that did not connect means the route was already gone); no answer by 1.5 s is a drop.
 # Peer in the same run (the floor): the same dataplane change made directly, `ip route replace`
 # in the VPC router / `nft -f` of the very ruleset the reconciler wrote, probed the same way.
-# Also printed: the reconciler's own converge time (its log) for the same rounds.
+# Also printed: the reconciler's own converge time (its log) for the same rounds, and for
+# ROUNDS changes that touch nothing it enforces (CreateTags on the VPC): the idle cost.
 # BUILD=debug uses the debug binaries (no release build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -164,11 +165,22 @@ for r in range(rounds):
     print(f"  round {r + 1}: " + "  ".join(f"{v[-1] * 1000:5.0f}"
           for v in [*route_rounds.values(), *sg_rounds.values()]) + " ms", flush=True)
 time.sleep(0.5)
-with open(log) as f:
-    f.seek(log_from)
-    conv = [(int(m[1]), int(m[2])) for m in re.finditer(
-        r"converged \(\d+ changes? up to revision \d+\) in (\d+) ms \(nodes \d+ ms, policy (\d+) ms",
-        f.read())]
+CONVERGED = re.compile(
+    r"converged \(\d+ changes? up to revision \d+\) in (\d+) ms \(nodes \d+ ms, policy (\d+) ms")
+def converges(since):
+    """(total ms, policy ms) of the reconciler's converges logged after byte `since`."""
+    with open(log) as f:
+        f.seek(since)
+        return [(int(m[1]), int(m[2])) for m in CONVERGED.finditer(f.read())]
+conv = converges(log_from)
+# Converges with nothing to change: a tag on the VPC is a change of the region (an event) that
+# touches no route, group or interface.
+idle_from = os.path.getsize(log)
+for r in range(rounds):
+    ec2.create_tags(Resources=[s["vpc"]["id"]], Tags=[{"Key": "bench", "Value": str(r)}])
+    time.sleep(0.3)
+time.sleep(0.5)
+idle = converges(idle_from)
 authorized = run("ip", "netns", "exec", node["netns"], "nft", "list", "table", "inet", "sixfold-sg")
 
 # The floor: the same kernel changes made directly (the reconciler sees no region change and
@@ -204,4 +216,9 @@ if conv:
     total, pol = [c[0] for c in conv], [c[1] for c in conv]
     print(f"  the reconciler's converges in these rounds: {len(conv)}, median {statistics.median(total):.0f} ms "
           f"(policy::sync {statistics.median(pol):.0f} ms), p90 {pct(total, 0.9):.0f} ms")
+if idle:
+    total, pol = [c[0] for c in idle], [c[1] for c in idle]
+    print(f"  converges with nothing to change (CreateTags on the VPC): {len(idle)}, median "
+          f"{statistics.median(total):.0f} ms (policy::sync {statistics.median(pol):.0f} ms), "
+          f"p90 {pct(total, 0.9):.0f} ms")
 PY
