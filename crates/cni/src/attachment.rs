@@ -1,7 +1,9 @@
 //! What both plugins do with one attachment (network, container id, interface): its identity
 //! and derived host names, opening its namespace (refusing the node's own), checking and
 //! deleting host links — one at a time or as one kernel batch — and garbage-collecting links
-//! labelled with attachments that are no longer valid. Teardown here is best effort.
+//! labelled with attachments that are no longer valid, releasing an attachment's address
+//! while its links go, GC's list of valid attachments and CHECK's verdict. Teardown here is
+//! best effort.
 use std::collections::HashSet;
 use std::hash::{BuildHasher, Hasher};
 
@@ -9,9 +11,11 @@ use agent_api::AttachmentKey;
 use dataplane::netlink::Netlink;
 use dataplane::netns::NetNs;
 
+use crate::config::ValidAttachment;
 use crate::error::Error;
 use crate::names;
 use crate::skel::Request;
+use crate::veth::node_netlink;
 
 /// One attachment's identity and derived names.
 pub(crate) struct Attachment {
@@ -137,13 +141,62 @@ pub(crate) fn delete_links_together(nl: &mut Netlink, names: &[&str]) -> Result<
     collect(errors)
 }
 
+/// CHECK's verdict: nothing `missing` is success, anything is [`Error::CheckFailed`].
+pub(crate) fn verdict(missing: Vec<String>) -> Result<(), Error> {
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::CheckFailed(missing))
+    }
+}
+
+/// GC's list of attachments to keep (`cni.dev/valid-attachments`, required: an empty list
+/// is what releases everything).
+pub(crate) fn valid_attachments(req: &Request) -> Result<Vec<ValidAttachment>, Error> {
+    req.conf.valid_attachments.clone().ok_or_else(|| {
+        Error::InvalidConfig(
+            "GC needs cni.dev/valid-attachments (an empty list releases everything)".into(),
+        )
+    })
+}
+
+/// The (container id, interface) pairs of `valid`, as [`gc_links`] takes them.
+pub(crate) fn keep_set(valid: &[ValidAttachment]) -> HashSet<(String, String)> {
+    valid
+        .iter()
+        .map(|v| (v.container_id.clone(), v.ifname.clone()))
+        .collect()
+}
+
+/// DEL's two independent halves at once: `release` (giving the attachment's address back,
+/// a durable write or a delegated plugin) on its own thread while `links` deletes host links
+/// with netlink in the node namespace on this one. `what` names the release in the error its
+/// thread's panic becomes. Answers (release, links), for the caller to collect in its order.
+pub(crate) fn release_alongside(
+    what: &str,
+    release: impl FnOnce() -> Result<(), Error> + Send,
+    links: impl FnOnce(&mut Netlink) -> Result<(), Error>,
+) -> (Result<(), Error>, Result<(), Error>) {
+    std::thread::scope(|s| {
+        let release = s.spawn(|| {
+            dataplane::trace::parallel();
+            release()
+        });
+        let links = node_netlink().and_then(|mut host| links(&mut host));
+        let release = release
+            .join()
+            .unwrap_or_else(|_| Err(Error::NotAvailable(format!("the {what} thread panicked"))));
+        (release, links)
+    })
+}
+
 /// Delete host links labelled `tag/network/...` whose attachment is not in `keep`.
 pub(crate) fn gc_links(
     tag: &str,
     network: &str,
     keep: &HashSet<(String, String)>,
 ) -> Result<(), Error> {
-    let mut host = Netlink::open().map_err(Error::dp("opening netlink in the node namespace"))?;
+    let mut host = node_netlink()?;
     let links = host
         .link_list()
         .map_err(Error::dp("listing node interfaces"))?;

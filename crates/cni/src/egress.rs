@@ -14,10 +14,9 @@
 //!   (only the pod's IPv6 is reported to the runtime).
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
-use dataplane::netlink::{AddrOpts, Link, Netlink, Route, Scope, VethSpec};
+use dataplane::netlink::{AddrOpts, Link, Netlink, Route, Scope};
 use dataplane::netns::NetNs;
 use dataplane::nft::{self, NodeEgress};
 use dataplane::sysctl::{self, Key};
@@ -26,7 +25,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::attachment::{
-    Attachment, collect, delete_link, delete_links_together, ensure_absent, gc_links, open_pod_ns,
+    Attachment, collect, delete_links_together, gc_links, keep_set, open_pod_ns, release_alongside,
+    valid_attachments, verdict,
 };
 use crate::delegate;
 use crate::error::Error;
@@ -34,6 +34,7 @@ use crate::names;
 use crate::result::{CniResult, Interface, interface_json};
 use crate::skel::{Plugin, Request};
 use crate::version::CniVersion;
+use crate::veth::{self, DEFAULT_MTU, Sides, find_link, label_and_raise, node_netlink};
 
 /// The pods' node-local IPv4 range.
 pub const EGRESS_SUBNET: &str = "169.254.172.0/22";
@@ -86,7 +87,7 @@ impl EgressConf {
                 )));
             }
         };
-        let mtu = raw.mtu.unwrap_or(crate::pod::DEFAULT_MTU);
+        let mtu = raw.mtu.unwrap_or(DEFAULT_MTU);
         if !(576..=65535).contains(&mtu) {
             return Err(Error::InvalidConfig(format!(
                 "mtu {mtu} is out of range 576..=65535"
@@ -165,11 +166,7 @@ impl Rollback {
 impl Drop for Rollback {
     fn drop(&mut self) {
         // Best effort: the ADD already failed and reports its own error.
-        if let Some(name) = self.host_veth.take()
-            && let Ok(mut nl) = Netlink::open()
-        {
-            let _ = delete_link(&mut nl, &name);
-        }
+        veth::delete_quietly(self.host_veth.take());
         if let Some((bin, stdin)) = self.ipam.take() {
             let _ = delegate::exec(&bin, "DEL", &[], &stdin);
         }
@@ -277,12 +274,7 @@ fn wire_node(
         "1",
     )
     .map_err(Error::dp(format!("turning IPv6 off on {host_name}")))?;
-    if alias.len() <= 255 {
-        host.link_set_alias(hl.index, alias)
-            .map_err(Error::dp(format!("labelling {host_name}")))?;
-    }
-    host.link_set_up(hl.index, true)
-        .map_err(Error::dp(format!("setting {host_name} up")))?;
+    label_and_raise(host, hl.index, host_name, alias)?;
     let link_scope = AddrOpts {
         scope: Some(Scope::Link),
         ..Default::default()
@@ -329,20 +321,12 @@ impl Plugin for EgressPlugin {
                     .into(),
             )
         })?;
-        let netns_path = req.env.netns()?.to_string();
-        let pod_ns = open_pod_ns(req)?;
-        let host_name = att.host_veth(names::EGRESS_PREFIX);
+        let mut sides = Sides::open(req, att.host_veth(names::EGRESS_PREFIX))?;
         let ipam_bin = conf.ipam_binary(req)?;
         let ipam_stdin = conf.ipam_stdin(req);
-        let mut host =
-            Netlink::open().map_err(Error::dp("opening netlink in the node namespace"))?;
-        let mut pod = pod_ns
-            .netlink()
-            .map_err(Error::dp(format!("opening netlink in {netns_path}")))?;
 
         // Validate before changing anything.
-        ensure_absent(&mut host, &host_name, "on the node")?;
-        ensure_absent(&mut pod, &conf.ifname, &format!("in {netns_path}"))?;
+        sides.ensure_free(&conf.ifname)?;
         sysctl::enable_ipv4_forwarding()
             .map_err(Error::dp("turning on IPv4 forwarding on the node"))?;
         if let Some(node_ipv4) = conf.node_ip {
@@ -358,26 +342,16 @@ impl Plugin for EgressPlugin {
         rb.ipam = Some((ipam_bin.clone(), ipam_stdin.clone()));
         let lease = Lease::from_ipam(&conf.ipam_type, ipam_out.as_ref())?;
 
-        host.veth_create(&VethSpec {
-            name: &host_name,
-            peer_name: &conf.ifname,
-            peer_netns: Some(pod_ns.as_fd()),
-            mtu: Some(conf.mtu),
-        })
-        .map_err(|e| match e {
-            e if e.is_exists() => Error::AlreadyExists {
-                what: format!("interface {host_name} or {} in {netns_path}", conf.ifname),
-            },
-            e => Error::dp(format!("creating veth {host_name} <-> {}", conf.ifname))(e),
-        })?;
-        rb.host_veth = Some(host_name.clone());
-        let pl = wire_pod(&pod_ns, &mut pod, &conf.ifname, &lease)?;
-        let hl = wire_node(&mut host, &host_name, &att.alias(ALIAS_TAG), &lease)?;
+        sides.create(&conf.ifname, conf.mtu)?;
+        rb.host_veth = Some(sides.host_name.clone());
+        let pl = wire_pod(&sides.pod_ns, &mut sides.pod, &conf.ifname, &lease)?;
+        let alias = att.alias(ALIAS_TAG);
+        let hl = wire_node(&mut sides.host, &sides.host_name, &alias, &lease)?;
         rb.disarm();
 
         let version = req.conf.cni_version;
         let host_if = Interface {
-            name: host_name,
+            name: sides.host_name,
             mac: hl.mac.map(|m| m.to_string()),
             mtu: Some(conf.mtu),
             sandbox: None,
@@ -386,7 +360,7 @@ impl Plugin for EgressPlugin {
             name: conf.ifname.clone(),
             mac: pl.mac.map(|m| m.to_string()),
             mtu: Some(conf.mtu),
-            sandbox: Some(netns_path),
+            sandbox: Some(sides.netns_path),
         };
         Ok(chained_result(prev, version, [host_if, pod_if]))
     }
@@ -403,22 +377,14 @@ impl Plugin for EgressPlugin {
             att.host_veth(names::EGRESS_PREFIX),
             att.host_veth(names::POD_PREFIX),
         );
-        let (ipam, links) = std::thread::scope(|s| {
-            let ipam = s.spawn(|| {
-                dataplane::trace::parallel();
+        let (ipam, links) = release_alongside(
+            "IPAM release",
+            || {
                 let bin = conf.ipam_binary(req)?;
                 delegate::exec(&bin, "DEL", &[], &conf.ipam_stdin(req)).map(|_| ())
-            });
-            let links = Netlink::open()
-                .map_err(Error::dp("opening netlink in the node namespace"))
-                .and_then(|mut host| delete_links_together(&mut host, &[&own, &pod]));
-            let ipam = ipam.join().unwrap_or_else(|_| {
-                Err(Error::NotAvailable(
-                    "the IPAM release thread panicked".into(),
-                ))
-            });
-            (ipam, links)
-        });
+            },
+            |host| delete_links_together(host, &[&own, &pod]),
+        );
         collect([ipam.err(), links.err()].into_iter().flatten().collect())
     }
 
@@ -432,8 +398,12 @@ impl Plugin for EgressPlugin {
             .netlink()
             .map_err(Error::dp("opening netlink in the pod"))?;
         let mut pod_addr = None;
-        match pod.link_get(&conf.ifname) {
-            Ok(pl) => {
+        match find_link(
+            &mut pod,
+            &conf.ifname,
+            "looking up the pod egress interface",
+        )? {
+            Some(pl) => {
                 let addrs = pod
                     .addr_list(Some(pl.index))
                     .map_err(Error::dp("listing pod addresses"))?;
@@ -461,15 +431,11 @@ impl Plugin for EgressPlugin {
                     ));
                 }
             }
-            Err(e) if e.is_not_found() => {
-                missing.push(format!("interface {} in the pod", conf.ifname))
-            }
-            Err(e) => return Err(Error::dp("looking up the pod egress interface")(e)),
+            None => missing.push(format!("interface {} in the pod", conf.ifname)),
         }
-        let mut host =
-            Netlink::open().map_err(Error::dp("opening netlink in the node namespace"))?;
-        match host.link_get(&host_name) {
-            Ok(hl) => {
+        let mut host = node_netlink()?;
+        match find_link(&mut host, &host_name, "looking up the host egress veth")? {
+            Some(hl) => {
                 if let Some(a) = pod_addr {
                     let routes = host
                         .route_list(false)
@@ -481,19 +447,14 @@ impl Plugin for EgressPlugin {
                     }
                 }
             }
-            Err(e) if e.is_not_found() => missing.push(format!("host interface {host_name}")),
-            Err(e) => return Err(Error::dp("looking up the host egress veth")(e)),
+            None => missing.push(format!("host interface {host_name}")),
         }
         if conf.node_ip.is_some()
             && !nft::table_exists(nft::TABLE).map_err(Error::dp("looking up the egress table"))?
         {
             missing.push(format!("nftables table ip {}", nft::TABLE));
         }
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::CheckFailed(missing))
-        }
+        verdict(missing)
     }
 
     fn status(&self, req: &Request) -> Result<(), Error> {
@@ -510,15 +471,7 @@ impl Plugin for EgressPlugin {
     /// host-local itself (so its locking is respected); then remove leftover host veths.
     fn gc(&self, req: &Request) -> Result<(), Error> {
         let conf = EgressConf::from_req(req)?;
-        let valid = req.conf.valid_attachments.clone().ok_or_else(|| {
-            Error::InvalidConfig(
-                "GC needs cni.dev/valid-attachments (an empty list releases everything)".into(),
-            )
-        })?;
-        let keep: HashSet<(String, String)> = valid
-            .into_iter()
-            .map(|v| (v.container_id, v.ifname))
-            .collect();
+        let keep = keep_set(&valid_attachments(req)?);
         let mut errors = Vec::new();
         let data_dir = conf
             .ipam
@@ -601,12 +554,7 @@ mod tests {
     use super::*;
 
     fn req(conf: Value) -> Request {
-        let env =
-            crate::env::Env::parse(|k| (k == "CNI_COMMAND").then(|| "STATUS".to_string())).unwrap();
-        Request {
-            env,
-            conf: crate::config::NetConf::parse(conf.to_string().as_bytes()).unwrap(),
-        }
+        Request::status_with(conf)
     }
 
     #[test]

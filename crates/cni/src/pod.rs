@@ -10,13 +10,11 @@
 //! [`Rollback`] guard: any failure deletes the veth, restores the pod's sysctls and releases
 //! the agent's allocation, so a failed ADD leaves nothing. DEL, CHECK, STATUS and GC follow the
 //! CNI 1.1 spec; DEL and GC are best effort and idempotent.
-use std::collections::HashSet;
 use std::net::{IpAddr, Ipv6Addr};
-use std::os::fd::AsFd;
 use std::path::PathBuf;
 
 use agent_api::AttachmentKey;
-use dataplane::netlink::{AddrOpts, Netlink, Route, Scope, VethSpec};
+use dataplane::netlink::{AddrOpts, Route, Scope};
 use dataplane::netns::NetNs;
 use dataplane::sysctl::{self, Key};
 use ipnet::{IpNet, Ipv6Net};
@@ -24,18 +22,20 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::agent;
-use crate::attachment::{Attachment, collect, delete_link, ensure_absent, gc_links, open_pod_ns};
+use crate::attachment::{
+    Attachment, collect, delete_link, gc_links, keep_set, open_pod_ns, release_alongside,
+    valid_attachments, verdict,
+};
 use crate::error::Error;
 use crate::names;
 use crate::result::{CniResult, Interface, IpConfig, RouteEntry};
 use crate::skel::{Plugin, Request};
+use crate::veth::{self, DEFAULT_MTU, Sides, find_link, label_and_raise, node_netlink};
 
 /// The pod's gateway: every host veth carries it.
 pub const GATEWAY: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
 /// Alias tag on host veths of this plugin.
 pub const ALIAS_TAG: &str = "sixfold";
-/// MTU when the configuration names none.
-pub const DEFAULT_MTU: u32 = 1500;
 
 #[derive(Deserialize)]
 struct Raw {
@@ -90,11 +90,7 @@ impl Rollback {
 impl Drop for Rollback {
     fn drop(&mut self) {
         // Best effort: the ADD already failed and reports its own error.
-        if let Some(name) = self.host_veth.take()
-            && let Ok(mut nl) = Netlink::open()
-        {
-            let _ = delete_link(&mut nl, &name);
-        }
+        veth::delete_quietly(self.host_veth.take());
         if let Some((path, old)) = self.pod_sysctls.take()
             && let Ok(ns) = NetNs::open(&path)
         {
@@ -131,37 +127,29 @@ impl Plugin for PodPlugin {
     fn add(&self, req: &Request) -> Result<Value, Error> {
         let conf = PodConf::from_req(req)?;
         let att = Attachment::from_req(req)?;
-        let netns_path = req.env.netns()?.to_string();
-        let pod_ns = open_pod_ns(req)?;
-        let host_name = att.host_veth(names::POD_PREFIX);
-        let mut host =
-            Netlink::open().map_err(Error::dp("opening netlink in the node namespace"))?;
-        let mut pod = pod_ns
-            .netlink()
-            .map_err(Error::dp(format!("opening netlink in {netns_path}")))?;
+        let mut sides = Sides::open(req, att.host_veth(names::POD_PREFIX))?;
 
         // Validate before changing anything.
-        ensure_absent(&mut host, &host_name, "on the node")?;
-        ensure_absent(&mut pod, &att.ifname, &format!("in {netns_path}"))?;
+        sides.ensure_free(&att.ifname)?;
         sysctl::enable_ipv6_forwarding()
             .map_err(Error::dp("turning on IPv6 forwarding on the node"))?;
 
         let mut rb = Rollback::default();
-        let address = agent::add(&conf.agent_socket, att.key(), Some(netns_path.clone()))?;
+        let address = agent::add(
+            &conf.agent_socket,
+            att.key(),
+            Some(sides.netns_path.clone()),
+        )?;
         rb.release = Some((conf.agent_socket.clone(), att.key()));
 
-        host.veth_create(&VethSpec {
-            name: &host_name,
-            peer_name: &att.ifname,
-            peer_netns: Some(pod_ns.as_fd()),
-            mtu: Some(conf.mtu),
-        })
-        .map_err(|e| match e {
-            e if e.is_exists() => Error::AlreadyExists {
-                what: format!("interface {host_name} or {} in {netns_path}", att.ifname),
-            },
-            e => Error::dp(format!("creating veth {host_name} <-> {}", att.ifname))(e),
-        })?;
+        sides.create(&att.ifname, conf.mtu)?;
+        let Sides {
+            netns_path,
+            pod_ns,
+            mut host,
+            mut pod,
+            host_name,
+        } = sides;
         rb.host_veth = Some(host_name.clone());
 
         let mut changed = Vec::new();
@@ -208,13 +196,7 @@ impl Plugin for PodPlugin {
             .map_err(Error::dp("adding the neighbour fe80::1 in the pod"))?;
 
         // Node side.
-        let alias = att.alias(ALIAS_TAG);
-        if alias.len() <= 255 {
-            host.link_set_alias(hl.index, &alias)
-                .map_err(Error::dp(format!("labelling {host_name}")))?;
-        }
-        host.link_set_up(hl.index, true)
-            .map_err(Error::dp(format!("setting {host_name} up")))?;
+        label_and_raise(&mut host, hl.index, &host_name, &att.alias(ALIAS_TAG))?;
         host.addr_add(
             hl.index,
             gw,
@@ -267,21 +249,11 @@ impl Plugin for PodPlugin {
         // The agent's release (a durable write) runs on its own thread while the link goes.
         // Deleting the host end removes the pod end and the host /128 route with it; a vanished
         // namespace took both ends already, and so did the egress plugin's DEL in a chain.
-        let (link, release) = std::thread::scope(|s| {
-            let release = s.spawn(|| {
-                dataplane::trace::parallel();
-                agent::del(&conf.agent_socket, att.key()).map(|_| ())
-            });
-            let link = Netlink::open()
-                .map_err(Error::dp("opening netlink in the node namespace"))
-                .and_then(|mut host| delete_link(&mut host, &att.host_veth(names::POD_PREFIX)));
-            let release = release.join().unwrap_or_else(|_| {
-                Err(Error::NotAvailable(
-                    "the agent release thread panicked".into(),
-                ))
-            });
-            (link, release)
-        });
+        let (release, link) = release_alongside(
+            "agent release",
+            || agent::del(&conf.agent_socket, att.key()).map(|_| ()),
+            |host| delete_link(host, &att.host_veth(names::POD_PREFIX)),
+        );
         collect([link.err(), release.err()].into_iter().flatten().collect())
     }
 
@@ -309,16 +281,11 @@ impl Plugin for PodPlugin {
         let gw = IpAddr::V6(GATEWAY);
         let mut missing = Vec::new();
 
-        let mut host =
-            Netlink::open().map_err(Error::dp("opening netlink in the node namespace"))?;
-        let hl = match host.link_get(&host_name) {
-            Ok(l) => Some(l),
-            Err(e) if e.is_not_found() => {
-                missing.push(format!("host interface {host_name}"));
-                None
-            }
-            Err(e) => return Err(Error::dp("looking up the host veth")(e)),
-        };
+        let mut host = node_netlink()?;
+        let hl = find_link(&mut host, &host_name, "looking up the host veth")?;
+        if hl.is_none() {
+            missing.push(format!("host interface {host_name}"));
+        }
         if let Some(hl) = &hl {
             let addrs = host
                 .addr_list(Some(hl.index))
@@ -340,8 +307,8 @@ impl Plugin for PodPlugin {
         let mut pod = pod_ns
             .netlink()
             .map_err(Error::dp("opening netlink in the pod"))?;
-        match pod.link_get(&att.ifname) {
-            Ok(pl) => {
+        match find_link(&mut pod, &att.ifname, "looking up the pod interface")? {
+            Some(pl) => {
                 let addrs = pod
                     .addr_list(Some(pl.index))
                     .map_err(Error::dp("listing pod addresses"))?;
@@ -374,10 +341,7 @@ impl Plugin for PodPlugin {
                     ));
                 }
             }
-            Err(e) if e.is_not_found() => {
-                missing.push(format!("interface {} in the pod", att.ifname))
-            }
-            Err(e) => return Err(Error::dp("looking up the pod interface")(e)),
+            None => missing.push(format!("interface {} in the pod", att.ifname)),
         }
 
         match agent::list(&conf.agent_socket) {
@@ -395,11 +359,7 @@ impl Plugin for PodPlugin {
             }
             Err(e) => missing.push(format!("agent allocation (agent unreachable: {e})")),
         }
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::CheckFailed(missing))
-        }
+        verdict(missing)
     }
 
     fn status(&self, req: &Request) -> Result<(), Error> {
@@ -409,16 +369,9 @@ impl Plugin for PodPlugin {
 
     fn gc(&self, req: &Request) -> Result<(), Error> {
         let conf = PodConf::from_req(req)?;
-        let valid = req.conf.valid_attachments.clone().ok_or_else(|| {
-            Error::InvalidConfig(
-                "GC needs cni.dev/valid-attachments (an empty list releases everything)".into(),
-            )
-        })?;
+        let valid = valid_attachments(req)?;
         let network = req.conf.name.clone();
-        let keep: HashSet<(String, String)> = valid
-            .iter()
-            .map(|v| (v.container_id.clone(), v.ifname.clone()))
-            .collect();
+        let keep = keep_set(&valid);
         let keys = valid
             .into_iter()
             .map(|v| AttachmentKey {
@@ -444,12 +397,7 @@ mod tests {
     use serde_json::json;
 
     fn req(conf: Value) -> Request {
-        let env =
-            crate::env::Env::parse(|k| (k == "CNI_COMMAND").then(|| "STATUS".to_string())).unwrap();
-        Request {
-            env,
-            conf: crate::config::NetConf::parse(conf.to_string().as_bytes()).unwrap(),
-        }
+        Request::status_with(conf)
     }
 
     #[test]

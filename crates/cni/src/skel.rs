@@ -17,6 +17,19 @@ pub struct Request {
     pub conf: NetConf,
 }
 
+#[cfg(test)]
+impl Request {
+    /// A STATUS request with the configuration `conf`, for the plugins' configuration tests.
+    pub(crate) fn status_with(conf: Value) -> Request {
+        let env =
+            crate::env::Env::parse(|k| (k == "CNI_COMMAND").then(|| "STATUS".to_string())).unwrap();
+        Request {
+            env,
+            conf: crate::config::NetConf::parse(conf.to_string().as_bytes()).unwrap(),
+        }
+    }
+}
+
 /// A CNI plugin: one method per command. VERSION is answered by the harness.
 pub trait Plugin {
     /// The plugin's CNI `type` (its binary's name); a configuration naming another type is
