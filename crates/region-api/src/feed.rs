@@ -157,15 +157,15 @@ pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
         "watch" => Some("sixfold:Watch"),
         _ => None,
     };
-    if let Some(action) = action {
-        if let Err(d) = app.authorize(&caller, action, &[]) {
-            return json_error(
-                403,
-                "AccessDeniedException",
-                &d.message(),
-                serde_json::json!({}),
-            );
-        }
+    if let Some(action) = action
+        && let Err(d) = app.authorize(&caller, action, &[])
+    {
+        return json_error(
+            403,
+            "AccessDeniedException",
+            &d.message(),
+            serde_json::json!({}),
+        );
     }
     if *method != Method::GET {
         return json_error(
