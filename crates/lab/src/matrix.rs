@@ -245,8 +245,9 @@ pub const EIGW: Refusal = Refusal {
     by: "the EIGW's refusal",
 };
 
-/// One connection attempt (no retry) from namespace `ns` to `target`, waiting at most `wait`;
-/// the outer error is a probe that never ran (no such namespace).
+/// One connection attempt (no retry) from namespace `ns` to `target`, waiting at most `wait`,
+/// that learns an ICMPv6 refusal at once ([`probe::try_tcp_line_fast_refusal`]); the outer error
+/// is a probe that never ran (no such namespace).
 pub(crate) fn attempt(
     ns: &str,
     target: SocketAddr,
@@ -255,7 +256,7 @@ pub(crate) fn attempt(
     dataplane::netns::NetNs::by_name(ns)
         .map_err(|e| e.to_string())
         .and_then(|h| {
-            h.run(move || probe::try_tcp_line(target, wait))
+            h.run(move || probe::try_tcp_line_fast_refusal(target, wait))
                 .map_err(|e| e.to_string())
         })
 }
