@@ -37,10 +37,10 @@ pub fn responder_line(name: &str, peer: &SocketAddr) -> String {
 pub fn responder_body(name: &str, peer: &SocketAddr, head: &str) -> String {
     let mut body = responder_line(name, peer);
     for l in head.split("\r\n").skip(1) {
-        if let Some((k, v)) = l.split_once(':') {
-            if k.trim().eq_ignore_ascii_case("x-forwarded-for") {
-                body.push_str(&format!("x-forwarded-for: {}\n", v.trim()));
-            }
+        if let Some((k, v)) = l.split_once(':')
+            && k.trim().eq_ignore_ascii_case("x-forwarded-for")
+        {
+            body.push_str(&format!("x-forwarded-for: {}\n", v.trim()));
         }
     }
     body

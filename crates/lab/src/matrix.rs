@@ -5,6 +5,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+pub mod policy_rows;
+
 use crate::plan::{INTERNET_PORT, POD_PORT, SERVICE_PORT};
 use crate::probe;
 use crate::state::{LabState, PodInfo};
@@ -39,30 +41,50 @@ fn sock(ip: impl Into<IpAddr>, port: u16) -> SocketAddr {
     SocketAddr::new(ip.into(), port)
 }
 
-/// `expect` exactly, or a failure showing what came instead.
-fn exact(ns: String, addr: SocketAddr, expect: String) -> Probe {
-    Box::new(move || match line_from(ns, addr) {
-        Ok(l) => (l == expect, l),
+/// A row's far end, what it must answer, and the probe that checks it.
+pub(crate) type Row = (String, String, Probe);
+
+/// From namespace `ns`, the line at `addr` must be `expect` exactly, or the row fails showing what
+/// came instead.
+fn exact(ns: &str, to: String, addr: SocketAddr, expect: String) -> Row {
+    let (ns, want) = (ns.to_owned(), expect.clone());
+    let p: Probe = Box::new(move || match line_from(ns, addr) {
+        Ok(l) => (l == want, l),
         Err(e) => (false, e),
-    })
+    });
+    (to, expect, p)
+}
+
+/// Pod `x` to pod `y`'s responder, which must answer seeing `x`'s own address.
+fn to_pod(x: &PodInfo, y: &PodInfo) -> Row {
+    exact(
+        &x.netns,
+        format!("{} [{}]:{POD_PORT}", y.name, y.ipv6),
+        sock(y.ipv6, POD_PORT),
+        format!("{} saw {}", y.name, x.ipv6),
+    )
+}
+
+impl Check {
+    /// A row not run yet.
+    pub(crate) fn new(path: &str, from: &str, to: String, expect: String) -> Check {
+        Check {
+            path: path.to_owned(),
+            from: from.to_owned(),
+            to,
+            ok: false,
+            expect,
+            seen: String::new(),
+            ms: 0,
+        }
+    }
 }
 
 /// Build the checks for `state` (skipping paths whose ends the lab was built without).
 fn plan(state: &LabState) -> Vec<(Check, Probe)> {
     let mut out: Vec<(Check, Probe)> = Vec::new();
-    let mut add = |path: &str, from: &PodInfo, to: String, expect: String, p: Probe| {
-        out.push((
-            Check {
-                path: path.to_owned(),
-                from: from.name.clone(),
-                to,
-                ok: false,
-                expect,
-                seen: String::new(),
-                ms: 0,
-            },
-            p,
-        ))
+    let mut add = |path: &str, from: &PodInfo, (to, expect, p): Row| {
+        out.push((Check::new(path, &from.name, to, expect), p))
     };
     let ec2: Vec<&PodInfo> = state.pods.iter().filter(|p| !p.fargate).collect();
     let fargate: Vec<&PodInfo> = state.pods.iter().filter(|p| p.fargate).collect();
@@ -83,27 +105,13 @@ fn plan(state: &LabState) -> Vec<(Check, Probe)> {
     let z = on(&last_node).first().copied();
 
     if let (Some(a), Some(b)) = (a, a2) {
-        let exp = format!("{} saw {}", b.name, a.ipv6);
-        add(
-            "pod → pod, same node",
-            a,
-            format!("{} [{}]:{POD_PORT}", b.name, b.ipv6),
-            exp.clone(),
-            exact(a.netns.clone(), sock(b.ipv6, POD_PORT), exp),
-        );
+        add("pod → pod, same node", a, to_pod(a, b));
     }
     if let (Some(a), Some(z)) = (a, z)
         && first_node != last_node
     {
         for (x, y) in [(a, z), (z, a)] {
-            let exp = format!("{} saw {}", y.name, x.ipv6);
-            add(
-                "pod → pod, across nodes",
-                x,
-                format!("{} [{}]:{POD_PORT}", y.name, y.ipv6),
-                exp.clone(),
-                exact(x.netns.clone(), sock(y.ipv6, POD_PORT), exp),
-            );
+            add("pod → pod, across nodes", x, to_pod(x, y));
         }
     }
     let dns = state.cluster.as_ref().map(|c| c.dns);
@@ -119,12 +127,14 @@ fn plan(state: &LabState) -> Vec<(Check, Probe)> {
         add(
             "pod → service (ClusterIP)",
             from,
-            format!(
-                "{}/{} [{}]:{SERVICE_PORT}",
-                svc.namespace, svc.name, svc.cluster_ip
+            (
+                format!(
+                    "{}/{} [{}]:{SERVICE_PORT}",
+                    svc.namespace, svc.name, svc.cluster_ip
+                ),
+                format!("one of {} saw {src}", backends.join(",")),
+                Box::new(move || service_probe(ns, cip, (src, &me), &backends, None)),
             ),
-            format!("one of {} saw {src}", backends.join(",")),
-            Box::new(move || service_probe(ns, cip, (src, &me), &backends, None)),
         );
         let Some(dns) = dns else { continue };
         let from = z.unwrap_or(from);
@@ -139,29 +149,29 @@ fn plan(state: &LabState) -> Vec<(Check, Probe)> {
         add(
             "pod → service (DNS name)",
             from,
-            format!("{} (AAAA from [{dns}]:53)", svc.dns_name),
-            format!(
-                "{} → {cip}, one of {} saw {src}",
-                svc.dns_name,
-                backends.join(",")
+            (
+                format!("{} (AAAA from [{dns}]:53)", svc.dns_name),
+                format!(
+                    "{} → {cip}, one of {} saw {src}",
+                    svc.dns_name,
+                    backends.join(",")
+                ),
+                Box::new(move || service_probe(ns, cip, (src, &me), &backends, Some((dns, name)))),
             ),
-            Box::new(move || service_probe(ns, cip, (src, &me), &backends, Some((dns, name)))),
         );
     }
     for pod in [a, z].into_iter().flatten() {
         let Some(node) = state.node(&pod.node) else {
             continue;
         };
-        let exp = format!("internet saw {}", node.public_ipv4);
         add(
             "pod → IPv4 internet (via IGW NAT)",
             pod,
-            format!("{}:{INTERNET_PORT}", state.internet_ipv4),
-            exp.clone(),
             exact(
-                pod.netns.clone(),
+                &pod.netns,
+                format!("{}:{INTERNET_PORT}", state.internet_ipv4),
                 sock(state.internet_ipv4, INTERNET_PORT),
-                exp,
+                format!("internet saw {}", node.public_ipv4),
             ),
         );
         if first_node == last_node {
@@ -169,17 +179,10 @@ fn plan(state: &LabState) -> Vec<(Check, Probe)> {
         }
     }
     if let Some(a) = a {
-        let exp = format!("internet saw {}", a.ipv6);
         add(
             "pod → IPv6 internet (via EIGW)",
             a,
-            format!("[{}]:{INTERNET_PORT}", state.internet_ipv6),
-            exp.clone(),
-            exact(
-                a.netns.clone(),
-                sock(state.internet_ipv6, INTERNET_PORT),
-                exp,
-            ),
+            to_internet_v6(state, a),
         );
         let inet = crate::plan::Names::new(&state.name)
             .map(|n| n.internet())
@@ -192,35 +195,42 @@ fn plan(state: &LabState) -> Vec<(Check, Probe)> {
         add(
             "internet → pod IPv6 (unsolicited)",
             &internet,
-            format!("{} [{}]:{POD_PORT}", a.name, a.ipv6),
-            format!("refused by the EIGW: {EIGW_REFUSAL}"),
-            Box::new(move || match inet {
-                Ok(ns) => refused_by_eigw(&ns, target),
-                Err(e) => (false, format!("no probe ran: {e}")),
-            }),
+            (
+                format!("{} [{}]:{POD_PORT}", a.name, a.ipv6),
+                format!("refused by the EIGW: {EIGW_REFUSAL}"),
+                Box::new(move || match inet {
+                    Ok(ns) => refused_by_eigw(&ns, target),
+                    Err(e) => (false, format!("no probe ran: {e}")),
+                }),
+            ),
         );
     }
     if let (Some(f), Some(a)) = (fargate.first(), a) {
-        let exp = format!("{} saw {}", a.name, f.ipv6);
-        add(
-            "Fargate pod → EC2 pod",
-            f,
-            format!("{} [{}]:{POD_PORT}", a.name, a.ipv6),
-            exp.clone(),
-            exact(f.netns.clone(), sock(a.ipv6, POD_PORT), exp),
-        );
+        add("Fargate pod → EC2 pod", f, to_pod(f, a));
         let from = z.unwrap_or(a);
-        let exp = format!("{} saw {}", f.name, from.ipv6);
-        add(
-            "EC2 pod → Fargate pod",
-            from,
-            format!("{} [{}]:{POD_PORT}", f.name, f.ipv6),
-            exp.clone(),
-            exact(from.netns.clone(), sock(f.ipv6, POD_PORT), exp),
-        );
+        add("EC2 pod → Fargate pod", from, to_pod(from, f));
     }
     out.extend(crate::lb::matrix::plan(state));
     out
+}
+
+/// Pod `a` to the internet host's IPv6, which must see the pod's own address (no NAT on IPv6).
+pub(crate) fn to_internet_v6(state: &LabState, a: &PodInfo) -> Row {
+    exact(
+        &a.netns,
+        format!("[{}]:{INTERNET_PORT}", state.internet_ipv6),
+        sock(state.internet_ipv6, INTERNET_PORT),
+        format!("internet saw {}", a.ipv6),
+    )
+}
+
+/// A refusal a negative row is proven by: the errno the kernel reports to `connect()` for it,
+/// how the row names it, and whose refusal it is.
+#[derive(Debug, Clone, Copy)]
+pub struct Refusal {
+    pub errno: i32,
+    pub text: &'static str,
+    pub by: &'static str,
 }
 
 /// What the EIGW answers an unsolicited inbound connection: its nft rule is
@@ -228,30 +238,47 @@ fn plan(state: &LabState) -> Vec<(Check, Probe)> {
 pub(crate) const EIGW_REFUSAL: &str =
     "ICMPv6 destination unreachable, administratively prohibited (EACCES)";
 
-/// One connection attempt from namespace `ns` to `target` that must be refused by the EIGW.
-pub(crate) fn refused_by_eigw(ns: &str, target: SocketAddr) -> (bool, String) {
-    let attempt = dataplane::netns::NetNs::by_name(ns)
+/// The EIGW's refusal, as a negative row proves it.
+pub const EIGW: Refusal = Refusal {
+    errno: libc::EACCES,
+    text: EIGW_REFUSAL,
+    by: "the EIGW's refusal",
+};
+
+/// One connection attempt (no retry) from namespace `ns` to `target`, waiting at most `wait`,
+/// that learns an ICMPv6 refusal at once ([`probe::try_tcp_line_fast_refusal`]); the outer error
+/// is a probe that never ran (no such namespace).
+pub(crate) fn attempt(
+    ns: &str,
+    target: SocketAddr,
+    wait: Duration,
+) -> Result<std::io::Result<String>, String> {
+    dataplane::netns::NetNs::by_name(ns)
         .map_err(|e| e.to_string())
         .and_then(|h| {
-            h.run(move || probe::try_tcp_line(target, TIMEOUT))
+            h.run(move || probe::try_tcp_line_fast_refusal(target, wait))
                 .map_err(|e| e.to_string())
-        });
-    judge_refusal(attempt)
+        })
 }
 
-/// A negative row is proven only by the EIGW's own refusal (EACCES from its ICMPv6
+/// One connection attempt from namespace `ns` to `target` that must be refused by the EIGW.
+pub(crate) fn refused_by_eigw(ns: &str, target: SocketAddr) -> (bool, String) {
+    judge_refusal(attempt(ns, target, TIMEOUT), &EIGW)
+}
+
+/// A negative row is proven only by its own refusal (for the EIGW: EACCES from its ICMPv6
 /// administratively-prohibited error). A line that got through, a timeout (a silent drop), another
 /// refusal (a closed port, an unreachable host) or a probe that never ran (a missing namespace)
 /// is a failed proof.
-fn judge_refusal(attempt: Result<std::io::Result<String>, String>) -> (bool, String) {
+pub(crate) fn judge_refusal(
+    attempt: Result<std::io::Result<String>, String>,
+    want: &Refusal,
+) -> (bool, String) {
     match attempt {
         Err(e) => (false, format!("no probe ran: {e}")),
         Ok(Ok(line)) => (false, format!("got through: {line}")),
-        Ok(Err(e)) if e.raw_os_error() == Some(libc::EACCES) => (true, EIGW_REFUSAL.to_owned()),
-        Ok(Err(e)) => (
-            false,
-            format!("{}, not the EIGW's refusal", probe::describe(&e)),
-        ),
+        Ok(Err(e)) if e.raw_os_error() == Some(want.errno) => (true, want.text.to_owned()),
+        Ok(Err(e)) => (false, format!("{}, not {}", probe::describe(&e), want.by)),
     }
 }
 
@@ -311,7 +338,9 @@ fn service_probe(
 
 /// Run every check and return them in order: the paths that must work first (in parallel),
 /// then the ones that must be refused (so neighbour discovery on the way is settled and a
-/// refusal is told apart from a path still warming up).
+/// refusal is told apart from a path still warming up), then the policy rows
+/// ([`policy_rows`]: a route and a security-group rule taken away through the region's API and
+/// given back, each proven both ways).
 pub fn run(state: &LabState) -> Vec<Check> {
     let (refused, allowed): (Vec<_>, Vec<_>) = plan(state)
         .into_iter()
@@ -320,7 +349,10 @@ pub fn run(state: &LabState) -> Vec<Check> {
     let mut done = run_wave(allowed);
     done.extend(run_wave(refused));
     done.sort_by_key(|(i, _)| *i);
-    done.into_iter().map(|(_, c)| c).collect()
+    let mut checks: Vec<Check> = done.into_iter().map(|(_, c)| c).collect();
+    // Last and one after another: they take away what the other rows rely on.
+    checks.extend(policy_rows::run(state));
+    checks
 }
 
 fn run_wave(wave: Vec<(usize, (Check, Probe))>) -> Vec<(usize, Check)> {
@@ -343,13 +375,8 @@ fn run_wave(wave: Vec<(usize, (Check, Probe))>) -> Vec<(usize, Check)> {
             .into_iter()
             .map(|(i, h)| {
                 let c = h.join().unwrap_or_else(|_| Check {
-                    path: "probe".into(),
-                    from: String::new(),
-                    to: String::new(),
-                    ok: false,
-                    expect: String::new(),
                     seen: "the probe thread panicked".into(),
-                    ms: 0,
+                    ..Check::new("probe", "", String::new(), String::new())
                 });
                 (i, c)
             })
@@ -359,24 +386,17 @@ fn run_wave(wave: Vec<(usize, (Check, Probe))>) -> Vec<(usize, Check)> {
 
 /// The matrix as a table.
 pub fn render(checks: &[Check]) -> String {
-    let w_path = checks
-        .iter()
-        .map(|c| c.path.chars().count())
-        .max()
-        .unwrap_or(4)
-        .max(4);
-    let w_from = checks
-        .iter()
-        .map(|c| c.from.len())
-        .max()
-        .unwrap_or(4)
-        .max(4);
-    let w_to = checks
-        .iter()
-        .map(|c| c.to.chars().count())
-        .max()
-        .unwrap_or(2)
-        .max(2);
+    let width = |col: fn(&Check) -> &str, header: &str| {
+        checks
+            .iter()
+            .map(|c| col(c).chars().count())
+            .chain([header.len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let w_path = width(|c| &c.path, "PATH");
+    let w_from = width(|c| &c.from, "FROM");
+    let w_to = width(|c| &c.to, "TO");
     let mut s = format!(
         "{:<w_path$}  {:<w_from$}  {:<w_to$}  {:<4}  {:>6}  SEEN\n",
         "PATH", "FROM", "TO", "OK", "MS"
@@ -416,8 +436,37 @@ mod tests {
     use std::io::{Error, ErrorKind};
 
     #[test]
+    fn the_table_aligns_its_columns_and_counts_the_failed_rows() {
+        let mut ok = Check::new(
+            "pod → pod, same node",
+            "web-1-1",
+            "web-1-2 [::1]".into(),
+            "x".into(),
+        );
+        ok.ok = true;
+        ok.seen = "web-1-2 saw ::2".into();
+        let bad = Check {
+            seen: "timed out".into(),
+            ..Check::new("p", "a", "b".into(), "an answer".into())
+        };
+        let t = render(&[ok, bad]);
+        let lines: Vec<&str> = t.lines().collect();
+        // The column of the OK field, in characters (a path has multi-byte arrows).
+        let col = |l: &str| {
+            [" ok ", " FAIL ", " OK "]
+                .iter()
+                .find_map(|w| l.find(w))
+                .map(|i| l[..i].chars().count())
+        };
+        assert_eq!(col(lines[0]), col(lines[1]), "{t}");
+        assert_eq!(col(lines[1]), col(lines[2]), "{t}");
+        assert!(lines[2].ends_with("timed out (expected: an answer)"), "{t}");
+        assert_eq!(lines[3], "1 of 2 paths proven; SOME PATHS FAILED");
+    }
+
+    #[test]
     fn refusal_row_passes_only_on_admin_prohibited() {
-        let (ok, seen) = judge_refusal(Ok(Err(Error::from_raw_os_error(libc::EACCES))));
+        let (ok, seen) = judge_refusal(Ok(Err(Error::from_raw_os_error(libc::EACCES))), &EIGW);
         assert!(ok, "{seen}");
         assert_eq!(seen, EIGW_REFUSAL);
     }
@@ -430,7 +479,7 @@ mod tests {
             Error::from_raw_os_error(libc::EHOSTUNREACH),
             Error::from_raw_os_error(libc::ENETUNREACH),
         ] {
-            let (ok, seen) = judge_refusal(Ok(Err(e)));
+            let (ok, seen) = judge_refusal(Ok(Err(e)), &EIGW);
             assert!(!ok, "counted as the EIGW's refusal: {seen}");
             assert!(seen.contains("not the EIGW's refusal"), "{seen}");
         }
@@ -438,7 +487,7 @@ mod tests {
 
     #[test]
     fn refusal_row_fails_when_the_line_got_through() {
-        let (ok, seen) = judge_refusal(Ok(Ok("pod-a saw 2001:db8::1".into())));
+        let (ok, seen) = judge_refusal(Ok(Ok("pod-a saw 2001:db8::1".into())), &EIGW);
         assert!(!ok);
         assert!(seen.starts_with("got through"), "{seen}");
     }

@@ -31,6 +31,10 @@ const SETTLE: Duration = Duration::from_millis(15);
 const MAX_BATCH: Duration = Duration::from_millis(150);
 /// Wait between reconnect attempts to a region that does not answer.
 const RETRY: Duration = Duration::from_millis(500);
+/// After a failed converge, the first retry comes this soon (on the next heartbeat), and every
+/// further one twice as late, up to [`MAX_RETRY`].
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+const MAX_RETRY: Duration = Duration::from_secs(30);
 /// A region that stays unreachable this long (the lab's region was ended) ends the reconciler.
 const GIVE_UP: Duration = Duration::from_secs(60);
 
@@ -105,18 +109,43 @@ impl Ctx {
     }
 }
 
+/// How long each area of one [`converge`] took (its log line carries them, so a slow
+/// convergence shows where the time went).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Timings {
+    pub nodes: Duration,
+    pub policy: Duration,
+    pub lb: Duration,
+}
+
+impl std::fmt::Display for Timings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "nodes {} ms, policy {} ms, load balancers {} ms",
+            self.nodes.as_millis(),
+            self.policy.as_millis(),
+            self.lb.as_millis()
+        )
+    }
+}
+
 /// Bring the whole dataplane to what the region says, once: each area's sync in order, with
 /// the state locked. Every area runs even if an earlier one failed (the errors are reported
 /// together); the state is saved either way, since it records what exists.
-pub fn converge(ctx: &mut Ctx) -> Result<()> {
+pub fn converge(ctx: &mut Ctx) -> Result<Timings> {
     let (name, dir) = (ctx.name.clone(), ctx.state_dir.clone());
     LabState::update(&name, &dir, |state| {
         let mut errors = Vec::new();
+        let mut t = Timings::default();
         // Nodes first: the later areas filter and balance over the nodes and pods it leaves.
+        let start = Instant::now();
         if let Err(e) = crate::nodes::sync(ctx, state) {
             errors.push(format!("nodes: {e}"));
         }
+        t.nodes = start.elapsed();
         // Then route tables and security groups, over the nodes and pods that now exist.
+        let start = Instant::now();
         let mut memo = std::mem::take(&mut ctx.policy);
         match crate::policy::sync(&ctx.api, state, &mut memo) {
             Ok(r) => {
@@ -127,12 +156,15 @@ pub fn converge(ctx: &mut Ctx) -> Result<()> {
             Err(e) => errors.push(format!("policy: {e}")),
         }
         ctx.policy = memo;
+        t.policy = start.elapsed();
         // Load balancers last: their target groups follow the pods the areas above leave.
+        let start = Instant::now();
         if let Err(e) = crate::lb::sync(state) {
             errors.push(format!("load balancers: {e}"));
         }
+        t.lb = start.elapsed();
         if errors.is_empty() {
-            Ok(())
+            Ok(t)
         } else {
             Err(LabError::Command {
                 what: "converging the lab".into(),
@@ -171,21 +203,59 @@ fn feed_error(e: FeedError) -> LabError {
     }
 }
 
-/// Converge once and report how it went; `false` when the lab is gone (time to stop).
-fn converge_logged(ctx: &mut Ctx, why: &str) -> bool {
+/// How one [`converge_logged`] went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Converged {
+    Ok,
+    Failed,
+    /// The lab is gone: time to stop.
+    LabGone,
+}
+
+/// When to converge again without a change of the region: a failed converge (an `nft` or `ip`
+/// that failed, an API call that timed out) must not wait for the region's next change, which
+/// may never come. Retried on a heartbeat with a doubling delay, so a lasting problem costs a
+/// converge and a log line every [`MAX_RETRY`], not every second.
+#[derive(Debug, Default)]
+struct Retry {
+    /// `None`: the last converge went well.
+    next: Option<(Instant, Duration)>,
+}
+
+impl Retry {
+    /// Record how a converge that ended at `now` went.
+    fn record(&mut self, how: Converged, now: Instant) {
+        self.next = match (how, self.next) {
+            (Converged::Failed, None) => Some((now + FIRST_RETRY, FIRST_RETRY)),
+            (Converged::Failed, Some((_, delay))) => {
+                let delay = (delay * 2).min(MAX_RETRY);
+                Some((now + delay, delay))
+            }
+            _ => None,
+        };
+    }
+
+    /// Whether a retry is due at `now`.
+    fn due(&self, now: Instant) -> bool {
+        self.next.is_some_and(|(at, _)| now >= at)
+    }
+}
+
+/// Converge once and log how it went.
+fn converge_logged(ctx: &mut Ctx, why: &str) -> Converged {
     let start = Instant::now();
     match converge(ctx) {
-        Ok(()) => {
+        Ok(t) => {
             ctx.say(format!(
-                "converged ({why}) in {} ms",
+                "converged ({why}) in {} ms ({t})",
                 start.elapsed().as_millis()
             ));
-            true
+            Converged::Ok
         }
-        Err(LabError::NoLab { .. }) => false,
+        Err(LabError::NoLab { .. }) => Converged::LabGone,
         Err(e) => {
             ctx.say(format!("converge ({why}) failed: {e}"));
-            true
+            Converged::Failed
         }
     }
 }
@@ -206,6 +276,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
     )
     .map_err(feed_error)?;
     let mut unreachable_since: Option<Instant> = None;
+    let mut retry = Retry::default();
     loop {
         if !LabState::path(&ctx.state_dir).exists() {
             ctx.say("the lab is down; stopping");
@@ -223,10 +294,12 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
             }
         };
         unreachable_since = None;
-        if !converge_logged(ctx, &format!("catching up at revision {since}")) {
+        let first = converge_logged(ctx, &format!("catching up at revision {since}"));
+        if first == Converged::LabGone {
             ctx.say("the lab is down; stopping");
             return Ok(());
         }
+        retry.record(first, Instant::now());
         let watch = match feed.watch(since, HEARTBEAT) {
             Ok(w) => w,
             Err(e) => {
@@ -251,7 +324,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
                 }
             }
         });
-        if !follow(ctx, &rx) {
+        if !follow(ctx, &rx, &mut retry) {
             ctx.say("the lab is down; stopping");
             return Ok(());
         }
@@ -259,8 +332,8 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
 }
 
 /// Converge on every batch of changes until the watch breaks (`true`: reconnect) or the lab
-/// is gone (`false`).
-fn follow(ctx: &mut Ctx, rx: &mpsc::Receiver<Msg>) -> bool {
+/// is gone (`false`); a failed converge is retried on the heartbeats ([`Retry`]).
+fn follow(ctx: &mut Ctx, rx: &mpsc::Receiver<Msg>, retry: &mut Retry) -> bool {
     loop {
         // The watch thread reports a broken stream itself; this bound only guards against a
         // thread that vanished without a word.
@@ -269,9 +342,16 @@ fn follow(ctx: &mut Ctx, rx: &mpsc::Receiver<Msg>) -> bool {
             Err(_) => return true,
         };
         let mut revision = match first {
-            Msg::Event(FeedEvent::Heartbeat { .. }) => {
+            Msg::Event(FeedEvent::Heartbeat { revision }) => {
                 if !LabState::path(&ctx.state_dir).exists() {
                     return false;
+                }
+                if retry.due(Instant::now()) {
+                    let why = format!("retrying at revision {revision}");
+                    match converge_logged(ctx, &why) {
+                        Converged::LabGone => return false,
+                        how => retry.record(how, Instant::now()),
+                    }
                 }
                 continue;
             }
@@ -298,12 +378,44 @@ fn follow(ctx: &mut Ctx, rx: &mpsc::Receiver<Msg>) -> bool {
                 Err(_) => break,
             }
         }
-        if !converge_logged(ctx, &format!("{changes} changes up to revision {revision}")) {
-            return false;
+        match converge_logged(ctx, &format!("{changes} changes up to revision {revision}")) {
+            Converged::LabGone => return false,
+            how => retry.record(how, Instant::now()),
         }
         if broken {
             ctx.say("the watch broke; reconnecting");
             return true;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_converge_is_retried_on_a_later_heartbeat_with_a_doubling_bounded_delay() {
+        let t0 = Instant::now();
+        let mut r = Retry::default();
+        assert!(!r.due(t0), "nothing failed yet");
+        r.record(Converged::Failed, t0);
+        assert!(!r.due(t0));
+        assert!(r.due(t0 + FIRST_RETRY));
+        let mut now = t0 + FIRST_RETRY;
+        let mut delays = Vec::new();
+        for _ in 0..8 {
+            r.record(Converged::Failed, now);
+            let (at, delay) = r.next.expect("a retry is planned");
+            assert!(!r.due(at - Duration::from_millis(1)));
+            assert!(r.due(at));
+            delays.push(delay.as_secs());
+            now = at;
+        }
+        assert_eq!(delays, [2, 4, 8, 16, 30, 30, 30, 30]);
+        r.record(Converged::Ok, now);
+        assert!(
+            !r.due(now + MAX_RETRY * 10),
+            "a good converge ends the retries"
+        );
     }
 }

@@ -83,10 +83,10 @@ fn vpc(e: &Element) -> Result<Vpc, BuildError> {
             ipv4.push(v4net("VPC cidrBlock", c)?);
         }
     }
-    if ipv4.is_empty() {
-        if let Some(c) = e.child_text("cidrBlock") {
-            ipv4.push(v4net("VPC cidrBlock", c)?);
-        }
+    if ipv4.is_empty()
+        && let Some(c) = e.child_text("cidrBlock")
+    {
+        ipv4.push(v4net("VPC cidrBlock", c)?);
     }
     let mut ipv6 = Vec::new();
     for a in e.items("ipv6CidrBlockAssociationSet") {

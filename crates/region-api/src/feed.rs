@@ -109,10 +109,10 @@ pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
         "watch" => Some("sixfold:Watch"),
         _ => None,
     };
-    if let Some(action) = action {
-        if let Err(d) = app.authorize(&caller, action, &[]) {
-            return json_reply::denied(&d);
-        }
+    if let Some(action) = action
+        && let Err(d) = app.authorize(&caller, action, &[])
+    {
+        return json_reply::denied(&d);
     }
     if *method != Method::GET {
         return json_reply::error(

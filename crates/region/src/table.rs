@@ -283,7 +283,7 @@ mod tests {
     }
 
     fn parity(v: &u32) -> Vec<String> {
-        vec![if v % 2 == 0 { "even" } else { "odd" }.to_string()]
+        vec![if v.is_multiple_of(2) { "even" } else { "odd" }.to_string()]
     }
 
     #[test]

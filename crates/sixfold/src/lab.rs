@@ -360,27 +360,3 @@ pub fn reconcile(a: ReconcileArgs) -> anyhow::Result<()> {
     let mut ctx = lab::reconcile::Ctx::for_lab(&a.name, &dir, a.bin_dir)?;
     Ok(lab::reconcile::run(&mut ctx)?)
 }
-
-#[derive(clap::Args)]
-pub struct PolicyArgs {
-    /// The lab's name.
-    #[arg(long, default_value = "lab")]
-    name: String,
-    /// The lab's state dir. Default: /run/sixfold-lab/<name>.
-    #[arg(long)]
-    state_dir: Option<PathBuf>,
-}
-
-/// `sixfold lab-policy`: one sync of the lab's route tables and security groups (the lab's
-/// reconciler does the same on every change of the region); prints what changed.
-pub fn policy(a: PolicyArgs) -> anyhow::Result<()> {
-    let dir = state_dir(&a.name, a.state_dir);
-    let r = lab::policy::sync_lab(&dir, &mut lab::policy::Memo::default())?;
-    for c in &r.changed {
-        println!("changed: {c}");
-    }
-    for p in &r.problems {
-        println!("problem: {p}");
-    }
-    Ok(())
-}

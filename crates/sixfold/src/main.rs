@@ -78,9 +78,6 @@ enum Command {
     /// Probe from inside a namespace (`ip netns exec <pod> sixfold lab-probe ...`).
     #[command(hide = true)]
     LabProbe(lab::ProbeArgs),
-    /// Bring a lab's routing and security groups to what its region says, once.
-    #[command(hide = true)]
-    LabPolicy(lab::PolicyArgs),
     /// Keep a lab's dataplane following its region's change feed (started by `up`).
     #[command(hide = true)]
     LabReconcile(lab::ReconcileArgs),
@@ -115,7 +112,6 @@ fn main() -> std::process::ExitCode {
         Command::LabForward(a) => lab::forward(a),
         Command::LabImds(a) => lab::imds(a),
         Command::LabProbe(a) => lab::probe(a),
-        Command::LabPolicy(a) => lab::policy(a),
         Command::LabReconcile(a) => lab::reconcile(a),
     };
     match result {

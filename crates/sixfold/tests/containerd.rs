@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use image::{Podman, one_instance, remove_cgroups};
 use ipnet::Ipv6Net;
-use node_lab::{Ns, require_root, run_cmd};
+use node_lab::{node_ns, require_root, run_cmd};
 use node_parts::{Agent, plugin_dir, require_tool};
 
 /// A containerd of this test, in `netns` and its own mount namespace. Ended by PID on drop.
@@ -102,7 +102,7 @@ impl Containerd {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if c.socket().exists() && run_cmd(c.ctr(&["version"]), b"").ok {
+            if c.socket().exists() && run_cmd(c.ctr(&["version"]), b"").ok() {
                 return c;
             }
             assert!(
@@ -188,13 +188,13 @@ fn busybox_archive(pm: &Podman, busybox: &Path, out: &Path) -> String {
         &["build", "--pull=never", "-t", &name, &ctx_s],
         Duration::from_secs(120),
     );
-    assert!(b.ok, "podman build busybox: {}", b.stderr);
+    assert!(b.ok(), "podman build busybox: {}", b.stderr);
     let out_s = out.display().to_string();
     let s = pm.run(
         &["save", "--format", "docker-archive", "-o", &out_s, &name],
         Duration::from_secs(60),
     );
-    assert!(s.ok, "podman save: {}", s.stderr);
+    assert!(s.ok(), "podman save: {}", s.stderr);
     name
 }
 
@@ -221,7 +221,7 @@ fn containerd_runs_a_container_on_the_agents_conflist_and_removing_it_releases_t
         "install containernetworking-plugins (scripts/install-deps)"
     );
 
-    let ns = Ns::new("ctrd");
+    let ns = node_ns("ctrd");
     let dir = tempfile::tempdir().expect("tempdir");
     let region =
         common::Server::start_in_netns(&ns.name, &dir.path().join("region"), "127.0.0.1:0");
@@ -266,7 +266,12 @@ fn containerd_runs_a_container_on_the_agents_conflist_and_removing_it_releases_t
         ctrd.ctr(&["images", "import", "--snapshotter", "native", &archive_s]),
         b"",
     );
-    assert!(imp.ok, "ctr images import: {}\n{}", imp.stderr, ctrd.log());
+    assert!(
+        imp.ok(),
+        "ctr images import: {}\n{}",
+        imp.stderr,
+        ctrd.log()
+    );
 
     // The container: prints its interfaces, then lives a little so the test sees the allocation.
     let id = "pod1";
@@ -370,5 +375,5 @@ fn containerd_runs_a_container_on_the_agents_conflist_and_removing_it_releases_t
         "host veths left behind: {links:?}"
     );
     let rm = run_cmd(ctrd.ctr(&["images", "rm", &image]), b"");
-    assert!(rm.ok, "ctr images rm: {}", rm.stderr);
+    assert!(rm.ok(), "ctr images rm: {}", rm.stderr);
 }

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use image::{Overrides, Podman, one_instance, run_args, s};
 use ipnet::Ipv6Net;
 use manifests::*;
-use node_lab::{Ns, require_root, sh};
+use node_lab::{OpenNs, TestNs, node_ns, require_root, sh};
 use node_parts::{plugin_dir, require_tool};
 use serde_json::Value;
 
@@ -252,7 +252,7 @@ fn bin_dir(dir: &Path) -> PathBuf {
 struct Imds(std::process::Child);
 
 impl Imds {
-    fn start(ns: &Ns, instance_id: &str, region: &common::Server) -> Imds {
+    fn start(ns: &TestNs, instance_id: &str, region: &common::Server) -> Imds {
         let child = std::process::Command::new("ip")
             .args([
                 "netns",
@@ -297,7 +297,7 @@ impl Drop for Imds {
 }
 
 /// `GET path` on `[::1]:port` inside `ns`: (status code, body), or `None` if nothing answers.
-fn http_get(ns: &Ns, port: u16, path: &str) -> Option<(u16, String)> {
+fn http_get(ns: &TestNs, port: u16, path: &str) -> Option<(u16, String)> {
     let path = path.to_owned();
     ns.open()
         .run(move || -> Option<(u16, String)> {
@@ -347,7 +347,7 @@ fn image_runs_as_the_daemonset_runs_it_and_the_agent_gets_its_prefix() {
     ] {
         require_tool(tool, pkg);
     }
-    let ns = Ns::new("img");
+    let ns = node_ns("img");
     let dir = tempfile::tempdir().expect("tempdir");
     let region =
         common::Server::start_in_netns(&ns.name, &dir.path().join("region"), "127.0.0.1:0");
@@ -397,9 +397,11 @@ fn image_runs_as_the_daemonset_runs_it_and_the_agent_gets_its_prefix() {
         Duration::from_secs(120),
     );
     assert!(
-        out.ok,
+        out.ok(),
         "the init container failed ({}):\n{}\n{}",
-        out.code, out.stdout, out.stderr
+        out.code,
+        out.stdout,
+        out.stderr
     );
     let bin = host.join("opt/cni/bin");
     for b in agent::install::CNI_BINARIES {
@@ -408,7 +410,7 @@ fn image_runs_as_the_daemonset_runs_it_and_the_agent_gets_its_prefix() {
         cmd.env("CNI_COMMAND", "VERSION");
         let v = node_lab::run_cmd(cmd, b"");
         assert!(
-            v.ok && v.stdout.contains("supportedVersions"),
+            v.ok() && v.stdout.contains("supportedVersions"),
             "{b} VERSION: {v:?}"
         );
     }
@@ -462,9 +464,10 @@ fn image_runs_as_the_daemonset_runs_it_and_the_agent_gets_its_prefix() {
         Duration::from_secs(120),
     );
     assert!(
-        out.ok,
+        out.ok(),
         "the agent container did not start ({}):\n{}",
-        out.code, out.stderr
+        out.code,
+        out.stderr
     );
 
     let port: SocketAddr = flag(&strings(&agent_c["args"]), "--metrics-addr")

@@ -4,170 +4,27 @@
 //! crash of `up`, and with `up` working again afterwards. Every spawned command has a timeout;
 //! a drop guard runs `down` when a test fails. No silent skip: without root the tests fail.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::net::{Ipv4Addr, Ipv6Addr};
-use std::path::{Path, PathBuf};
+use std::net::Ipv6Addr;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use common::Cli;
+use common::lab::{Lab, probe_in, require_plugins, require_root, sixfold_bin, v4, v6};
 use serde_json::Value;
-
-const UP_TIMEOUT: Duration = Duration::from_secs(180);
-const CMD_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn require_root() {
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    assert_eq!(
-        euid, 0,
-        "the lab tests need root: `sixfold up` creates network namespaces; run the suite as root"
-    );
-}
-
-fn sixfold_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_sixfold")
-}
-
-fn require_plugins() {
-    let dir = Path::new(sixfold_bin()).parent().unwrap();
-    for b in ["sixfold-cni", "sixfold-egress-cni"] {
-        assert!(
-            dir.join(b).is_file(),
-            "{b} is not built next to sixfold in {}; run the tests with --workspace (or `cargo build -p cni` first)",
-            dir.display()
-        );
-    }
-}
-
-/// Run a command with a timeout: (success, stdout, stderr).
-fn run(program: &str, args: &[&str], timeout: Duration) -> (bool, String, String) {
-    let mut cmd = Command::new(program);
-    cmd.args(args);
-    let out = dataplane::exec::run(cmd, b"", timeout)
-        .unwrap_or_else(|e| panic!("{program} {args:?} did not finish: {e}"));
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn sixfold(args: &[&str], timeout: Duration) -> (bool, String, String) {
-    run(sixfold_bin(), args, timeout)
-}
-
-/// One lab, named uniquely per test; `down` on drop unless the test already did.
-struct Lab {
-    name: String,
-    downed: bool,
-}
-
-impl Lab {
-    fn new() -> Lab {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "t{}x{}",
-            std::process::id() % 100_000,
-            N.fetch_add(1, Ordering::SeqCst)
-        );
-        Lab {
-            name,
-            downed: false,
-        }
-    }
-    fn state_dir(&self) -> PathBuf {
-        Path::new("/run/sixfold-lab").join(&self.name)
-    }
-    fn up(&self, extra: &[&str]) -> (bool, String, String) {
-        let mut args = vec!["up", "--name", &self.name];
-        args.extend_from_slice(extra);
-        sixfold(&args, UP_TIMEOUT)
-    }
-    fn status(&self) -> Value {
-        let (ok, out, err) = sixfold(
-            &["status", "--name", &self.name, "--output", "json"],
-            CMD_TIMEOUT,
-        );
-        assert!(ok, "status failed: {err}");
-        serde_json::from_str(&out).expect("status --output json prints JSON")
-    }
-    fn down(&mut self) -> (bool, String, String) {
-        self.downed = true;
-        sixfold(&["down", "--name", &self.name], CMD_TIMEOUT)
-    }
-    fn recorded(&self) -> Value {
-        let text = std::fs::read(self.state_dir().join("lab.json")).expect("state file");
-        serde_json::from_slice(&text).expect("state is JSON")
-    }
-    fn netns(&self) -> Vec<String> {
-        std::fs::read_dir("/run/netns")
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .filter_map(|e| e.file_name().into_string().ok())
-                    .filter(|n| n.starts_with(&format!("sfl-{}-", self.name)))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-    /// Processes whose command line mentions this lab (by name flag or state dir).
-    fn processes(&self) -> Vec<String> {
-        let dir = self.state_dir().display().to_string();
-        let mut out = Vec::new();
-        for e in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-                continue;
-            };
-            let argv: Vec<String> = raw
-                .split(|b| *b == 0)
-                .map(|s| String::from_utf8_lossy(s).into_owned())
-                .collect();
-            let lab_flag = argv
-                .windows(2)
-                .any(|w| w[0] == "--lab" && w[1] == self.name);
-            if lab_flag || argv.iter().any(|a| a.contains(&dir)) {
-                out.push(format!("{pid}: {}", argv.join(" ")));
-            }
-        }
-        out
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        if !self.downed {
-            let _ = sixfold(&["down", "--name", &self.name], CMD_TIMEOUT);
-        }
-    }
-}
+use test_support::{ip_json, sh};
 
 /// The root namespace's links and nftables tables (which the lab must never change).
 fn root_snapshot() -> (BTreeSet<String>, String) {
-    let (_, links, _) = run("ip", &["-j", "link", "show"], CMD_TIMEOUT);
-    let links: Value = serde_json::from_str(&links).unwrap_or(Value::Null);
-    let names = links
+    let names = ip_json(&["link", "show"])
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|l| l["ifname"].as_str().map(str::to_owned))
         .collect();
-    let (_, tables, _) = run("nft", &["list", "tables"], CMD_TIMEOUT);
-    (names, tables)
-}
-
-fn v6(v: &Value) -> Ipv6Addr {
-    v.as_str()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("{v} is not an IPv6 address"))
-}
-
-fn v4(v: &Value) -> Ipv4Addr {
-    v.as_str()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("{v} is not an IPv4 address"))
+    (names, sh(&["nft", "list", "tables"]))
 }
 
 fn inside(addr: Ipv6Addr, cidr: &str) -> bool {
@@ -180,9 +37,10 @@ fn up_builds_a_proven_ipv6_cluster_and_down_leaves_nothing() {
     require_root();
     require_plugins();
     let before = root_snapshot();
-    let mut lab = Lab::new();
-    let (ok, out, err) = lab.up(&["--timings"]);
-    assert!(ok, "sixfold up failed:\n{out}\n{err}");
+    let mut lab = Lab::named();
+    let up = lab.try_up(&["--timings"]);
+    assert!(up.ok(), "sixfold up failed:\n{}\n{}", up.stdout, up.stderr);
+    let out = up.stdout.clone();
 
     // The matrix: every path proven, none failed.
     for path in [
@@ -208,6 +66,36 @@ fn up_builds_a_proven_ipv6_cluster_and_down_leaves_nothing() {
         refused.contains("administratively prohibited (EACCES)"),
         "the negative row was not proven by the EIGW's own refusal: {refused}"
     );
+    // The policy rows, each proven both ways through the region's API: the negative half names
+    // its own refusal, the positive half the answer that came back.
+    let row = |path: &str| {
+        out.lines()
+            .find(|l| l.starts_with(path))
+            .unwrap_or_else(|| panic!("the matrix lacks {path:?}:\n{out}"))
+            .to_owned()
+    };
+    use lab::matrix::policy_rows::{ROUTE_MISSING, ROUTE_RESTORED, SG_MISSING, SG_RESTORED};
+    let no_route = row(ROUTE_MISSING);
+    assert!(
+        no_route.contains("DeleteRoute") && no_route.contains("no route (ENETUNREACH)"),
+        "the route-missing row was not proven by the router's no-route: {no_route}"
+    );
+    let dropped = row(SG_MISSING);
+    assert!(
+        dropped.contains("RevokeSecurityGroupEgress")
+            && dropped.contains("timed out, dropped silently: the drop counter of out_eni_"),
+        "the security-group row was not proven by a counted silent drop: {dropped}"
+    );
+    for (path, call) in [
+        (ROUTE_RESTORED, "CreateRoute"),
+        (SG_RESTORED, "AuthorizeSecurityGroupEgress"),
+    ] {
+        let back = row(path);
+        assert!(
+            back.contains(call) && back.contains("internet saw "),
+            "{path}: not given back through the API and working again: {back}"
+        );
+    }
 
     // The address map.
     let s = lab.status();
@@ -266,37 +154,24 @@ fn up_builds_a_proven_ipv6_cluster_and_down_leaves_nothing() {
     let (p1, p3) = (pod("web-1-1"), pod("web-3-1"));
     let ns1 = p1["netns"].as_str().unwrap();
     let target = format!("[{}]:8080", v6(&p3["ipv6"]));
-    let (ok, line, err) = run(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            ns1,
-            sixfold_bin(),
-            "lab-probe",
-            "--connect",
-            &target,
-        ],
-        CMD_TIMEOUT,
-    );
-    assert!(ok, "pod on node 1 cannot reach a pod on node 3: {err}");
+    let Cli {
+        code,
+        stdout: line,
+        stderr: err,
+    } = probe_in(ns1, &target);
+    assert_eq!(code, 0, "pod on node 1 cannot reach a pod on node 3: {err}");
     assert_eq!(line.trim(), format!("web-3-1 saw {}", v6(&p1["ipv6"])));
     let svc = &services[0];
     let target = format!("[{}]:80", v6(&svc["cluster_ip"]));
-    let (ok, line, err) = run(
-        "ip",
-        &[
-            "netns",
-            "exec",
-            ns1,
-            sixfold_bin(),
-            "lab-probe",
-            "--connect",
-            &target,
-        ],
-        CMD_TIMEOUT,
+    let Cli {
+        code,
+        stdout: line,
+        stderr: err,
+    } = probe_in(ns1, &target);
+    assert_eq!(
+        code, 0,
+        "pod on node 1 cannot reach ClusterIP {target}: {err}"
     );
-    assert!(ok, "pod on node 1 cannot reach ClusterIP {target}: {err}");
     let backend = line.split(" saw ").next().unwrap().to_owned();
     assert!(
         svc["backends"]
@@ -307,15 +182,47 @@ fn up_builds_a_proven_ipv6_cluster_and_down_leaves_nothing() {
         "{line} is not from a backend of {svc}"
     );
 
+    // The policy rows gave back what they took: after the proof, pod 1 still reaches the IPv6
+    // internet (the route and the egress rule are back, and the dataplane followed).
+    let target = format!("[{}]:80", v6(&s["internet"]["ipv6"]));
+    let Cli {
+        code,
+        stdout: line,
+        stderr: err,
+    } = probe_in(ns1, &target);
+    assert_eq!(
+        code, 0,
+        "after the proof pod 1 cannot reach the IPv6 internet: {err}"
+    );
+    assert_eq!(line.trim(), format!("internet saw {}", v6(&p1["ipv6"])));
+    // The same rows in the JSON the proof writes (`checks.json`, drawn by `sixfold map`).
+    let checks: Value = serde_json::from_slice(
+        &std::fs::read(lab.state_dir().join("checks.json")).expect("checks.json"),
+    )
+    .expect("checks.json is JSON");
+    for path in [ROUTE_MISSING, ROUTE_RESTORED, SG_MISSING, SG_RESTORED] {
+        let c = checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["path"] == path)
+            .unwrap_or_else(|| panic!("checks.json lacks {path:?}: {checks}"));
+        assert_eq!(c["ok"], true, "{c}");
+    }
+
     // Down leaves nothing.
-    let recorded = lab.recorded();
-    let (ok, out, err) = lab.down();
-    assert!(ok, "down failed:\n{out}\n{err}");
+    let recorded = lab.state();
+    let down = lab.down();
+    assert!(down.ok(), "down failed:\n{}\n{}", down.stdout, down.stderr);
     assert_nothing_left(&lab, &recorded, &before);
 }
 
 fn assert_nothing_left(lab: &Lab, recorded: &Value, before: &(BTreeSet<String>, String)) {
-    assert!(lab.netns().is_empty(), "namespaces left: {:?}", lab.netns());
+    assert!(
+        lab.namespaces().is_empty(),
+        "namespaces left: {:?}",
+        lab.namespaces()
+    );
     assert!(
         lab.processes().is_empty(),
         "processes left: {:?}",
@@ -353,7 +260,7 @@ fn down_cleans_up_after_a_crashed_up_and_up_works_again() {
     require_root();
     require_plugins();
     let before = root_snapshot();
-    let mut lab = Lab::new();
+    let mut lab = Lab::named();
     // Start up and kill it with SIGKILL in the middle of building.
     let mut child = Command::new(sixfold_bin())
         .args([
@@ -376,15 +283,24 @@ fn down_cleans_up_after_a_crashed_up_and_up_works_again() {
         .ok()
         .and_then(|t| serde_json::from_slice(&t).ok())
         .unwrap_or(Value::Null);
-    let (ok, out, err) = lab.down();
-    assert!(ok, "down after a crash failed:\n{out}\n{err}");
+    let down = lab.down();
+    assert!(
+        down.ok(),
+        "down after a crash failed:\n{}\n{}",
+        down.stdout,
+        down.stderr
+    );
     assert_nothing_left(&lab, &recorded, &before);
     // Idempotent.
-    let (ok, out, err) = lab.down();
-    assert!(ok, "a second down failed:\n{out}\n{err}");
+    let down = lab.down();
+    assert!(
+        down.ok(),
+        "a second down failed:\n{}\n{}",
+        down.stdout,
+        down.stderr
+    );
     // Up again works.
-    lab.downed = false;
-    let (ok, out, err) = lab.up(&[
+    let up = lab.try_up(&[
         "--nodes",
         "2",
         "--pods-per-node",
@@ -394,21 +310,26 @@ fn down_cleans_up_after_a_crashed_up_and_up_works_again() {
         "--services",
         "1",
     ]);
-    assert!(ok, "up after down failed:\n{out}\n{err}");
-    assert!(!out.contains("FAIL"), "{out}");
-    let recorded = lab.recorded();
-    let (ok, out, err) = lab.down();
-    assert!(ok, "down failed:\n{out}\n{err}");
+    assert!(
+        up.ok(),
+        "up after down failed:\n{}\n{}",
+        up.stdout,
+        up.stderr
+    );
+    assert!(!up.stdout.contains("FAIL"), "{}", up.stdout);
+    let recorded = lab.state();
+    let down = lab.down();
+    assert!(down.ok(), "down failed:\n{}\n{}", down.stdout, down.stderr);
     assert_nothing_left(&lab, &recorded, &before);
 }
 
 #[test]
 fn invalid_flags_are_refused_before_anything_is_built() {
     require_root();
-    let lab = Lab::new();
-    let (ok, _, err) = lab.up(&["--services", "99"]);
-    assert!(!ok);
-    assert!(err.contains("--services"), "{err}");
-    assert!(lab.netns().is_empty());
+    let mut lab = Lab::named();
+    let up = lab.try_up(&["--services", "99"]);
+    assert!(!up.ok());
+    assert!(up.stderr.contains("--services"), "{}", up.stderr);
+    assert!(lab.namespaces().is_empty());
     assert!(!lab.state_dir().exists());
 }

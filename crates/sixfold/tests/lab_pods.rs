@@ -13,149 +13,41 @@ mod common;
 use std::io::Read;
 use std::net::Ipv6Addr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use agent_api::{Request, Response};
+use common::Cli;
+use common::lab::{Lab, sixfold_bin, v6};
 use serde_json::Value;
 
-const UP_TIMEOUT: Duration = Duration::from_secs(180);
-const CMD_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn require_root() {
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    assert_eq!(
-        euid, 0,
-        "the lab tests need root: `sixfold up` creates network namespaces; run the suite as root"
-    );
+/// The lab's run for these tests: `nodes` nodes of one pod each, one service, no Fargate pod.
+fn small_lab(nodes: &str) -> Lab {
+    Lab::up(&[
+        "--nodes",
+        nodes,
+        "--pods-per-node",
+        "1",
+        "--fargate-pods",
+        "0",
+        "--services",
+        "1",
+    ])
 }
 
-fn sixfold_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_sixfold")
+fn netns_exists(ns: &str) -> bool {
+    Path::new("/run/netns").join(ns).exists()
 }
 
-fn require_plugins() {
-    let dir = Path::new(sixfold_bin()).parent().unwrap();
-    for b in ["sixfold-cni", "sixfold-egress-cni"] {
-        assert!(
-            dir.join(b).is_file(),
-            "{b} is not built next to sixfold in {}; run `cargo build -p cni` first",
-            dir.display()
-        );
-    }
-}
-
-/// Exit code, stdout, stderr.
-fn run_env(
-    program: &str,
-    args: &[&str],
-    env: &[(String, String)],
-    timeout: Duration,
-) -> (i32, String, String) {
-    let mut cmd = Command::new(program);
-    cmd.args(args).env("SIXFOLD_LOG", "info");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = dataplane::exec::run(cmd, b"", timeout)
-        .unwrap_or_else(|e| panic!("{program} {args:?} did not finish: {e}"));
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// One lab, named uniquely per test; `down` on drop unless the test already did.
-struct Lab {
-    name: String,
-    downed: bool,
-}
-
-impl Lab {
-    fn up(extra: &[&str]) -> Lab {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let lab = Lab {
-            name: format!(
-                "p{}x{}",
-                std::process::id() % 100_000,
-                N.fetch_add(1, Ordering::SeqCst)
-            ),
-            downed: false,
-        };
-        let mut args = vec!["up", "--name", &lab.name];
-        args.extend_from_slice(extra);
-        let (code, out, err) = run_env(sixfold_bin(), &args, &[], UP_TIMEOUT);
-        assert_eq!(code, 0, "sixfold up failed:\n{out}\n{err}");
-        lab
-    }
-    fn state_dir(&self) -> PathBuf {
-        Path::new("/run/sixfold-lab").join(&self.name)
-    }
-    /// `sixfold ARGS --name LAB`.
-    fn cmd(&self, args: &[&str]) -> (i32, String, String) {
-        let mut a = args.to_vec();
-        a.extend(["--name", &self.name]);
-        run_env(sixfold_bin(), &a, &[], CMD_TIMEOUT)
-    }
-    /// `sixfold exec POD --name LAB -- CMD...`.
-    fn exec(&self, pod: &str, cmd: &[&str]) -> (i32, String, String) {
-        let mut a = vec!["exec", pod, "--name", &self.name, "--"];
-        a.extend_from_slice(cmd);
-        run_env(sixfold_bin(), &a, &[], CMD_TIMEOUT)
-    }
-    fn pods(&self) -> Vec<Value> {
-        let (code, out, err) = self.cmd(&["pod", "list", "--output", "json"]);
-        assert_eq!(code, 0, "pod list failed: {err}");
-        let v: Value = serde_json::from_str(&out).expect("pod list --output json prints JSON");
-        assert_eq!(v["lab"], self.name.as_str());
-        v["pods"].as_array().expect("a pods list").clone()
-    }
-    fn pod(&self, name: &str) -> Value {
-        self.pods()
-            .into_iter()
-            .find(|p| p["name"] == name)
-            .unwrap_or_else(|| panic!("pod {name} is not listed"))
-    }
-    fn status(&self) -> Value {
-        let (code, out, err) = self.cmd(&["status", "--output", "json"]);
-        assert_eq!(code, 0, "status failed: {err}");
-        serde_json::from_str(&out).expect("status --output json prints JSON")
-    }
-    fn netns_exists(&self, ns: &str) -> bool {
-        Path::new("/run/netns").join(ns).exists()
-    }
-    fn agent_socket(&self, node: &str) -> PathBuf {
-        let s = self.status();
-        let n = s["nodes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|n| n["name"] == node)
-            .unwrap_or_else(|| panic!("no node {node}"));
-        PathBuf::from(n["agent_socket"].as_str().unwrap())
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        if !self.downed {
-            let _ = run_env(
-                sixfold_bin(),
-                &["down", "--name", &self.name],
-                &[],
-                CMD_TIMEOUT,
-            );
-        }
-    }
-}
-
-fn v6(v: &Value) -> Ipv6Addr {
-    v.as_str()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("{v} is not an IPv6 address"))
+/// The agent socket of `node`, as `status` reports it.
+fn agent_socket(lab: &Lab, node: &str) -> PathBuf {
+    let s = lab.status();
+    let n = s["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == node)
+        .unwrap_or_else(|| panic!("no node {node}"));
+    PathBuf::from(n["agent_socket"].as_str().unwrap())
 }
 
 /// The agent's own view (its socket API): (allocated, cooling, addresses held).
@@ -174,23 +66,20 @@ fn agent_view(socket: &Path) -> (u64, u64, Vec<Ipv6Addr>) {
 
 #[test]
 fn pod_run_exec_list_delete_and_down_go_through_the_real_cni_chain() {
-    require_root();
-    require_plugins();
-    let mut lab = Lab::up(&[
-        "--nodes",
-        "2",
-        "--pods-per-node",
-        "1",
-        "--fargate-pods",
-        "0",
-        "--services",
-        "1",
-    ]);
+    let mut lab = small_lab("2");
 
     // A pod on a chosen node, then one where the fewest pods are (node1: 1, node2: 2).
-    let (code, out, err) = lab.cmd(&["pod", "run", "api", "--node", "node2"]);
+    let Cli {
+        code,
+        stdout: out,
+        stderr: err,
+    } = lab.cmd(&["pod", "run", "api", "--node", "node2"]);
     assert_eq!(code, 0, "pod run api failed:\n{out}\n{err}");
-    let (code, out, err) = lab.cmd(&["pod", "run", "db"]);
+    let Cli {
+        code,
+        stdout: out,
+        stderr: err,
+    } = lab.cmd(&["pod", "run", "db"]);
     assert_eq!(code, 0, "pod run db failed:\n{out}\n{err}");
     let (api, db) = (lab.pod("api"), lab.pod("db"));
     assert_eq!(api["node"], "node2", "{api}");
@@ -215,59 +104,79 @@ fn pod_run_exec_list_delete_and_down_go_through_the_real_cni_chain() {
             p["created"].as_str().is_some_and(|c| c.ends_with('Z')),
             "{p}"
         );
-        assert!(lab.netns_exists(p["netns"].as_str().unwrap()), "{p}");
+        assert!(netns_exists(p["netns"].as_str().unwrap()), "{p}");
     }
 
     // Reachable from another pod, across nodes, with a real client inside the pod.
     let target = format!("[{}]:8080", v6(&api["ipv6"]));
-    let (code, line, err) = lab.exec("db", &[sixfold_bin(), "lab-probe", "--connect", &target]);
+    let Cli {
+        code,
+        stdout: line,
+        stderr: err,
+    } = lab.exec("db", &[sixfold_bin(), "lab-probe", "--connect", &target]);
     assert_eq!(code, 0, "db cannot reach api: {err}");
     assert_eq!(line.trim(), format!("api saw {}", v6(&db["ipv6"])));
     // exec passes the exit code through and runs in the pod's namespace.
-    let (code, _, _) = lab.exec("db", &["sh", "-c", "exit 7"]);
+    let Cli { code, .. } = lab.exec("db", &["sh", "-c", "exit 7"]);
     assert_eq!(code, 7, "exec must pass the command's exit code through");
-    let (code, addrs, err) = lab.exec("db", &["ip", "-j", "-6", "addr", "show", "dev", "eth0"]);
+    let Cli {
+        code,
+        stdout: addrs,
+        stderr: err,
+    } = lab.exec("db", &["ip", "-j", "-6", "addr", "show", "dev", "eth0"]);
     assert_eq!(code, 0, "{err}");
     assert!(addrs.contains(&v6(&db["ipv6"]).to_string()), "{addrs}");
 
     // Refusals name the value and the fix, and change nothing.
     let before = lab.pods();
-    let (code, _, err) = lab.cmd(&["pod", "run", "api"]);
+    let Cli {
+        code, stderr: err, ..
+    } = lab.cmd(&["pod", "run", "api"]);
     assert_ne!(code, 0);
     assert!(
         err.contains("\"api\" already exists") && err.contains("pod delete api"),
         "{err}"
     );
-    let (code, _, err) = lab.cmd(&["pod", "run", "x", "--node", "node9"]);
+    let Cli {
+        code, stderr: err, ..
+    } = lab.cmd(&["pod", "run", "x", "--node", "node9"]);
     assert_ne!(code, 0);
     assert!(
         err.contains("\"node9\"") && err.contains("node1, node2"),
         "{err}"
     );
-    let (code, _, err) = lab.cmd(&["pod", "run", "Bad_Name"]);
+    let Cli {
+        code, stderr: err, ..
+    } = lab.cmd(&["pod", "run", "Bad_Name"]);
     assert_ne!(code, 0);
     assert!(
         err.contains("\"Bad_Name\"") && err.contains("DNS label"),
         "{err}"
     );
-    let (code, _, err) = lab.exec("nopod", &["true"]);
+    let Cli {
+        code, stderr: err, ..
+    } = lab.exec("nopod", &["true"]);
     assert_ne!(code, 0);
     assert!(
         err.contains("\"nopod\"") && err.contains("pod list"),
         "{err}"
     );
     assert_eq!(lab.pods(), before, "a refused command changed the pods");
-    assert!(!lab.netns_exists(&format!("sfl-{}-p-x", lab.name)));
+    assert!(!netns_exists(&format!("sfl-{}-p-x", lab.name)));
 
     // Delete: CNI DEL through the plugins; the agent holds the address no more, it cools down.
-    let socket = lab.agent_socket("node2");
+    let socket = agent_socket(&lab, "node2");
     let (allocated, cooling, held) = agent_view(&socket);
     let addr = v6(&api["ipv6"]);
     assert!(
         held.contains(&addr),
         "the agent does not hold {addr}: {held:?}"
     );
-    let (code, out, err) = lab.cmd(&["pod", "delete", "api"]);
+    let Cli {
+        code,
+        stdout: out,
+        stderr: err,
+    } = lab.cmd(&["pod", "delete", "api"]);
     assert_eq!(code, 0, "pod delete failed:\n{out}\n{err}");
     let (allocated_after, cooling_after, held_after) = agent_view(&socket);
     assert!(
@@ -285,7 +194,7 @@ fn pod_run_exec_list_delete_and_down_go_through_the_real_cni_chain() {
         "the released address is not cooling down"
     );
     assert!(
-        !lab.netns_exists(api["netns"].as_str().unwrap()),
+        !netns_exists(api["netns"].as_str().unwrap()),
         "namespace left"
     );
     assert!(
@@ -293,41 +202,30 @@ fn pod_run_exec_list_delete_and_down_go_through_the_real_cni_chain() {
         "still listed"
     );
     // Gone is gone: kubectl's answer (exit 1), or exit 0 with --ignore-not-found.
-    let (code, _, err) = lab.cmd(&["pod", "delete", "api"]);
+    let Cli {
+        code, stderr: err, ..
+    } = lab.cmd(&["pod", "delete", "api"]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("no pod named \"api\""), "{err}");
-    let (code, out, err) = lab.cmd(&["pod", "delete", "api", "--ignore-not-found"]);
+    let Cli {
+        code,
+        stdout: out,
+        stderr: err,
+    } = lab.cmd(&["pod", "delete", "api", "--ignore-not-found"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("not found"), "{out}");
 
     // Two `pod run`s of one name at once: the state lock lets exactly one through.
-    let twins: Vec<std::process::Child> = (0..2)
-        .map(|_| {
-            Command::new(sixfold_bin())
-                .args(["pod", "run", "twin", "--name", &lab.name])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let mut outcomes = Vec::new();
-    for mut c in twins {
-        let deadline = std::time::Instant::now() + CMD_TIMEOUT;
-        let status = loop {
-            if let Some(st) = c.try_wait().unwrap() {
-                break st;
-            }
-            if std::time::Instant::now() > deadline {
-                let _ = c.kill();
-                panic!("pod run twin did not finish within {CMD_TIMEOUT:?}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let mut err = String::new();
-        c.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-        outcomes.push((status.success(), err));
-    }
+    let outcomes: Vec<(bool, String)> = std::thread::scope(|scope| {
+        let twins: Vec<_> = (0..2)
+            .map(|_| scope.spawn(|| lab.cmd(&["pod", "run", "twin"])))
+            .collect();
+        twins
+            .into_iter()
+            .map(|t| t.join().expect("a pod run thread"))
+            .map(|out| (out.ok(), out.stderr))
+            .collect()
+    });
     assert_eq!(
         outcomes.iter().filter(|(ok, _)| *ok).count(),
         1,
@@ -340,12 +238,14 @@ fn pod_run_exec_list_delete_and_down_go_through_the_real_cni_chain() {
         "{outcomes:?}"
     );
     assert_eq!(lab.pods().iter().filter(|p| p["name"] == "twin").count(), 1);
-    let (code, _, err) = lab.cmd(&["pod", "delete", "twin"]);
+    let Cli {
+        code, stderr: err, ..
+    } = lab.cmd(&["pod", "delete", "twin"]);
     assert_eq!(code, 0, "{err}");
 
     // A run whose chain fails half-way (the egress plugin is missing from --bin-dir, after
     // sixfold-cni's ADD took an address) leaves nothing: the address is back with the agent.
-    let socket1 = lab.agent_socket("node1");
+    let socket1 = agent_socket(&lab, "node1");
     let (allocated, _, held) = agent_view(&socket1);
     let half = tempfile::tempdir().unwrap();
     let real = Path::new(sixfold_bin())
@@ -354,7 +254,9 @@ fn pod_run_exec_list_delete_and_down_go_through_the_real_cni_chain() {
         .join("sixfold-cni");
     std::os::unix::fs::symlink(&real, half.path().join("sixfold-cni")).unwrap();
     let before = lab.pods();
-    let (code, _, err) = lab.cmd(&[
+    let Cli {
+        code, stderr: err, ..
+    } = lab.cmd(&[
         "pod",
         "run",
         "half",
@@ -372,7 +274,7 @@ fn pod_run_exec_list_delete_and_down_go_through_the_real_cni_chain() {
         "the failed ADD kept an address"
     );
     let ns = format!("sfl-{}-p-half", lab.name);
-    assert!(!lab.netns_exists(&ns), "the failed run left {ns}");
+    assert!(!netns_exists(&ns), "the failed run left {ns}");
     assert_eq!(lab.pods(), before, "the failed run changed the pods");
     assert!(
         lab.status()["namespaces"]
@@ -401,13 +303,11 @@ fn pod_run_exec_list_delete_and_down_go_through_the_real_cni_chain() {
             f
         })
         .collect();
-    lab.downed = true;
-    let (code, out, err) = run_env(
-        sixfold_bin(),
-        &["down", "--name", &lab.name],
-        &[],
-        CMD_TIMEOUT,
-    );
+    let Cli {
+        code,
+        stdout: out,
+        stderr: err,
+    } = lab.down();
     assert_eq!(code, 0, "down failed:\n{out}\n{err}");
     assert!(out.contains("CNI DEL for 3 pods"), "{out}");
     let mut seen = String::new();
@@ -437,18 +337,7 @@ fn pod_run_exec_list_delete_and_down_go_through_the_real_cni_chain() {
 
 #[test]
 fn status_env_drives_the_aws_cli_and_down_goes_on_past_a_failed_del() {
-    require_root();
-    require_plugins();
-    let mut lab = Lab::up(&[
-        "--nodes",
-        "1",
-        "--pods-per-node",
-        "1",
-        "--fargate-pods",
-        "0",
-        "--services",
-        "1",
-    ]);
+    let mut lab = small_lab("1");
     let s = lab.status();
     let aws = &s["aws"];
     assert_eq!(aws["endpoint_url"], s["region"]["endpoint"], "{s}");
@@ -458,30 +347,19 @@ fn status_env_drives_the_aws_cli_and_down_goes_on_past_a_failed_del() {
     assert!(Path::new(creds).is_file(), "{creds} is not a file");
 
     // `status --env` alone is enough for the real AWS CLI (no --endpoint-url, no --profile).
-    let (code, env, err) = lab.cmd(&["status", "--env"]);
-    assert_eq!(code, 0, "{err}");
-    let vars: Vec<(String, String)> = env
-        .lines()
-        .map(|l| {
-            let kv = l.strip_prefix("export ").unwrap_or_else(|| panic!("{l}"));
-            let (k, v) = kv.split_once('=').unwrap();
-            (k.to_owned(), v.trim_matches('\'').to_owned())
-        })
-        .collect();
+    let vars = lab.aws_env();
     for k in [
         "AWS_ENDPOINT_URL",
         "AWS_SHARED_CREDENTIALS_FILE",
         "AWS_PROFILE",
     ] {
-        assert!(vars.iter().any(|(n, _)| n == k), "{k} missing:\n{env}");
+        assert!(vars.iter().any(|(n, _)| n == k), "{k} missing: {vars:?}");
     }
-    let aws_cli = common::aws_binary();
-    let (code, out, err) = run_env(
-        aws_cli.to_str().unwrap(),
-        &["ec2", "describe-vpcs", "--output", "json"],
-        &vars,
-        CMD_TIMEOUT,
-    );
+    let Cli {
+        code,
+        stdout: out,
+        stderr: err,
+    } = lab.aws_by_env(&["ec2", "describe-vpcs"]);
     assert_eq!(code, 0, "the AWS CLI could not use the lab's region: {err}");
     let vpcs: Value = serde_json::from_str(&out).unwrap();
     let ids: Vec<&str> = vpcs["Vpcs"]
@@ -497,7 +375,11 @@ fn status_env_drives_the_aws_cli_and_down_goes_on_past_a_failed_del() {
     );
 
     // The table shows them too.
-    let (code, table, _) = lab.cmd(&["status"]);
+    let Cli {
+        code,
+        stdout: table,
+        ..
+    } = lab.cmd(&["status"]);
     assert_eq!(code, 0);
     assert!(
         table.contains(aws["endpoint_url"].as_str().unwrap()),
@@ -528,13 +410,11 @@ fn status_env_drives_the_aws_cli_and_down_goes_on_past_a_failed_del() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-    lab.downed = true;
-    let (code, out, err) = run_env(
-        sixfold_bin(),
-        &["down", "--name", &lab.name],
-        &[],
-        CMD_TIMEOUT,
-    );
+    let Cli {
+        code,
+        stdout: out,
+        stderr: err,
+    } = lab.down();
     assert_eq!(code, 0, "down must go on past a failed DEL:\n{out}\n{err}");
     assert!(
         err.contains("CNI DEL failed for web-1-1"),

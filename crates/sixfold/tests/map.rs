@@ -11,91 +11,29 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 mod common;
 
-const UP_TIMEOUT: Duration = Duration::from_secs(180);
-const CMD_TIMEOUT: Duration = Duration::from_secs(60);
+use common::lab::{LAB_CMD_TIMEOUT, Lab, sixfold};
+use common::{Cli, run};
+
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-fn require_root() {
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    assert_eq!(
-        euid, 0,
-        "the map tests need root: they draw a real lab, which `sixfold up` builds from network namespaces"
-    );
+/// Fail (never skip) without the real browser the map is opened in.
+fn require_chromium() {
     assert!(
         Path::new(CHROMIUM).is_file(),
         "{CHROMIUM} is missing: the map tests open the page in a real browser (apt install chromium; scripts/install-deps --tests)"
     );
 }
 
-fn sixfold(args: &[&str], timeout: Duration) -> (bool, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sixfold"));
-    cmd.args(args);
-    let out = dataplane::exec::run(cmd, b"", timeout)
-        .unwrap_or_else(|e| panic!("sixfold {args:?} did not finish: {e}"));
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// A lab with a unique name; `sixfold down` on drop.
-struct Lab {
-    name: String,
-}
-
-impl Lab {
-    fn up() -> Lab {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let lab = Lab {
-            name: format!(
-                "m{}x{}",
-                std::process::id() % 100_000,
-                N.fetch_add(1, Ordering::SeqCst)
-            ),
-        };
-        let (ok, out, err) = sixfold(
-            &[
-                "up",
-                "--name",
-                &lab.name,
-                "--nodes",
-                "2",
-                "--pods-per-node",
-                "2",
-            ],
-            UP_TIMEOUT,
-        );
-        assert!(ok, "sixfold up failed:\n{out}\n{err}");
-        lab
-    }
-    fn status(&self) -> Value {
-        let (ok, out, err) = sixfold(
-            &["status", "--name", &self.name, "--output", "json"],
-            CMD_TIMEOUT,
-        );
-        assert!(ok, "status failed: {err}");
-        serde_json::from_str(&out).expect("status --output json prints JSON")
-    }
-    fn state(&self) -> lab::LabState {
-        lab::LabState::load(&lab::default_state_dir(&self.name))
-            .expect("state readable")
-            .expect("state exists")
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = sixfold(&["down", "--name", &self.name], CMD_TIMEOUT);
-    }
+/// The lab the map tests draw: 2 nodes of 2 pods.
+fn map_lab() -> Lab {
+    require_chromium();
+    Lab::up(&["--nodes", "2", "--pods-per-node", "2"])
 }
 
 /// Chromium's flags for a quiet, offline, headless run in its own profile.
@@ -120,14 +58,9 @@ fn chromium_cmd(profile: &Path) -> Command {
 fn chromium_once(profile: &Path, args: &[String], url: &str) -> String {
     let mut c = chromium_cmd(profile);
     c.args(args).arg(url);
-    let out = dataplane::exec::run(c, b"", CMD_TIMEOUT)
-        .unwrap_or_else(|e| panic!("chromium {args:?} did not finish: {e}"));
-    assert!(
-        out.status.success(),
-        "chromium {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let out = run(c, LAB_CMD_TIMEOUT);
+    assert!(out.ok(), "chromium {args:?} failed: {}", out.stderr);
+    out.stdout
 }
 
 /// The text of a DOM dump (tags dropped, entities left as they are: addresses have none).
@@ -203,14 +136,17 @@ fn png_stats(path: &Path) -> (u32, u32, usize, f64) {
 
 #[test]
 fn a_running_lab_is_drawn_in_a_real_browser_and_followed_live() {
-    require_root();
-    let lab = Lab::up();
+    let lab = map_lab();
     let tmp = tempfile::tempdir().unwrap();
     let want = lab_addresses(&lab.status());
 
     // The file: every address in the DOM Chromium built, and a screenshot that is not blank.
     let file = tmp.path().join("plan.html");
-    let (ok, out, err) = sixfold(
+    let Cli {
+        code,
+        stdout: out,
+        stderr: err,
+    } = sixfold(
         &[
             "map",
             "--name",
@@ -218,9 +154,9 @@ fn a_running_lab_is_drawn_in_a_real_browser_and_followed_live() {
             "--output",
             file.to_str().unwrap(),
         ],
-        CMD_TIMEOUT,
+        LAB_CMD_TIMEOUT,
     );
-    assert!(ok, "sixfold map failed:\n{out}\n{err}");
+    assert_eq!(code, 0, "sixfold map failed:\n{out}\n{err}");
     let url = format!("file://{}", file.display());
     let dom = chromium_once(&tmp.path().join("p1"), &["--dump-dom".into()], &url);
     assert!(dom.contains(r#"id="drawing""#), "the drawing is in the DOM");
@@ -307,7 +243,7 @@ fn live(lab: &Lab, tmp: &Path) {
     );
 
     // Scale up the lab's node group by one (EKS UpdateNodegroupConfig): a third node appears.
-    let state = lab.state();
+    let state = lab.lab_state();
     let region = state.region.as_ref().expect("the lab has a region");
     let vpc = state.vpc.as_ref().expect("the lab has a VPC");
     let cluster = state.cluster.as_ref().expect("the lab has a cluster");
@@ -642,8 +578,12 @@ fn a_region_alone_is_drawn_through_the_signed_apis_of_any_endpoint() {
     ];
     let mut args = base.to_vec();
     args.extend(["--output", file.to_str().unwrap()]);
-    let (ok, out, err) = sixfold(&args, CMD_TIMEOUT);
-    assert!(ok, "sixfold map on a region failed:\n{out}\n{err}");
+    let Cli {
+        code,
+        stdout: out,
+        stderr: err,
+    } = sixfold(&args, LAB_CMD_TIMEOUT);
+    assert_eq!(code, 0, "sixfold map on a region failed:\n{out}\n{err}");
     let html = std::fs::read_to_string(&file).unwrap();
     let text = text_of(&html);
     for want in [&vpc, &subnet, &eigw, &block.to_string(), &sub64.to_string()] {
@@ -668,8 +608,13 @@ fn a_region_alone_is_drawn_through_the_signed_apis_of_any_endpoint() {
     args[6] = bad.to_str().unwrap();
     let other = tmp.path().join("other.html");
     args.extend(["--output", other.to_str().unwrap()]);
-    let (ok, _, err) = sixfold(&args, CMD_TIMEOUT);
-    assert!(!ok && !other.exists(), "a refused read writes no page");
+    let Cli {
+        code, stderr: err, ..
+    } = sixfold(&args, LAB_CMD_TIMEOUT);
+    assert!(
+        code != 0 && !other.exists(),
+        "a refused read writes no page"
+    );
     assert!(
         err.contains("DescribeVpcs"),
         "the error names the call: {err}"

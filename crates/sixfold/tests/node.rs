@@ -469,7 +469,7 @@ fn churn_with_the_agent_killed_at_random_keeps_addresses_unique_and_leaks_nothin
         .iter()
         .map(|p| result_ipv6(&add_ok(&chain, p)))
         .collect();
-    let slots: Vec<Ns> = (0..SLOTS).map(|i| Ns::new(&format!("slot{i}"))).collect();
+    let slots: Vec<TestNs> = (0..SLOTS).map(|i| node_ns(&format!("slot{i}"))).collect();
     let mut in_slot: Vec<Option<(String, Ipv6Addr)>> = vec![None; SLOTS];
     let mut stats = ChurnStats::default();
     let stop = AtomicBool::new(false);
@@ -679,7 +679,7 @@ fn podman_container_gets_an_address_from_the_node_prefix_and_reaches_a_pod() {
         pm.command(&["network", "ls", "--format", "{{.Name}} {{.Driver}}"]),
         b"",
     );
-    assert!(networks.ok, "podman network ls: {}", networks.stderr);
+    assert!(networks.ok(), "podman network ls: {}", networks.stderr);
     assert!(
         networks.stdout.lines().any(|l| l.starts_with("sixfold ")),
         "podman sees the agent's network: {}",
@@ -709,7 +709,7 @@ fn podman_container_gets_an_address_from_the_node_prefix_and_reaches_a_pod() {
     ]);
     let out = run_cmd(cmd, b"");
     assert!(
-        out.ok,
+        out.ok(),
         "podman run failed ({}): {}\n{}\nagent log:\n{}",
         out.code,
         out.stdout,

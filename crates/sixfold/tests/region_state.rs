@@ -455,12 +455,7 @@ fn described(endpoint: &str, creds: &sigv4::Credentials) -> Vec<String> {
 
 #[test]
 fn writes_recover_by_themselves_once_a_full_disk_has_room_again() {
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    assert_eq!(
-        euid, 0,
-        "this test needs root: it mounts a 1 MiB tmpfs (in a private mount namespace) to fill it"
-    );
+    test_support::require_root("it mounts a 1 MiB tmpfs (in a private mount namespace) to fill it");
     let tmp = tempfile::tempdir().unwrap();
     let mnt = tmp.path().join("mnt");
     std::fs::create_dir(&mnt).unwrap();

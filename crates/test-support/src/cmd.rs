@@ -1,7 +1,7 @@
 //! Running a command the way a test must: with a deadline (the child is killed when it passes),
 //! its output captured, and a failure that says what ran and what it printed.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -59,24 +59,43 @@ impl Cli {
 
 /// Run `cmd` (stdin empty) until it exits; past `timeout` it is killed and the test panics
 /// naming the command.
-pub fn run(mut cmd: Command, timeout: Duration) -> Cli {
+pub fn run(cmd: Command, timeout: Duration) -> Cli {
+    run_with_input(cmd, b"", timeout)
+}
+
+/// [`run`] with `stdin` written to the command's standard input (a CNI plugin's config, a
+/// signed request), then closed.
+pub fn run_with_input(mut cmd: Command, stdin: &[u8], timeout: Duration) -> Cli {
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .stdin(Stdio::null())
+        .stdin(if stdin.is_empty() {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        })
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    if let Some(mut pipe) = child.stdin.take() {
+        let input = stdin.to_vec();
+        // A writer of its own: a child that does not read its input must not stall the test
+        // past the deadline. Dropping the pipe at the end closes the child's stdin.
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&input);
+        });
+    }
     let mut out = child.stdout.take().expect("stdout is piped");
     let mut err = child.stderr.take().expect("stderr is piped");
+    // Output that is not UTF-8 (a tool's binary dump) is kept, lossily, rather than dropped.
     let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
+        let mut b = Vec::new();
+        let _ = out.read_to_end(&mut b);
+        String::from_utf8_lossy(&b).into_owned()
     });
     let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
+        let mut b = Vec::new();
+        let _ = err.read_to_end(&mut b);
+        String::from_utf8_lossy(&b).into_owned()
     });
     let deadline = Instant::now() + timeout;
     let status = loop {
@@ -146,6 +165,13 @@ mod tests {
         assert!(!ok);
         assert_eq!((out.as_str(), err.as_str()), ("out\n", "err\n"));
         assert_eq!(sh(&["echo", "hi"]), "hi\n");
+    }
+
+    #[test]
+    fn input_reaches_the_command_and_is_closed() {
+        let out = run_with_input(Command::new("cat"), b"a plugin's config", SH_TIMEOUT);
+        assert!(out.ok());
+        assert_eq!(out.stdout, "a plugin's config");
     }
 
     #[test]

@@ -9,5 +9,5 @@ pub mod aws;
 pub mod cmd;
 pub mod netns;
 
-pub use cmd::{Cli, require_root, run, sh, try_sh};
+pub use cmd::{Cli, require_root, run, run_with_input, sh, try_sh};
 pub use netns::{TestNs, ip_json};

@@ -1,11 +1,12 @@
 //! Network namespaces made for one test: uniquely named (prefix, pid, counter, role) so the
 //! suites of several people never collide, and deleted on drop even when the test fails.
 
+use std::net::Ipv6Addr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 
-use crate::cmd::{sh, try_sh};
+use crate::cmd::{Cli, sh, try_sh};
 
 /// `ip -j ARGS` parsed (`[]` when `ip` prints nothing).
 pub fn ip_json(args: &[&str]) -> Value {
@@ -41,7 +42,7 @@ impl TestNs {
             name,
             deleted: false,
         };
-        sh(&["ip", "-n", &ns.name, "link", "set", "lo", "up"]);
+        ns.ip(&["link", "set", "lo", "up"]);
         ns
     }
 
@@ -58,9 +59,43 @@ impl TestNs {
         }
     }
 
+    /// `ip -n NAME ARGS`: its stdout; panics when it fails.
+    pub fn ip(&self, args: &[&str]) -> String {
+        let mut full = vec!["ip", "-n", &self.name];
+        full.extend_from_slice(args);
+        sh(&full)
+    }
+
+    /// `ip -j -n NAME ARGS`, parsed (`[]` when `ip` prints nothing).
+    pub fn ip_json(&self, args: &[&str]) -> Value {
+        let mut full = vec!["-n", &self.name];
+        full.extend_from_slice(args);
+        ip_json(&full)
+    }
+
+    /// `ip netns exec NAME ARGS` within [`crate::cmd::SH_TIMEOUT`], whatever it answers.
+    pub fn exec(&self, args: &[&str]) -> Cli {
+        let mut cmd = std::process::Command::new("ip");
+        cmd.args(["netns", "exec", &self.name]).args(args);
+        crate::cmd::run(cmd, crate::cmd::SH_TIMEOUT)
+    }
+
+    /// Set sysctls inside it (`key=value`, as `sysctl -w` takes them); panics when one fails.
+    pub fn sysctl(&self, settings: &[&str]) {
+        let mut args = vec!["sysctl", "-qw"];
+        args.extend_from_slice(settings);
+        let out = self.exec(&args);
+        assert!(
+            out.ok(),
+            "sysctl {settings:?} in {}: {}",
+            self.name,
+            out.stderr
+        );
+    }
+
     /// The interface names in it.
     pub fn links(&self) -> Vec<String> {
-        ip_json(&["-n", &self.name, "link", "show"])
+        self.ip_json(&["link", "show"])
             .as_array()
             .map(|a| {
                 a.iter()
@@ -68,6 +103,17 @@ impl TestNs {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// The global IPv6 addresses on `dev`.
+    pub fn ipv6_of(&self, dev: &str) -> Vec<Ipv6Addr> {
+        self.ip_json(&["-6", "addr", "show", "dev", dev, "scope", "global"])
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|l| l["addr_info"].as_array().cloned().unwrap_or_default())
+            .filter_map(|a| a["local"].as_str().and_then(|s| s.parse().ok()))
+            .collect()
     }
 }
 

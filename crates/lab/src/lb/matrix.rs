@@ -107,18 +107,7 @@ pub(crate) fn plan(state: &LabState) -> Vec<(Check, Probe)> {
             Kind::Alb => "healthy target pods, X-Forwarded-For naming the client".to_owned(),
         };
         let mut row = |path: String, from: &str, to: String, expect: String, p: Probe| {
-            out.push((
-                Check {
-                    path,
-                    from: from.to_owned(),
-                    to,
-                    ok: false,
-                    expect,
-                    seen: String::new(),
-                    ms: 0,
-                },
-                p,
-            ));
+            out.push((Check::new(&path, from, to, expect), p));
         };
         let through =
             |ns: String, addr: SocketAddr, client: IpAddr, lb: LoadBalancerInfo| -> Probe {
@@ -128,36 +117,30 @@ pub(crate) fn plan(state: &LabState) -> Vec<(Check, Probe)> {
                 })
             };
         if lb.internet_facing() {
-            if let Some(public) = lb.public_ipv4 {
-                let addr = SocketAddr::new(IpAddr::V4(public), lb.port);
-                row(
+            let v4 = lb.public_ipv4.map(|public| {
+                (
                     format!("IPv4 internet → {what} IPv4 → IPv6 pod"),
+                    IpAddr::V4(public),
+                    // The internet namespace's IPv4 connections leave from its link address
+                    // (203.0.113.10 sits on its loopback): that is the client.
+                    IpAddr::V4(crate::plan::INTERNET_LINK_V4),
+                )
+            });
+            let v6 = (
+                format!("IPv6 internet → {what} IPv6 → pod"),
+                IpAddr::V6(lb.ipv6),
+                IpAddr::V6(state.internet_ipv6),
+            );
+            for (path, ip, client) in v4.into_iter().chain([v6]) {
+                let addr = SocketAddr::new(ip, lb.port);
+                row(
+                    path,
                     "internet",
                     format!("{} {addr}", lb.name),
                     expect.clone(),
-                    through(
-                        inet.clone(),
-                        addr,
-                        // The internet namespace's IPv4 connections leave from its link
-                        // address (203.0.113.10 sits on its loopback): that is the client.
-                        IpAddr::V4(crate::plan::INTERNET_LINK_V4),
-                        lb.clone(),
-                    ),
+                    through(inet.clone(), addr, client, lb.clone()),
                 );
             }
-            let addr = SocketAddr::new(IpAddr::V6(lb.ipv6), lb.port);
-            row(
-                format!("IPv6 internet → {what} IPv6 → pod"),
-                "internet",
-                format!("{} {addr}", lb.name),
-                expect.clone(),
-                through(
-                    inet.clone(),
-                    addr,
-                    IpAddr::V6(state.internet_ipv6),
-                    lb.clone(),
-                ),
-            );
         } else {
             let addr = SocketAddr::new(IpAddr::V6(lb.ipv6), lb.port);
             if let Some(pod) = state.pods.iter().find(|p| !p.fargate) {

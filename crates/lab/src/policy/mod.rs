@@ -67,22 +67,6 @@ pub fn sync(api: &Api, state: &LabState, memo: &mut Memo) -> Result<Report> {
     Ok(report)
 }
 
-/// [`sync`] for the lab whose state is in `state_dir`, with the state locked (so it never
-/// interleaves with the reconciler): load it, connect to its region, sync.
-pub fn sync_lab(state_dir: &std::path::Path, memo: &mut Memo) -> Result<Report> {
-    let state = LabState::load(state_dir)?.ok_or_else(|| LabError::NoLab {
-        name: String::new(),
-        path: LabState::path(state_dir),
-    })?;
-    LabState::update(&state.name, state_dir, |state| {
-        let region = state.region.as_ref().ok_or_else(|| LabError::Command {
-            what: "syncing route tables and security groups".into(),
-            detail: format!("the lab in {} has no region yet", state_dir.display()),
-        })?;
-        sync(&Api::connect(region)?, state, memo)
-    })
-}
-
 fn suffix<'a>(names: &Names, netns: &'a str) -> &'a str {
     netns.strip_prefix(&names.prefix()).unwrap_or(netns)
 }

@@ -255,10 +255,10 @@ pub fn network_interfaces(root: &Element) -> Result<Vec<Eni>> {
                     ipv4.push(a);
                 }
             }
-            if let Some(IpAddr::V4(a)) = e.child_text("privateIpAddress").map(addr).transpose()? {
-                if !ipv4.contains(&a) {
-                    ipv4.push(a);
-                }
+            if let Some(IpAddr::V4(a)) = e.child_text("privateIpAddress").map(addr).transpose()?
+                && !ipv4.contains(&a)
+            {
+                ipv4.push(a);
             }
             let mut ipv6 = Vec::new();
             for p in e.items("ipv6AddressesSet") {

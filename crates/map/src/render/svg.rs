@@ -316,10 +316,10 @@ fn vpc(plan: &Plan, v: &Vpc, compact: bool) -> Piece {
             .collect();
         let row_h = pieces.iter().map(|p| p.h).fold(0.0, f64::max);
         for (i, (p, b)) in pieces.iter().zip(&boxes).enumerate() {
-            if let Some(m) = pos.get(row_start + i) {
-                if row_start == 0 {
-                    lens(&mut s, *m, ruler_y + RULER, PAD + b.0, b.1, y);
-                }
+            if let Some(m) = pos.get(row_start + i)
+                && row_start == 0
+            {
+                lens(&mut s, *m, ruler_y + RULER, PAD + b.0, b.1, y);
             }
             let _ = write!(
                 s,
@@ -429,10 +429,11 @@ fn subnet(plan: &Plan, sn: &Subnet, w: f64, compact: bool) -> Piece {
         }
         let p = node_box(plan, node, nw, compact);
         let x = PAD + col as f64 * (nw + GAP);
-        if sn.nodes.len() <= 16 && i < cols {
-            if let Some(m) = pos.get(i) {
-                lens(&mut s, *m, ruler_y + RULER, x, nw, y);
-            }
+        if sn.nodes.len() <= 16
+            && i < cols
+            && let Some(m) = pos.get(i)
+        {
+            lens(&mut s, *m, ruler_y + RULER, x, nw, y);
         }
         let _ = write!(
             s,

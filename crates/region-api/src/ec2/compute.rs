@@ -167,15 +167,15 @@ pub fn run_instances(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
     };
     let token = c.client_token(p);
     let (rid, ids) = c.region.write(|s, env| {
-        if let Some((t, fp)) = &token {
-            if let Some(ids) = s.client_token_replay(c.action, t, fp)? {
-                let rid = ids
-                    .first()
-                    .and_then(|i| s.instances.get(i))
-                    .map(|i| i.reservation_id.clone())
-                    .unwrap_or_default();
-                return Ok((rid, ids));
-            }
+        if let Some((t, fp)) = &token
+            && let Some(ids) = s.client_token_replay(c.action, t, fp)?
+        {
+            let rid = ids
+                .first()
+                .and_then(|i| s.instances.get(i))
+                .map(|i| i.reservation_id.clone())
+                .unwrap_or_default();
+            return Ok((rid, ids));
         }
         let r = s.run_instances(env, req.clone())?;
         let ids: Vec<String> = r.instances.iter().map(|i| i.id.clone()).collect();
@@ -257,12 +257,11 @@ pub fn create_network_interface(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
     };
     let token = c.client_token(p);
     let eni = c.region.write(|s, env| {
-        if let Some((t, fp)) = &token {
-            if let Some(ids) = s.client_token_replay(c.action, t, fp)? {
-                if let Some(e) = ids.first().and_then(|id| s.network_interfaces.get(id)) {
-                    return Ok(e.clone());
-                }
-            }
+        if let Some((t, fp)) = &token
+            && let Some(ids) = s.client_token_replay(c.action, t, fp)?
+            && let Some(e) = ids.first().and_then(|id| s.network_interfaces.get(id))
+        {
+            return Ok(e.clone());
         }
         let e = s.create_network_interface(env, req.clone())?;
         if let Some((t, fp)) = &token {
@@ -400,12 +399,11 @@ pub fn create_launch_template(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
     let itype = p.get("LaunchTemplateData.InstanceType");
     let token = c.client_token(p);
     let t = c.region.write(|s, env| {
-        if let Some((t, fp)) = &token {
-            if let Some(ids) = s.client_token_replay(c.action, t, fp)? {
-                if let Some(lt) = ids.first().and_then(|id| s.launch_templates.get(id)) {
-                    return Ok(lt.clone());
-                }
-            }
+        if let Some((t, fp)) = &token
+            && let Some(ids) = s.client_token_replay(c.action, t, fp)?
+            && let Some(lt) = ids.first().and_then(|id| s.launch_templates.get(id))
+        {
+            return Ok(lt.clone());
         }
         let lt = s
             .create_launch_template(env, &name, metadata_ipv6, itype.clone())

@@ -54,14 +54,14 @@ fn permissions(p: &Params) -> Vec<Permission> {
 fn check_ports(p: &Params) -> Result<(), Ec2Error> {
     for q in p.structs("IpPermissions") {
         for f in ["FromPort", "ToPort"] {
-            if let Some(v) = q.get(f) {
-                if v.parse::<i32>().is_err() {
-                    return Err(Ec2Error::invalid(
-                        "IpPermissions",
-                        v,
-                        format!("{f} must be a whole number."),
-                    ));
-                }
+            if let Some(v) = q.get(f)
+                && v.parse::<i32>().is_err()
+            {
+                return Err(Ec2Error::invalid(
+                    "IpPermissions",
+                    v,
+                    format!("{f} must be a whole number."),
+                ));
             }
         }
     }

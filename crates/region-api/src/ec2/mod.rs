@@ -182,17 +182,17 @@ pub fn handle(region: &Region, token_key: &[u8], params: &Params, request_id: &s
             request_id,
         );
     };
-    if let Some(v) = params.get("Version") {
-        if v != VERSION {
-            return error_reply(
-                400,
-                "InvalidParameterValue",
-                &format!(
-                    "Invalid value '{v}' for Version. This endpoint speaks EC2 API version {VERSION}."
-                ),
-                request_id,
-            );
-        }
+    if let Some(v) = params.get("Version")
+        && v != VERSION
+    {
+        return error_reply(
+            400,
+            "InvalidParameterValue",
+            &format!(
+                "Invalid value '{v}' for Version. This endpoint speaks EC2 API version {VERSION}."
+            ),
+            request_id,
+        );
     }
     if let Err(e) = limits::check(params) {
         return domain_error(&e, request_id);

@@ -254,12 +254,11 @@ pub fn create_egress_only_internet_gateway(c: &Ctx, p: &Params) -> Result<Xml, E
     let tags = p.tag_specs("egress-only-internet-gateway");
     let token = c.client_token(p);
     let g = c.region.write(|s, env| {
-        if let Some((t, fp)) = &token {
-            if let Some(ids) = s.client_token_replay(c.action, t, fp)? {
-                if let Some(g) = ids.first().and_then(|id| s.egress_only_gateways.get(id)) {
-                    return Ok(g.clone());
-                }
-            }
+        if let Some((t, fp)) = &token
+            && let Some(ids) = s.client_token_replay(c.action, t, fp)?
+            && let Some(g) = ids.first().and_then(|id| s.egress_only_gateways.get(id))
+        {
+            return Ok(g.clone());
         }
         let g = s.create_egress_only_internet_gateway(env, p.get("VpcId"), tags.clone())?;
         if let Some((t, fp)) = &token {
@@ -304,12 +303,11 @@ pub fn create_route_table(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
     let tags = p.tag_specs("route-table");
     let token = c.client_token(p);
     let rt = c.region.write(|s, env| {
-        if let Some((t, fp)) = &token {
-            if let Some(ids) = s.client_token_replay(c.action, t, fp)? {
-                if let Some(rt) = ids.first().and_then(|id| s.route_tables.get(id)) {
-                    return Ok(rt.clone());
-                }
-            }
+        if let Some((t, fp)) = &token
+            && let Some(ids) = s.client_token_replay(c.action, t, fp)?
+            && let Some(rt) = ids.first().and_then(|id| s.route_tables.get(id))
+        {
+            return Ok(rt.clone());
         }
         let rt = s.create_route_table(env, p.get("VpcId"), tags.clone())?;
         if let Some((t, fp)) = &token {

@@ -96,14 +96,15 @@ pub fn request(
             Some(n)
         }
     };
-    if let Some(ids) = ids_param {
-        if max_results.is_some() && !p.list(ids).is_empty() {
-            return Err(Ec2Error::InvalidParameterCombination {
-                message: format!(
-                    "The parameter {ids} cannot be used with the parameter maxResults; page through all results, or name the ids without --max-results."
-                ),
-            });
-        }
+    if let Some(ids) = ids_param
+        && max_results.is_some()
+        && !p.list(ids).is_empty()
+    {
+        return Err(Ec2Error::InvalidParameterCombination {
+            message: format!(
+                "The parameter {ids} cannot be used with the parameter maxResults; page through all results, or name the ids without --max-results."
+            ),
+        });
     }
     let after = match p.get("NextToken") {
         None => None,

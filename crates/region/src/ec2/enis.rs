@@ -359,13 +359,13 @@ impl State {
             }
             self.groups_in_vpc(g, &eni.vpc_id)?;
         }
-        if let EniAttribute::DeleteOnTermination(att, _) = &change {
-            if eni.attachment.as_ref().is_none_or(|a| &a.id != att) {
-                return Err(Ec2Error::NotFound {
-                    kind: Kind::Attachment,
-                    id: att.clone(),
-                });
-            }
+        if let EniAttribute::DeleteOnTermination(att, _) = &change
+            && eni.attachment.as_ref().is_none_or(|a| &a.id != att)
+        {
+            return Err(Ec2Error::NotFound {
+                kind: Kind::Attachment,
+                id: att.clone(),
+            });
         }
         let e = lookup_mut(
             &mut self.network_interfaces,

@@ -158,16 +158,16 @@ impl State {
                 "use EBS or EFS storage, or run the workload in an ipv4 cluster.".into(),
             ));
         }
-        if let Some(v) = c.tags.get(TAG_LBC_VERSION) {
-            if catalog::semver(v).is_none_or(|x| x < MIN_IPV6_LBC) {
-                out.push(issue(
+        if let Some(v) = c.tags.get(TAG_LBC_VERSION)
+            && catalog::semver(v).is_none_or(|x| x < MIN_IPV6_LBC)
+        {
+            out.push(issue(
                     Rule::LbcVersion,
                     "UnsupportedVersion",
                     vec![c.name.clone()],
                     format!("Cluster {} runs AWS Load Balancer Controller {v}; IPv6 clusters need 2.3.1 or later.", c.name),
                     "upgrade the controller to v2.3.1 or later (and set the tag to the new version).".into(),
                 ));
-            }
         }
         if let Some(v) = c
             .tags

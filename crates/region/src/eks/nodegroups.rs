@@ -284,21 +284,21 @@ impl State {
                     ),
                 ));
             }
-            if let Some(a) = self.addons.get(&child_key(&cluster.name, "vpc-cni")) {
-                if catalog::semver(&a.version).is_some_and(|v| v < MIN_IPV6_CNI) {
-                    return Err(EksError::rule(
-                        Rule::CniMinVersion,
-                        a.version.clone(),
-                        format!(
-                            "Cluster {} runs vpc-cni {}; nodes of an IPv6 cluster need 1.10.1 or later.",
-                            cluster.name, a.version
-                        ),
-                        format!(
-                            "`aws eks update-addon --cluster-name {} --addon-name vpc-cni --addon-version v1.18.3-eksbuild.1` first.",
-                            cluster.name
-                        ),
-                    ));
-                }
+            if let Some(a) = self.addons.get(&child_key(&cluster.name, "vpc-cni"))
+                && catalog::semver(&a.version).is_some_and(|v| v < MIN_IPV6_CNI)
+            {
+                return Err(EksError::rule(
+                    Rule::CniMinVersion,
+                    a.version.clone(),
+                    format!(
+                        "Cluster {} runs vpc-cni {}; nodes of an IPv6 cluster need 1.10.1 or later.",
+                        cluster.name, a.version
+                    ),
+                    format!(
+                        "`aws eks update-addon --cluster-name {} --addon-name vpc-cni --addon-version v1.18.3-eksbuild.1` first.",
+                        cluster.name
+                    ),
+                ));
             }
         }
         let min = req.min_size.unwrap_or(1);
@@ -574,24 +574,24 @@ impl State {
         let live = self.live_nodes(&g);
         let want = desired as usize;
         if want > live.len() {
-            if cluster.ip_family == IpFamily::Ipv6 {
-                if let Some(id) = g.subnets.iter().find(|id| {
+            if cluster.ip_family == IpFamily::Ipv6
+                && let Some(id) = g.subnets.iter().find(|id| {
                     self.subnets
                         .get(id)
                         .is_some_and(|s| !s.assign_ipv6_on_creation)
-                }) {
-                    return Err(EksError::rule(
-                        Rule::NodeSubnetAutoAssignIpv6,
-                        id.clone(),
-                        format!(
-                            "Node subnet {id} of node group {} no longer auto-assigns IPv6 addresses; new nodes of an IPv6 cluster cannot launch there.",
-                            g.name
-                        ),
-                        format!(
-                            "`aws ec2 modify-subnet-attribute --subnet-id {id} --assign-ipv6-address-on-creation`."
-                        ),
-                    ));
-                }
+                })
+            {
+                return Err(EksError::rule(
+                    Rule::NodeSubnetAutoAssignIpv6,
+                    id.clone(),
+                    format!(
+                        "Node subnet {id} of node group {} no longer auto-assigns IPv6 addresses; new nodes of an IPv6 cluster cannot launch there.",
+                        g.name
+                    ),
+                    format!(
+                        "`aws ec2 modify-subnet-attribute --subnet-id {id} --assign-ipv6-address-on-creation`."
+                    ),
+                ));
             }
             let metadata_ipv6 = match &g.launch_template {
                 Some(r) => self.launch_template(r)?.metadata_ipv6,

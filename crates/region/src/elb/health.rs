@@ -115,12 +115,12 @@ impl State {
                 }
             }
         }
-        if !changes.is_empty() {
-            if let Some(tg) = self.elb_target_groups.get_mut(arn) {
-                for (i, h) in changes {
-                    if let Some(t) = tg.targets.get_mut(i) {
-                        t.health = Some(h);
-                    }
+        if !changes.is_empty()
+            && let Some(tg) = self.elb_target_groups.get_mut(arn)
+        {
+            for (i, h) in changes {
+                if let Some(t) = tg.targets.get_mut(i) {
+                    t.health = Some(h);
                 }
             }
         }

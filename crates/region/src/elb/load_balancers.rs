@@ -134,10 +134,11 @@ impl State {
                 _ => return Err(ElbError::InvalidSecurityGroup(g.clone())),
             }
         }
-        if security_groups.is_empty() && req.lb_type == LbType::Application {
-            if let Some(v) = self.vpcs.get(&vpc_id) {
-                security_groups.push(v.default_security_group.clone());
-            }
+        if security_groups.is_empty()
+            && req.lb_type == LbType::Application
+            && let Some(v) = self.vpcs.get(&vpc_id)
+        {
+            security_groups.push(v.default_security_group.clone());
         }
         let id = hex_id(env.rng);
         let arn = super::arn(
@@ -233,13 +234,13 @@ impl State {
                 .values()
                 .filter(|l| l.load_balancer_arn == arn)
             {
-                if let Some(tg) = self.elb_target_groups.get(&l.target_group_arn) {
-                    if tg.ip_address_type == TgIpType::Ipv6 {
-                        return Err(ElbError::config(format!(
-                            "Listener '{}' forwards to target group '{}', whose IP address type is ipv6; an ipv4 load balancer cannot reach IPv6 targets. Keep the load balancer dualstack, or delete that listener first.",
-                            l.arn, tg.name
-                        )));
-                    }
+                if let Some(tg) = self.elb_target_groups.get(&l.target_group_arn)
+                    && tg.ip_address_type == TgIpType::Ipv6
+                {
+                    return Err(ElbError::config(format!(
+                        "Listener '{}' forwards to target group '{}', whose IP address type is ipv6; an ipv4 load balancer cannot reach IPv6 targets. Keep the load balancer dualstack, or delete that listener first.",
+                        l.arn, tg.name
+                    )));
                 }
             }
         }

@@ -16,7 +16,7 @@ use ipnet::Ipv6Net;
 use serde_json::Value;
 
 use crate::manifests::{repo_root, strings, volume};
-use crate::node_lab::Out;
+use crate::node_lab::Cli;
 
 /// Bound of `deploy/build-image` (downloads the .debs the first time, then uses the cache).
 pub const BUILD_TIMEOUT: Duration = Duration::from_secs(300);
@@ -87,16 +87,8 @@ impl Podman {
         cmd
     }
 
-    pub fn run(&self, args: &[&str], timeout: Duration) -> Out {
-        let desc = format!("podman {args:?}");
-        let out = dataplane::exec::run(self.command(args), b"", timeout)
-            .unwrap_or_else(|e| panic!("{desc} did not finish within {timeout:?}: {e}"));
-        Out {
-            ok: out.status.success(),
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+    pub fn run(&self, args: &[&str], timeout: Duration) -> Cli {
+        test_support::run(self.command(args), timeout)
     }
 
     /// Build the sixfold image with `deploy/build-image` from the binaries in `bin_dir`.
@@ -427,7 +419,7 @@ pub fn irsa(
     .arg(region.data_dir.join("credentials"))
     .env("SIXFOLD_LOG", "warn");
     let out = crate::node_lab::run_cmd(cmd, b"");
-    assert!(out.ok, "sixfold token failed: {}", out.stderr);
+    assert!(out.ok(), "sixfold token failed: {}", out.stderr);
     std::fs::create_dir_all(token_dir).expect("token dir");
     std::fs::write(token_dir.join("token"), out.stdout.trim()).expect("token file");
     s(&role["Role"]["Arn"])

@@ -25,13 +25,14 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use test_support::aws::s;
+// Not every test binary that includes this module uses every helper.
+#[allow(unused_imports)]
+pub use test_support::{Cli, TestNs, sh, try_sh};
 
 use dataplane::netns::NetNs;
 use ipnet::{Ipv4Net, Ipv6Net};
-use serde_json::{Value, json};
 
 use crate::common::Server;
 use crate::node_parts::{Agent, Chain, Responder};
@@ -52,166 +53,39 @@ pub const RESPONDER_PORT: u16 = 7007;
 
 /// Fail loudly (never skip) when not root.
 pub fn require_root() {
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
-    assert_eq!(
-        euid, 0,
-        "this test needs root: it creates network namespaces, runs `sixfold agent` and the CNI \
-         plugins in them; run the suite as root (`sudo bash .ci/run` or `sudo -E scripts/test`)"
+    test_support::require_root(
+        "it creates network namespaces, runs `sixfold agent` and the CNI plugins in them",
     );
 }
 
-/// The outcome of one helper command.
-#[derive(Debug)]
-pub struct Out {
-    pub ok: bool,
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
+/// Run a command with input and the node lab's deadline (the child is killed when it passes).
+pub fn run_cmd(cmd: Command, stdin: &[u8]) -> Cli {
+    test_support::run_with_input(cmd, stdin, CMD_TIMEOUT)
 }
 
-/// Run a command with input and a deadline (the child is killed when it passes).
-pub fn run_cmd(cmd: Command, stdin: &[u8]) -> Out {
-    let desc = format!("{cmd:?}");
-    let out = dataplane::exec::run(cmd, stdin, CMD_TIMEOUT)
-        .unwrap_or_else(|e| panic!("{desc} did not run within {CMD_TIMEOUT:?}: {e}"));
-    Out {
-        ok: out.status.success(),
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+/// A network namespace made for one node test (`sfn-<pid>-<n>-<role>`); deleted on drop, even
+/// when the test fails.
+pub fn node_ns(role: &str) -> TestNs {
+    TestNs::new("sfn", role)
 }
 
-/// Run `args` (with a timeout): (success, stdout, stderr).
-pub fn try_sh(args: &[&str]) -> Out {
-    let mut cmd = Command::new(args[0]);
-    cmd.args(&args[1..]);
-    run_cmd(cmd, b"")
+/// Opening a test namespace for the socket and netlink calls a test makes inside it.
+pub trait OpenNs {
+    /// The namespace, opened.
+    fn open(&self) -> NetNs;
 }
 
-/// Run `args`; panics with stderr when it fails.
-pub fn sh(args: &[&str]) -> String {
-    let out = try_sh(args);
-    assert!(out.ok, "{args:?} failed: {}", out.stderr);
-    out.stdout
-}
-
-/// A network namespace made for one test; deleted on drop, even when the test fails.
-#[derive(Debug)]
-pub struct Ns {
-    pub name: String,
-    deleted: bool,
-}
-
-impl Ns {
-    /// `sfn-<pid>-<n>-<role>`: unique per process and call.
-    pub fn new(role: &str) -> Ns {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "sfn-{}-{}-{role}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        );
-        sh(&["ip", "netns", "add", &name]);
-        let ns = Ns {
-            name,
-            deleted: false,
-        };
-        ns.ip(&["link", "set", "lo", "up"]);
-        ns
-    }
-
-    pub fn path(&self) -> String {
-        format!("/run/netns/{}", self.name)
-    }
-
-    pub fn open(&self) -> NetNs {
+impl OpenNs for TestNs {
+    fn open(&self) -> NetNs {
         NetNs::open(self.path()).expect("test namespace opens")
     }
-
-    /// `ip -n <ns> <args>`; panics on failure.
-    pub fn ip(&self, args: &[&str]) -> String {
-        let mut full = vec!["ip", "-n", &self.name];
-        full.extend_from_slice(args);
-        sh(&full)
-    }
-
-    /// `ip -j -n <ns> <args>`, parsed.
-    pub fn ip_json(&self, args: &[&str]) -> Value {
-        let mut full = vec!["ip", "-j", "-n", &self.name];
-        full.extend_from_slice(args);
-        let s = sh(&full);
-        if s.trim().is_empty() {
-            json!([])
-        } else {
-            serde_json::from_str(&s).expect("ip -j prints JSON")
-        }
-    }
-
-    /// `ip netns exec <ns> <args>` (with a timeout).
-    pub fn exec(&self, args: &[&str]) -> Out {
-        let mut full = vec!["ip", "netns", "exec", &self.name];
-        full.extend_from_slice(args);
-        try_sh(&full)
-    }
-
-    /// Set sysctls inside the namespace (`key=value` as `sysctl -w` takes them).
-    pub fn sysctl(&self, settings: &[&str]) {
-        let mut args = vec!["sysctl", "-qw"];
-        args.extend_from_slice(settings);
-        let out = self.exec(&args);
-        assert!(
-            out.ok,
-            "sysctl {settings:?} in {}: {}",
-            self.name, out.stderr
-        );
-    }
-
-    /// Interface names in this namespace.
-    pub fn links(&self) -> Vec<String> {
-        self.ip_json(&["link", "show"])
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|l| l["ifname"].as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// The global IPv6 addresses on `dev`.
-    pub fn ipv6_of(&self, dev: &str) -> Vec<Ipv6Addr> {
-        self.ip_json(&["-6", "addr", "show", "dev", dev, "scope", "global"])
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|l| l["addr_info"].as_array().cloned().unwrap_or_default())
-            .filter_map(|a| a["local"].as_str().and_then(|s| s.parse().ok()))
-            .collect()
-    }
-
-    /// Delete now (e.g. to test DEL after the namespace is gone).
-    pub fn delete(&mut self) {
-        if !self.deleted {
-            let _ = try_sh(&["ip", "netns", "del", &self.name]);
-            self.deleted = true;
-        }
-    }
 }
 
-impl Drop for Ns {
-    fn drop(&mut self) {
-        self.delete();
-    }
-}
-
-/// Where the plugin binaries are: `$SIXFOLD_CNI_BIN_DIR`, else the target dir of this test
 /// One node: its namespace (with the ENI's addresses on `eth0`) and its real agent.
 pub struct Node {
     /// Dropped first: the agent dies before its namespace goes.
     pub agent: Agent,
-    pub ns: Ns,
+    pub ns: TestNs,
     pub instance_id: String,
     pub eni_id: String,
     pub ipv4: Ipv4Addr,
@@ -237,14 +111,14 @@ impl Node {
 
 /// A pod: a namespace the plugins wire.
 pub struct Pod {
-    pub ns: Ns,
+    pub ns: TestNs,
     pub container_id: String,
 }
 
 impl Pod {
     pub fn new(container_id: &str) -> Pod {
         Pod {
-            ns: Ns::new("pod"),
+            ns: node_ns("pod"),
             container_id: container_id.to_owned(),
         }
     }
@@ -255,8 +129,8 @@ impl Pod {
 pub struct Lab {
     pub nodes: Vec<Node>,
     pub region: Server,
-    pub inet: Ns,
-    pub router: Ns,
+    pub inet: TestNs,
+    pub router: TestNs,
     pub subnet_id: String,
     pub subnet_v6: Ipv6Net,
     pub router_v6: Ipv6Addr,
@@ -268,7 +142,7 @@ impl Lab {
     pub fn new(nodes: usize) -> Lab {
         require_root();
         let dir = tempfile::tempdir().expect("tempdir");
-        let router = Ns::new("vpc");
+        let router = node_ns("vpc");
         router.sysctl(&[
             "net.ipv4.ip_forward=1",
             "net.ipv6.conf.all.forwarding=1",
@@ -363,7 +237,7 @@ impl Lab {
             "nodad",
         ]);
         router.ip(&["link", "set", "br0", "up"]);
-        let inet = Ns::new("inet");
+        let inet = node_ns("inet");
         inet.sysctl(&["net.ipv6.conf.default.accept_dad=0"]);
         router.ip(&[
             "link", "add", "wan0", "type", "veth", "peer", "name", "eth0", "netns", &inet.name,
@@ -428,7 +302,7 @@ impl Lab {
         let sub4: Ipv4Net = SUBNET_V4.parse().expect("literal");
         assert!(sub4.contains(&ipv4) && self.subnet_v6.contains(&ipv6));
 
-        let ns = Ns::new(&format!("node{i}"));
+        let ns = node_ns(&format!("node{i}"));
         ns.sysctl(&["net.ipv6.conf.default.accept_dad=0"]);
         let port = format!("n{i}");
         ns.ip(&[

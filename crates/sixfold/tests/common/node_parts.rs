@@ -20,7 +20,9 @@ use serde_json::{Value, json};
 
 use crate::common::Server;
 use crate::node_lab::run_cmd;
-/// (`cargo nextest run --workspace` / `cargo build -p cni` put them there). Missing ones fail.
+
+/// Where the plugin binaries are: `$SIXFOLD_CNI_BIN_DIR`, else the target dir of this test
+/// binary (`cargo nextest run --workspace` / `cargo build -p cni` put them there). Missing ones fail.
 pub fn plugin_dir() -> PathBuf {
     let dir = match std::env::var_os("SIXFOLD_CNI_BIN_DIR") {
         Some(d) => PathBuf::from(d),
