@@ -16,6 +16,8 @@ pub const DEFAULT_CNI_CONF_DIR: &str = "/etc/cni/net.d";
 pub const DEFAULT_NETWORK_NAME: &str = "sixfold";
 /// Default pod MTU (EC2 jumbo frames, as the reference plugin uses).
 pub const DEFAULT_MTU: u32 = 9001;
+/// Default bound on the requests committed together (see [`AgentConfig::max_batch`]).
+pub const DEFAULT_MAX_BATCH: u32 = 64;
 
 /// Everything `sixfold agent` needs. See [`crate::run`].
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
@@ -70,6 +72,12 @@ pub struct AgentConfig {
     /// MTU of pod interfaces.
     #[arg(long, default_value_t = DEFAULT_MTU)]
     pub mtu: u32,
+    /// Most plugin requests made durable together, in one store transaction and one fsync
+    /// (group commit); the requests that arrive while a batch commits form the next one. 1
+    /// commits every request on its own (one fsync each).
+    #[arg(long, default_value_t = DEFAULT_MAX_BATCH,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_batch: u32,
 }
 
 impl AgentConfig {
@@ -91,6 +99,7 @@ impl AgentConfig {
             metrics_addr: SocketAddr::from(([127, 0, 0, 1], 61678)),
             random_fully: false,
             mtu: DEFAULT_MTU,
+            max_batch: DEFAULT_MAX_BATCH,
         }
     }
 

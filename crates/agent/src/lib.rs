@@ -183,7 +183,8 @@ pub fn start(
     let recorded = store.list()?.node;
 
     let listener = server::bind_socket(&config.socket, config.socket_mode)?;
-    let listener = server::EventLoop::new(listener, &config.socket)?;
+    let max_batch = usize::try_from(config.max_batch).unwrap_or(usize::MAX);
+    let listener = server::EventLoop::new(listener, &config.socket, max_batch)?;
     let metrics = TcpListener::bind(config.metrics_addr).map_err(|source| AgentError::Metrics {
         addr: config.metrics_addr,
         source,

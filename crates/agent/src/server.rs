@@ -1,11 +1,14 @@
 //! The Unix-socket server the CNI plugins call: one JSON line in, one JSON line out, then close
 //! (the contract of [`agent_api`]). One thread serves every connection on an epoll event loop
-//! ([`event_loop`]), answering the requests that arrived together as one batch (group commit: one
-//! store transaction, one fsync); every connection is bounded in time and size, the node state
-//! is behind one mutex (the metrics responder reads it too). Requests before the node is ready
-//! are answered `not_ready`.
+//! ([`event_loop`]); a second one, the committer, answers the requests that arrived together as
+//! one batch (group commit: one store transaction, one fsync) while the loop keeps reading.
+//! Every connection is bounded in time and size, the node state is behind one mutex (the
+//! metrics responder reads it too). Requests before the node is ready are answered `not_ready`.
 
+mod committer;
 mod event_loop;
+#[cfg(test)]
+mod tests;
 
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};

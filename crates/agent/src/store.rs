@@ -14,7 +14,8 @@ mod redb_store;
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 use agent_api::{Allocation, AttachmentKey};
 
@@ -123,11 +124,30 @@ pub trait Store: Send {
 
 /// An in-memory [`Store`] with the same rules, for tests. Clones share one record, so a clone
 /// handed to a second [`NodeState`](crate::node::NodeState) behaves like reopening the file.
-/// Can be told to fail writes.
+/// Can be told to fail writes, and to hold batch commits (as a slow fsync would) until let go.
 #[derive(Debug, Default, Clone)]
 pub struct MemStore {
     inner: Arc<Mutex<MemInner>>,
+    gate: Arc<CommitGate>,
 }
+
+/// Holds batch commits while `held`; counts the commits that went through.
+#[derive(Debug, Default)]
+struct CommitGate {
+    state: Mutex<GateState>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct GateState {
+    held: bool,
+    /// A commit is waiting at the gate.
+    waiting: bool,
+    commits: u64,
+}
+
+/// Longest a held commit waits before going through anyway (keeps a broken test bounded).
+const GATE_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Default, Clone)]
 struct MemInner {
@@ -154,6 +174,47 @@ impl MemStore {
     /// Make every following batch commit fail (dropping the batch) or succeed again.
     pub fn fail_commits(&self, fail: bool) {
         self.lock().fail_commits = fail;
+    }
+
+    /// Hold every following batch commit (until `hold_commits(false)`), or let them go.
+    pub fn hold_commits(&self, hold: bool) {
+        self.gate_state().held = hold;
+        self.gate.changed.notify_all();
+    }
+
+    /// Wait (at most `timeout`) until a batch commit is waiting at the held gate; whether one is.
+    pub fn commit_waiting(&self, timeout: Duration) -> bool {
+        let g = self.gate_state();
+        let (g, _) = self
+            .gate
+            .changed
+            .wait_timeout_while(g, timeout, |g| !g.waiting)
+            .unwrap_or_else(|p| p.into_inner());
+        g.waiting
+    }
+
+    /// Batch commits that went through (successful or failed) so far.
+    pub fn commits(&self) -> u64 {
+        self.gate_state().commits
+    }
+
+    fn gate_state(&self) -> MutexGuard<'_, GateState> {
+        // Plain flags and a counter, never left half-updated: a poisoned lock is still usable.
+        self.gate.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Wait while commits are held (at most [`GATE_TIMEOUT`]), then count this commit.
+    fn pass_gate(&self) {
+        let mut g = self.gate_state();
+        g.waiting = true;
+        self.gate.changed.notify_all();
+        let (mut g, _) = self
+            .gate
+            .changed
+            .wait_timeout_while(g, GATE_TIMEOUT, |g| g.held)
+            .unwrap_or_else(|p| p.into_inner());
+        g.waiting = false;
+        g.commits += 1;
     }
 
     fn lock(&self) -> MutexGuard<'_, MemInner> {
@@ -186,6 +247,7 @@ impl Store for MemStore {
     }
 
     fn commit_batch(&mut self) -> Result<(), StoreError> {
+        self.pass_gate();
         let mut g = self.lock();
         let before = g.before_batch.take();
         if g.fail_commits

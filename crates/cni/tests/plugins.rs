@@ -217,13 +217,7 @@ fn egress_del_takes_both_host_veths_of_its_attachment_and_nothing_else() {
         "both pod ends went with their host ends"
     );
     // sixfold-cni's DEL then finds its veth gone and releases the address.
-    let (v, code) = node.run(
-        pod_bin(),
-        "DEL",
-        "c1",
-        Some(&p1.path()),
-        &node.pod_conf("1.0.0").to_string(),
-    );
+    let (v, code) = node.run_pod("DEL", "c1", Some(&p1.path()));
     assert_eq!(code, 0, "{v}");
     let left: Vec<String> = node
         .agent
@@ -249,13 +243,7 @@ fn failed_add_leaves_nothing_when_the_agent_refuses() {
     let node = Node::with_stand_in();
     let pod = test_ns("pod");
     node.agent.stand_in().lock().unwrap().refuse = true;
-    let (v, code) = node.run(
-        pod_bin(),
-        "ADD",
-        "c1",
-        Some(&pod.path()),
-        &node.pod_conf("1.0.0").to_string(),
-    );
+    let (v, code) = node.run_pod("ADD", "c1", Some(&pod.path()));
     assert_ne!(code, 0);
     assert_eq!(v["code"], 11, "exhausted prefix is 'try again later': {v}");
     assert!(
@@ -273,13 +261,7 @@ fn failed_add_leaves_nothing_when_the_ifname_is_taken() {
     sh(&[
         "ip", "-n", &pod.name, "link", "add", "eth0", "type", "veth", "peer", "name", "other0",
     ]);
-    let (v, code) = node.run(
-        pod_bin(),
-        "ADD",
-        "c1",
-        Some(&pod.path()),
-        &node.pod_conf("1.0.0").to_string(),
-    );
+    let (v, code) = node.run_pod("ADD", "c1", Some(&pod.path()));
     assert_ne!(code, 0);
     assert_eq!(v["code"], 1001, "{v}");
     assert!(v["msg"].as_str().unwrap().contains("eth0"), "{v}");
@@ -323,13 +305,7 @@ fn failed_add_late_in_the_apply_rolls_everything_back() {
         "up0",
     ]);
     node.agent.stand_in().lock().unwrap().force_next = Some(taken.parse().unwrap());
-    let (v, code) = node.run(
-        pod_bin(),
-        "ADD",
-        "c1",
-        Some(&pod.path()),
-        &node.pod_conf("1.0.0").to_string(),
-    );
+    let (v, code) = node.run_pod("ADD", "c1", Some(&pod.path()));
     assert_ne!(code, 0, "{v}");
     assert!(v["msg"].as_str().unwrap().contains(taken), "{v}");
     assert!(node.plugin_links().is_empty(), "{:?}", node.plugin_links());
@@ -346,13 +322,7 @@ fn failed_add_late_in_the_apply_rolls_everything_back() {
 fn failed_egress_add_leaves_nothing_when_ipam_is_missing() {
     let node = Node::new();
     let pod = test_ns("pod");
-    let (r1, _) = node.run(
-        pod_bin(),
-        "ADD",
-        "c1",
-        Some(&pod.path()),
-        &node.pod_conf("1.0.0").to_string(),
-    );
+    let (r1, _) = node.run_pod("ADD", "c1", Some(&pod.path()));
     let mut conf = node.egress_conf("1.0.0", Some(&r1));
     conf["ipam"]["type"] = json!("no-such-ipam");
     let (v, code) = node.run(
@@ -378,13 +348,7 @@ fn failed_egress_add_leaves_nothing_when_ipam_is_missing() {
 fn check_passes_then_detects_a_deleted_route() {
     let node = Node::new();
     let pod = test_ns("pod");
-    let (r1, c) = node.run(
-        pod_bin(),
-        "ADD",
-        "c1",
-        Some(&pod.path()),
-        &node.pod_conf("1.0.0").to_string(),
-    );
+    let (r1, c) = node.run_pod("ADD", "c1", Some(&pod.path()));
     assert_eq!(c, 0, "{r1}");
     let mut conf = node.pod_conf("1.0.0");
     conf["prevResult"] = r1.clone();
@@ -543,13 +507,7 @@ fn malformed_stdin_is_rejected_and_changes_nothing() {
 #[test]
 fn add_to_a_missing_netns_is_container_unknown() {
     let node = Node::new();
-    let (v, code) = node.run(
-        pod_bin(),
-        "ADD",
-        "c1",
-        Some("/run/netns/sfx-does-not-exist"),
-        &node.pod_conf("1.0.0").to_string(),
-    );
+    let (v, code) = node.run_pod("ADD", "c1", Some("/run/netns/sfx-does-not-exist"));
     assert_eq!((code, v["code"].as_u64()), (1, Some(3)), "{v}");
     assert!(node.agent.allocations().is_empty());
 }

@@ -25,13 +25,7 @@ fn add_into_the_plugins_own_netns_is_refused_as_an_invalid_cni_netns() {
     // The node's own namespace by two paths: the plugin's /proc/self and the node's bind mount.
     let own = ["/proc/self/ns/net".to_string(), node.ns.path()];
     for netns in &own {
-        let (r1, c1) = node.run(
-            pod_bin(),
-            "ADD",
-            "c1",
-            Some(netns),
-            &node.pod_conf("1.0.0").to_string(),
-        );
+        let (r1, c1) = node.run_pod("ADD", "c1", Some(netns));
         assert_eq!((c1, r1["code"].as_u64()), (1, Some(4)), "{netns}: {r1}");
         let msg = r1["msg"].as_str().unwrap();
         assert!(
@@ -138,13 +132,7 @@ fn a_type_that_names_another_plugin_is_refused() {
 fn egress_without_cni_path_is_an_invalid_environment() {
     let node = Node::new();
     let pod = test_ns("pod");
-    let (r1, c) = node.run(
-        pod_bin(),
-        "ADD",
-        "c1",
-        Some(&pod.path()),
-        &node.pod_conf("1.0.0").to_string(),
-    );
+    let (r1, c) = node.run_pod("ADD", "c1", Some(&pod.path()));
     assert_eq!(c, 0, "{r1}");
     let links = node.plugin_links();
     for path in [None, Some("")] {
@@ -255,13 +243,7 @@ fn a_saturated_agent_is_always_try_again_later() {
     }
     // The real plugin binary answers 11 too, and leaves nothing behind.
     for _ in 0..10 {
-        let (v, code) = node.run(
-            pod_bin(),
-            "ADD",
-            "c1",
-            Some(&pod.path()),
-            &node.pod_conf("1.0.0").to_string(),
-        );
+        let (v, code) = node.run_pod("ADD", "c1", Some(&pod.path()));
         assert_eq!((code, v["code"].as_u64()), (1, Some(11)), "{v}");
         assert!(v["msg"].as_str().unwrap().contains("busy"), "{v}");
     }
@@ -271,13 +253,7 @@ fn a_saturated_agent_is_always_try_again_later() {
     drop(sat);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let (v, code) = node.run(
-            pod_bin(),
-            "ADD",
-            "c1",
-            Some(&pod.path()),
-            &node.pod_conf("1.0.0").to_string(),
-        );
+        let (v, code) = node.run_pod("ADD", "c1", Some(&pod.path()));
         if code == 0 {
             break;
         }

@@ -1,6 +1,7 @@
 //! `sixfold down`: remove everything a lab made, best effort and idempotent, with or without
 //! its state file: first CNI DEL for every pod through the real plugins while the agents still
-//! run (so each agent releases its pods' addresses; a failure is reported, not fatal), then the
+//! run (so each agent releases its pods' addresses; a failure is reported, not fatal; a node
+//! whose agent is dead is reported once and its pods get no DEL), then the
 //! processes (recorded pids whose command line still matches, plus any
 //! process living in one of the lab's namespaces, plus `sixfold` processes naming the lab's
 //! state dir), then the namespaces (their links, addresses, routes and nftables tables go with
@@ -22,6 +23,9 @@ pub struct Removed {
     pub pods_deleted: usize,
     /// Pods whose DEL failed (`pod: why`); the teardown went on without them.
     pub del_failures: Vec<String>,
+    /// Nodes whose agent was dead (one line each): their pods got no DEL, and went with the
+    /// lab's namespaces.
+    pub dead_agents: Vec<String>,
     pub processes: usize,
     pub namespaces: usize,
     pub state_dir: bool,
@@ -142,6 +146,7 @@ pub fn down(name: &str, state_dir: &Path) -> Result<Removed> {
         Ok(Removed {
             pods_deleted: dels.deleted,
             del_failures: dels.failed,
+            dead_agents: dels.dead_agents,
             processes: pids.len(),
             namespaces: namespaces.len(),
             state_dir: removed_dir,

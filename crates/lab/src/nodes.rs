@@ -264,7 +264,14 @@ fn remove_node(ctx: &mut Ctx, state: &mut LabState, name: &str) -> Result<()> {
         .filter(|p| p.node == n.name)
         .cloned()
         .collect();
-    if !pods.is_empty() {
+    let dead = crate::podcmd::dead_agent(state, &n);
+    if let (Some(pid), false) = (dead, pods.is_empty()) {
+        problems.push(format!(
+            "the agent of {} (pid {pid}) is not running: its {} pods were not DELeted through the plugins (their namespaces are removed with the node)",
+            n.name,
+            pods.len()
+        ));
+    } else if !pods.is_empty() {
         match (
             Chain::load(&n.conf_dir, &ctx.bin_dir),
             NetNs::by_name(&n.netns),

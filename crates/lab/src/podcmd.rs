@@ -287,11 +287,7 @@ pub fn run(req: &RunRequest, out: &mut dyn Write) -> Result<PodInfo> {
             .into());
         }
         let node = choose_node(s, req.node.as_deref())?.clone();
-        let agent = format!("agent {}", node.name);
-        if s.processes
-            .iter()
-            .any(|p| p.role == agent && !procs::is_ours(p))
-        {
+        if dead_agent(s, &node).is_some() {
             return Err(PodError::AgentDown {
                 lab: req.lab.clone(),
                 node: node.name.clone(),
@@ -497,11 +493,25 @@ fn del_one(node: &NodeInfo, p: &PodInfo, bin_dir: &Path) -> Result<()> {
     )
 }
 
-/// What [`del_all`] did: how many pods were DELeted, and each failure (pod: why).
+/// What [`del_all`] did: how many pods were DELeted, each failure (pod: why), and each node
+/// whose agent was found dead (one line per node: its pods were not DELeted).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DelReport {
     pub deleted: usize,
     pub failed: Vec<String>,
+    pub dead_agents: Vec<String>,
+}
+
+/// The pid of node `node`'s agent when the state records one that no longer runs (the pid is
+/// gone or now runs something else). A node without a recorded agent yet (a crashed `up`) has
+/// no dead agent.
+pub(crate) fn dead_agent(s: &LabState, node: &NodeInfo) -> Option<u32> {
+    let role = format!("agent {}", node.name);
+    s.processes
+        .iter()
+        .filter(|p| p.role == role)
+        .find(|p| !procs::is_ours(p))
+        .map(|p| p.pid)
 }
 
 /// CNI DEL for every pod of the lab wired by the plugins (Fargate pods have no attachment),
@@ -512,23 +522,33 @@ pub fn del_all(s: &LabState) -> DelReport {
         Ok(d) => d,
         Err(e) => {
             return DelReport {
-                deleted: 0,
                 failed: vec![format!("all pods: {e}")],
+                ..DelReport::default()
             };
         }
     };
-    let results: Vec<DelReport> =
-        std::thread::scope(|sc| {
-            let handles: Vec<_> =
+    let results: Vec<DelReport> = std::thread::scope(|sc| {
+        let handles: Vec<_> =
                 s.nodes
                     .iter()
                     .map(|node| {
                         let bin_dir = &bin_dir;
                         sc.spawn(move || {
                             let mut r = DelReport::default();
-                            for p in s.pods.iter().filter(|p| {
+                            let pods = s.pods.iter().filter(|p| {
                                 !p.fargate && p.branch_eni.is_none() && p.node == node.name
-                            }) {
+                            });
+                            // Without its agent every DEL of the node would fail the same way
+                            // (and wait on the dead socket): say it once for the node.
+                            if let Some(pid) = dead_agent(s, node) {
+                                r.dead_agents.push(format!(
+                                    "the agent of {} (pid {pid}) is not running: its {} pods were not DELeted through the plugins (their namespaces are removed with the lab)",
+                                    node.name,
+                                    pods.count()
+                                ));
+                                return r;
+                            }
+                            for p in pods {
                                 match del_one(node, p, bin_dir) {
                                     Ok(()) => r.deleted += 1,
                                     Err(e) => r.failed.push(format!("{}: {e}", p.name)),
@@ -538,20 +558,21 @@ pub fn del_all(s: &LabState) -> DelReport {
                         })
                     })
                     .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| DelReport {
-                        deleted: 0,
-                        failed: vec!["a DEL thread panicked".into()],
-                    })
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| DelReport {
+                    failed: vec!["a DEL thread panicked".into()],
+                    ..DelReport::default()
                 })
-                .collect()
-        });
+            })
+            .collect()
+    });
     let mut all = DelReport::default();
     for r in results {
         all.deleted += r.deleted;
         all.failed.extend(r.failed);
+        all.dead_agents.extend(r.dead_agents);
     }
     // Pods on a node the state no longer has: their agent is gone with the node.
     for p in s

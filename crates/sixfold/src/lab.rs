@@ -157,6 +157,9 @@ pub fn down(a: DownArgs) -> anyhow::Result<()> {
     lab::require_root()?;
     let dir = state_dir(&a.name, a.state_dir);
     let r = lab::down::down(&a.name, &dir)?;
+    for d in &r.dead_agents {
+        eprintln!("warning: {d}");
+    }
     for f in &r.del_failures {
         eprintln!("warning: CNI DEL failed for {f} (the teardown went on)");
     }

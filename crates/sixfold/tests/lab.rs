@@ -333,3 +333,61 @@ fn invalid_flags_are_refused_before_anything_is_built() {
     assert!(lab.namespaces().is_empty());
     assert!(!lab.state_dir().exists());
 }
+
+#[test]
+fn down_reports_a_dead_agent_once_per_node_and_still_removes_everything() {
+    require_root();
+    require_plugins();
+    let before = root_snapshot();
+    let mut lab = Lab::new();
+    let (ok, out, err) = lab.up(&[
+        "--nodes",
+        "2",
+        "--pods-per-node",
+        "3",
+        "--fargate-pods",
+        "0",
+        "--services",
+        "0",
+    ]);
+    assert!(ok, "up failed:\n{out}\n{err}");
+    let recorded = lab.recorded();
+    let agent = recorded["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["role"] == "agent node1")
+        .unwrap_or_else(|| panic!("no agent node1 in {recorded}"));
+    let pid = i32::try_from(agent["pid"].as_u64().unwrap()).unwrap();
+    // SAFETY: kill has no memory preconditions; the pid is the lab's own agent of node1.
+    assert_eq!(
+        unsafe { libc::kill(pid, libc::SIGKILL) },
+        0,
+        "killing the agent"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while Path::new(&format!("/proc/{pid}/cmdline")).exists()
+        && std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent did not die"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (ok, out, err) = lab.down();
+    assert!(ok, "down failed:\n{out}\n{err}");
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(
+        warnings.len(),
+        1,
+        "one warning for the dead agent of node1, not one per pod:\n{err}"
+    );
+    assert!(
+        warnings[0].contains("agent of node1") && warnings[0].contains("3 pods"),
+        "{err}"
+    );
+    // node2's agent still ran: its pods got their DEL.
+    assert!(out.contains("CNI DEL for 3 pods"), "{out}");
+    assert_nothing_left(&lab, &recorded, &before);
+}

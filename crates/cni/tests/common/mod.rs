@@ -411,6 +411,13 @@ impl Node {
         (v, out.status.code().unwrap_or(-1))
     }
 
+    /// `sixfold-cni COMMAND` alone, with the node's CNI 1.0.0 pod config: (parsed stdout or
+    /// Null, exit code).
+    pub fn run_pod(&self, command: &str, container_id: &str, netns: Option<&str>) -> (Value, i32) {
+        let conf = self.pod_conf("1.0.0").to_string();
+        self.run(pod_bin(), command, container_id, netns, &conf)
+    }
+
     /// ADD through the whole chain (as libcni does for the conflist); panics on failure.
     pub fn add_pod(&self, container_id: &str, pod: &TestNs, version: &str) -> Value {
         let (r1, c1) = self.run(

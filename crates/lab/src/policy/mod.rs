@@ -3,8 +3,9 @@
 //! interfaces through the EC2 API, derives the router's per-subnet routing ([`routes`]) and
 //! every node's nftables ruleset ([`sg`]) — both pure — and applies only what differs:
 //! `ip -batch` diffs in the router and internet namespaces, one atomic `nft -f` per node whose
-//! ruleset changed. Idempotent and cheap when nothing changed (three Describe calls, two `ip -j`
-//! reads per family); called by the lab's reconciler on every change of the region.
+//! ruleset changed. Idempotent and cheap when nothing changed: three Describe calls, and with a
+//! [`Memo`] of the last pass (the reconciler's) no `ip` or `nft` at all; called by the lab's
+//! reconciler on every change of the region.
 //!
 //! Branch interfaces (security groups for pods) are made in [`branch`].
 
@@ -37,11 +38,27 @@ pub struct Report {
     pub problems: Vec<String>,
 }
 
-/// The last ruleset applied per namespace, so an unchanged one is not rewritten. Kept by the
-/// caller (the reconciler holds one for its life; a one-shot caller passes a fresh one).
+/// What the last [`sync`] applied, so an unchanged part is neither reread nor rewritten: the
+/// ruleset per namespace, and the router's routing (its plan, the subnets whose router
+/// addresses exist, the internet's inbound routes). Kept by the caller (the reconciler holds one
+/// for its life; a one-shot caller passes a fresh one, which reads and compares everything).
+///
+/// Sound because every writer derives the same dataplane from the region and the reconciler
+/// converges after every change of it: a part another writer changed is one whose region input
+/// changed, so the reconciler's next plan differs from its memo and it reads the kernel again.
 #[derive(Debug, Default, Clone)]
 pub struct Memo {
     rulesets: BTreeMap<String, String>,
+    /// The router's routing as last applied in full; `None` until then, and while applying.
+    routing: Option<Routing>,
+}
+
+/// Everything [`sync_routes`] derives from the region and the lab's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Routing {
+    plan: routes::RoutePlan,
+    subnets: Vec<(String, ipnet::Ipv6Net)>,
+    inbound: Vec<ipnet::Ipv6Net>,
 }
 
 /// Read the VPC's route tables, security groups and interfaces from the region.
@@ -62,7 +79,7 @@ pub fn sync(api: &Api, state: &LabState, memo: &mut Memo) -> Result<Report> {
     };
     let snap = snapshot(api, &vpc.id)?;
     let names = Names::new(&state.name)?;
-    sync_routes(state, &names, &snap, &mut report)?;
+    sync_routes(state, &names, &snap, memo, &mut report)?;
     sync_groups(state, &snap, memo, &mut report)?;
     Ok(report)
 }
@@ -143,7 +160,13 @@ fn ip_batch(ns: &str, family: &str, lines: &[String]) -> Result<()> {
     }
 }
 
-fn sync_routes(state: &LabState, names: &Names, snap: &Snapshot, r: &mut Report) -> Result<()> {
+fn sync_routes(
+    state: &LabState,
+    names: &Names,
+    snap: &Snapshot,
+    memo: &mut Memo,
+    r: &mut Report,
+) -> Result<()> {
     let router = names.router();
     let gw = routes::Gateways {
         igw_if: "igw0".into(),
@@ -155,28 +178,43 @@ fn sync_routes(state: &LabState, names: &Names, snap: &Snapshot, r: &mut Report)
     let links = links(state, names, snap, r);
     let p = routes::plan(snap, &links, &gw);
     r.problems.extend(p.problems.iter().cloned());
-    for (v6, fam) in [(false, "-4"), (true, "-6")] {
-        let cur = routes::kernel_routes(
-            &ip_json(&router, &[fam, "route", "show", "table", "all"])?,
-            v6,
-        );
-        let rules = routes::kernel_rules(&ip_json(&router, &[fam, "rule", "show"])?);
-        let lines = routes::diff(&p, v6, &cur, &rules);
-        if !lines.is_empty() {
-            quick_icmp_errors(&router)?;
-            ip_batch(&router, fam, &lines)?;
-            r.changed.push(format!("{router}: {}", lines.join("; ")));
-        }
-    }
     let subnets: Vec<(String, ipnet::Ipv6Net)> = state
         .vpc
         .iter()
         .flat_map(|v| v.subnets.iter())
         .filter_map(|s| Some((s.id.clone(), s.ipv6.parse().ok()?)))
         .collect();
-    router_addresses(&router, &subnets, r)?;
     // The internet reaches a subnet over the internet gateway only if its table says so.
     let want = routes::igw_inbound(snap, &subnets);
+    let routing = Routing {
+        plan: p,
+        subnets,
+        inbound: want,
+    };
+    if memo.routing.as_ref() == Some(&routing) {
+        return Ok(());
+    }
+    // Until this pass has applied everything, nothing is known to be in place.
+    memo.routing = None;
+    let Routing {
+        plan: p,
+        subnets,
+        inbound: want,
+    } = &routing;
+    for (v6, fam) in [(false, "-4"), (true, "-6")] {
+        let cur = routes::kernel_routes(
+            &ip_json(&router, &[fam, "route", "show", "table", "all"])?,
+            v6,
+        );
+        let rules = routes::kernel_rules(&ip_json(&router, &[fam, "rule", "show"])?);
+        let lines = routes::diff(p, v6, &cur, &rules);
+        if !lines.is_empty() {
+            quick_icmp_errors(&router)?;
+            ip_batch(&router, fam, &lines)?;
+            r.changed.push(format!("{router}: {}", lines.join("; ")));
+        }
+    }
+    router_addresses(&router, subnets, r)?;
     let inet = names.internet();
     let cur: Vec<ipnet::Ipv6Net> = ip_json(&inet, &["-6", "route", "show", "dev", "igw0"])?
         .as_array()
@@ -199,6 +237,7 @@ fn sync_routes(state: &LabState, names: &Names, snap: &Snapshot, r: &mut Report)
         ip_batch(&inet, "-6", &lines)?;
         r.changed.push(format!("{inet}: {}", lines.join("; ")));
     }
+    memo.routing = Some(routing);
     Ok(())
 }
 
