@@ -15,21 +15,26 @@
 # Goal (issue 15): ADD p99 < 20 ms in a release build. Prints each run, the medians over runs,
 # the ratio fsync-per-request / group commit, and the load average before and after.
 #
-# Usage: bench/agent-burst.sh [RUNS] [N]   (default 5 runs of 250; release build in $CARGO_TARGET_DIR)
+# Usage: bench/agent-burst.sh [RUNS] [N]   (default 5 runs of 250; release build in $CARGO_TARGET_DIR,
+# or BIN=DIR: prebuilt DIR/sixfold-agent-testd and DIR/examples/burst). PEER_ARGS overrides the
+# peer's flags (default --max-batch 1), e.g. PEER_ARGS="--max-batch 256" to compare batch bounds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
 N=${2:-250}
 TARGET=${CARGO_TARGET_DIR:-target}
-echo "building release sixfold-agent-testd and the burst client in $TARGET ..." >&2
-cargo build --release -q -p agent --bin sixfold-agent-testd --example burst
-BIN=$(cd "$TARGET/release" && pwd)
+if [ -z "${BIN:-}" ]; then
+    echo "building release sixfold-agent-testd and the burst client in $TARGET ..." >&2
+    cargo build --release -q -p agent --bin sixfold-agent-testd --example burst
+    BIN=$(cd "$TARGET/release" && pwd)
+fi
 
-BIN="$BIN" RUNS="$RUNS" N="$N" timeout 1800 python3 - <<'PY'
+BIN="$BIN" RUNS="$RUNS" N="$N" PEER_ARGS="${PEER_ARGS:---max-batch 1}" timeout 1800 python3 - <<'PY'
 import json, os, shutil, statistics, subprocess, tempfile
 
 BIN, RUNS, N = os.environ["BIN"], int(os.environ["RUNS"]), int(os.environ["N"])
-PEERS = [("group commit", []), ("fsync per request", ["--max-batch", "1"])]
+PEER_ARGS = os.environ.get("PEER_ARGS", "--max-batch 1").split()
+PEERS = [("group commit", []), ("fsync per request" if PEER_ARGS == ["--max-batch", "1"] else " ".join(PEER_ARGS), PEER_ARGS)]
 
 def load():
     return open("/proc/loadavg").read().split()[0]
@@ -74,9 +79,9 @@ for name, _ in PEERS:
     row = "".join(f"{med(name, 'add', k):>{w}.2f}" for k, w in [("p50_ms", 9), ("p90_ms", 8), ("p99_ms", 8), ("max_ms", 8)])
     row += "   " + "".join(f"{med(name, 'del', k):>{w}.2f}" for k, w in [("p50_ms", 9), ("p90_ms", 8), ("p99_ms", 8), ("max_ms", 8)])
     print(f"  {name:<20}{row}")
-g, f = "group commit", "fsync per request"
+g, f = PEERS[0][0], PEERS[1][0]
 for op in ("add", "del"):
-    print(f"ratio {op.upper()} fsync per request / group commit: p50 {med(f, op, 'p50_ms') / med(g, op, 'p50_ms'):.1f}x, "
+    print(f"ratio {op.upper()} {f} / {g}: p50 {med(f, op, 'p50_ms') / med(g, op, 'p50_ms'):.1f}x, "
           f"p99 {med(f, op, 'p99_ms') / med(g, op, 'p99_ms'):.1f}x")
 p99 = med(g, "add", "p99_ms")
 worst = max(o["add"]["p99_ms"] for o in res[g])
