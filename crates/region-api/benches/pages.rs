@@ -29,20 +29,14 @@ fn region_with(instances: usize) -> (Region, Vec<String>) {
     .expect("open");
     let subnet = region
         .write(|s, env| {
-            let vpc = s.create_vpc(
-                env,
-                CreateVpc {
-                    cidr_block: Some("10.0.0.0/16".into()),
-                    ..Default::default()
-                },
-            )?;
+            let block: addressing::cidr::Ipv4Cidr = "10.0.0.0/16".parse().expect("a CIDR");
+            let vpc = s.create_vpc(env, CreateVpc::new(block))?;
             s.create_subnet(
                 env,
-                CreateSubnet {
-                    vpc_id: Some(vpc.id),
-                    cidr_block: Some("10.0.0.0/16".into()),
-                    ..Default::default()
-                },
+                CreateSubnet::new(
+                    region::ids::VpcId::parse(&vpc.id).expect("a generated id"),
+                    region::ec2::subnets::SubnetBlocks::Ipv4(block),
+                ),
             )
         })
         .expect("network");

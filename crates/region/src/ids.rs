@@ -1,5 +1,10 @@
-//! Resource ids: generation (`vpc-` + 17 hex digits, as EC2 does) and parsing of ids given by
-//! clients, so a malformed id is told apart from one that does not exist.
+//! Resource ids: generation (`vpc-` + 17 hex digits, as EC2 does) and the typed ids
+//! ([`VpcId`], [`SubnetId`], ...) that the EC2 wire layer parses client input into, so a
+//! malformed id is told apart from one that does not exist, and the domain only ever sees
+//! well-formed ids of the right kind.
+
+use std::fmt;
+use std::str::FromStr;
 
 use rand::RngCore;
 
@@ -73,6 +78,27 @@ impl Kind {
             Kind::Reservation => "InvalidReservationID",
             Kind::Attachment => "InvalidAttachmentID",
             Kind::SecurityGroupRule => "InvalidSecurityGroupRuleId",
+        }
+    }
+
+    /// The EC2 error code for a malformed id of this kind, as AWS spells it (the casing of
+    /// `ID`/`Id` differs between kinds and between `.Malformed` and `.NotFound`).
+    pub fn malformed_code(self) -> &'static str {
+        match self {
+            Kind::Vpc => "InvalidVpcID.Malformed",
+            Kind::Subnet => "InvalidSubnetID.Malformed",
+            Kind::InternetGateway => "InvalidInternetGatewayId.Malformed",
+            Kind::EgressOnlyInternetGateway => "InvalidEgressOnlyInternetGatewayId.Malformed",
+            Kind::RouteTable => "InvalidRouteTableId.Malformed",
+            Kind::RouteTableAssociation
+            | Kind::VpcCidrAssociation
+            | Kind::SubnetCidrAssociation => "InvalidAssociationID.Malformed",
+            Kind::SecurityGroup => "InvalidGroupId.Malformed",
+            Kind::Instance => "InvalidInstanceID.Malformed",
+            Kind::NetworkInterface => "InvalidNetworkInterfaceId.Malformed",
+            Kind::Reservation => "InvalidReservationID.Malformed",
+            Kind::Attachment => "InvalidNetworkInterfaceAttachmentId.Malformed",
+            Kind::SecurityGroupRule => "InvalidSecurityGroupRuleId.Malformed",
         }
     }
 
@@ -153,6 +179,163 @@ pub fn is_well_formed(kind: Kind, id: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// A client-given id that is not of the form `prefix-hex` its kind requires.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Invalid id: \"{id}\" is not a well-formed {}; it looks like {}-0123456789abcdef0.", kind.noun(), kind.prefix())]
+pub struct MalformedId {
+    /// The kind of resource the id should name.
+    pub kind: Kind,
+    /// The id given.
+    pub id: String,
+}
+
+/// An id of one resource kind that can only be built well formed: parsed from client input
+/// ([`TypedId::parse`]) or freshly generated ([`TypedId::generate`]).
+pub trait TypedId: Sized + Clone + fmt::Display + AsRef<str> {
+    /// The kind of resource this id names.
+    const KIND: Kind;
+
+    /// The id in `s`, if it is well formed for [`Self::KIND`].
+    fn parse(s: &str) -> Result<Self, MalformedId>;
+
+    /// A new random id of this kind.
+    fn generate(rng: &mut dyn RngCore) -> Self;
+
+    /// The id's text (`vpc-0123...`).
+    fn as_str(&self) -> &str;
+}
+
+/// Defines a typed id: a `String` newtype built only through [`TypedId::parse`] or
+/// [`TypedId::generate`], printing and serializing as its text.
+macro_rules! typed_id {
+    ($(#[$doc:meta] $name:ident => $kind:expr;)+) => {$(
+        #[$doc]
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The id in `s`, if it is well formed for this kind.
+            pub fn parse(s: &str) -> Result<Self, MalformedId> {
+                if is_well_formed($kind, s) {
+                    Ok(Self(s.to_owned()))
+                } else {
+                    Err(MalformedId { kind: $kind, id: s.to_owned() })
+                }
+            }
+
+            /// The id's text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TypedId for $name {
+            const KIND: Kind = $kind;
+
+            fn parse(s: &str) -> Result<Self, MalformedId> {
+                $name::parse(s)
+            }
+
+            fn generate(rng: &mut dyn RngCore) -> Self {
+                Self(generate(Self::KIND, rng))
+            }
+
+            fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = MalformedId;
+            fn from_str(s: &str) -> Result<Self, MalformedId> {
+                <Self as TypedId>::parse(s)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                *self == other.0
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <String as serde::Deserialize>::deserialize(d)?;
+                <Self as TypedId>::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
+    )+};
+}
+
+typed_id! {
+    /// A VPC id, `vpc-...`.
+    VpcId => Kind::Vpc;
+    /// A subnet id, `subnet-...`.
+    SubnetId => Kind::Subnet;
+    /// An internet gateway id, `igw-...`.
+    InternetGatewayId => Kind::InternetGateway;
+    /// An egress-only internet gateway id, `eigw-...`.
+    EgressOnlyInternetGatewayId => Kind::EgressOnlyInternetGateway;
+    /// A route table id, `rtb-...`.
+    RouteTableId => Kind::RouteTable;
+    /// A route table association id, `rtbassoc-...`.
+    RouteTableAssociationId => Kind::RouteTableAssociation;
+    /// A security group id, `sg-...`.
+    SecurityGroupId => Kind::SecurityGroup;
+    /// An instance id, `i-...`.
+    InstanceId => Kind::Instance;
+    /// A network interface (ENI) id, `eni-...`.
+    NetworkInterfaceId => Kind::NetworkInterface;
+    /// A VPC CIDR block association id, `vpc-cidr-assoc-...`.
+    VpcCidrAssociationId => Kind::VpcCidrAssociation;
+    /// A subnet CIDR block association id, `subnet-cidr-assoc-...`.
+    SubnetCidrAssociationId => Kind::SubnetCidrAssociation;
+    /// A network interface attachment id, `eni-attach-...`.
+    AttachmentId => Kind::Attachment;
+}
+
 /// A request id in the UUID shape AWS uses.
 pub fn request_id(rng: &mut dyn RngCore) -> String {
     let a = rng.next_u64();
@@ -190,5 +373,55 @@ mod tests {
         assert!(!is_well_formed(Kind::Vpc, "subnet-0123456789abcdef0"));
         assert!(is_well_formed(Kind::Vpc, "vpc-0123456789abcdef0"));
         assert!(is_well_formed(Kind::Vpc, "vpc-12345678"));
+    }
+
+    #[test]
+    fn typed_ids_parse_only_their_own_kind() {
+        let v = VpcId::parse("vpc-0123456789abcdef0").unwrap();
+        assert_eq!(v.as_str(), "vpc-0123456789abcdef0");
+        assert_eq!(v.to_string(), "vpc-0123456789abcdef0");
+        let e = VpcId::parse("subnet-0123456789abcdef0").unwrap_err();
+        assert_eq!(e.kind, Kind::Vpc);
+        assert_eq!(e.id, "subnet-0123456789abcdef0");
+        assert!(e.to_string().contains("subnet-0123456789abcdef0"), "{e}");
+        assert!(SubnetId::parse("subnet-0123456789abcdef0").is_ok());
+        assert!(SecurityGroupId::parse("sg-XYZ").is_err());
+        assert!(
+            SecurityGroupId::parse("sg-0123456789ABCDEF0").is_err(),
+            "upper case"
+        );
+        assert!(InstanceId::parse("i-").is_err());
+        assert!(NetworkInterfaceId::parse("eni-attach-0123456789abcdef0").is_err());
+        assert!(AttachmentId::parse("eni-attach-0123456789abcdef0").is_ok());
+        assert!(VpcCidrAssociationId::parse("vpc-cidr-assoc-0123456789abcdef0").is_ok());
+        assert!(VpcCidrAssociationId::parse("subnet-cidr-assoc-0123456789abcdef0").is_err());
+    }
+
+    #[test]
+    fn generated_typed_ids_parse_back_and_serialize_as_text() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        let id = RouteTableId::generate(&mut rng);
+        assert_eq!(RouteTableId::parse(id.as_str()).unwrap(), id);
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(json, format!("\"{id}\""));
+        assert_eq!(serde_json::from_str::<RouteTableId>(&json).unwrap(), id);
+        assert!(serde_json::from_str::<RouteTableId>("\"rtb-nope\"").is_err());
+    }
+
+    #[test]
+    fn malformed_codes_are_the_ones_aws_sends() {
+        assert_eq!(Kind::Vpc.malformed_code(), "InvalidVpcID.Malformed");
+        assert_eq!(
+            Kind::SecurityGroup.malformed_code(),
+            "InvalidGroupId.Malformed"
+        );
+        assert_eq!(
+            Kind::RouteTable.malformed_code(),
+            "InvalidRouteTableId.Malformed"
+        );
+        assert_eq!(
+            Kind::NetworkInterface.malformed_code(),
+            "InvalidNetworkInterfaceId.Malformed"
+        );
     }
 }

@@ -343,9 +343,8 @@ mod tests {
             s.create_vpc(
                 env,
                 CreateVpc {
-                    cidr_block: Some("10.0.0.0/16".into()),
                     amazon_provided_ipv6: true,
-                    ..Default::default()
+                    ..CreateVpc::new("10.0.0.0/16".parse().unwrap())
                 },
             )
             .map(|v| v.id)

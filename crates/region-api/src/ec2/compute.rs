@@ -6,6 +6,7 @@ use region::ec2::enis::{CreateNetworkInterface, EniAttribute};
 use region::ec2::instances::{AssignIpv6, RunInstances};
 use region::ec2::model::{Instance, Tags};
 use region::ec2::page::PageRequest;
+use region::ids::{InstanceId, NetworkInterfaceId};
 
 use super::{Ctx, ok_return, render};
 use crate::query::Params;
@@ -194,7 +195,7 @@ pub fn run_instances(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
 pub fn describe_instances(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
     let page = c.page(p, Some("InstanceId"))?;
     let s = c.region.read();
-    let insts = s.describe_instances(&p.list("InstanceId"), &p.filters(), &page)?;
+    let insts = s.describe_instances(&p.ids::<InstanceId>("InstanceId")?, &p.filters(), &page)?;
     let mut reservations: Vec<(String, Vec<&Instance>)> = Vec::new();
     for i in &insts.items {
         match reservations
@@ -349,7 +350,11 @@ pub fn modify_network_interface_attribute(c: &Ctx, p: &Params) -> Result<Xml, Ec
 pub fn describe_network_interfaces(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
     let page = c.page(p, Some("NetworkInterfaceId"))?;
     let s = c.region.read();
-    let enis = s.describe_network_interfaces(&p.list("NetworkInterfaceId"), &p.filters(), &page)?;
+    let enis = s.describe_network_interfaces(
+        &p.ids::<NetworkInterfaceId>("NetworkInterfaceId")?,
+        &p.filters(),
+        &page,
+    )?;
     let mut x = Xml::new();
     x.items("networkInterfaceSet", &enis.items, |x, e| {
         render::network_interface(x, e, &s, &c.owner, &c.rname)

@@ -10,7 +10,7 @@ pub fn code(e: &Ec2Error) -> (u16, String) {
         Ec2Error::MissingParameter { .. } => (400, "MissingParameter".into()),
         Ec2Error::InvalidParameterValue { .. } => (400, "InvalidParameterValue".into()),
         Ec2Error::InvalidParameterCombination { .. } => (400, "InvalidParameterCombination".into()),
-        Ec2Error::Malformed { kind, .. } => (400, malformed(*kind)),
+        Ec2Error::Malformed { kind, .. } => (400, kind.malformed_code().into()),
         Ec2Error::NotFound { kind, .. } => (400, not_found(*kind)),
         Ec2Error::InvalidVpcRange { .. } => (400, "InvalidVpc.Range".into()),
         Ec2Error::InvalidSubnetRange { .. } => (400, "InvalidSubnet.Range".into()),
@@ -54,13 +54,6 @@ fn not_found(kind: Kind) -> String {
             "InvalidAssociationID.NotFound".into()
         }
         k => format!("{}.NotFound", k.error_stem()),
-    }
-}
-
-fn malformed(kind: Kind) -> String {
-    match kind {
-        Kind::SecurityGroup => "InvalidGroupId.Malformed".into(),
-        k => format!("{}.Malformed", k.error_stem()),
     }
 }
 

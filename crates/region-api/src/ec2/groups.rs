@@ -1,81 +1,97 @@
 //! Handlers of the security-group actions: groups, their rules (ingress and egress), and
 //! DescribeSecurityGroupRules.
 
+use addressing::cidr::{Ipv4Cidr, Ipv6Cidr};
 use region::ec2::Ec2Error;
-use region::ec2::security_groups::Permission;
+use region::ec2::security_groups::{Permission, normalize_protocol};
+use region::ids::{SecurityGroupId, VpcId};
 
-use super::{Ctx, ok_return, render};
+use super::{Ctx, input, ok_return, render};
 use crate::query::Params;
 use crate::xml::Xml;
 
-fn permissions(p: &Params) -> Vec<Permission> {
-    let mut perms: Vec<Permission> = p
-        .structs("IpPermissions")
-        .into_iter()
-        .map(|q| Permission {
-            protocol: q.get("IpProtocol"),
-            from_port: q.get("FromPort").and_then(|s| s.parse().ok()),
-            to_port: q.get("ToPort").and_then(|s| s.parse().ok()),
-            ipv4_ranges: q
-                .structs("IpRanges")
-                .into_iter()
-                .filter_map(|r| Some((r.get("CidrIp")?, r.get("Description"))))
-                .collect(),
-            ipv6_ranges: q
-                .structs("Ipv6Ranges")
-                .into_iter()
-                .filter_map(|r| Some((r.get("CidrIpv6")?, r.get("Description"))))
-                .collect(),
-            groups: q
-                .structs("Groups")
-                .into_iter()
-                .filter_map(|r| r.get("GroupId"))
-                .collect(),
-        })
-        .collect();
-    // The shorthand form: --protocol/--port/--cidr (CidrIp + IpProtocol + FromPort/ToPort).
+/// One permission: its protocol, ports and sources, parsed and checked for presence.
+fn permission(
+    q: &Params,
+    ipv4_ranges: Vec<(Ipv4Cidr, Option<String>)>,
+    ipv6_ranges: Vec<(Ipv6Cidr, Option<String>)>,
+    groups: Vec<SecurityGroupId>,
+) -> Result<Permission, Ec2Error> {
+    let given = q.required("IpProtocol")?;
+    let protocol = normalize_protocol(&given).ok_or_else(|| {
+        Ec2Error::invalid(
+            "IpProtocol",
+            given.clone(),
+            "Use tcp, udp, icmp, icmpv6, -1 (all) or a protocol number 0-255.",
+        )
+    })?;
+    let from_port = q.int::<i32>("FromPort")?;
+    let to_port = q.int::<i32>("ToPort")?;
+    if matches!(protocol.as_str(), "tcp" | "udp") {
+        from_port.ok_or(input::missing("FromPort"))?;
+        to_port.ok_or(input::missing("ToPort"))?;
+    }
+    if ipv4_ranges.is_empty() && ipv6_ranges.is_empty() && groups.is_empty() {
+        return Err(input::missing("IpRanges, Ipv6Ranges or UserIdGroupPairs"));
+    }
+    Ok(Permission {
+        protocol,
+        from_port,
+        to_port,
+        ipv4_ranges,
+        ipv6_ranges,
+        groups,
+    })
+}
+
+/// The `IpPermissions.N` of an Authorize/Revoke call, or its shorthand form
+/// (`--protocol/--port/--cidr`: `IpProtocol` + `FromPort`/`ToPort` + `CidrIp`); at least one.
+fn permissions(p: &Params) -> Result<Vec<Permission>, Ec2Error> {
+    let mut perms = Vec::new();
+    for q in p.structs("IpPermissions") {
+        let mut v4 = Vec::new();
+        for r in q.structs("IpRanges") {
+            if let Some(c) = r.cidr::<Ipv4Cidr>("CidrIp")? {
+                v4.push((c, r.get("Description")));
+            }
+        }
+        let mut v6 = Vec::new();
+        for r in q.structs("Ipv6Ranges") {
+            if let Some(c) = r.cidr::<Ipv6Cidr>("CidrIpv6")? {
+                v6.push((c, r.get("Description")));
+            }
+        }
+        let mut groups = Vec::new();
+        for r in q.structs("Groups") {
+            groups.extend(r.opt_id::<SecurityGroupId>("GroupId")?);
+        }
+        perms.push(permission(&q, v4, v6, groups)?);
+    }
     if perms.is_empty()
         && (p.get("CidrIp").is_some()
             || p.get("IpProtocol").is_some()
             || p.get("SourceSecurityGroupName").is_some())
     {
-        perms.push(Permission {
-            protocol: p.get("IpProtocol"),
-            from_port: p.get("FromPort").and_then(|s| s.parse().ok()),
-            to_port: p.get("ToPort").and_then(|s| s.parse().ok()),
-            ipv4_ranges: p.get("CidrIp").map(|c| vec![(c, None)]).unwrap_or_default(),
-            ipv6_ranges: vec![],
-            groups: vec![],
-        });
+        let v4 = p.cidr::<Ipv4Cidr>("CidrIp")?.map(|c| (c, None));
+        perms.push(permission(p, v4.into_iter().collect(), vec![], vec![])?);
     }
-    perms
-}
-
-fn check_ports(p: &Params) -> Result<(), Ec2Error> {
-    for q in p.structs("IpPermissions") {
-        for f in ["FromPort", "ToPort"] {
-            if let Some(v) = q.get(f)
-                && v.parse::<i32>().is_err()
-            {
-                return Err(Ec2Error::invalid(
-                    "IpPermissions",
-                    v,
-                    format!("{f} must be a whole number."),
-                ));
-            }
-        }
+    if perms.is_empty() {
+        return Err(input::missing("IpPermissions"));
     }
-    Ok(())
+    Ok(perms)
 }
 
 pub fn create_security_group(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
     let tags = p.tag_specs("security-group");
+    let name = p.required("GroupName")?;
+    let description = p.required("GroupDescription")?;
+    let vpc_id: VpcId = p.id("VpcId")?;
     let g = c.region.write(|s, env| {
         s.create_security_group(
             env,
-            p.get("GroupName"),
-            p.get("GroupDescription"),
-            p.get("VpcId"),
+            name.clone(),
+            description.clone(),
+            &vpc_id,
             tags.clone(),
         )
     })?;
@@ -90,32 +106,32 @@ pub fn create_security_group(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
 }
 
 pub fn authorize(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
-    check_ports(p)?;
     let egress = c.action.ends_with("Egress");
-    let group_id = p.get("GroupId");
-    let rules = c.region.write(|s, env| {
-        s.authorize_security_group(env, group_id.clone(), egress, permissions(p))
-    })?;
+    let group_id: SecurityGroupId = p.id("GroupId")?;
+    let perms = permissions(p)?;
+    let rules = c
+        .region
+        .write(|s, env| s.authorize_security_group(env, &group_id, egress, perms.clone()))?;
     let mut x = Xml::new();
     x.leaf("return", true);
-    let gid = group_id.unwrap_or_default();
     x.items("securityGroupRuleSet", &rules, |x, r| {
-        render::rule(x, &gid, r, &c.owner)
+        render::rule(x, group_id.as_str(), r, &c.owner)
     });
     Ok(x)
 }
 
 pub fn revoke(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
-    check_ports(p)?;
     let egress = c.action.ends_with("Egress");
+    let group_id: SecurityGroupId = p.id("GroupId")?;
+    let perms = permissions(p)?;
     c.region
-        .write(|s, env| s.revoke_security_group(env, p.get("GroupId"), egress, permissions(p)))?;
+        .write(|s, env| s.revoke_security_group(env, &group_id, egress, perms.clone()))?;
     Ok(ok_return())
 }
 
 pub fn delete_security_group(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
-    c.region
-        .write(|s, _| s.delete_security_group(p.get("GroupId")))?;
+    let group_id: SecurityGroupId = p.id("GroupId")?;
+    c.region.write(|s, _| s.delete_security_group(&group_id))?;
     Ok(ok_return())
 }
 
@@ -123,7 +139,7 @@ pub fn describe_security_groups(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
     let page = c.page(p, None)?;
     let s = c.region.read();
     let gs = s.describe_security_groups(
-        &p.list("GroupId"),
+        &p.ids::<SecurityGroupId>("GroupId")?,
         &p.list("GroupName"),
         &p.filters(),
         &page,

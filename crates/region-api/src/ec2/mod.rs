@@ -5,6 +5,7 @@
 pub(crate) mod compute;
 pub(crate) mod error;
 pub(crate) mod groups;
+pub(crate) mod input;
 pub(crate) mod limits;
 pub(crate) mod network;
 pub(crate) mod page;

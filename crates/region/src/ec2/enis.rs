@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use super::error::Ec2Error;
 use super::instances::ipv4_block;
 use super::model::*;
-use super::{lookup, lookup_mut, net};
+use super::{lookup_str, lookup_str_mut, net};
 use crate::ids::{self, Kind};
 use crate::region::Env;
 use crate::state::State;
@@ -51,7 +51,7 @@ impl State {
     /// Security groups given for an interface in `vpc_id`: each must exist and be in that VPC.
     fn groups_in_vpc(&self, groups: &[String], vpc_id: &str) -> Result<(), Ec2Error> {
         for g in groups {
-            let sg = lookup(&self.security_groups, Kind::SecurityGroup, g)?;
+            let sg = lookup_str(&self.security_groups, Kind::SecurityGroup, g)?;
             if sg.vpc_id != vpc_id {
                 return Err(Ec2Error::invalid(
                     "SecurityGroupId",
@@ -87,9 +87,9 @@ impl State {
                 ));
             }
         };
-        let subnet = lookup(&self.subnets, Kind::Subnet, &subnet_id)?.clone();
+        let subnet = lookup_str(&self.subnets, Kind::Subnet, &subnet_id)?.clone();
         let block = ipv4_block(&subnet)?;
-        let vpc = lookup(&self.vpcs, Kind::Vpc, &subnet.vpc_id)?.clone();
+        let vpc = lookup_str(&self.vpcs, Kind::Vpc, &subnet.vpc_id)?.clone();
         self.groups_in_vpc(&req.groups, &vpc.id)?;
         let groups = if req.groups.is_empty() {
             vec![vpc.default_security_group.clone()]
@@ -194,7 +194,7 @@ impl State {
         let eni_id = eni_id.ok_or(Ec2Error::MissingParameter {
             name: "NetworkInterfaceId",
         })?;
-        let eni = lookup(&self.network_interfaces, Kind::NetworkInterface, &eni_id)?;
+        let eni = lookup_str(&self.network_interfaces, Kind::NetworkInterface, &eni_id)?;
         if let Some(a) = &eni.attachment {
             return Err(Ec2Error::InvalidNetworkInterfaceInUse {
                 eni: eni_id.clone(),
@@ -220,8 +220,8 @@ impl State {
         let index = device_index.ok_or(Ec2Error::MissingParameter {
             name: "DeviceIndex",
         })?;
-        let eni = lookup(&self.network_interfaces, Kind::NetworkInterface, &eni_id)?.clone();
-        let inst = lookup(&self.instances, Kind::Instance, &instance_id)?.clone();
+        let eni = lookup_str(&self.network_interfaces, Kind::NetworkInterface, &eni_id)?.clone();
+        let inst = lookup_str(&self.instances, Kind::Instance, &instance_id)?.clone();
         if let Some(a) = &eni.attachment {
             return Err(Ec2Error::InvalidNetworkInterfaceInUse {
                 eni: eni_id,
@@ -278,7 +278,7 @@ impl State {
             });
         }
         let id = ids::generate(Kind::Attachment, env.rng);
-        lookup_mut(
+        lookup_str_mut(
             &mut self.network_interfaces,
             Kind::NetworkInterface,
             &eni_id,
@@ -319,7 +319,7 @@ impl State {
                 ),
             });
         }
-        lookup_mut(
+        lookup_str_mut(
             &mut self.network_interfaces,
             Kind::NetworkInterface,
             &eni.id,
@@ -337,7 +337,7 @@ impl State {
         let eni_id = eni_id.ok_or(Ec2Error::MissingParameter {
             name: "NetworkInterfaceId",
         })?;
-        let eni = lookup(&self.network_interfaces, Kind::NetworkInterface, &eni_id)?.clone();
+        let eni = lookup_str(&self.network_interfaces, Kind::NetworkInterface, &eni_id)?.clone();
         let change = match <[EniAttribute; 1]>::try_from(changes) {
             Ok([c]) => c,
             Err(v) if v.is_empty() => {
@@ -367,7 +367,7 @@ impl State {
                 id: att.clone(),
             });
         }
-        let e = lookup_mut(
+        let e = lookup_str_mut(
             &mut self.network_interfaces,
             Kind::NetworkInterface,
             &eni_id,

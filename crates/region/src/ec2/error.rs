@@ -7,7 +7,8 @@ use crate::store::StoreError;
 /// Why an EC2 operation was refused (or failed in the store); a refused operation changed nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum Ec2Error {
-    /// A required parameter is absent.
+    /// A required parameter is absent. Raised only by the wire layer, which parses requests:
+    /// the domain's operations take their required inputs as values.
     #[error("The request must contain the parameter {name}.")]
     MissingParameter {
         /// The parameter's wire name (e.g. `VpcId`).
@@ -25,7 +26,8 @@ pub enum Ec2Error {
         fix: String,
     },
 
-    /// Parameters that cannot be given together (or one needs another).
+    /// Parameters that cannot be given together (or one needs another). Raised by the wire
+    /// layer, which words the message in the client's terms.
     #[error("{message}")]
     InvalidParameterCombination {
         /// The whole message, naming the parameters.
@@ -107,9 +109,7 @@ pub enum Ec2Error {
     },
 
     /// A security group with this name exists in the VPC.
-    #[error(
-        "The security group '{name}' already exists for VPC '{vpc_id}'; pick another --group-name."
-    )]
+    #[error("The security group '{name}' already exists for VPC '{vpc_id}'; pick another name.")]
     DuplicateGroup {
         /// The group name given.
         name: String,
@@ -228,7 +228,7 @@ pub enum Ec2Error {
 
     /// The internet gateway is not attached to the VPC named.
     #[error(
-        "resource {gateway} is not attached to network {vpc_id}; `aws ec2 describe-internet-gateways --internet-gateway-ids {gateway}` shows where it is attached."
+        "resource {gateway} is not attached to network {vpc_id}; describe the gateway to see which network it is attached to."
     )]
     GatewayNotAttached {
         /// The gateway (`igw-...`).
@@ -290,6 +290,15 @@ pub enum Ec2Error {
     /// The store failed to read or commit; nothing changed.
     #[error("the region's store failed: {0}")]
     Store(#[from] StoreError),
+}
+
+impl From<crate::ids::MalformedId> for Ec2Error {
+    fn from(e: crate::ids::MalformedId) -> Self {
+        Ec2Error::Malformed {
+            kind: e.kind,
+            id: e.id,
+        }
+    }
 }
 
 impl Ec2Error {

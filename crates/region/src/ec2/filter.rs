@@ -4,7 +4,10 @@ use super::error::Ec2Error;
 use super::lookup;
 use super::model::*;
 use super::page::{PageRequest, Paged};
-use crate::ids::Kind;
+use crate::ids::{
+    EgressOnlyInternetGatewayId, InstanceId, InternetGatewayId, Kind, NetworkInterfaceId,
+    RouteTableId, SecurityGroupId, SubnetId, TypedId, VpcId,
+};
 use crate::state::State;
 
 /// `*` matches any run, `?` any one character.
@@ -84,10 +87,9 @@ pub fn matches(filters: &[Filter], tags: &Tags, facts: impl Fn(&str) -> Vec<Stri
 }
 
 /// The rows named by `ids` (every one must exist), or all rows; in id order, from the page start.
-fn by_ids<'a, T: Clone>(
+fn by_ids<'a, T: Clone, I: TypedId>(
     table: &'a crate::table::Table<T>,
-    kind: Kind,
-    ids: &[String],
+    ids: &[I],
     page: &PageRequest,
 ) -> Result<Box<dyn Iterator<Item = &'a T> + 'a>, Ec2Error> {
     if ids.is_empty() {
@@ -95,7 +97,7 @@ fn by_ids<'a, T: Clone>(
     }
     let mut named: Vec<(String, &'a T)> = Vec::with_capacity(ids.len());
     for id in ids {
-        named.push((id.clone(), lookup(table, kind, id)?));
+        named.push((id.to_string(), lookup(table, id)?));
     }
     named.sort_by(|a, b| a.0.cmp(&b.0));
     named.dedup_by(|a, b| a.0 == b.0);
@@ -169,7 +171,7 @@ impl State {
     /// DescribeVpcs: the VPCs with these ids (all when empty) that match every filter, one page of them.
     pub fn describe_vpcs(
         &self,
-        ids: &[String],
+        ids: &[VpcId],
         filters: &[Filter],
         page: &PageRequest,
     ) -> Result<Paged<Vpc>, Ec2Error> {
@@ -180,7 +182,7 @@ impl State {
             "vpc-id, cidr, ipv6-cidr-block-association.ipv6-cidr-block, state, tag:KEY",
         )?;
         Ok(page.cut(
-            by_ids(&self.vpcs, Kind::Vpc, ids, page)?
+            by_ids(&self.vpcs, ids, page)?
                 .filter(|v| {
                     matches(filters, &v.tags, |n| match n {
                         "vpc-id" => vec![v.id.clone()],
@@ -204,7 +206,7 @@ impl State {
     /// DescribeSubnets: the subnets with these ids (all when empty) that match every filter, one page of them.
     pub fn describe_subnets(
         &self,
-        ids: &[String],
+        ids: &[SubnetId],
         filters: &[Filter],
         page: &PageRequest,
     ) -> Result<Paged<Subnet>, Ec2Error> {
@@ -215,7 +217,7 @@ impl State {
             "subnet-id, vpc-id, cidr-block, availability-zone, ipv6-cidr-block-association.ipv6-cidr-block, tag:KEY",
         )?;
         Ok(page.cut(
-            by_ids(&self.subnets, Kind::Subnet, ids, page)?
+            by_ids(&self.subnets, ids, page)?
                 .filter(|s| {
                     matches(filters, &s.tags, |n| match n {
                         "subnet-id" => vec![s.id.clone()],
@@ -240,7 +242,7 @@ impl State {
     /// DescribeInternetGateways: the gateways with these ids (all when empty) that match every filter, one page of them.
     pub fn describe_internet_gateways(
         &self,
-        ids: &[String],
+        ids: &[InternetGatewayId],
         filters: &[Filter],
         page: &PageRequest,
     ) -> Result<Paged<InternetGateway>, Ec2Error> {
@@ -251,7 +253,7 @@ impl State {
             "internet-gateway-id, attachment.vpc-id, tag:KEY",
         )?;
         Ok(page.cut(
-            by_ids(&self.internet_gateways, Kind::InternetGateway, ids, page)?
+            by_ids(&self.internet_gateways, ids, page)?
                 .filter(|g| {
                     matches(filters, &g.tags, |n| match n {
                         "internet-gateway-id" => vec![g.id.clone()],
@@ -272,7 +274,7 @@ impl State {
     /// DescribeEgressOnlyInternetGateways: the gateways with these ids (all when empty) that match every filter, one page of them.
     pub fn describe_egress_only_gateways(
         &self,
-        ids: &[String],
+        ids: &[EgressOnlyInternetGatewayId],
         filters: &[Filter],
         page: &PageRequest,
     ) -> Result<Paged<EgressOnlyInternetGateway>, Ec2Error> {
@@ -283,20 +285,15 @@ impl State {
             "egress-only-internet-gateway-id, attachment.vpc-id, tag:KEY",
         )?;
         Ok(page.cut(
-            by_ids(
-                &self.egress_only_gateways,
-                Kind::EgressOnlyInternetGateway,
-                ids,
-                page,
-            )?
-            .filter(|g| {
-                matches(filters, &g.tags, |n| match n {
-                    "egress-only-internet-gateway-id" => vec![g.id.clone()],
-                    "attachment.vpc-id" => vec![g.vpc_id.clone()],
-                    _ => vec![],
+            by_ids(&self.egress_only_gateways, ids, page)?
+                .filter(|g| {
+                    matches(filters, &g.tags, |n| match n {
+                        "egress-only-internet-gateway-id" => vec![g.id.clone()],
+                        "attachment.vpc-id" => vec![g.vpc_id.clone()],
+                        _ => vec![],
+                    })
                 })
-            })
-            .cloned(),
+                .cloned(),
             |v| v.id.clone(),
         ))
     }
@@ -304,7 +301,7 @@ impl State {
     /// DescribeRouteTables: the route tables with these ids (all when empty) that match every filter, one page of them.
     pub fn describe_route_tables(
         &self,
-        ids: &[String],
+        ids: &[RouteTableId],
         filters: &[Filter],
         page: &PageRequest,
     ) -> Result<Paged<RouteTable>, Ec2Error> {
@@ -315,7 +312,7 @@ impl State {
             "route-table-id, vpc-id, association.subnet-id, association.main, route.*, tag:KEY",
         )?;
         Ok(page.cut(
-            by_ids(&self.route_tables, Kind::RouteTable, ids, page)?
+            by_ids(&self.route_tables, ids, page)?
                 .filter(|r| {
                     matches(filters, &r.tags, |n| match n {
                         "route-table-id" => vec![r.id.clone()],
@@ -368,7 +365,7 @@ impl State {
     /// DescribeSecurityGroups: the groups with these ids (all when empty) that match every filter, one page of them.
     pub fn describe_security_groups(
         &self,
-        ids: &[String],
+        ids: &[SecurityGroupId],
         names: &[String],
         filters: &[Filter],
         page: &PageRequest,
@@ -380,7 +377,7 @@ impl State {
             "group-id, group-name, vpc-id, description, tag:KEY",
         )?;
         Ok(page.cut(
-            by_ids(&self.security_groups, Kind::SecurityGroup, ids, page)?
+            by_ids(&self.security_groups, ids, page)?
                 .filter(|g| names.is_empty() || names.contains(&g.name))
                 .filter(|g| {
                     matches(filters, &g.tags, |n| match n {
@@ -399,7 +396,7 @@ impl State {
     /// DescribeInstances: the instances with these ids (all when empty) that match every filter, one page of them.
     pub fn describe_instances(
         &self,
-        ids: &[String],
+        ids: &[InstanceId],
         filters: &[Filter],
         page: &PageRequest,
     ) -> Result<Paged<Instance>, Ec2Error> {
@@ -410,7 +407,7 @@ impl State {
             "instance-id, vpc-id, subnet-id, instance-type, instance-state-name, private-ip-address, tag:KEY",
         )?;
         Ok(page.cut(
-            by_ids(&self.instances, Kind::Instance, ids, page)?
+            by_ids(&self.instances, ids, page)?
                 .filter(|i| {
                     matches(filters, &i.tags, |n| match n {
                         "instance-id" => vec![i.id.clone()],
@@ -432,7 +429,7 @@ impl State {
     /// DescribeNetworkInterfaces: the ENIs with these ids (all when empty) that match every filter, one page of them.
     pub fn describe_network_interfaces(
         &self,
-        ids: &[String],
+        ids: &[NetworkInterfaceId],
         filters: &[Filter],
         page: &PageRequest,
     ) -> Result<Paged<NetworkInterface>, Ec2Error> {
@@ -454,7 +451,7 @@ impl State {
                     hits.dedup_by(|a, b| a.id == b.id);
                     Box::new(hits.into_iter())
                 }
-                None => by_ids(&self.network_interfaces, Kind::NetworkInterface, ids, page)?,
+                None => by_ids(&self.network_interfaces, ids, page)?,
             };
         Ok(page.cut(
             rows.filter(|e| {
@@ -541,7 +538,7 @@ impl State {
 
 /// The instance ids of an `attachment.instance-id` filter with literal values (no wildcards),
 /// when no ENI ids are named: such a lookup can go through the index.
-fn by_instance_index(ids: &[String], filters: &[Filter]) -> Option<Vec<String>> {
+fn by_instance_index(ids: &[NetworkInterfaceId], filters: &[Filter]) -> Option<Vec<String>> {
     if !ids.is_empty() {
         return None;
     }

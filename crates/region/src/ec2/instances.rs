@@ -9,7 +9,7 @@ use ipnet::Ipv6Net;
 
 use super::error::Ec2Error;
 use super::model::*;
-use super::{lookup, lookup_mut, net};
+use super::{lookup_str, lookup_str_mut, net};
 use crate::ids::{self, Kind};
 use crate::region::Env;
 use crate::state::State;
@@ -147,12 +147,12 @@ impl State {
             .ok_or_else(|| Ec2Error::InvalidParameterCombination {
                 message: "No default VPC for this user: give --subnet-id.".into(),
             })?;
-        let subnet = lookup(&self.subnets, Kind::Subnet, &subnet_id)?.clone();
+        let subnet = lookup_str(&self.subnets, Kind::Subnet, &subnet_id)?.clone();
         let subnet_v4 = ipv4_block(&subnet)?;
-        let vpc = lookup(&self.vpcs, Kind::Vpc, &subnet.vpc_id)?.clone();
+        let vpc = lookup_str(&self.vpcs, Kind::Vpc, &subnet.vpc_id)?.clone();
         let mut groups = Vec::new();
         for g in &req.security_group_ids {
-            let sg = lookup(&self.security_groups, Kind::SecurityGroup, g)?;
+            let sg = lookup_str(&self.security_groups, Kind::SecurityGroup, g)?;
             if sg.vpc_id != subnet.vpc_id {
                 return Err(Ec2Error::invalid(
                     "SecurityGroupId",
@@ -335,11 +335,11 @@ impl State {
             return Err(Ec2Error::MissingParameter { name: "InstanceId" });
         }
         for id in &ids_in {
-            lookup(&self.instances, Kind::Instance, id)?;
+            lookup_str(&self.instances, Kind::Instance, id)?;
         }
         let mut out = Vec::new();
         for id in ids_in {
-            let inst = lookup_mut(&mut self.instances, Kind::Instance, &id)?;
+            let inst = lookup_str_mut(&mut self.instances, Kind::Instance, &id)?;
             let prev = inst.state;
             inst.state = InstanceState::Terminated;
             let enis: Vec<(String, bool)> = self
@@ -385,8 +385,8 @@ impl State {
         let eni_id = req.eni_id.ok_or(Ec2Error::MissingParameter {
             name: "NetworkInterfaceId",
         })?;
-        let eni = lookup(&self.network_interfaces, Kind::NetworkInterface, &eni_id)?.clone();
-        let subnet = lookup(&self.subnets, Kind::Subnet, &eni.subnet_id)?.clone();
+        let eni = lookup_str(&self.network_interfaces, Kind::NetworkInterface, &eni_id)?.clone();
+        let subnet = lookup_str(&self.subnets, Kind::Subnet, &eni.subnet_id)?.clone();
         let Some(assoc) = subnet.ipv6.clone() else {
             return Err(Ec2Error::invalid(
                 "NetworkInterfaceId",
@@ -573,7 +573,7 @@ impl State {
             prefixes.insert(p);
             new_prefixes.push(p);
         }
-        let e = lookup_mut(
+        let e = lookup_str_mut(
             &mut self.network_interfaces,
             Kind::NetworkInterface,
             &eni_id,
@@ -598,7 +598,7 @@ impl State {
                 name: "Ipv6Addresses or Ipv6Prefixes",
             });
         }
-        let eni = lookup(&self.network_interfaces, Kind::NetworkInterface, &eni_id)?.clone();
+        let eni = lookup_str(&self.network_interfaces, Kind::NetworkInterface, &eni_id)?.clone();
         let mut gone_a = Vec::new();
         for s in &addresses {
             let a: Ipv6Addr = s.parse().map_err(|_| {
@@ -627,7 +627,7 @@ impl State {
             }
             gone_p.push(p);
         }
-        let e = lookup_mut(
+        let e = lookup_str_mut(
             &mut self.network_interfaces,
             Kind::NetworkInterface,
             &eni_id,

@@ -16,11 +16,36 @@ pub mod vpc;
 
 pub use error::Ec2Error;
 
-use crate::ids::Kind;
+use crate::ids::{Kind, TypedId};
 use crate::table::Table;
 
-/// Find a row by a client-given id: malformed and missing ids get their own errors.
-pub(crate) fn lookup<'a, T: Clone>(
+/// The row a typed id names, or [`Ec2Error::NotFound`]. The id is well formed by construction:
+/// the wire layer parsed it.
+pub(crate) fn lookup<'a, T: Clone, I: TypedId>(
+    table: &'a Table<T>,
+    id: &I,
+) -> Result<&'a T, Ec2Error> {
+    table.get(id.as_str()).ok_or_else(|| Ec2Error::NotFound {
+        kind: I::KIND,
+        id: id.to_string(),
+    })
+}
+
+/// [`lookup`], for changing the row.
+pub(crate) fn lookup_mut<'a, T: Clone, I: TypedId>(
+    table: &'a mut Table<T>,
+    id: &I,
+) -> Result<&'a mut T, Ec2Error> {
+    table
+        .get_mut(id.as_str())
+        .ok_or_else(|| Ec2Error::NotFound {
+            kind: I::KIND,
+            id: id.to_string(),
+        })
+}
+
+/// Find a row by an id given as text: malformed and missing ids get their own errors.
+pub(crate) fn lookup_str<'a, T: Clone>(
     table: &'a Table<T>,
     kind: Kind,
     id: &str,
@@ -32,7 +57,8 @@ pub(crate) fn lookup<'a, T: Clone>(
     })
 }
 
-pub(crate) fn lookup_mut<'a, T: Clone>(
+/// [`lookup_str`], for changing the row.
+pub(crate) fn lookup_str_mut<'a, T: Clone>(
     table: &'a mut Table<T>,
     kind: Kind,
     id: &str,

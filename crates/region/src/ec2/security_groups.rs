@@ -1,45 +1,43 @@
 //! Security groups and their rules (IPv4 and IPv6 ranges, group references).
 
+use addressing::cidr::{Ipv4Cidr, Ipv6Cidr};
+
 use super::error::Ec2Error;
 use super::model::*;
-use super::vpc::{parse_ipv4_cidr, parse_ipv6_cidr};
 use super::{lookup, lookup_mut};
-use crate::ids::{self, Kind};
+use crate::ids::{self, Kind, SecurityGroupId, VpcId};
 use crate::region::Env;
 use crate::state::State;
 
-/// One `IpPermissions.N` of an Authorize/Revoke call.
-#[derive(Debug, Clone, Default)]
+/// One permission of an Authorize/Revoke call, as the wire layer parsed it: a protocol, its
+/// ports and at least one source.
+#[derive(Debug, Clone)]
 pub struct Permission {
-    /// `IpProtocol`: `-1` (all), `tcp`, `udp`, `icmp`, `icmpv6` or a protocol number.
-    pub protocol: Option<String>,
-    /// `FromPort` (or ICMP type).
+    /// The protocol as [`normalize_protocol`] names it: `-1` (all), `tcp`, `udp`, `icmp`,
+    /// `icmpv6` or a protocol number.
+    pub protocol: String,
+    /// The first port (or ICMP type); `tcp` and `udp` always have one.
     pub from_port: Option<i32>,
-    /// `ToPort` (or ICMP code).
+    /// The last port (or ICMP code); `tcp` and `udp` always have one.
     pub to_port: Option<i32>,
-    /// `IpRanges.N`: IPv4 CIDRs, each with its optional description.
-    pub ipv4_ranges: Vec<(String, Option<String>)>,
-    /// `Ipv6Ranges.N`: IPv6 CIDRs, each with its optional description.
-    pub ipv6_ranges: Vec<(String, Option<String>)>,
-    /// `Groups.N.GroupId`: peer security groups.
-    pub groups: Vec<String>,
+    /// IPv4 sources, each with its optional description.
+    pub ipv4_ranges: Vec<(Ipv4Cidr, Option<String>)>,
+    /// IPv6 sources, each with its optional description.
+    pub ipv6_ranges: Vec<(Ipv6Cidr, Option<String>)>,
+    /// Peer security groups.
+    pub groups: Vec<SecurityGroupId>,
 }
 
-fn normalize_protocol(p: &str) -> Result<String, Ec2Error> {
-    Ok(match p.to_ascii_lowercase().as_str() {
+/// The protocol `p` names (`tcp`, `6`, `all`, ...), as rules store it; `None` if it names none.
+pub fn normalize_protocol(p: &str) -> Option<String> {
+    Some(match p.to_ascii_lowercase().as_str() {
         "-1" | "all" => "-1".into(),
         "tcp" | "6" => "tcp".into(),
         "udp" | "17" => "udp".into(),
         "icmp" | "1" => "icmp".into(),
         "icmpv6" | "58" => "icmpv6".into(),
         other if other.parse::<u8>().is_ok() => other.into(),
-        _ => {
-            return Err(Ec2Error::invalid(
-                "IpProtocol",
-                p,
-                "Use tcp, udp, icmp, icmpv6, -1 (all) or a protocol number 0-255.",
-            ));
-        }
+        _ => return None,
     })
 }
 
@@ -48,19 +46,12 @@ impl State {
     pub fn create_security_group(
         &mut self,
         env: &mut Env,
-        name: Option<String>,
-        description: Option<String>,
-        vpc_id: Option<String>,
+        name: String,
+        description: String,
+        vpc_id: &VpcId,
         tags: Tags,
     ) -> Result<SecurityGroup, Ec2Error> {
-        let name = name.ok_or(Ec2Error::MissingParameter { name: "GroupName" })?;
-        let description = description.ok_or(Ec2Error::MissingParameter {
-            name: "GroupDescription",
-        })?;
-        let vpc_id = vpc_id.ok_or(Ec2Error::MissingParameter { name: "VpcId" })?;
-        let has_ipv6 = !lookup(&self.vpcs, Kind::Vpc, &vpc_id)?
-            .ipv6_associations
-            .is_empty();
+        let has_ipv6 = !lookup(&self.vpcs, vpc_id)?.ipv6_associations.is_empty();
         if name.is_empty() || name.len() > 255 || name.starts_with("sg-") || name == "default" {
             return Err(Ec2Error::invalid(
                 "GroupName",
@@ -71,15 +62,18 @@ impl State {
         if self
             .security_groups
             .values()
-            .any(|g| g.vpc_id == vpc_id && g.name == name)
+            .any(|g| *vpc_id == g.vpc_id && g.name == name)
         {
-            return Err(Ec2Error::DuplicateGroup { name, vpc_id });
+            return Err(Ec2Error::DuplicateGroup {
+                name,
+                vpc_id: vpc_id.to_string(),
+            });
         }
         let g = SecurityGroup {
             id: ids::generate(Kind::SecurityGroup, env.rng),
             name,
             description,
-            vpc_id,
+            vpc_id: vpc_id.to_string(),
             rules: vec![],
             tags,
         };
@@ -113,30 +107,14 @@ impl State {
     fn rules_from(
         &self,
         env: &mut Env,
-        group_id: &str,
         egress: bool,
         perms: Vec<Permission>,
     ) -> Result<Vec<Rule>, Ec2Error> {
-        if perms.is_empty() {
-            return Err(Ec2Error::MissingParameter {
-                name: "IpPermissions",
-            });
-        }
         let mut out = Vec::new();
         for p in perms {
-            let protocol = normalize_protocol(
-                p.protocol
-                    .as_deref()
-                    .ok_or(Ec2Error::MissingParameter { name: "IpProtocol" })?,
-            )?;
-            let (from_port, to_port) = match protocol.as_str() {
-                "tcp" | "udp" => {
-                    let f = p
-                        .from_port
-                        .ok_or(Ec2Error::MissingParameter { name: "FromPort" })?;
-                    let t = p
-                        .to_port
-                        .ok_or(Ec2Error::MissingParameter { name: "ToPort" })?;
+            let protocol = p.protocol;
+            let (from_port, to_port) = match (protocol.as_str(), p.from_port, p.to_port) {
+                ("tcp" | "udp", Some(f), Some(t)) => {
                     if !(0..=65535).contains(&f) || !(0..=65535).contains(&t) || f > t {
                         return Err(Ec2Error::invalid(
                             "FromPort",
@@ -146,24 +124,19 @@ impl State {
                     }
                     (Some(f), Some(t))
                 }
-                "-1" => (None, None),
-                _ => (p.from_port, p.to_port),
+                ("-1", _, _) => (None, None),
+                (_, f, t) => (f, t),
             };
             let mut sources: Vec<(RuleSource, Option<String>)> = Vec::new();
             for (c, d) in p.ipv4_ranges {
-                sources.push((RuleSource::V4(parse_ipv4_cidr("CidrIp", &c)?), d));
+                sources.push((RuleSource::V4(c.to_ipnet()), d));
             }
             for (c, d) in p.ipv6_ranges {
-                sources.push((RuleSource::V6(parse_ipv6_cidr("CidrIpv6", &c)?), d));
+                sources.push((RuleSource::V6(c.to_ipnet()), d));
             }
             for g in p.groups {
-                lookup(&self.security_groups, Kind::SecurityGroup, &g)?;
-                sources.push((RuleSource::Group(g), None));
-            }
-            if sources.is_empty() {
-                return Err(Ec2Error::MissingParameter {
-                    name: "IpRanges, Ipv6Ranges or UserIdGroupPairs",
-                });
+                lookup(&self.security_groups, &g)?;
+                sources.push((RuleSource::Group(g.into()), None));
             }
             for (source, description) in sources {
                 out.push(Rule {
@@ -177,7 +150,6 @@ impl State {
                 });
             }
         }
-        let _ = group_id;
         Ok(out)
     }
 
@@ -185,13 +157,12 @@ impl State {
     pub fn authorize_security_group(
         &mut self,
         env: &mut Env,
-        group_id: Option<String>,
+        group_id: &SecurityGroupId,
         egress: bool,
         perms: Vec<Permission>,
     ) -> Result<Vec<Rule>, Ec2Error> {
-        let group_id = group_id.ok_or(Ec2Error::MissingParameter { name: "GroupId" })?;
-        let g = lookup(&self.security_groups, Kind::SecurityGroup, &group_id)?.clone();
-        let new = self.rules_from(env, &group_id, egress, perms)?;
+        let g = lookup(&self.security_groups, group_id)?.clone();
+        let new = self.rules_from(env, egress, perms)?;
         for r in &new {
             if g.rules.iter().any(|o| o.same_permission(r)) {
                 let src = match &r.source {
@@ -200,7 +171,7 @@ impl State {
                     RuleSource::Group(g) => g.clone(),
                 };
                 return Err(Ec2Error::DuplicatePermission {
-                    group_id,
+                    group_id: group_id.to_string(),
                     rule: format!(
                         "peer: {src}, {}, {}",
                         if r.protocol == "-1" {
@@ -213,7 +184,7 @@ impl State {
                 });
             }
         }
-        lookup_mut(&mut self.security_groups, Kind::SecurityGroup, &group_id)?
+        lookup_mut(&mut self.security_groups, group_id)?
             .rules
             .extend(new.iter().cloned());
         Ok(new)
@@ -223,14 +194,13 @@ impl State {
     pub fn revoke_security_group(
         &mut self,
         env: &mut Env,
-        group_id: Option<String>,
+        group_id: &SecurityGroupId,
         egress: bool,
         perms: Vec<Permission>,
     ) -> Result<(), Ec2Error> {
-        let group_id = group_id.ok_or(Ec2Error::MissingParameter { name: "GroupId" })?;
-        lookup(&self.security_groups, Kind::SecurityGroup, &group_id)?;
-        let gone = self.rules_from(env, &group_id, egress, perms)?;
-        let g = lookup_mut(&mut self.security_groups, Kind::SecurityGroup, &group_id)?;
+        lookup(&self.security_groups, group_id)?;
+        let gone = self.rules_from(env, egress, perms)?;
+        let g = lookup_mut(&mut self.security_groups, group_id)?;
         for r in &gone {
             let before = g.rules.len();
             g.rules.retain(|o| !o.same_permission(r));
@@ -244,20 +214,19 @@ impl State {
     }
 
     /// DeleteSecurityGroup: refused for a VPC's default group and while network interfaces use it.
-    pub fn delete_security_group(&mut self, group_id: Option<String>) -> Result<(), Ec2Error> {
-        let group_id = group_id.ok_or(Ec2Error::MissingParameter { name: "GroupId" })?;
-        let g = lookup(&self.security_groups, Kind::SecurityGroup, &group_id)?;
+    pub fn delete_security_group(&mut self, group_id: &SecurityGroupId) -> Result<(), Ec2Error> {
+        let g = lookup(&self.security_groups, group_id)?;
         if g.name == "default" {
             return Err(Ec2Error::invalid(
                 "GroupId",
-                group_id,
+                group_id.to_string(),
                 "The default security group of a VPC is deleted with the VPC.",
             ));
         }
         let users: Vec<String> = self
             .network_interfaces
             .values()
-            .filter(|e| e.security_groups.contains(&group_id))
+            .filter(|e| e.security_groups.iter().any(|g| *group_id == *g))
             .map(|e| e.id.clone())
             .collect();
         if !users.is_empty() {
@@ -268,7 +237,7 @@ impl State {
                 ),
             });
         }
-        self.security_groups.remove(&group_id);
+        self.security_groups.remove(group_id.as_str());
         Ok(())
     }
 }

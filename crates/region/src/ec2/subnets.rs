@@ -2,36 +2,75 @@
 //! IPv6: AssociateSubnetCidrBlock / DisassociateSubnetCidrBlock, DisassociateVpcCidrBlock and the
 //! VPC attributes. A block still used (by subnets, addresses of interfaces) cannot be removed.
 
+use addressing::cidr::{Ipv4Cidr, Ipv6Cidr, Subnet64};
 use ipnet::{Ipv4Net, Ipv6Net};
 
-use super::error::{Ec2Error, check_id};
+use super::error::Ec2Error;
 use super::model::*;
-use super::vpc::{overlaps4, overlaps6, parse_ipv4_cidr, parse_ipv6_cidr};
-use super::{lookup, lookup_mut};
-use crate::ids::{self, Kind};
+use super::vpc::{aws_block, overlaps4, overlaps6};
+use super::{lookup, lookup_mut, lookup_str, lookup_str_mut};
+use crate::ids::{self, Kind, SubnetCidrAssociationId, SubnetId, VpcCidrAssociationId, VpcId};
 use crate::region::Env;
 use crate::state::State;
 use crate::zones;
 
 /// CreateSubnet as the wire layer parsed it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CreateSubnet {
-    /// `VpcId` (required).
-    pub vpc_id: Option<String>,
-    /// `CidrBlock`: an IPv4 block inside the VPC's (absent for an IPv6-only subnet).
-    pub cidr_block: Option<String>,
-    /// `Ipv6CidrBlock`: a /64 inside the VPC's IPv6 block.
-    pub ipv6_cidr_block: Option<String>,
+    /// The VPC the subnet is made in.
+    pub vpc_id: VpcId,
+    /// The subnet's blocks.
+    pub blocks: SubnetBlocks,
     /// `AvailabilityZone` (by name).
     pub availability_zone: Option<String>,
     /// `AvailabilityZoneId` (by id).
     pub availability_zone_id: Option<String>,
     /// `OutpostArn`: refused (no Outposts).
     pub outpost_arn: Option<String>,
-    /// `Ipv6Native=true`: an IPv6-only subnet.
-    pub ipv6_native: bool,
     /// Tags.
     pub tags: Tags,
+}
+
+impl CreateSubnet {
+    /// A subnet of `vpc_id` with `blocks`, in the region's first zone, without tags.
+    pub fn new(vpc_id: VpcId, blocks: SubnetBlocks) -> Self {
+        Self {
+            vpc_id,
+            blocks,
+            availability_zone: None,
+            availability_zone_id: None,
+            outpost_arn: None,
+            tags: Tags::new(),
+        }
+    }
+}
+
+/// The blocks of a new subnet: an IPv4 block inside the VPC's (/16 to /28), an IPv6 /64 inside
+/// the VPC's IPv6 blocks, or both. A subnet with only an IPv6 block is IPv6-only.
+#[derive(Debug, Clone, Copy)]
+pub enum SubnetBlocks {
+    /// IPv4 only.
+    Ipv4(Ipv4Cidr),
+    /// Dual stack.
+    DualStack(Ipv4Cidr, Ipv6Cidr),
+    /// IPv6 only (EC2's `Ipv6Native`).
+    Ipv6Only(Ipv6Cidr),
+}
+
+impl SubnetBlocks {
+    fn ipv4(self) -> Option<Ipv4Cidr> {
+        match self {
+            Self::Ipv4(a) | Self::DualStack(a, _) => Some(a),
+            Self::Ipv6Only(_) => None,
+        }
+    }
+
+    fn ipv6(self) -> Option<Ipv6Cidr> {
+        match self {
+            Self::DualStack(_, b) | Self::Ipv6Only(b) => Some(b),
+            Self::Ipv4(_) => None,
+        }
+    }
 }
 
 /// What DisassociateVpcCidrBlock removed.
@@ -91,42 +130,42 @@ impl State {
     fn check_subnet_ipv6(
         &self,
         vpc: &Vpc,
-        subnet_id: Option<&str>,
-        s: &str,
+        subnet_id: Option<&SubnetId>,
+        cidr: Ipv6Cidr,
     ) -> Result<Ipv6Net, Ec2Error> {
-        let n = parse_ipv6_cidr("Ipv6CidrBlock", s)?;
-        if n.prefix_len() != 64 {
-            return Err(Ec2Error::InvalidSubnetRange {
-                cidr: s.into(),
+        let n = Subnet64::try_from(cidr)
+            .map_err(|_| Ec2Error::InvalidSubnetRange {
+                cidr: cidr.to_string(),
                 reason: "a subnet's IPv6 block must be a /64.".into(),
-            });
-        }
+            })?
+            .cidr()
+            .to_ipnet();
         let vpc_id = &vpc.id;
         if !vpc.ipv6_cidrs().any(|v| v.contains(&n)) {
             let blocks: Vec<String> = vpc.ipv6_cidrs().map(|c| c.to_string()).collect();
             let fix = if blocks.is_empty() {
                 format!(
-                    "VPC {vpc_id} has no IPv6 block: run `aws ec2 associate-vpc-cidr-block --vpc-id {vpc_id} --amazon-provided-ipv6-cidr-block` first."
+                    "VPC {vpc_id} has no IPv6 block: associate an Amazon-provided IPv6 block with it first."
                 )
             } else {
                 format!("choose a /64 inside VPC {vpc_id}'s {}.", blocks.join(", "))
             };
             return Err(Ec2Error::InvalidSubnetRange {
-                cidr: s.into(),
+                cidr: cidr.to_string(),
                 reason: format!("it is not inside the VPC; {fix}"),
             });
         }
         if let Some((o, oc)) = self
             .subnets
             .values()
-            .filter(|o| o.vpc_id == *vpc_id && Some(o.id.as_str()) != subnet_id)
+            .filter(|o| o.vpc_id == *vpc_id && subnet_id.is_none_or(|id| *id != o.id))
             .find_map(|o| {
                 let a = o.ipv6.as_ref()?;
                 overlaps6(a.cidr, n).then(|| (o.id.clone(), a.cidr.to_string()))
             })
         {
             return Err(Ec2Error::InvalidSubnetConflict {
-                cidr: s.into(),
+                cidr: cidr.to_string(),
                 other: o,
                 other_cidr: oc,
             });
@@ -134,19 +173,16 @@ impl State {
         Ok(n)
     }
 
-    fn check_subnet_ipv4(&self, vpc: &Vpc, cidr_s: &str) -> Result<Ipv4Net, Ec2Error> {
-        let cidr = parse_ipv4_cidr("CidrBlock", cidr_s)?;
+    fn check_subnet_ipv4(&self, vpc: &Vpc, block: Ipv4Cidr) -> Result<Ipv4Net, Ec2Error> {
+        let cidr = aws_block(block).map_err(|_| Ec2Error::InvalidSubnetRange {
+            cidr: block.to_string(),
+            reason: "a subnet's IPv4 block must be between /16 and /28.".into(),
+        })?;
         let vpc_id = &vpc.id;
-        if !(16..=28).contains(&cidr.prefix_len()) {
-            return Err(Ec2Error::InvalidSubnetRange {
-                cidr: cidr_s.into(),
-                reason: "a subnet's IPv4 block must be between /16 and /28.".into(),
-            });
-        }
         if !vpc.ipv4_cidrs().any(|v| v.contains(&cidr)) {
             let blocks: Vec<String> = vpc.ipv4_cidrs().map(|c| c.to_string()).collect();
             return Err(Ec2Error::InvalidSubnetRange {
-                cidr: cidr_s.into(),
+                cidr: block.to_string(),
                 reason: format!("it is not inside VPC {vpc_id} ({}).", blocks.join(", ")),
             });
         }
@@ -160,7 +196,7 @@ impl State {
             })
         {
             return Err(Ec2Error::InvalidSubnetConflict {
-                cidr: cidr_s.into(),
+                cidr: block.to_string(),
                 other: o,
                 other_cidr: oc,
             });
@@ -170,35 +206,20 @@ impl State {
 
     /// CreateSubnet: a subnet with blocks inside its VPC's and overlapping no other subnet's, in one zone.
     pub fn create_subnet(&mut self, env: &mut Env, req: CreateSubnet) -> Result<Subnet, Ec2Error> {
-        let vpc_id = req
-            .vpc_id
-            .ok_or(Ec2Error::MissingParameter { name: "VpcId" })?;
-        let vpc = lookup(&self.vpcs, Kind::Vpc, &vpc_id)?.clone();
-        let cidr = match (req.ipv6_native, &req.cidr_block, &req.ipv6_cidr_block) {
-            (true, Some(c), _) => {
-                return Err(Ec2Error::InvalidParameterCombination {
-                    message: format!(
-                        "An IPv6-only subnet (--ipv6-native) has no IPv4 block: drop --cidr-block {c}."
-                    ),
-                });
-            }
-            (true, None, None) => {
-                return Err(Ec2Error::InvalidParameterCombination {
-                    message: "An IPv6-only subnet (--ipv6-native) needs --ipv6-cidr-block, a /64 of the VPC's IPv6 block.".into(),
-                });
-            }
-            (true, None, Some(_)) => None,
-            (false, None, _) => return Err(Ec2Error::MissingParameter { name: "CidrBlock" }),
-            (false, Some(c), _) => Some(self.check_subnet_ipv4(&vpc, c)?),
-        };
-        let ipv6 = match &req.ipv6_cidr_block {
+        let vpc = lookup(&self.vpcs, &req.vpc_id)?.clone();
+        let cidr = match req.blocks.ipv4() {
+            Some(c) => Some(self.check_subnet_ipv4(&vpc, c)?),
             None => None,
-            Some(s) => Some(Ipv6Association {
-                cidr: self.check_subnet_ipv6(&vpc, None, s)?,
+        };
+        let ipv6 = match req.blocks.ipv6() {
+            None => None,
+            Some(c) => Some(Ipv6Association {
+                cidr: self.check_subnet_ipv6(&vpc, None, c)?,
                 id: ids::generate(Kind::SubnetCidrAssociation, env.rng),
                 border_group: env.config.name.clone(),
             }),
         };
+        let ipv6_native = matches!(req.blocks, SubnetBlocks::Ipv6Only(_));
         let zone = zones::resolve(
             &env.config.name,
             req.availability_zone.as_deref(),
@@ -217,16 +238,16 @@ impl State {
         }
         let subnet = Subnet {
             id: ids::generate(Kind::Subnet, env.rng),
-            vpc_id,
+            vpc_id: req.vpc_id.into(),
             availability_zone: zone.name,
             cidr_block: cidr,
             ipv6,
             // EC2 turns auto-assign on for IPv6-only subnets (their interfaces need an address).
-            assign_ipv6_on_creation: req.ipv6_native,
+            assign_ipv6_on_creation: ipv6_native,
             map_public_ip_on_launch: false,
             outpost_arn: req.outpost_arn,
             tags: req.tags,
-            ipv6_native: req.ipv6_native,
+            ipv6_native,
             ipv6_disassociated: vec![],
         };
         self.subnets.insert(subnet.id.clone(), subnet.clone());
@@ -236,23 +257,17 @@ impl State {
     /// ModifySubnetAttribute: sets whichever of the two attributes are given.
     pub fn modify_subnet_attribute(
         &mut self,
-        subnet_id: Option<String>,
+        subnet_id: &SubnetId,
         assign_ipv6: Option<bool>,
         map_public_ip: Option<bool>,
     ) -> Result<(), Ec2Error> {
-        let subnet_id = subnet_id.ok_or(Ec2Error::MissingParameter { name: "SubnetId" })?;
-        if assign_ipv6.is_none() && map_public_ip.is_none() {
-            return Err(Ec2Error::MissingParameter {
-                name: "AssignIpv6AddressOnCreation or MapPublicIpOnLaunch",
-            });
-        }
-        let s = lookup_mut(&mut self.subnets, Kind::Subnet, &subnet_id)?;
+        let s = lookup_mut(&mut self.subnets, subnet_id)?;
         if assign_ipv6 == Some(true) && s.ipv6.is_none() {
             return Err(Ec2Error::invalid(
                 "AssignIpv6AddressOnCreation",
                 "true",
                 format!(
-                    "Subnet {subnet_id} has no IPv6 CIDR block; give it one with `aws ec2 associate-subnet-cidr-block --subnet-id {subnet_id} --ipv6-cidr-block <a /64 of the VPC>` before turning on IPv6 auto-assign."
+                    "Subnet {subnet_id} has no IPv6 CIDR block; associate a /64 of its VPC's IPv6 block with it before turning on IPv6 auto-assign."
                 ),
             ));
         }
@@ -266,11 +281,10 @@ impl State {
     }
 
     /// DeleteSubnet: refused while network interfaces remain in it.
-    pub fn delete_subnet(&mut self, subnet_id: Option<String>) -> Result<(), Ec2Error> {
-        let subnet_id = subnet_id.ok_or(Ec2Error::MissingParameter { name: "SubnetId" })?;
-        lookup(&self.subnets, Kind::Subnet, &subnet_id)?;
+    pub fn delete_subnet(&mut self, subnet_id: &SubnetId) -> Result<(), Ec2Error> {
+        lookup(&self.subnets, subnet_id)?;
         let enis: Vec<String> = self
-            .enis_of_subnet(&subnet_id)
+            .enis_of_subnet(subnet_id.as_str())
             .map(|e| e.id.clone())
             .collect();
         if !enis.is_empty() {
@@ -284,15 +298,15 @@ impl State {
         let rtbs: Vec<String> = self
             .route_tables
             .values()
-            .filter(|r| r.associations.iter().any(|a| a.subnet_id == subnet_id))
+            .filter(|r| r.associations.iter().any(|a| *subnet_id == a.subnet_id))
             .map(|r| r.id.clone())
             .collect();
         for id in rtbs {
             if let Some(rt) = self.route_tables.get_mut(&id) {
-                rt.associations.retain(|a| a.subnet_id != subnet_id);
+                rt.associations.retain(|a| *subnet_id != a.subnet_id);
             }
         }
-        self.subnets.remove(&subnet_id);
+        self.subnets.remove(subnet_id.as_str());
         Ok(())
     }
 
@@ -300,22 +314,10 @@ impl State {
     pub fn associate_subnet_cidr_block(
         &mut self,
         env: &mut Env,
-        subnet_id: Option<String>,
-        ipv6_cidr_block: Option<String>,
-        ipam_pool: Option<String>,
-    ) -> Result<(String, Ipv6Association), Ec2Error> {
-        let subnet_id = subnet_id.ok_or(Ec2Error::MissingParameter { name: "SubnetId" })?;
-        if let Some(pool) = ipam_pool {
-            return Err(Ec2Error::Unsupported {
-                message: format!(
-                    "IPAM pools ({pool}) are not offered by this region; give --ipv6-cidr-block, a /64 of the VPC's Amazon-provided block."
-                ),
-            });
-        }
-        let block = ipv6_cidr_block.ok_or(Ec2Error::MissingParameter {
-            name: "Ipv6CidrBlock",
-        })?;
-        let subnet = lookup(&self.subnets, Kind::Subnet, &subnet_id)?.clone();
+        subnet_id: &SubnetId,
+        block: Ipv6Cidr,
+    ) -> Result<(SubnetId, Ipv6Association), Ec2Error> {
+        let subnet = lookup(&self.subnets, subnet_id)?.clone();
         if let Some(a) = &subnet.ipv6 {
             return Err(Ec2Error::AlreadyAssociated {
                 message: format!(
@@ -324,34 +326,30 @@ impl State {
                 ),
             });
         }
-        let vpc = lookup(&self.vpcs, Kind::Vpc, &subnet.vpc_id)?.clone();
-        let cidr = self.check_subnet_ipv6(&vpc, Some(&subnet_id), &block)?;
+        let vpc = lookup_str(&self.vpcs, Kind::Vpc, &subnet.vpc_id)?.clone();
+        let cidr = self.check_subnet_ipv6(&vpc, Some(subnet_id), block)?;
         let assoc = Ipv6Association {
             id: ids::generate(Kind::SubnetCidrAssociation, env.rng),
             cidr,
             border_group: env.config.name.clone(),
         };
-        lookup_mut(&mut self.subnets, Kind::Subnet, &subnet_id)?.ipv6 = Some(assoc.clone());
-        Ok((subnet_id, assoc))
+        lookup_mut(&mut self.subnets, subnet_id)?.ipv6 = Some(assoc.clone());
+        Ok((subnet_id.clone(), assoc))
     }
 
     /// DisassociateSubnetCidrBlock: remove a subnet's IPv6 block once no interface uses it.
     pub fn disassociate_subnet_cidr_block(
         &mut self,
-        association_id: Option<String>,
+        id: &SubnetCidrAssociationId,
     ) -> Result<(String, Ipv6Association), Ec2Error> {
-        let id = association_id.ok_or(Ec2Error::MissingParameter {
-            name: "AssociationId",
-        })?;
-        check_id(Kind::SubnetCidrAssociation, &id)?;
         let subnet = self
             .subnets
             .values()
-            .find(|s| s.ipv6.as_ref().is_some_and(|a| a.id == id))
+            .find(|s| s.ipv6.as_ref().is_some_and(|a| *id == a.id))
             .cloned()
             .ok_or(Ec2Error::NotFound {
                 kind: Kind::SubnetCidrAssociation,
-                id: id.clone(),
+                id: id.to_string(),
             })?;
         if subnet.ipv6_native {
             return Err(Ec2Error::Unsupported {
@@ -375,10 +373,10 @@ impl State {
                 ),
             });
         }
-        let s = lookup_mut(&mut self.subnets, Kind::Subnet, &subnet.id)?;
+        let s = lookup_str_mut(&mut self.subnets, Kind::Subnet, &subnet.id)?;
         let assoc = s.ipv6.take().ok_or(Ec2Error::NotFound {
             kind: Kind::SubnetCidrAssociation,
-            id,
+            id: id.to_string(),
         })?;
         s.assign_ipv6_on_creation = false;
         remember(&mut s.ipv6_disassociated, assoc.clone());
@@ -389,12 +387,9 @@ impl State {
     /// its local routes go with it. The primary IPv4 block stays for the VPC's life.
     pub fn disassociate_vpc_cidr_block(
         &mut self,
-        association_id: Option<String>,
+        id: &VpcCidrAssociationId,
     ) -> Result<(String, RemovedVpcBlock), Ec2Error> {
-        let id = association_id.ok_or(Ec2Error::MissingParameter {
-            name: "AssociationId",
-        })?;
-        check_id(Kind::VpcCidrAssociation, &id)?;
+        let id = id.as_str();
         let vpc = self
             .vpcs
             .values()
@@ -405,7 +400,7 @@ impl State {
             .cloned()
             .ok_or(Ec2Error::NotFound {
                 kind: Kind::VpcCidrAssociation,
-                id: id.clone(),
+                id: id.to_string(),
             })?;
         let subnets = self.subnets.values().filter(|s| s.vpc_id == vpc.id);
         let (removed, users, dest): (RemovedVpcBlock, Vec<String>, Destination) = if let Some(a) =
@@ -435,7 +430,7 @@ impl State {
                     .find(|a| a.id == id)
                     .ok_or(Ec2Error::NotFound {
                         kind: Kind::VpcCidrAssociation,
-                        id: id.clone(),
+                        id: id.to_string(),
                     })?;
             let users = subnets
                 .filter(|s| s.ipv6.as_ref().is_some_and(|b| a.cidr.contains(&b.cidr)))
@@ -450,7 +445,7 @@ impl State {
         if !users.is_empty() {
             return Err(Ec2Error::DependencyViolation {
                 message: format!(
-                    "The CIDR block {dest} of {} is in use by subnets {}; disassociate their blocks (`aws ec2 disassociate-subnet-cidr-block`) or delete them first.",
+                    "The CIDR block {dest} of {} is in use by subnets {}; disassociate their blocks or delete them first.",
                     vpc.id,
                     users.join(", ")
                 ),
@@ -468,7 +463,7 @@ impl State {
                     .retain(|x| !(x.destination == dest && x.target == Target::Local));
             }
         }
-        let v = lookup_mut(&mut self.vpcs, Kind::Vpc, &vpc.id)?;
+        let v = lookup_str_mut(&mut self.vpcs, Kind::Vpc, &vpc.id)?;
         match &removed {
             RemovedVpcBlock::V4(a) => {
                 v.ipv4_associations.retain(|x| x.id != a.id);
@@ -483,13 +478,8 @@ impl State {
     }
 
     /// DescribeVpcAttribute.
-    pub fn vpc_attribute(
-        &self,
-        vpc_id: Option<String>,
-        attr: VpcAttribute,
-    ) -> Result<(String, bool), Ec2Error> {
-        let vpc_id = vpc_id.ok_or(Ec2Error::MissingParameter { name: "VpcId" })?;
-        let v = lookup(&self.vpcs, Kind::Vpc, &vpc_id)?;
+    pub fn vpc_attribute(&self, vpc_id: &VpcId, attr: VpcAttribute) -> Result<bool, Ec2Error> {
+        let v = lookup(&self.vpcs, vpc_id)?;
         let value = match attr {
             VpcAttribute::EnableDnsSupport => v.enable_dns_support,
             VpcAttribute::EnableDnsHostnames => v.enable_dns_hostnames,
@@ -497,22 +487,17 @@ impl State {
                 v.enable_network_address_usage_metrics
             }
         };
-        Ok((vpc_id, value))
+        Ok(value)
     }
 
-    /// ModifyVpcAttribute: one attribute per call, as EC2 requires.
+    /// ModifyVpcAttribute: sets one attribute (EC2 takes one per call).
     pub fn modify_vpc_attribute(
         &mut self,
-        vpc_id: Option<String>,
-        changes: Vec<(VpcAttribute, bool)>,
+        vpc_id: &VpcId,
+        attr: VpcAttribute,
+        value: bool,
     ) -> Result<(), Ec2Error> {
-        let vpc_id = vpc_id.ok_or(Ec2Error::MissingParameter { name: "VpcId" })?;
-        let [(attr, value)] = changes[..] else {
-            return Err(Ec2Error::InvalidParameterCombination {
-                message: "Give exactly one of --enable-dns-support, --enable-dns-hostnames and --enable-network-address-usage-metrics per call.".into(),
-            });
-        };
-        let v = lookup_mut(&mut self.vpcs, Kind::Vpc, &vpc_id)?;
+        let v = lookup_mut(&mut self.vpcs, vpc_id)?;
         if attr == VpcAttribute::EnableDnsHostnames && value && !v.enable_dns_support {
             return Err(Ec2Error::invalid(
                 "EnableDnsHostnames",

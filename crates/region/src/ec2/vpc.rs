@@ -2,52 +2,22 @@
 
 use std::collections::BTreeSet;
 
+use addressing::cidr::{AwsIpv4Cidr, CidrError, Ipv4Cidr};
 use ipnet::{Ipv4Net, Ipv6Net};
 
-use super::error::{Ec2Error, check_id};
+use super::error::Ec2Error;
 use super::model::*;
 use super::{lookup, lookup_mut, net};
-use crate::ids::{self, Kind};
+use crate::ids::{
+    self, EgressOnlyInternetGatewayId, InternetGatewayId, Kind, RouteTableAssociationId,
+    RouteTableId, SubnetId, TypedId, VpcId,
+};
 use crate::region::Env;
 use crate::state::State;
 
 pub use super::subnets::CreateSubnet;
 
 const MAX_CIDRS: usize = 5;
-
-/// Parse an IPv4 CIDR that must be a network address.
-pub fn parse_ipv4_cidr(name: &'static str, s: &str) -> Result<Ipv4Net, Ec2Error> {
-    let n: Ipv4Net = s
-        .parse()
-        .map_err(|_| Ec2Error::invalid(name, s, "Give an IPv4 CIDR block such as 10.0.0.0/16."))?;
-    if n.network() != n.addr() {
-        return Err(Ec2Error::invalid(
-            name,
-            s,
-            format!("This is not a network address; did you mean {}?", n.trunc()),
-        ));
-    }
-    Ok(n)
-}
-
-/// Parse an IPv6 CIDR that must be a network address.
-pub fn parse_ipv6_cidr(name: &'static str, s: &str) -> Result<Ipv6Net, Ec2Error> {
-    let n: Ipv6Net = s.parse().map_err(|_| {
-        Ec2Error::invalid(
-            name,
-            s,
-            "Give an IPv6 CIDR block such as 2001:db8:1234:1a00::/64.",
-        )
-    })?;
-    if n.network() != n.addr() {
-        return Err(Ec2Error::invalid(
-            name,
-            s,
-            format!("This is not a network address; did you mean {}?", n.trunc()),
-        ));
-    }
-    Ok(n)
-}
 
 pub(crate) fn overlaps4(a: Ipv4Net, b: Ipv4Net) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
@@ -58,16 +28,91 @@ pub(crate) fn overlaps6(a: Ipv6Net, b: Ipv6Net) -> bool {
 }
 
 /// CreateVpc as the wire layer parsed it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CreateVpc {
-    /// `CidrBlock` (required): the primary IPv4 block, /16 to /28.
-    pub cidr_block: Option<String>,
-    /// `AmazonProvidedIpv6CidrBlock`: also allocate an IPv6 /56.
+    /// The primary IPv4 block; it must be /16 to /28 (refused with `InvalidVpcRange` otherwise).
+    pub cidr_block: Ipv4Cidr,
+    /// Also allocate an Amazon-provided IPv6 /56.
     pub amazon_provided_ipv6: bool,
-    /// `InstanceTenancy` (default `default`).
-    pub tenancy: Option<String>,
+    /// The VPC's instance tenancy.
+    pub tenancy: Tenancy,
     /// Tags.
     pub tags: Tags,
+}
+
+impl CreateVpc {
+    /// A VPC with `cidr_block`, default tenancy, no IPv6 block and no tags.
+    pub fn new(cidr_block: Ipv4Cidr) -> Self {
+        Self {
+            cidr_block,
+            amazon_provided_ipv6: false,
+            tenancy: Tenancy::Default,
+            tags: Tags::new(),
+        }
+    }
+}
+
+/// A VPC's instance tenancy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tenancy {
+    /// Shared hardware (the default).
+    #[default]
+    Default,
+    /// Dedicated instances.
+    Dedicated,
+    /// Dedicated hosts.
+    Host,
+}
+
+impl Tenancy {
+    /// The tenancy named `s` (`default`, `dedicated` or `host`), if it is one.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "default" => Some(Self::Default),
+            "dedicated" => Some(Self::Dedicated),
+            "host" => Some(Self::Host),
+            _ => None,
+        }
+    }
+
+    /// The tenancy's name, as EC2 reports it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::Dedicated => "dedicated",
+            Self::Host => "host",
+        }
+    }
+}
+
+/// The block AssociateVpcCidrBlock adds.
+#[derive(Debug, Clone, Copy)]
+pub enum VpcBlock {
+    /// A secondary IPv4 block (/16 to /28, overlapping none of the VPC's).
+    Ipv4(Ipv4Cidr),
+    /// An Amazon-provided IPv6 /56.
+    AmazonIpv6,
+}
+
+/// Where CreateRoute sends a destination.
+#[derive(Debug, Clone)]
+pub enum RouteTarget {
+    /// An internet gateway attached to the table's VPC (IPv4 or IPv6).
+    InternetGateway(InternetGatewayId),
+    /// An egress-only internet gateway of the table's VPC (IPv6 only).
+    EgressOnly(EgressOnlyInternetGatewayId),
+}
+
+/// `cidr` as a VPC's IPv4 block (/16 to /28), or why it cannot be one.
+pub(crate) fn aws_block(cidr: Ipv4Cidr) -> Result<Ipv4Net, String> {
+    AwsIpv4Cidr::try_from(cidr)
+        .map(|c| c.to_ipnet())
+        .map_err(|e| match e {
+            CidrError::PrefixLength { suggestion, .. } => {
+                format!("it must be between /16 and /28 (for example {suggestion}).")
+            }
+            other => other.to_string(),
+        })
 }
 
 /// What AssociateVpcCidrBlock added.
@@ -90,26 +135,13 @@ impl State {
 
     /// CreateVpc: the VPC with its main route table (local routes) and its default security group.
     pub fn create_vpc(&mut self, env: &mut Env, req: CreateVpc) -> Result<Vpc, Ec2Error> {
-        let cidr_s = req
-            .cidr_block
-            .ok_or(Ec2Error::MissingParameter { name: "CidrBlock" })?;
-        let cidr = parse_ipv4_cidr("CidrBlock", &cidr_s)?;
-        if !(16..=28).contains(&cidr.prefix_len()) {
-            return Err(Ec2Error::InvalidVpcRange {
-                cidr: cidr_s,
-                reason:
-                    "a VPC's IPv4 block must be between /16 and /28; try a /16 such as 10.0.0.0/16."
-                        .into(),
-            });
-        }
-        let tenancy = req.tenancy.unwrap_or_else(|| "default".into());
-        if !["default", "dedicated", "host"].contains(&tenancy.as_str()) {
-            return Err(Ec2Error::invalid(
-                "InstanceTenancy",
-                tenancy,
-                "Use default, dedicated or host.",
-            ));
-        }
+        let cidr = aws_block(req.cidr_block).map_err(|_| Ec2Error::InvalidVpcRange {
+            cidr: req.cidr_block.to_string(),
+            reason:
+                "a VPC's IPv4 block must be between /16 and /28; try a /16 such as 10.0.0.0/16."
+                    .into(),
+        })?;
+        let tenancy = req.tenancy.as_str().to_string();
         let vpc_id = ids::generate(Kind::Vpc, env.rng);
         let mut ipv6_associations = Vec::new();
         if req.amazon_provided_ipv6 {
@@ -210,26 +242,12 @@ impl State {
     pub fn associate_vpc_cidr_block(
         &mut self,
         env: &mut Env,
-        vpc_id: Option<String>,
-        cidr_block: Option<String>,
-        amazon_provided_ipv6: bool,
-    ) -> Result<(String, CidrAssociation), Ec2Error> {
-        let vpc_id = vpc_id.ok_or(Ec2Error::MissingParameter { name: "VpcId" })?;
-        let vpc = lookup(&self.vpcs, Kind::Vpc, &vpc_id)?.clone();
-        let assoc = match (cidr_block, amazon_provided_ipv6) {
-            (Some(_), true) => {
-                return Err(Ec2Error::InvalidParameterCombination {
-                    message:
-                        "Give either --cidr-block or --amazon-provided-ipv6-cidr-block, not both."
-                            .into(),
-                });
-            }
-            (None, false) => {
-                return Err(Ec2Error::MissingParameter {
-                    name: "CidrBlock or AmazonProvidedIpv6CidrBlock",
-                });
-            }
-            (None, true) => {
+        vpc_id: &VpcId,
+        block: VpcBlock,
+    ) -> Result<(VpcId, CidrAssociation), Ec2Error> {
+        let vpc = lookup(&self.vpcs, vpc_id)?.clone();
+        let assoc = match block {
+            VpcBlock::AmazonIpv6 => {
                 if vpc.ipv6_associations.len() >= MAX_CIDRS {
                     return Err(Ec2Error::invalid(
                         "AmazonProvidedIpv6CidrBlock",
@@ -246,24 +264,21 @@ impl State {
                     border_group: env.config.name.clone(),
                 })
             }
-            (Some(c), false) => {
-                let cidr = parse_ipv4_cidr("CidrBlock", &c)?;
-                if !(16..=28).contains(&cidr.prefix_len()) {
-                    return Err(Ec2Error::InvalidVpcRange {
-                        cidr: c,
-                        reason: "must be between /16 and /28.".into(),
-                    });
-                }
+            VpcBlock::Ipv4(c) => {
+                let cidr = aws_block(c).map_err(|reason| Ec2Error::InvalidVpcRange {
+                    cidr: c.to_string(),
+                    reason,
+                })?;
                 if let Some(o) = vpc.ipv4_cidrs().find(|o| overlaps4(*o, cidr)) {
                     return Err(Ec2Error::InvalidVpcRange {
-                        cidr: c,
+                        cidr: c.to_string(),
                         reason: format!("it overlaps {o}, which VPC {vpc_id} already has."),
                     });
                 }
                 if vpc.ipv4_associations.len() >= MAX_CIDRS {
                     return Err(Ec2Error::invalid(
                         "CidrBlock",
-                        c,
+                        c.to_string(),
                         format!("VPC {vpc_id} already has {MAX_CIDRS} IPv4 blocks."),
                     ));
                 }
@@ -280,7 +295,7 @@ impl State {
         let rtbs: Vec<String> = self
             .route_tables
             .values()
-            .filter(|r| r.vpc_id == vpc_id)
+            .filter(|r| *vpc_id == r.vpc_id)
             .map(|r| r.id.clone())
             .collect();
         for id in rtbs {
@@ -292,18 +307,18 @@ impl State {
                 });
             }
         }
-        let v = lookup_mut(&mut self.vpcs, Kind::Vpc, &vpc_id)?;
+        let v = lookup_mut(&mut self.vpcs, vpc_id)?;
         match &assoc {
             CidrAssociation::V4(a) => v.ipv4_associations.push(a.clone()),
             CidrAssociation::V6(a) => v.ipv6_associations.push(a.clone()),
         }
-        Ok((vpc_id, assoc))
+        Ok((vpc_id.clone(), assoc))
     }
 
     /// DeleteVpc: refused while subnets, attached or egress-only gateways, non-main route tables or non-default security groups remain.
-    pub fn delete_vpc(&mut self, vpc_id: Option<String>) -> Result<(), Ec2Error> {
-        let vpc_id = vpc_id.ok_or(Ec2Error::MissingParameter { name: "VpcId" })?;
-        let vpc = lookup(&self.vpcs, Kind::Vpc, &vpc_id)?.clone();
+    pub fn delete_vpc(&mut self, vpc_id: &VpcId) -> Result<(), Ec2Error> {
+        let vpc = lookup(&self.vpcs, vpc_id)?.clone();
+        let vpc_id = vpc_id.as_str();
         let mut deps: Vec<String> = Vec::new();
         deps.extend(
             self.subnets
@@ -314,7 +329,7 @@ impl State {
         deps.extend(
             self.internet_gateways
                 .values()
-                .filter(|g| g.attached_vpc.as_deref() == Some(&vpc_id))
+                .filter(|g| g.attached_vpc.as_deref() == Some(vpc_id))
                 .map(|g| g.id.clone()),
         );
         deps.extend(
@@ -345,7 +360,7 @@ impl State {
         }
         self.route_tables.remove(&vpc.main_route_table);
         self.security_groups.remove(&vpc.default_security_group);
-        self.vpcs.remove(&vpc_id);
+        self.vpcs.remove(vpc_id);
         Ok(())
     }
 
@@ -394,15 +409,11 @@ impl State {
     /// AttachInternetGateway: attaches the gateway to the VPC (each holds at most one).
     pub fn attach_internet_gateway(
         &mut self,
-        igw_id: Option<String>,
-        vpc_id: Option<String>,
+        igw_id: &InternetGatewayId,
+        vpc_id: &VpcId,
     ) -> Result<(), Ec2Error> {
-        let igw_id = igw_id.ok_or(Ec2Error::MissingParameter {
-            name: "InternetGatewayId",
-        })?;
-        let vpc_id = vpc_id.ok_or(Ec2Error::MissingParameter { name: "VpcId" })?;
-        lookup(&self.vpcs, Kind::Vpc, &vpc_id)?;
-        let g = lookup(&self.internet_gateways, Kind::InternetGateway, &igw_id)?;
+        lookup(&self.vpcs, vpc_id)?;
+        let g = lookup(&self.internet_gateways, igw_id)?;
         if let Some(v) = &g.attached_vpc {
             return Err(Ec2Error::AlreadyAssociated {
                 message: format!(
@@ -413,7 +424,7 @@ impl State {
         if let Some(o) = self
             .internet_gateways
             .values()
-            .find(|o| o.attached_vpc.as_deref() == Some(&vpc_id))
+            .find(|o| o.attached_vpc.as_deref() == Some(vpc_id.as_str()))
         {
             return Err(Ec2Error::AlreadyAssociated {
                 message: format!(
@@ -422,40 +433,34 @@ impl State {
                 ),
             });
         }
-        lookup_mut(&mut self.internet_gateways, Kind::InternetGateway, &igw_id)?.attached_vpc =
-            Some(vpc_id);
+        lookup_mut(&mut self.internet_gateways, igw_id)?.attached_vpc = Some(vpc_id.to_string());
         Ok(())
     }
 
     /// DetachInternetGateway: detaches the gateway from the VPC it is attached to.
     pub fn detach_internet_gateway(
         &mut self,
-        igw_id: Option<String>,
-        vpc_id: Option<String>,
+        igw_id: &InternetGatewayId,
+        vpc_id: &VpcId,
     ) -> Result<(), Ec2Error> {
-        let igw_id = igw_id.ok_or(Ec2Error::MissingParameter {
-            name: "InternetGatewayId",
-        })?;
-        let vpc_id = vpc_id.ok_or(Ec2Error::MissingParameter { name: "VpcId" })?;
-        let g = lookup(&self.internet_gateways, Kind::InternetGateway, &igw_id)?;
+        let g = lookup(&self.internet_gateways, igw_id)?;
         if g.attached_vpc.as_deref() != Some(vpc_id.as_str()) {
             return Err(Ec2Error::GatewayNotAttached {
-                gateway: igw_id,
-                vpc_id,
+                gateway: igw_id.to_string(),
+                vpc_id: vpc_id.to_string(),
             });
         }
-        self.no_routes_to(&Target::InternetGateway(igw_id.clone()), &igw_id)?;
-        lookup_mut(&mut self.internet_gateways, Kind::InternetGateway, &igw_id)?.attached_vpc =
-            None;
+        self.no_routes_to(
+            &Target::InternetGateway(igw_id.to_string()),
+            igw_id.as_str(),
+        )?;
+        lookup_mut(&mut self.internet_gateways, igw_id)?.attached_vpc = None;
         Ok(())
     }
 
     /// DeleteInternetGateway: refused while it is attached.
-    pub fn delete_internet_gateway(&mut self, igw_id: Option<String>) -> Result<(), Ec2Error> {
-        let igw_id = igw_id.ok_or(Ec2Error::MissingParameter {
-            name: "InternetGatewayId",
-        })?;
-        let g = lookup(&self.internet_gateways, Kind::InternetGateway, &igw_id)?;
+    pub fn delete_internet_gateway(&mut self, igw_id: &InternetGatewayId) -> Result<(), Ec2Error> {
+        let g = lookup(&self.internet_gateways, igw_id)?;
         if let Some(v) = &g.attached_vpc {
             return Err(Ec2Error::DependencyViolation {
                 message: format!(
@@ -463,7 +468,7 @@ impl State {
                 ),
             });
         }
-        self.internet_gateways.remove(&igw_id);
+        self.internet_gateways.remove(igw_id.as_str());
         Ok(())
     }
 
@@ -471,14 +476,13 @@ impl State {
     pub fn create_egress_only_internet_gateway(
         &mut self,
         env: &mut Env,
-        vpc_id: Option<String>,
+        vpc_id: &VpcId,
         tags: Tags,
     ) -> Result<EgressOnlyInternetGateway, Ec2Error> {
-        let vpc_id = vpc_id.ok_or(Ec2Error::MissingParameter { name: "VpcId" })?;
-        lookup(&self.vpcs, Kind::Vpc, &vpc_id)?;
+        lookup(&self.vpcs, vpc_id)?;
         let g = EgressOnlyInternetGateway {
             id: ids::generate(Kind::EgressOnlyInternetGateway, env.rng),
-            vpc_id,
+            vpc_id: vpc_id.to_string(),
             tags,
         };
         self.egress_only_gateways.insert(g.id.clone(), g.clone());
@@ -488,18 +492,14 @@ impl State {
     /// DeleteEgressOnlyInternetGateway: removes the gateway.
     pub fn delete_egress_only_internet_gateway(
         &mut self,
-        id: Option<String>,
+        id: &EgressOnlyInternetGatewayId,
     ) -> Result<(), Ec2Error> {
-        let id = id.ok_or(Ec2Error::MissingParameter {
-            name: "EgressOnlyInternetGatewayId",
-        })?;
-        lookup(
-            &self.egress_only_gateways,
-            Kind::EgressOnlyInternetGateway,
-            &id,
+        lookup(&self.egress_only_gateways, id)?;
+        self.no_routes_to(
+            &Target::EgressOnlyInternetGateway(id.to_string()),
+            id.as_str(),
         )?;
-        self.no_routes_to(&Target::EgressOnlyInternetGateway(id.clone()), &id)?;
-        self.egress_only_gateways.remove(&id);
+        self.egress_only_gateways.remove(id.as_str());
         Ok(())
     }
 
@@ -507,11 +507,10 @@ impl State {
     pub fn create_route_table(
         &mut self,
         env: &mut Env,
-        vpc_id: Option<String>,
+        vpc_id: &VpcId,
         tags: Tags,
     ) -> Result<RouteTable, Ec2Error> {
-        let vpc_id = vpc_id.ok_or(Ec2Error::MissingParameter { name: "VpcId" })?;
-        let vpc = lookup(&self.vpcs, Kind::Vpc, &vpc_id)?;
+        let vpc = lookup(&self.vpcs, vpc_id)?;
         let mut routes: Vec<Route> = vpc
             .ipv4_cidrs()
             .map(|c| Route {
@@ -527,7 +526,7 @@ impl State {
         }));
         let rt = RouteTable {
             id: ids::generate(Kind::RouteTable, env.rng),
-            vpc_id,
+            vpc_id: vpc_id.to_string(),
             main: false,
             main_association: None,
             routes,
@@ -541,62 +540,32 @@ impl State {
     /// CreateRoute to an internet gateway (IPv4 or IPv6) or an egress-only gateway (IPv6 only).
     pub fn create_route(
         &mut self,
-        rtb_id: Option<String>,
-        dest_v4: Option<String>,
-        dest_v6: Option<String>,
-        gateway_id: Option<String>,
-        eigw_id: Option<String>,
+        rtb_id: &RouteTableId,
+        destination: Destination,
+        target: RouteTarget,
     ) -> Result<(), Ec2Error> {
-        let rtb_id = rtb_id.ok_or(Ec2Error::MissingParameter {
-            name: "RouteTableId",
-        })?;
-        let rt = lookup(&self.route_tables, Kind::RouteTable, &rtb_id)?.clone();
-        let destination = match (dest_v4, dest_v6) {
-            (Some(a), None) => Destination::V4(parse_ipv4_cidr("DestinationCidrBlock", &a)?),
-            (None, Some(b)) => Destination::V6(parse_ipv6_cidr("DestinationIpv6CidrBlock", &b)?),
-            (None, None) => {
-                return Err(Ec2Error::MissingParameter {
-                    name: "DestinationCidrBlock or DestinationIpv6CidrBlock",
-                });
-            }
-            (Some(_), Some(_)) => {
-                return Err(Ec2Error::InvalidParameterCombination {
-                    message: "Give exactly one of --destination-cidr-block and --destination-ipv6-cidr-block.".into(),
-                });
-            }
-        };
-        let target = match (gateway_id, eigw_id) {
-            (Some(g), None) => {
-                if g == "local" {
-                    return Err(Ec2Error::invalid(
-                        "GatewayId",
-                        g,
-                        "Local routes are created with the route table; target an internet gateway (igw-...).",
-                    ));
-                }
-                let igw = lookup(&self.internet_gateways, Kind::InternetGateway, &g)?;
+        let rt = lookup(&self.route_tables, rtb_id)?.clone();
+        let target = match target {
+            RouteTarget::InternetGateway(g) => {
+                let igw = lookup(&self.internet_gateways, &g)?;
                 if igw.attached_vpc.as_deref() != Some(rt.vpc_id.as_str()) {
                     return Err(Ec2Error::invalid(
                         "GatewayId",
-                        g.clone(),
+                        g.to_string(),
                         format!(
                             "route table {rtb_id} and network gateway {g} belong to different networks; attach {g} to {} first.",
                             rt.vpc_id
                         ),
                     ));
                 }
-                Target::InternetGateway(g)
+                Target::InternetGateway(g.into())
             }
-            (None, Some(e)) => {
-                let eigw = lookup(
-                    &self.egress_only_gateways,
-                    Kind::EgressOnlyInternetGateway,
-                    &e,
-                )?;
+            RouteTarget::EgressOnly(e) => {
+                let eigw = lookup(&self.egress_only_gateways, &e)?;
                 if eigw.vpc_id != rt.vpc_id {
                     return Err(Ec2Error::invalid(
                         "EgressOnlyInternetGatewayId",
-                        e.clone(),
+                        e.to_string(),
                         format!(
                             "route table {rtb_id} and gateway {e} belong to different networks."
                         ),
@@ -605,30 +574,20 @@ impl State {
                 if matches!(destination, Destination::V4(_)) {
                     return Err(Ec2Error::invalid(
                         "EgressOnlyInternetGatewayId",
-                        e,
-                        "An egress-only internet gateway carries IPv6 only; use --destination-ipv6-cidr-block ::/0, or an internet gateway for IPv4.",
+                        e.to_string(),
+                        "An egress-only internet gateway carries IPv6 only; route an IPv6 destination such as ::/0 to it, or an IPv4 one to an internet gateway.",
                     ));
                 }
-                Target::EgressOnlyInternetGateway(e)
-            }
-            (None, None) => {
-                return Err(Ec2Error::MissingParameter {
-                    name: "GatewayId or EgressOnlyInternetGatewayId",
-                });
-            }
-            (Some(_), Some(_)) => {
-                return Err(Ec2Error::InvalidParameterCombination {
-                    message: "Give exactly one route target.".into(),
-                });
+                Target::EgressOnlyInternetGateway(e.into())
             }
         };
         if rt.routes.iter().any(|r| r.destination == destination) {
             return Err(Ec2Error::RouteAlreadyExists {
-                route_table: rtb_id,
+                route_table: rtb_id.to_string(),
                 destination: destination.to_string(),
             });
         }
-        lookup_mut(&mut self.route_tables, Kind::RouteTable, &rtb_id)?
+        lookup_mut(&mut self.route_tables, rtb_id)?
             .routes
             .push(Route {
                 destination,
@@ -641,29 +600,19 @@ impl State {
     /// DeleteRoute: removes the route of the IPv4 or IPv6 destination (local routes stay).
     pub fn delete_route(
         &mut self,
-        rtb_id: Option<String>,
-        dest_v4: Option<String>,
-        dest_v6: Option<String>,
+        rtb_id: &RouteTableId,
+        destination: Destination,
     ) -> Result<(), Ec2Error> {
-        let rtb_id = rtb_id.ok_or(Ec2Error::MissingParameter {
-            name: "RouteTableId",
-        })?;
-        let destination = match (dest_v4, dest_v6) {
-            (Some(a), None) => Destination::V4(parse_ipv4_cidr("DestinationCidrBlock", &a)?),
-            (None, Some(b)) => Destination::V6(parse_ipv6_cidr("DestinationIpv6CidrBlock", &b)?),
-            _ => {
-                return Err(Ec2Error::MissingParameter {
-                    name: "DestinationCidrBlock or DestinationIpv6CidrBlock",
-                });
-            }
-        };
-        let rt = lookup_mut(&mut self.route_tables, Kind::RouteTable, &rtb_id)?;
+        let rt = lookup_mut(&mut self.route_tables, rtb_id)?;
         let before = rt.routes.len();
         rt.routes
             .retain(|r| r.destination != destination || r.target == Target::Local);
         if rt.routes.len() == before {
             return Err(Ec2Error::invalid(
-                "DestinationCidrBlock",
+                match destination {
+                    Destination::V4(_) => "DestinationCidrBlock",
+                    Destination::V6(_) => "DestinationIpv6CidrBlock",
+                },
                 destination.to_string(),
                 format!("There is no deletable route with this destination in {rtb_id}."),
             ));
@@ -675,19 +624,15 @@ impl State {
     pub fn associate_route_table(
         &mut self,
         env: &mut Env,
-        rtb_id: Option<String>,
-        subnet_id: Option<String>,
-    ) -> Result<String, Ec2Error> {
-        let rtb_id = rtb_id.ok_or(Ec2Error::MissingParameter {
-            name: "RouteTableId",
-        })?;
-        let subnet_id = subnet_id.ok_or(Ec2Error::MissingParameter { name: "SubnetId" })?;
-        let rt = lookup(&self.route_tables, Kind::RouteTable, &rtb_id)?;
-        let s = lookup(&self.subnets, Kind::Subnet, &subnet_id)?;
+        rtb_id: &RouteTableId,
+        subnet_id: &SubnetId,
+    ) -> Result<RouteTableAssociationId, Ec2Error> {
+        let rt = lookup(&self.route_tables, rtb_id)?;
+        let s = lookup(&self.subnets, subnet_id)?;
         if rt.vpc_id != s.vpc_id {
             return Err(Ec2Error::invalid(
                 "SubnetId",
-                subnet_id,
+                subnet_id.to_string(),
                 format!(
                     "route table {rtb_id} and subnet belong to different networks ({} vs {}).",
                     rt.vpc_id, s.vpc_id
@@ -697,21 +642,21 @@ impl State {
         if let Some(o) = self
             .route_tables
             .values()
-            .find(|r| r.associations.iter().any(|a| a.subnet_id == subnet_id))
+            .find(|r| r.associations.iter().any(|a| *subnet_id == a.subnet_id))
         {
             return Err(Ec2Error::AlreadyAssociated {
                 message: format!(
-                    "the specified association for route table {} conflicts with an existing association: subnet {subnet_id} is already associated with it; use replace-route-table-association.",
+                    "the specified association for route table {} conflicts with an existing association: subnet {subnet_id} is already associated with it; disassociate it first.",
                     o.id
                 ),
             });
         }
-        let id = ids::generate(Kind::RouteTableAssociation, env.rng);
-        lookup_mut(&mut self.route_tables, Kind::RouteTable, &rtb_id)?
+        let id = RouteTableAssociationId::generate(env.rng);
+        lookup_mut(&mut self.route_tables, rtb_id)?
             .associations
             .push(RouteTableAssociation {
-                id: id.clone(),
-                subnet_id,
+                id: id.to_string(),
+                subnet_id: subnet_id.to_string(),
             });
         Ok(id)
     }
@@ -719,33 +664,26 @@ impl State {
     /// DisassociateRouteTable: the subnet goes back to its VPC's main route table.
     pub fn disassociate_route_table(
         &mut self,
-        association_id: Option<String>,
+        id: &RouteTableAssociationId,
     ) -> Result<(), Ec2Error> {
-        let id = association_id.ok_or(Ec2Error::MissingParameter {
-            name: "AssociationId",
-        })?;
-        check_id(Kind::RouteTableAssociation, &id)?;
         let rtb = self
             .route_tables
             .values()
-            .find(|r| r.associations.iter().any(|a| a.id == id))
+            .find(|r| r.associations.iter().any(|a| *id == a.id))
             .map(|r| r.id.clone())
             .ok_or(Ec2Error::NotFound {
                 kind: Kind::RouteTableAssociation,
-                id: id.clone(),
+                id: id.to_string(),
             })?;
         if let Some(rt) = self.route_tables.get_mut(&rtb) {
-            rt.associations.retain(|a| a.id != id);
+            rt.associations.retain(|a| *id != a.id);
         }
         Ok(())
     }
 
     /// DeleteRouteTable: refused for the main table and for a table with associations.
-    pub fn delete_route_table(&mut self, rtb_id: Option<String>) -> Result<(), Ec2Error> {
-        let rtb_id = rtb_id.ok_or(Ec2Error::MissingParameter {
-            name: "RouteTableId",
-        })?;
-        let rt = lookup(&self.route_tables, Kind::RouteTable, &rtb_id)?;
+    pub fn delete_route_table(&mut self, rtb_id: &RouteTableId) -> Result<(), Ec2Error> {
+        let rt = lookup(&self.route_tables, rtb_id)?;
         if rt.main {
             return Err(Ec2Error::DependencyViolation {
                 message: format!(
@@ -767,7 +705,7 @@ impl State {
                 ),
             });
         }
-        self.route_tables.remove(&rtb_id);
+        self.route_tables.remove(rtb_id.as_str());
         Ok(())
     }
 }

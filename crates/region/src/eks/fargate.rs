@@ -293,11 +293,10 @@ mod tests {
             .with(|s, env| {
                 s.create_subnet(
                     env,
-                    crate::ec2::vpc::CreateSubnet {
-                        vpc_id: Some(vpc),
-                        cidr_block: Some("10.0.2.0/24".into()),
-                        ..Default::default()
-                    },
+                    crate::ec2::vpc::CreateSubnet::new(
+                        crate::ids::VpcId::parse(&vpc).unwrap(),
+                        crate::ec2::subnets::SubnetBlocks::Ipv4("10.0.2.0/24".parse().unwrap()),
+                    ),
                 )
             })
             .unwrap()

@@ -230,11 +230,16 @@ mod tests {
         let vpc = w.state.subnets.get(&subnet).unwrap().vpc_id.clone();
         w.with(|s, env| {
             let igw = s.create_internet_gateway(env, Default::default());
-            s.attach_internet_gateway(Some(igw.id.clone()), Some(vpc.clone()))
-                .unwrap();
+            let igw = crate::ids::InternetGatewayId::parse(&igw.id).unwrap();
+            let vpc_id = crate::ids::VpcId::parse(&vpc).unwrap();
+            s.attach_internet_gateway(&igw, &vpc_id).unwrap();
             let rtb = s.vpcs.get(&vpc).unwrap().main_route_table.clone();
-            s.create_route(Some(rtb), None, Some("::/0".into()), Some(igw.id), None)
-                .unwrap();
+            s.create_route(
+                &crate::ids::RouteTableId::parse(&rtb).unwrap(),
+                crate::ec2::model::Destination::V6("::/0".parse().unwrap()),
+                crate::ec2::vpc::RouteTarget::InternetGateway(igw),
+            )
+            .unwrap();
         });
         assert!(rules(&w).is_empty(), "{:?}", rules(&w));
     }

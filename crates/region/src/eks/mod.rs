@@ -277,25 +277,23 @@ pub(crate) mod testing {
                     .create_vpc(
                         env,
                         CreateVpc {
-                            cidr_block: Some("10.0.0.0/16".into()),
                             amazon_provided_ipv6: v6,
-                            ..Default::default()
+                            ..CreateVpc::new("10.0.0.0/16".parse().unwrap())
                         },
                     )
                     .unwrap();
-                let v6cidr = vpc.ipv6_associations.first().map(|a| {
-                    let n = a.cidr;
-                    ipnet::Ipv6Net::new(n.network(), 64).unwrap().to_string()
-                });
+                let v4: addressing::cidr::Ipv4Cidr = "10.0.1.0/24".parse().unwrap();
+                let blocks = match vpc.ipv6_associations.first() {
+                    Some(a) => crate::ec2::subnets::SubnetBlocks::DualStack(
+                        v4,
+                        addressing::cidr::Ipv6Cidr::new(a.cidr.network(), 64).unwrap(),
+                    ),
+                    None => crate::ec2::subnets::SubnetBlocks::Ipv4(v4),
+                };
                 let subnet = s
                     .create_subnet(
                         env,
-                        CreateSubnet {
-                            vpc_id: Some(vpc.id.clone()),
-                            cidr_block: Some("10.0.1.0/24".into()),
-                            ipv6_cidr_block: v6cidr,
-                            ..Default::default()
-                        },
+                        CreateSubnet::new(crate::ids::VpcId::parse(&vpc.id).unwrap(), blocks),
                     )
                     .unwrap();
                 (vpc.id, subnet.id)

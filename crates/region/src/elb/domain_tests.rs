@@ -37,9 +37,8 @@ fn lab() -> Lab {
             s.create_vpc(
                 env,
                 CreateVpc {
-                    cidr_block: Some("10.0.0.0/16".into()),
                     amazon_provided_ipv6: true,
-                    ..Default::default()
+                    ..CreateVpc::new("10.0.0.0/16".parse().unwrap())
                 },
             )
         })
@@ -54,11 +53,17 @@ fn lab() -> Lab {
                 s.create_subnet(
                     env,
                     CreateSubnet {
-                        vpc_id: Some(vpc.id.clone()),
-                        cidr_block: Some(format!("10.0.{i}.0/24")),
-                        ipv6_cidr_block: v6.then(|| sub64.to_string()),
                         availability_zone: Some(az.into()),
-                        ..Default::default()
+                        ..CreateSubnet::new(
+                            crate::ids::VpcId::parse(&vpc.id).unwrap(),
+                            match (format!("10.0.{i}.0/24").parse().unwrap(), v6) {
+                                (a, true) => crate::ec2::subnets::SubnetBlocks::DualStack(
+                                    a,
+                                    sub64.try_into().unwrap(),
+                                ),
+                                (a, false) => crate::ec2::subnets::SubnetBlocks::Ipv4(a),
+                            },
+                        )
                     },
                 )
             })
