@@ -339,8 +339,8 @@ fn down_reports_a_dead_agent_once_per_node_and_still_removes_everything() {
     require_root();
     require_plugins();
     let before = root_snapshot();
-    let mut lab = Lab::new();
-    let (ok, out, err) = lab.up(&[
+    let mut lab = Lab::named();
+    let up = lab.try_up(&[
         "--nodes",
         "2",
         "--pods-per-node",
@@ -350,8 +350,8 @@ fn down_reports_a_dead_agent_once_per_node_and_still_removes_everything() {
         "--services",
         "0",
     ]);
-    assert!(ok, "up failed:\n{out}\n{err}");
-    let recorded = lab.recorded();
+    assert!(up.ok(), "up failed:\n{}\n{}", up.stdout, up.stderr);
+    let recorded = lab.state();
     let agent = recorded["processes"]
         .as_array()
         .unwrap()
@@ -366,17 +366,19 @@ fn down_reports_a_dead_agent_once_per_node_and_still_removes_everything() {
         "killing the agent"
     );
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while Path::new(&format!("/proc/{pid}/cmdline")).exists()
-        && std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty())
-    {
+    while std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty()) {
         assert!(
             std::time::Instant::now() < deadline,
             "the agent did not die"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let (ok, out, err) = lab.down();
-    assert!(ok, "down failed:\n{out}\n{err}");
+    let Cli {
+        code,
+        stdout: out,
+        stderr: err,
+    } = lab.down();
+    assert_eq!(code, 0, "down failed:\n{out}\n{err}");
     let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
     assert_eq!(
         warnings.len(),
