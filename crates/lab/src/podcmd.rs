@@ -373,18 +373,7 @@ fn spawn_responder(req: &RunRequest, ns: &str) -> Result<Process> {
     let log = logs.join(format!("pod-{}.log", req.pod));
     // A log of an earlier pod of the same name would make the readiness check lie.
     let _ = std::fs::remove_file(&log);
-    let argv = procs::argv([
-        exe.display().to_string(),
-        "lab-responder".into(),
-        "--listen".into(),
-        format!("[::]:{}", plan::POD_PORT),
-        "--http".into(),
-        format!("[::]:{}", plan::POD_HTTP_PORT),
-        "--name".into(),
-        req.pod.clone(),
-        "--lab".into(),
-        req.lab.clone(),
-    ]);
+    let argv = crate::workloads::responder_argv(&exe, &req.pod, &req.lab);
     let handle = NetNs::by_name(ns).map_err(LabError::dp(format!("opening {ns}")))?;
     procs::spawn(&format!("pod {}", req.pod), Some(&handle), &argv, &log)
 }

@@ -339,8 +339,7 @@ fn down_reports_a_dead_agent_once_per_node_and_still_removes_everything() {
     require_root();
     require_plugins();
     let before = root_snapshot();
-    let mut lab = Lab::named();
-    let up = lab.try_up(&[
+    let mut lab = Lab::up(&[
         "--nodes",
         "2",
         "--pods-per-node",
@@ -350,7 +349,6 @@ fn down_reports_a_dead_agent_once_per_node_and_still_removes_everything() {
         "--services",
         "0",
     ]);
-    assert!(up.ok(), "up failed:\n{}\n{}", up.stdout, up.stderr);
     let recorded = lab.state();
     let agent = recorded["processes"]
         .as_array()
@@ -373,23 +371,29 @@ fn down_reports_a_dead_agent_once_per_node_and_still_removes_everything() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let Cli {
-        code,
-        stdout: out,
-        stderr: err,
-    } = lab.down();
-    assert_eq!(code, 0, "down failed:\n{out}\n{err}");
-    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    let down = lab.down();
+    assert!(down.ok(), "down failed:\n{}\n{}", down.stdout, down.stderr);
+    let warnings: Vec<&str> = down
+        .stderr
+        .lines()
+        .filter(|l| l.contains("warning"))
+        .collect();
     assert_eq!(
         warnings.len(),
         1,
-        "one warning for the dead agent of node1, not one per pod:\n{err}"
+        "one warning for the dead agent of node1, not one per pod:\n{}",
+        down.stderr
     );
     assert!(
         warnings[0].contains("agent of node1") && warnings[0].contains("3 pods"),
-        "{err}"
+        "{}",
+        down.stderr
     );
     // node2's agent still ran: its pods got their DEL.
-    assert!(out.contains("CNI DEL for 3 pods"), "{out}");
+    assert!(
+        down.stdout.contains("CNI DEL for 3 pods"),
+        "{}",
+        down.stdout
+    );
     assert_nothing_left(&lab, &recorded, &before);
 }
