@@ -311,56 +311,7 @@ impl State {
         }
         let service_cidr = match family {
             IpFamily::Ipv6 => {
-                let k = catalog::kubernetes_version(&version);
-                if k.is_none_or(|k| k < MIN_IPV6_KUBERNETES) {
-                    return Err(EksError::rule(
-                        Rule::Ipv6KubernetesVersion,
-                        version.clone(),
-                        format!(
-                            "Kubernetes {version} cannot run an IPv6 cluster; IPv6 needs 1.21 or later."
-                        ),
-                        format!(
-                            "create the cluster with --kubernetes-version {DEFAULT_KUBERNETES_VERSION} (any of 1.21 to {}).",
-                            KUBERNETES_VERSIONS
-                                .last()
-                                .copied()
-                                .unwrap_or(DEFAULT_KUBERNETES_VERSION)
-                        ),
-                    ));
-                }
-                if let Some(v4) = &req.network.service_ipv4_cidr {
-                    return Err(EksError::rule(
-                        Rule::NoDualStack,
-                        v4.clone(),
-                        format!(
-                            "serviceIpv4Cidr {v4} was given for an ipv6 cluster; clusters are single-stack: services of an IPv6 cluster get IPv6 addresses only."
-                        ),
-                        "leave serviceIpv4Cidr out (the IPv6 /108 is generated), or create an ipv4 cluster.",
-                    ));
-                }
-                if req.outpost {
-                    return Err(EksError::rule(
-                        Rule::NoOutposts,
-                        "outpostConfig",
-                        "outpostConfig was given for an ipv6 cluster; IPv6 clusters do not run on AWS Outposts.",
-                        "leave outpostConfig out, or create an ipv4 cluster.",
-                    ));
-                }
-                self.check_ipv6_subnets(&subnets, "Subnet")?;
-                let existing: BTreeSet<ServiceCidr108> = self
-                    .clusters
-                    .values()
-                    .filter_map(|c| match c.service_cidr {
-                        ServiceCidr::V6(v) => Some(v),
-                        ServiceCidr::V4(_) => None,
-                    })
-                    .collect();
-                let v6 = addressing::ula::generate(env.rng, &existing).map_err(|e| {
-                    EksError::InvalidRequest {
-                        message: e.to_string(),
-                    }
-                })?;
-                ServiceCidr::V6(v6)
+                ServiceCidr::V6(self.ipv6_service_cidr(env, &req, &version, &subnets)?)
             }
             IpFamily::Ipv4 => {
                 let vpc_cidrs: Vec<Ipv4Cidr> = vpc.ipv4_cidrs().filter_map(to_cidr).collect();
@@ -408,6 +359,67 @@ impl State {
         };
         self.clusters.insert(cluster.name.clone(), cluster.clone());
         Ok(cluster)
+    }
+
+    /// The rules only an IPv6 cluster has (Kubernetes 1.21 or later, single-stack, no Outposts,
+    /// IPv6 subnets), then its service CIDR: a random unique-local /108 no other cluster has.
+    fn ipv6_service_cidr(
+        &self,
+        env: &mut Env,
+        req: &CreateCluster,
+        version: &str,
+        subnets: &[Subnet],
+    ) -> Result<ServiceCidr108, EksError> {
+        let k = catalog::kubernetes_version(version);
+        if k.is_none_or(|k| k < MIN_IPV6_KUBERNETES) {
+            return Err(EksError::rule(
+                Rule::Ipv6KubernetesVersion,
+                version.to_string(),
+                format!(
+                    "Kubernetes {version} cannot run an IPv6 cluster; IPv6 needs 1.21 or later."
+                ),
+                format!(
+                    "create the cluster with --kubernetes-version {DEFAULT_KUBERNETES_VERSION} (any of 1.21 to {}).",
+                    KUBERNETES_VERSIONS
+                        .last()
+                        .copied()
+                        .unwrap_or(DEFAULT_KUBERNETES_VERSION)
+                ),
+            ));
+        }
+        if let Some(v4) = &req.network.service_ipv4_cidr {
+            return Err(EksError::rule(
+                Rule::NoDualStack,
+                v4.clone(),
+                format!(
+                    "serviceIpv4Cidr {v4} was given for an ipv6 cluster; clusters are single-stack: services of an IPv6 cluster get IPv6 addresses only."
+                ),
+                "leave serviceIpv4Cidr out (the IPv6 /108 is generated), or create an ipv4 cluster.",
+            ));
+        }
+        if req.outpost {
+            return Err(EksError::rule(
+                Rule::NoOutposts,
+                "outpostConfig",
+                "outpostConfig was given for an ipv6 cluster; IPv6 clusters do not run on AWS Outposts.",
+                "leave outpostConfig out, or create an ipv4 cluster.",
+            ));
+        }
+        self.check_ipv6_subnets(subnets, "Subnet")?;
+        let existing: BTreeSet<ServiceCidr108> = self
+            .clusters
+            .values()
+            .filter_map(|c| match c.service_cidr {
+                ServiceCidr::V6(v) => Some(v),
+                ServiceCidr::V4(_) => None,
+            })
+            .collect();
+        let v6 = addressing::ula::generate(env.rng, &existing).map_err(|e| {
+            EksError::InvalidRequest {
+                message: e.to_string(),
+            }
+        })?;
+        Ok(v6)
     }
 
     /// DescribeCluster: the cluster, or `ClusterNotFound`.

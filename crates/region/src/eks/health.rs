@@ -53,9 +53,8 @@ fn issue(
 impl State {
     /// Every health issue of `cluster` (none for an IPv4 cluster: the rules are IPv6's).
     pub fn cluster_health(&self, c: &Cluster, region: &str, account: &str) -> Vec<HealthIssue> {
-        let mut out = Vec::new();
         if c.ip_family != IpFamily::Ipv6 {
-            return out;
+            return Vec::new();
         }
         let prefix = format!("{}/", c.name);
         let groups: Vec<&Nodegroup> = self
@@ -70,6 +69,22 @@ impl State {
             .filter(|(k, _)| k.starts_with(&prefix))
             .map(|(_, p)| p)
             .collect();
+        let mut out = self.subnet_issues(c, &groups, &profiles);
+        out.extend(self.security_group_issues(c));
+        out.extend(tag_issues(c));
+        out.extend(self.cni_role_issues(c, &groups, region, account));
+        out
+    }
+
+    /// The subnets of the cluster, its node groups and Fargate profiles: each exists and routes
+    /// `::/0` to an internet or egress-only gateway; node subnets auto-assign IPv6.
+    fn subnet_issues(
+        &self,
+        c: &Cluster,
+        groups: &[&Nodegroup],
+        profiles: &[&FargateProfile],
+    ) -> Vec<HealthIssue> {
+        let mut out = Vec::new();
         let node_subnets: BTreeSet<&String> =
             groups.iter().flat_map(|g| g.subnets.iter()).collect();
         let subnets: BTreeSet<&String> = c
@@ -119,6 +134,12 @@ impl State {
                 ));
             }
         }
+        out
+    }
+
+    /// The cluster's security groups (and its cluster security group) allow IPv6 both ways.
+    fn security_group_issues(&self, c: &Cluster) -> Vec<HealthIssue> {
+        let mut out = Vec::new();
         let sgs: BTreeSet<&String> = c
             .security_group_ids
             .iter()
@@ -145,43 +166,19 @@ impl State {
                 ));
             }
         }
-        if let Some(v) = c
-            .tags
-            .get(TAG_STORAGE)
-            .filter(|v| v.to_ascii_lowercase().contains("fsx-lustre"))
-        {
-            out.push(issue(
-                Rule::NoFsxLustre,
-                "ConfigurationConflict",
-                vec![c.name.clone()],
-                format!("Cluster {} declares storage {v} ({TAG_STORAGE}); FSx for Lustre does not work with IPv6 clusters.", c.name),
-                "use EBS or EFS storage, or run the workload in an ipv4 cluster.".into(),
-            ));
-        }
-        if let Some(v) = c.tags.get(TAG_LBC_VERSION)
-            && catalog::semver(v).is_none_or(|x| x < MIN_IPV6_LBC)
-        {
-            out.push(issue(
-                    Rule::LbcVersion,
-                    "UnsupportedVersion",
-                    vec![c.name.clone()],
-                    format!("Cluster {} runs AWS Load Balancer Controller {v}; IPv6 clusters need 2.3.1 or later.", c.name),
-                    "upgrade the controller to v2.3.1 or later (and set the tag to the new version).".into(),
-                ));
-        }
-        if let Some(v) = c
-            .tags
-            .get(TAG_LBC_TARGET_TYPE)
-            .filter(|v| v.eq_ignore_ascii_case("instance"))
-        {
-            out.push(issue(
-                Rule::LbcIpTarget,
-                "ConfigurationConflict",
-                vec![c.name.clone()],
-                format!("Cluster {} uses the load balancer target type {v}; IPv6 clusters support IP targets only.", c.name),
-                "annotate services with service.beta.kubernetes.io/aws-load-balancer-nlb-target-type: ip (ingresses: alb.ingress.kubernetes.io/target-type: ip).".into(),
-            ));
-        }
+        out
+    }
+
+    /// The role the VPC CNI runs as (the add-on's service account role, else the node roles)
+    /// holds the IPv6 policy's actions.
+    fn cni_role_issues(
+        &self,
+        c: &Cluster,
+        groups: &[&Nodegroup],
+        region: &str,
+        account: &str,
+    ) -> Vec<HealthIssue> {
+        let mut out = Vec::new();
         // The role the VPC CNI runs as: the add-on's service account role, else the node roles.
         let cni_role = self
             .addons
@@ -206,6 +203,50 @@ impl State {
         }
         out
     }
+}
+
+/// What the cluster's tags declare: no FSx for Lustre storage, a load balancer controller of
+/// 2.3.1 or later, IP targets.
+fn tag_issues(c: &Cluster) -> Vec<HealthIssue> {
+    let mut out = Vec::new();
+    if let Some(v) = c
+        .tags
+        .get(TAG_STORAGE)
+        .filter(|v| v.to_ascii_lowercase().contains("fsx-lustre"))
+    {
+        out.push(issue(
+            Rule::NoFsxLustre,
+            "ConfigurationConflict",
+            vec![c.name.clone()],
+            format!("Cluster {} declares storage {v} ({TAG_STORAGE}); FSx for Lustre does not work with IPv6 clusters.", c.name),
+            "use EBS or EFS storage, or run the workload in an ipv4 cluster.".into(),
+        ));
+    }
+    if let Some(v) = c.tags.get(TAG_LBC_VERSION)
+        && catalog::semver(v).is_none_or(|x| x < MIN_IPV6_LBC)
+    {
+        out.push(issue(
+                Rule::LbcVersion,
+                "UnsupportedVersion",
+                vec![c.name.clone()],
+                format!("Cluster {} runs AWS Load Balancer Controller {v}; IPv6 clusters need 2.3.1 or later.", c.name),
+                "upgrade the controller to v2.3.1 or later (and set the tag to the new version).".into(),
+            ));
+    }
+    if let Some(v) = c
+        .tags
+        .get(TAG_LBC_TARGET_TYPE)
+        .filter(|v| v.eq_ignore_ascii_case("instance"))
+    {
+        out.push(issue(
+            Rule::LbcIpTarget,
+            "ConfigurationConflict",
+            vec![c.name.clone()],
+            format!("Cluster {} uses the load balancer target type {v}; IPv6 clusters support IP targets only.", c.name),
+            "annotate services with service.beta.kubernetes.io/aws-load-balancer-nlb-target-type: ip (ingresses: alb.ingress.kubernetes.io/target-type: ip).".into(),
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
