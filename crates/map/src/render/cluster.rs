@@ -56,83 +56,9 @@ pub(super) fn cluster(plan: &Plan, c: &Cluster) -> Piece {
         ruler(&mut s, PAD, y, inner, &marks);
         y += RULER + 6.0;
     }
-    if let Some(d) = &dns {
-        let _ = write!(s, r#"<g class="svc" transform="translate({PAD},{y:.1})""#);
-        focus_attrs(
-            &mut s,
-            &format!("cluster DNS {d}"),
-            &[
-                format!("cluster DNS {d}"),
-                "the service prefix with last hextet a".to_owned(),
-            ],
-        );
-        let _ = write!(
-            s,
-            r#"><polygon class="dns" points="6,0 12,11 0,11"/><text x="18" y="10" class="a">{d} cluster DNS (kube-dns)</text></g>"#
-        );
-        y += LINE;
-    }
-    for sv in &c.services {
-        let lines = vec![
-            format!("service {}/{}", sv.namespace, sv.name),
-            format!("ClusterIP {}", sv.cluster_ip),
-            format!("port {} → {}", sv.port, sv.target_port),
-            format!("DNS {}", sv.dns_name),
-            format!("backends {}", sv.backends.join(", ")),
-        ];
-        let _ = write!(s, r#"<g class="svc" transform="translate({PAD},{y:.1})""#);
-        focus_attrs(
-            &mut s,
-            &format!("service {} {}", sv.name, sv.cluster_ip),
-            &lines,
-        );
-        let _ = write!(
-            s,
-            r#"><rect class="sv" width="11" height="11"/><text x="18" y="10" class="a">{} {}/{} :{}→{} {} → {}</text></g>"#,
-            sv.cluster_ip,
-            esc(&sv.namespace),
-            esc(&sv.name),
-            sv.port,
-            sv.target_port,
-            esc(&sv.dns_name),
-            esc(&sv.backends.join(", "))
-        );
-        y += LINE;
-    }
-    // Findings on resources the drawing has no box for (security groups, roles, node groups).
+    y = service_rows(&mut s, c, dns.as_deref(), y);
     let drawn = plan.drawn_ids();
-    for f in plan.findings.iter().filter(|f| f.cluster == c.name) {
-        let elsewhere: Vec<&str> = f
-            .resource_ids
-            .iter()
-            .map(String::as_str)
-            .filter(|r| !drawn.contains(r))
-            .collect();
-        if elsewhere.is_empty() && !f.resource_ids.is_empty() {
-            continue;
-        }
-        y += 4.0;
-        line(
-            &mut s,
-            PAD + 20.0,
-            y + 10.0,
-            "fi",
-            &format!("{} on {}: {}", f.id, elsewhere.join(", "), f.what),
-        );
-        let _ = write!(
-            s,
-            r#"<polygon class="mk" transform="translate({PAD},{y:.1})" points="5,0 11,0 16,5 16,11 11,16 5,16 0,11 0,5"/>"#
-        );
-        y += LINE;
-        line(
-            &mut s,
-            PAD + 20.0,
-            y + 10.0,
-            "s",
-            &format!("Fix: {}", f.fix.as_deref().unwrap_or("see the message")),
-        );
-        y += LINE;
-    }
+    y = finding_rows(&mut s, plan, c, &drawn, y);
     let h = y + 8.0;
     let extra: Vec<&str> = plan
         .findings
@@ -160,4 +86,86 @@ pub(super) fn cluster(plan: &Plan, c: &Cluster) -> Piece {
         r#"><rect class="cl" width="{W}" height="{h:.1}" rx="6"/>{s}</g>"#
     );
     Piece { svg: out, h }
+}
+
+/// The cluster DNS line and one line per service, from `y`; returns the `y` below them.
+fn service_rows(s: &mut String, c: &Cluster, dns: Option<&str>, mut y: f64) -> f64 {
+    if let Some(d) = dns {
+        let _ = write!(s, r#"<g class="svc" transform="translate({PAD},{y:.1})""#);
+        focus_attrs(
+            s,
+            &format!("cluster DNS {d}"),
+            &[
+                format!("cluster DNS {d}"),
+                "the service prefix with last hextet a".to_owned(),
+            ],
+        );
+        let _ = write!(
+            s,
+            r#"><polygon class="dns" points="6,0 12,11 0,11"/><text x="18" y="10" class="a">{d} cluster DNS (kube-dns)</text></g>"#
+        );
+        y += LINE;
+    }
+    for sv in &c.services {
+        let lines = vec![
+            format!("service {}/{}", sv.namespace, sv.name),
+            format!("ClusterIP {}", sv.cluster_ip),
+            format!("port {} → {}", sv.port, sv.target_port),
+            format!("DNS {}", sv.dns_name),
+            format!("backends {}", sv.backends.join(", ")),
+        ];
+        let _ = write!(s, r#"<g class="svc" transform="translate({PAD},{y:.1})""#);
+        focus_attrs(s, &format!("service {} {}", sv.name, sv.cluster_ip), &lines);
+        let _ = write!(
+            s,
+            r#"><rect class="sv" width="11" height="11"/><text x="18" y="10" class="a">{} {}/{} :{}→{} {} → {}</text></g>"#,
+            sv.cluster_ip,
+            esc(&sv.namespace),
+            esc(&sv.name),
+            sv.port,
+            sv.target_port,
+            esc(&sv.dns_name),
+            esc(&sv.backends.join(", "))
+        );
+        y += LINE;
+    }
+    y
+}
+
+/// The findings on resources the drawing has no box for (security groups, roles, node groups),
+/// each with its fix, from `y`; returns the `y` below them.
+fn finding_rows(s: &mut String, plan: &Plan, c: &Cluster, drawn: &[&str], mut y: f64) -> f64 {
+    for f in plan.findings.iter().filter(|f| f.cluster == c.name) {
+        let elsewhere: Vec<&str> = f
+            .resource_ids
+            .iter()
+            .map(String::as_str)
+            .filter(|r| !drawn.contains(r))
+            .collect();
+        if elsewhere.is_empty() && !f.resource_ids.is_empty() {
+            continue;
+        }
+        y += 4.0;
+        line(
+            s,
+            PAD + 20.0,
+            y + 10.0,
+            "fi",
+            &format!("{} on {}: {}", f.id, elsewhere.join(", "), f.what),
+        );
+        let _ = write!(
+            s,
+            r#"<polygon class="mk" transform="translate({PAD},{y:.1})" points="5,0 11,0 16,5 16,11 11,16 5,16 0,11 0,5"/>"#
+        );
+        y += LINE;
+        line(
+            s,
+            PAD + 20.0,
+            y + 10.0,
+            "s",
+            &format!("Fix: {}", f.fix.as_deref().unwrap_or("see the message")),
+        );
+        y += LINE;
+    }
+    y
 }
