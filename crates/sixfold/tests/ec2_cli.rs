@@ -5,6 +5,7 @@ mod common;
 
 use std::net::Ipv6Addr;
 
+use common::net::{InternetRoutes, egress_only_gateway, route_table, route_to_internet};
 use common::{Server, s};
 use serde_json::Value;
 
@@ -104,62 +105,8 @@ fn a_dual_stack_vpc_built_with_the_aws_cli_survives_kill_9() {
     let Vpc { vpc, v6, subnets } = build_dual_stack_vpc(&srv);
 
     // Gateways and routes.
-    let igw = s(
-        &srv.aws(&["ec2", "create-internet-gateway"]).json()["InternetGateway"]["InternetGatewayId"],
-    );
-    srv.aws(&[
-        "ec2",
-        "attach-internet-gateway",
-        "--internet-gateway-id",
-        &igw,
-        "--vpc-id",
-        &vpc,
-    ])
-    .json();
-    let eigw = s(&srv
-        .aws(&[
-            "ec2",
-            "create-egress-only-internet-gateway",
-            "--vpc-id",
-            &vpc,
-        ])
-        .json()["EgressOnlyInternetGateway"]["EgressOnlyInternetGatewayId"]);
-    let rtb = s(&srv
-        .aws(&["ec2", "create-route-table", "--vpc-id", &vpc])
-        .json()["RouteTable"]["RouteTableId"]);
-    srv.aws(&[
-        "ec2",
-        "create-route",
-        "--route-table-id",
-        &rtb,
-        "--destination-cidr-block",
-        "0.0.0.0/0",
-        "--gateway-id",
-        &igw,
-    ])
-    .json();
-    srv.aws(&[
-        "ec2",
-        "create-route",
-        "--route-table-id",
-        &rtb,
-        "--destination-ipv6-cidr-block",
-        "::/0",
-        "--egress-only-internet-gateway-id",
-        &eigw,
-    ])
-    .json();
-    for (sub, _) in &subnets {
-        srv.aws(&[
-            "ec2",
-            "associate-route-table",
-            "--route-table-id",
-            &rtb,
-            "--subnet-id",
-            sub,
-        ])
-        .json();
-    }
+    let ids: Vec<&str> = subnets.iter().map(|(id, _)| id.as_str()).collect();
+    let InternetRoutes { igw, eigw, rtb } = route_to_internet(&srv, &vpc, &ids);
     let rt = srv
         .aws(&["ec2", "describe-route-tables", "--route-table-ids", &rtb])
         .json();
@@ -437,17 +384,8 @@ fn bad_input_gets_the_ec2_error_and_changes_nothing() {
             &format!("Name=attachment.instance-id,Values={xen_iid}"),
         ])
         .json()["NetworkInterfaces"][0]["NetworkInterfaceId"]);
-    let eigw = s(&srv
-        .aws(&[
-            "ec2",
-            "create-egress-only-internet-gateway",
-            "--vpc-id",
-            &vpc,
-        ])
-        .json()["EgressOnlyInternetGateway"]["EgressOnlyInternetGatewayId"]);
-    let rtb = s(&srv
-        .aws(&["ec2", "create-route-table", "--vpc-id", &vpc])
-        .json()["RouteTable"]["RouteTableId"]);
+    let eigw = egress_only_gateway(&srv, &vpc);
+    let rtb = route_table(&srv, &vpc);
     let block: ipnet::Ipv6Net = v6.parse().unwrap();
     let outside = ipnet::Ipv6Net::new(
         Ipv6Addr::from(u128::from(block.network()) ^ (1u128 << 80)),

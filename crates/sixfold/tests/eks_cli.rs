@@ -11,7 +11,9 @@ use std::time::{Duration, SystemTime};
 use common::{Cli, Server, s};
 use serde_json::{Value, json};
 
-use common::net::{EKS_ROLE as ROLE, NODE_ROLE, dual_stack_vpc, nth64, subnet};
+use common::net::{
+    EKS_ROLE as ROLE, NODE_ROLE, attached_internet_gateway, dual_stack_vpc, nth64, subnet,
+};
 
 /// A dual-stack VPC with one dual-stack subnet and one IPv4-only subnet.
 struct Net {
@@ -856,17 +858,7 @@ fn preflight_reports_what_the_reference_lets_fail_later() {
     assert!(h["cluster"]["health"]["issues"].as_array().unwrap().len() >= 5);
 
     // Fix the route: a clean cluster passes.
-    let igw = s(
-        &srv.aws(&["ec2", "create-internet-gateway"]).json()["InternetGateway"]["InternetGatewayId"],
-    );
-    srv.aws(&[
-        "ec2",
-        "attach-internet-gateway",
-        "--internet-gateway-id",
-        &igw,
-        "--vpc-id",
-        &net.vpc,
-    ]);
+    let igw = attached_internet_gateway(&srv, &net.vpc);
     let rtb = s(&srv
         .aws(&[
             "ec2",

@@ -339,8 +339,7 @@ fn down_reports_a_dead_agent_once_per_node_and_still_removes_everything() {
     require_root();
     require_plugins();
     let before = root_snapshot();
-    let mut lab = Lab::new();
-    let (ok, out, err) = lab.up(&[
+    let mut lab = Lab::up(&[
         "--nodes",
         "2",
         "--pods-per-node",
@@ -350,8 +349,7 @@ fn down_reports_a_dead_agent_once_per_node_and_still_removes_everything() {
         "--services",
         "0",
     ]);
-    assert!(ok, "up failed:\n{out}\n{err}");
-    let recorded = lab.recorded();
+    let recorded = lab.state();
     let agent = recorded["processes"]
         .as_array()
         .unwrap()
@@ -366,28 +364,36 @@ fn down_reports_a_dead_agent_once_per_node_and_still_removes_everything() {
         "killing the agent"
     );
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while Path::new(&format!("/proc/{pid}/cmdline")).exists()
-        && std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty())
-    {
+    while std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty()) {
         assert!(
             std::time::Instant::now() < deadline,
             "the agent did not die"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let (ok, out, err) = lab.down();
-    assert!(ok, "down failed:\n{out}\n{err}");
-    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    let down = lab.down();
+    assert!(down.ok(), "down failed:\n{}\n{}", down.stdout, down.stderr);
+    let warnings: Vec<&str> = down
+        .stderr
+        .lines()
+        .filter(|l| l.contains("warning"))
+        .collect();
     assert_eq!(
         warnings.len(),
         1,
-        "one warning for the dead agent of node1, not one per pod:\n{err}"
+        "one warning for the dead agent of node1, not one per pod:\n{}",
+        down.stderr
     );
     assert!(
         warnings[0].contains("agent of node1") && warnings[0].contains("3 pods"),
-        "{err}"
+        "{}",
+        down.stderr
     );
     // node2's agent still ran: its pods got their DEL.
-    assert!(out.contains("CNI DEL for 3 pods"), "{out}");
+    assert!(
+        down.stdout.contains("CNI DEL for 3 pods"),
+        "{}",
+        down.stdout
+    );
     assert_nothing_left(&lab, &recorded, &before);
 }

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use common::Server;
 use common::lab::{Lab, sixfold_env};
+use common::net::route_to_internet;
 use serde_json::Value;
 
 /// Generous: convergence takes about a second (bench/lab-converge.sh measures it).
@@ -359,63 +360,8 @@ fn user_vpc(srv: &Server) -> (String, Vec<String>) {
         "--assign-ipv6-address-on-creation",
     ])
     .json();
+    route_to_internet(srv, &vpc, &[&id]);
     let subnets = vec![id];
-    let igw = s(
-        &srv.aws(&["ec2", "create-internet-gateway"]).json()["InternetGateway"]["InternetGatewayId"],
-    );
-    srv.aws(&[
-        "ec2",
-        "attach-internet-gateway",
-        "--internet-gateway-id",
-        &igw,
-        "--vpc-id",
-        &vpc,
-    ])
-    .json();
-    let eigw = s(&srv
-        .aws(&[
-            "ec2",
-            "create-egress-only-internet-gateway",
-            "--vpc-id",
-            &vpc,
-        ])
-        .json()["EgressOnlyInternetGateway"]["EgressOnlyInternetGatewayId"]);
-    let rt = s(&srv
-        .aws(&["ec2", "create-route-table", "--vpc-id", &vpc])
-        .json()["RouteTable"]["RouteTableId"]);
-    srv.aws(&[
-        "ec2",
-        "create-route",
-        "--route-table-id",
-        &rt,
-        "--destination-cidr-block",
-        "0.0.0.0/0",
-        "--gateway-id",
-        &igw,
-    ])
-    .json();
-    srv.aws(&[
-        "ec2",
-        "create-route",
-        "--route-table-id",
-        &rt,
-        "--destination-ipv6-cidr-block",
-        "::/0",
-        "--egress-only-internet-gateway-id",
-        &eigw,
-    ])
-    .json();
-    for id in &subnets {
-        srv.aws(&[
-            "ec2",
-            "associate-route-table",
-            "--route-table-id",
-            &rt,
-            "--subnet-id",
-            id,
-        ])
-        .json();
-    }
     (vpc, subnets)
 }
 

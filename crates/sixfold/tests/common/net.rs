@@ -43,3 +43,96 @@ pub fn subnet(srv: &Server, vpc: &str, v4: &str, v6: Option<&str>) -> String {
     }
     s(&srv.aws(&a).json()["Subnet"]["SubnetId"])
 }
+
+/// The gateways and the route table [`route_to_internet`] made.
+pub struct InternetRoutes {
+    /// The internet gateway (IPv4 `0.0.0.0/0`).
+    pub igw: String,
+    /// The egress-only internet gateway (IPv6 `::/0`).
+    pub eigw: String,
+    /// The route table holding both routes.
+    pub rtb: String,
+}
+
+/// A new internet gateway attached to `vpc`; its id.
+pub fn attached_internet_gateway(srv: &Server, vpc: &str) -> String {
+    let igw = s(
+        &srv.aws(&["ec2", "create-internet-gateway"]).json()["InternetGateway"]["InternetGatewayId"],
+    );
+    srv.aws(&[
+        "ec2",
+        "attach-internet-gateway",
+        "--internet-gateway-id",
+        &igw,
+        "--vpc-id",
+        vpc,
+    ])
+    .json();
+    igw
+}
+
+/// A new egress-only internet gateway of `vpc`; its id.
+pub fn egress_only_gateway(srv: &Server, vpc: &str) -> String {
+    s(&srv
+        .aws(&[
+            "ec2",
+            "create-egress-only-internet-gateway",
+            "--vpc-id",
+            vpc,
+        ])
+        .json()["EgressOnlyInternetGateway"]["EgressOnlyInternetGatewayId"])
+}
+
+/// A new route table of `vpc`; its id.
+pub fn route_table(srv: &Server, vpc: &str) -> String {
+    s(&srv
+        .aws(&["ec2", "create-route-table", "--vpc-id", vpc])
+        .json()["RouteTable"]["RouteTableId"])
+}
+
+/// The way out of a public dual-stack subnet, as EKS wants it: an attached internet gateway
+/// for IPv4, an egress-only one for IPv6, and a new route table with both default routes,
+/// associated with each of `subnets`.
+pub fn route_to_internet(srv: &Server, vpc: &str, subnets: &[&str]) -> InternetRoutes {
+    let igw = attached_internet_gateway(srv, vpc);
+    let eigw = egress_only_gateway(srv, vpc);
+    let rtb = route_table(srv, vpc);
+    for (dest_flag, dest, target_flag, target) in [
+        (
+            "--destination-cidr-block",
+            "0.0.0.0/0",
+            "--gateway-id",
+            &igw,
+        ),
+        (
+            "--destination-ipv6-cidr-block",
+            "::/0",
+            "--egress-only-internet-gateway-id",
+            &eigw,
+        ),
+    ] {
+        srv.aws(&[
+            "ec2",
+            "create-route",
+            "--route-table-id",
+            &rtb,
+            dest_flag,
+            dest,
+            target_flag,
+            target,
+        ])
+        .json();
+    }
+    for sub in subnets {
+        srv.aws(&[
+            "ec2",
+            "associate-route-table",
+            "--route-table-id",
+            &rtb,
+            "--subnet-id",
+            sub,
+        ])
+        .json();
+    }
+    InternetRoutes { igw, eigw, rtb }
+}
