@@ -22,7 +22,8 @@
 # measured here too and shown next to the ptp ratios.
 # Goals (issue 15), same run: chain ADD <= 1.8x the floor, DEL <= 1.1x the floor; burst p99 < 20 ms.
 #
-# Usage (root): bench/cni.sh [ITERATIONS]   (default 20; release builds in $CARGO_TARGET_DIR)
+# Usage (root): bench/cni.sh [ITERATIONS]   (default 20; release builds in $CARGO_TARGET_DIR, or
+# BIN=DIR: prebuilt DIR/sixfold, DIR/sixfold-cni, DIR/sixfold-egress-cni, DIR/examples/burst)
 # ($SIXFOLD_SHARED defaults to ../shared.)
 # Needs: the AWS CLI on PATH (./.venv/bin is added), iproute2, iputils-ping, nftables,
 # containernetworking-plugins. Everything lives in namespaces it creates and removes; the root
@@ -36,10 +37,12 @@ SHARED=${SIXFOLD_SHARED:-../shared}
 [ -x .venv/bin/aws ] && export PATH="$PWD/.venv/bin:$PATH"
 command -v aws >/dev/null || { echo "bench/cni.sh: the AWS CLI is needed (scripts/install-deps --tests)" >&2; exit 1; }
 TARGET=${CARGO_TARGET_DIR:-target}
-echo "building release binaries (sixfold, sixfold-cni, sixfold-egress-cni, the burst client) in $TARGET ..." >&2
-cargo build --release -q -p sixfold -p cni --bins
-cargo build --release -q -p agent --example burst
-BIN=$(cd "$TARGET/release" && pwd)
+if [ -z "${BIN:-}" ]; then
+    echo "building release binaries (sixfold, sixfold-cni, sixfold-egress-cni, the burst client) in $TARGET ..." >&2
+    cargo build --release -q -p sixfold -p cni --bins
+    cargo build --release -q -p agent --example burst
+    BIN=$(cd "$TARGET/release" && pwd)
+fi
 
 SF_JSON=$(mktemp); trap 'rm -f "$SF_JSON"' EXIT
 BIN="$BIN" N="$N" OUT="$SF_JSON" timeout 900 python3 - <<'PY'

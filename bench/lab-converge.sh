@@ -6,7 +6,11 @@
 #     ROUNDS rounds (default 5) of +1 / -1 on a 2-node lab; median and p90 against the 2 s goal.
 #  2. `sixfold up --nodes 10 --pods-per-node 110` (EKS's max pods for an m5.large) wall time and
 #     per-pod cost, against `--nodes 3 --pods-per-node 10` in the same run.
-# BUILD=debug uses the debug binaries (no release build); SKIP_BIG=1 skips part 2.
+#     Both must prove every path (the matrix's verdict and any failed row are printed; a run
+#     that is not proven prints no figures and fails). Every lab is removed on exit (trap).
+# BUILD=debug uses the debug binaries (no release build); SKIP_BIG=1 skips part 2,
+# SKIP_CONVERGE=1 part 1; UP_TIMEOUT bounds each `up` of part 2 (default 900 s); NO_BUILD=1
+# uses the release binaries as they are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then
@@ -14,7 +18,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 build="${BUILD:-release}"
-if [ "$build" = release ]; then
+if [ "$build" = release ] && [ "${NO_BUILD:-0}" != 1 ]; then
   cargo build --release -q -p sixfold -p cni
 fi
 bin="$(pwd)/${CARGO_TARGET_DIR:-target}/$build/sixfold"
@@ -26,8 +30,9 @@ labs=("$name")
 cleanup() { for l in "${labs[@]}"; do "$bin" down --name "$l" >/dev/null 2>&1 || true; done; }
 trap cleanup EXIT
 
+if [ "${SKIP_CONVERGE:-0}" != 1 ]; then
 echo "== 1. convergence: $rounds rounds of scale 2 → 3 → 2 ($build build, load $(cut -d' ' -f1 /proc/loadavg))"
-"$bin" up --name "$name" --nodes 2 --pods-per-node 1 --services 1 --fargate-pods 0 >/dev/null
+timeout 600 "$bin" up --name "$name" --nodes 2 --pods-per-node 1 --services 1 --fargate-pods 0 >/dev/null
 SIXFOLD="$bin" LAB="$name" ROUNDS="$rounds" timeout 900 "$py" - <<'PY'
 import json, os, statistics, subprocess, time
 import boto3, botocore.config
@@ -98,23 +103,57 @@ for what, v in [("scale-up: call → new node's pod answers", up),
           f"= {med / 2:.2f}× / {p90 / 2:.2f}× the 2 s goal")
 PY
 "$bin" down --name "$name" >/dev/null
+fi
 
 if [ "${SKIP_BIG:-0}" = 1 ]; then exit 0; fi
-echo "== 2. sixfold up: 3 × 10 pods against 10 × 110 pods ($build build)"
-big() {  # nodes pods_per_node
-  local l="${name:0:9}n$1"; labs+=("$l")
-  local s e
-  s=$(date +%s.%N)
-  "$bin" up --name "$l" --nodes "$1" --pods-per-node "$2" --fargate-pods 0 --services 2 >/tmp/"$l".out 2>&1 \
-    || { echo "up --nodes $1 --pods-per-node $2 failed:"; tail -20 /tmp/"$l".out; exit 1; }
-  e=$(date +%s.%N)
-  grep -q "paths proven" /tmp/"$l".out || { echo "not proven:"; tail -20 /tmp/"$l".out; exit 1; }
-  "$bin" down --name "$l" >/dev/null
-  rm -f /tmp/"$l".out
-  awk -v s="$s" -v e="$e" -v n="$1" -v p="$2" 'BEGIN { t = e - s; printf "%.3f %d\n", t, n * p }'
+# Part 2. Every lab is named (and in `labs`, so the EXIT trap downs it) before its `up` starts;
+# `up` runs under `timeout`; no subshell holds a lab the trap would not know.
+# The kernel's IPv6 neighbour table is one for the whole machine (all namespaces), capped at
+# net.ipv6.neigh.default.gc_thresh3 dynamic entries: its count and overflows are printed.
+nd_stat() {  # entries and table_fulls (summed over CPUs) of the IPv6 neighbour table
+  local e="" f=0 cols
+  while read -r -a cols; do
+    [[ ${cols[0]} =~ ^[0-9a-f]+$ ]] || continue
+    e="${e:-$((16#${cols[0]}))}"
+    f=$((f + 16#${cols[12]}))
+  done </proc/net/stat/ndisc_cache
+  echo "$e $f"
 }
-read -r t_small n_small < <(big 3 10)
-read -r t_big n_big < <(big 10 110)
+echo "== 2. sixfold up: 3 × 10 pods against 10 × 110 pods ($build build; neighbour table cap" \
+  "gc_thresh3 = $(cat /proc/sys/net/ipv6/neigh/default/gc_thresh3))"
+results=()
+big() {  # nodes pods_per_node
+  local l="${name:0:9}n$1" out
+  labs+=("$l")
+  out="$(mktemp /tmp/"$l".XXXXXX.out)"
+  read -r _ fulls0 < <(nd_stat)
+  local load0 s e rc=0
+  load0=$(cut -d' ' -f1 /proc/loadavg)
+  s=$(date +%s.%N)
+  timeout "${UP_TIMEOUT:-900}" "$bin" up --name "$l" --nodes "$1" --pods-per-node "$2" \
+    --fargate-pods 0 --services 2 >"$out" 2>&1 || rc=$?
+  e=$(date +%s.%N)
+  read -r entries fulls1 < <(nd_stat)
+  # The matrix's verdict line, and every failed row.
+  local verdict
+  verdict=$(grep -E "paths proven" "$out" | tail -1 || true)
+  echo "  up --nodes $1 --pods-per-node $2: exit $rc, load $load0; $verdict"
+  grep -E "  FAIL  " "$out" | sed 's/^/    /' || true
+  echo "    IPv6 neighbour table after up: $entries entries (permanent ones included, every lab of the machine), $((fulls1 - fulls0)) overflows during up"
+  if [ "$rc" != 0 ] || ! grep -q "paths proven$" <<<"$verdict"; then
+    echo "  not proven: the figures of this run do not count; last lines of up:"
+    tail -20 "$out" | sed 's/^/    /'
+    rm -f "$out"
+    exit 1
+  fi
+  rm -f "$out"
+  "$bin" down --name "$l" >/dev/null
+  results+=("$(awk -v s="$s" -v e="$e" -v n="$1" -v p="$2" 'BEGIN { printf "%.3f %d", e - s, n * p }')")
+}
+big 3 10
+big 10 110
+read -r t_small n_small <<<"${results[0]}"
+read -r t_big n_big <<<"${results[1]}"
 awk -v ts="$t_small" -v ns="$n_small" -v tb="$t_big" -v nb="$n_big" 'BEGIN {
   printf "  up 3 × 10:   %7.2f s for %4d pods = %6.1f ms per pod\n", ts, ns, 1000 * ts / ns
   printf "  up 10 × 110: %7.2f s for %4d pods = %6.1f ms per pod\n", tb, nb, 1000 * tb / nb

@@ -58,62 +58,28 @@ fn key(tag: &str, round: u32, j: u32) -> AttachmentKey {
     }
 }
 
-/// Send `reqs` at once, one connection each; the latency of each, in ms.
-fn burst(cli: &Cli, reqs: Vec<Request>, want: fn(&Response) -> bool) -> Result<Vec<f64>, String> {
-    let mut poll = Poll::new().map_err(|e| format!("epoll: {e}"))?;
-    let mut pending: HashMap<Token, Pending> = HashMap::new();
-    let lines: Vec<Vec<u8>> = reqs
-        .iter()
-        .map(|r| {
-            serde_json::to_vec(r).map(|mut l| {
-                l.push(b'\n');
-                l
-            })
-        })
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("encoding a request: {e}"))?;
-    for (j, line) in lines.iter().enumerate() {
-        let started = Instant::now();
-        let mut s = StdStream::connect(&cli.socket)
-            .map_err(|e| format!("connect {}: {e}", cli.socket.display()))?;
-        // A request line is far smaller than an empty socket's buffer: one write takes it all.
-        s.write_all(line).map_err(|e| format!("send: {e}"))?;
-        s.set_nonblocking(true)
-            .map_err(|e| format!("nonblocking: {e}"))?;
-        let mut stream = UnixStream::from_std(s);
-        poll.registry()
-            .register(&mut stream, Token(j), Interest::READABLE)
-            .map_err(|e| format!("register: {e}"))?;
-        pending.insert(
-            Token(j),
-            Pending {
-                stream,
-                started,
-                answer: Vec::new(),
-            },
-        );
-    }
-    let mut lat = Vec::with_capacity(lines.len());
-    let mut events = Events::with_capacity(1024);
-    let deadline = Instant::now() + BURST_TIMEOUT;
-    let mut chunk = [0u8; 4096];
-    while !pending.is_empty() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(format!(
-                "{} of {} requests unanswered after {BURST_TIMEOUT:?}",
-                pending.len(),
-                lines.len()
-            ));
-        }
-        if let Err(e) = poll.poll(&mut events, Some(left)) {
+/// The answers being waited for.
+struct Waiting {
+    poll: Poll,
+    events: Events,
+    pending: HashMap<Token, Pending>,
+    /// Latencies of the answers read so far, in ms.
+    lat: Vec<f64>,
+    want: fn(&Response) -> bool,
+}
+
+impl Waiting {
+    /// One epoll wait of at most `timeout`, reading every answer that is ready (timed at once).
+    fn turn(&mut self, timeout: Duration) -> Result<(), String> {
+        if let Err(e) = self.poll.poll(&mut self.events, Some(timeout)) {
             if e.kind() == io::ErrorKind::Interrupted {
-                continue;
+                return Ok(());
             }
             return Err(format!("poll: {e}"));
         }
-        for ev in events.iter() {
-            let Some(p) = pending.get_mut(&ev.token()) else {
+        let mut chunk = [0u8; 4096];
+        for ev in self.events.iter() {
+            let Some(p) = self.pending.get_mut(&ev.token()) else {
                 continue;
             };
             let done = loop {
@@ -138,15 +104,74 @@ fn burst(cli: &Cli, reqs: Vec<Request>, want: fn(&Response) -> bool) -> Result<V
                         String::from_utf8_lossy(&p.answer)
                     )
                 })?;
-                if !want(&answer) {
+                if !(self.want)(&answer) {
                     return Err(format!("unexpected answer: {answer:?}"));
                 }
-                lat.push(ms);
-                pending.remove(&ev.token());
+                self.lat.push(ms);
+                self.pending.remove(&ev.token());
             }
         }
+        Ok(())
     }
-    Ok(lat)
+}
+
+/// Send `reqs` at once, one connection each; the latency of each, in ms. Between two sends the
+/// answers already there are read (without waiting), so an early answer is timed when it
+/// arrives, not when the last request has been sent.
+fn burst(cli: &Cli, reqs: Vec<Request>, want: fn(&Response) -> bool) -> Result<Vec<f64>, String> {
+    let lines: Vec<Vec<u8>> = reqs
+        .iter()
+        .map(|r| {
+            serde_json::to_vec(r).map(|mut l| {
+                l.push(b'\n');
+                l
+            })
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("encoding a request: {e}"))?;
+    let mut w = Waiting {
+        poll: Poll::new().map_err(|e| format!("epoll: {e}"))?,
+        events: Events::with_capacity(1024),
+        pending: HashMap::new(),
+        lat: Vec::with_capacity(lines.len()),
+        want,
+    };
+    for (j, line) in lines.iter().enumerate() {
+        let started = Instant::now();
+        let mut s = StdStream::connect(&cli.socket)
+            .map_err(|e| format!("connect {}: {e}", cli.socket.display()))?;
+        // A request line is far smaller than an empty socket's buffer: one write takes it all.
+        s.write_all(line).map_err(|e| format!("send: {e}"))?;
+        s.set_nonblocking(true)
+            .map_err(|e| format!("nonblocking: {e}"))?;
+        let mut stream = UnixStream::from_std(s);
+        w.poll
+            .registry()
+            .register(&mut stream, Token(j), Interest::READABLE)
+            .map_err(|e| format!("register: {e}"))?;
+        w.pending.insert(
+            Token(j),
+            Pending {
+                stream,
+                started,
+                answer: Vec::new(),
+            },
+        );
+        w.turn(Duration::ZERO)?;
+    }
+    let deadline = Instant::now() + BURST_TIMEOUT;
+    while !w.pending.is_empty() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!(
+                "{} of {} requests unanswered after {BURST_TIMEOUT:?}",
+                w.pending.len(),
+                lines.len()
+            ));
+        }
+        w.turn(left)?;
+    }
+    Ok(w.lat)
 }
 
 fn stats(mut xs: Vec<f64>) -> serde_json::Value {

@@ -4,7 +4,12 @@
 //!   `fe80::1/128 dev eth0 scope link`, `default via fe80::1 dev eth0`, and a permanent
 //!   neighbour `fe80::1` → the host veth's MAC (so the pod never has to resolve its gateway).
 //! - Node: host veth `eni<hash>` (deterministic, see [`crate::names`]) with `fe80::1/64`
-//!   (no DAD) so the gateway exists, and `<pod>/128 dev eni<hash>`; IPv6 forwarding on.
+//!   (no DAD) so the gateway exists, `<pod>/128 dev eni<hash>`, and a permanent neighbour
+//!   `<pod>` → the pod's `eth0` MAC; IPv6 forwarding on. Both neighbours are permanent because
+//!   the kernel's neighbour table is one table for the whole machine (all namespaces): its
+//!   dynamic entries are capped by `net.ipv6.neigh.default.gc_thresh3` (1,024 by default) and
+//!   every pod the node talks to would hold one, so 10 nodes × 110 pods on one kernel overflowed
+//!   it and packets to pods were dropped; permanent entries are exempt from the cap.
 //!
 //! ADD validates everything first (names free, namespace present), then applies with a
 //! [`Rollback`] guard: any failure deletes the veth, restores the pod's sysctls and releases
@@ -167,6 +172,9 @@ impl Plugin for PodPlugin {
         let host_mac = hl.mac.ok_or_else(|| {
             Error::InvalidConfig(format!("host veth {host_name} has no MAC address"))
         })?;
+        let pod_mac = pl.mac.ok_or_else(|| {
+            Error::InvalidConfig(format!("pod interface {} has no MAC address", att.ifname))
+        })?;
         let gw = IpAddr::V6(GATEWAY);
         let pod_net =
             IpNet::V6(Ipv6Net::new(address, 128).map_err(|e| Error::InvalidConfig(e.to_string()))?);
@@ -212,6 +220,10 @@ impl Plugin for PodPlugin {
             .map_err(Error::dp(format!(
                 "adding the route {pod_net} dev {host_name}"
             )))?;
+        host.neigh_add_permanent(hl.index, IpAddr::V6(address), pod_mac)
+            .map_err(Error::dp(format!(
+                "adding the neighbour {address} on {host_name}"
+            )))?;
 
         rb.disarm();
         let result = CniResult {
@@ -224,7 +236,7 @@ impl Plugin for PodPlugin {
                 },
                 Interface {
                     name: att.ifname.clone(),
-                    mac: pl.mac.map(|m| m.to_string()),
+                    mac: Some(pod_mac.to_string()),
                     mtu: Some(conf.mtu),
                     sandbox: Some(netns_path),
                 },
@@ -300,6 +312,12 @@ impl Plugin for PodPlugin {
                 r.dst.addr() == addr && r.dst.prefix_len() == 128 && r.oif == Some(hl.index)
             }) {
                 missing.push(format!("host route {addr}/128 dev {host_name}"));
+            }
+            let neigh = host
+                .neigh_list(Some(hl.index))
+                .map_err(Error::dp("listing host neighbours"))?;
+            if !neigh.iter().any(|n| n.dst == addr && n.is_permanent()) {
+                missing.push(format!("permanent host neighbour {addr} on {host_name}"));
             }
         }
 

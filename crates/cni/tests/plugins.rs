@@ -107,6 +107,41 @@ fn add_builds_the_reference_pod_dataplane() {
     assert!(nft.contains(NODE_IPV4), "{nft}");
 }
 
+/// The kernel's neighbour table is one for the whole machine: dynamic entries beyond
+/// `gc_thresh3` (1,024) are refused ("neighbor table overflow") and the packet dropped, which
+/// failed the IPv6 paths of a 10 × 110 lab. The node's neighbour of each pod is permanent
+/// (exempt from the cap), set by ADD before any packet, with the pod's MAC.
+#[test]
+fn the_nodes_neighbour_of_a_pod_is_permanent_so_pods_do_not_fill_the_neighbour_table() {
+    let node = Node::new();
+    let pod = test_ns("pod");
+    let res = node.add_pod("c1", &pod, "1.0.0");
+    let addr = pod_ipv6(&res);
+    let host_if = res["interfaces"][0]["name"].as_str().unwrap().to_string();
+    let pod_mac = res["interfaces"][1]["mac"].as_str().unwrap().to_string();
+    let link = ip_json(&["-n", &pod.name, "link", "show", "dev", "eth0"]);
+    assert_eq!(
+        link[0]["address"],
+        pod_mac.as_str(),
+        "the result's MAC is eth0's"
+    );
+    let neigh = ip_json(&["-n", &node.ns.name, "-6", "neigh", "show", "dev", &host_if]);
+    let entry = neigh
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["dst"] == addr.as_str())
+        .unwrap_or_else(|| panic!("no neighbour {addr} on {host_if}: {neigh}"));
+    assert_eq!(entry["lladdr"], pod_mac.as_str(), "{entry}");
+    assert!(
+        entry["state"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("PERMANENT")),
+        "{entry}"
+    );
+}
+
 #[test]
 fn pods_on_one_node_ping_each_other_over_ipv6() {
     let node = Node::new();

@@ -182,8 +182,14 @@ pub fn run_forwarder(target: SocketAddr, listen: SocketAddr, netns: &[PathBuf]) 
 
 fn relay(inside: TcpStream, target: SocketAddr) -> io::Result<()> {
     let outside = TcpStream::connect_timeout(&target, Duration::from_secs(3))?;
-    let (mut a_r, mut a_w) = (inside.try_clone()?, inside);
-    let (mut b_r, mut b_w) = (outside.try_clone()?, outside);
+    splice(inside, outside)
+}
+
+/// Copy both ways between `a` and `b` until both sides are done (each direction's end is
+/// passed on as a write shutdown). The relays here and the load balancer's proxy use it.
+pub(crate) fn splice(a: TcpStream, b: TcpStream) -> io::Result<()> {
+    let (mut a_r, mut a_w) = (a.try_clone()?, a);
+    let (mut b_r, mut b_w) = (b.try_clone()?, b);
     let up = std::thread::spawn(move || {
         let _ = io::copy(&mut a_r, &mut b_w);
         let _ = b_w.shutdown(std::net::Shutdown::Write);

@@ -113,13 +113,7 @@ impl Eks {
         } else {
             Err(LabError::Eks {
                 op: format!("{method} {path}"),
-                detail: format!(
-                    "HTTP {status}: {}",
-                    v["message"]
-                        .as_str()
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| v.to_string())
-                ),
+                detail: format!("HTTP {status}: {}", answer_message(&v)),
             })
         }
     }
@@ -149,10 +143,7 @@ impl Eks {
             Ok((200, v)) if v.get("clusters").is_some() => Ok(()),
             Ok((status, v)) => Err(refused(format!(
                 "the region answered HTTP {status}: {}",
-                v["message"]
-                    .as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| v.to_string())
+                answer_message(&v)
             ))),
             Err(e) => Err(refused(e.to_string())),
         }
@@ -298,6 +289,15 @@ fn form(params: &[(&str, &str)]) -> String {
         })
         .collect::<Vec<_>>()
         .join("&")
+}
+
+/// The `message` of a JSON error answer (EKS's, and that of the region's own `/sixfold/v1/`
+/// endpoints), or the whole answer when it has none.
+pub(crate) fn answer_message(v: &Value) -> String {
+    v["message"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| v.to_string())
 }
 
 #[cfg(test)]

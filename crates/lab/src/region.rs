@@ -456,15 +456,21 @@ pub fn describe(api: &Api, ids: &[String]) -> Result<Vec<Launched>> {
 
 /// Instances tagged `key=value` (e.g. a node group's), running.
 pub fn instances_tagged(api: &Api, key: &str, value: &str) -> Result<Vec<String>> {
-    let root = api.call(
-        "DescribeInstances",
+    running_instances(
+        api,
         &[
             ("Filter.1.Name", &format!("tag:{key}")),
             ("Filter.1.Value.1", value),
             ("Filter.2.Name", "instance-state-name"),
             ("Filter.2.Value.1", "running"),
         ],
-    )?;
+    )
+}
+
+/// The ids of the instances `DescribeInstances` answers with `filters` (which should ask
+/// for the running ones), sorted.
+fn running_instances(api: &Api, filters: &[(&str, &str)]) -> Result<Vec<String>> {
+    let root = api.call("DescribeInstances", filters)?;
     let mut ids: Vec<String> = root
         .items("reservationSet")
         .flat_map(|r| r.items("instancesSet"))
@@ -477,8 +483,8 @@ pub fn instances_tagged(api: &Api, key: &str, value: &str) -> Result<Vec<String>
 /// The running instances of node group `nodegroup` of cluster `cluster` (EKS tags them
 /// `eks:cluster-name` and `eks:nodegroup-name`), sorted.
 pub fn nodegroup_instances(api: &Api, cluster: &str, nodegroup: &str) -> Result<Vec<String>> {
-    let root = api.call(
-        "DescribeInstances",
+    running_instances(
+        api,
         &[
             ("Filter.1.Name", "tag:eks:cluster-name"),
             ("Filter.1.Value.1", cluster),
@@ -487,14 +493,7 @@ pub fn nodegroup_instances(api: &Api, cluster: &str, nodegroup: &str) -> Result<
             ("Filter.3.Name", "instance-state-name"),
             ("Filter.3.Value.1", "running"),
         ],
-    )?;
-    let mut ids: Vec<String> = root
-        .items("reservationSet")
-        .flat_map(|r| r.items("instancesSet"))
-        .filter_map(|i| i.child_text("instanceId").map(str::to_owned))
-        .collect();
-    ids.sort();
-    Ok(ids)
+    )
 }
 
 /// The /80 delegated to an ENI (after the agent asked for it).

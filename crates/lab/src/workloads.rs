@@ -255,18 +255,7 @@ pub(crate) fn node_pods(
                 netns: &netns,
             },
         )?;
-        let argv = procs::argv([
-            env.exe.display().to_string(),
-            "lab-responder".into(),
-            "--listen".into(),
-            format!("[::]:{}", plan::POD_PORT),
-            "--http".into(),
-            format!("[::]:{}", plan::POD_HTTP_PORT),
-            "--name".into(),
-            name.clone(),
-            "--lab".into(),
-            env.lab.clone(),
-        ]);
+        let argv = responder_argv(&env.exe, &name, &env.lab);
         let pod_ns = NetNs::by_name(&ns).map_err(LabError::dp(format!("opening {ns}")))?;
         let p = procs::spawn(
             &format!("pod {name}"),
@@ -453,4 +442,21 @@ pub(crate) fn add_services(
         cluster.dns
     ));
     Ok(())
+}
+
+/// The command line of pod `pod`'s responder in lab `lab` (`exe lab-responder`, listening on
+/// the pod ports): what `up` and `pod run` start in a pod's namespace.
+pub(crate) fn responder_argv(exe: &Path, pod: &str, lab: &str) -> Vec<String> {
+    procs::argv([
+        exe.display().to_string(),
+        "lab-responder".into(),
+        "--listen".into(),
+        format!("[::]:{}", plan::POD_PORT),
+        "--http".into(),
+        format!("[::]:{}", plan::POD_HTTP_PORT),
+        "--name".into(),
+        pod.to_owned(),
+        "--lab".into(),
+        lab.to_owned(),
+    ])
 }

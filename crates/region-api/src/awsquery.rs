@@ -1,9 +1,11 @@
-//! Replies of the IAM and STS Query protocols: `<ActionResponse><ActionResult>` bodies and
-//! `<ErrorResponse><Error><Type|Code|Message>` errors, with the request id.
+//! Replies of the Query protocols (IAM, STS and ELBv2, each in its own namespace):
+//! `<ActionResponse><ActionResult>` bodies and `<ErrorResponse><Error><Type|Code|Message>`
+//! errors, with the request id.
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::auth::AuthFailure;
 use crate::xml::Xml;
 
 fn xml(status: u16, body: String) -> Response {
@@ -26,6 +28,17 @@ pub fn error(xmlns: &str, status: u16, code: &str, message: &str, request_id: &s
             "<ErrorResponse xmlns=\"{xmlns}\">{}</ErrorResponse>",
             x.finish()
         ),
+    )
+}
+
+/// A refused signature in the Query protocol's form (IAM and STS codes and statuses).
+pub fn auth_error(xmlns: &str, e: &AuthFailure, request_id: &str) -> Response {
+    error(
+        xmlns,
+        e.query_status(),
+        e.query_code(),
+        &e.message(),
+        request_id,
     )
 }
 

@@ -15,12 +15,13 @@ use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use region::store::{Event, StoreError};
 
+use crate::json_reply::{self, json_error};
 use crate::{App, Incoming};
 
 /// Where the feed's routes live.
 pub const PREFIX: &str = "/sixfold/v1/";
-/// The SigV4 signing name of the feed.
-pub const SIGNING_NAME: &str = "sixfold";
+/// The SigV4 signing name of the feed (that of every `/sixfold/v1/` endpoint).
+pub use crate::json_reply::SIGNING_NAME;
 /// Most watches served at once (each holds one blocking thread).
 pub const MAX_WATCHES: usize = 64;
 /// Most events one read of the log gathers before they are sent.
@@ -30,39 +31,6 @@ const HEARTBEAT_DEFAULT: u64 = 10;
 const HEARTBEAT_MAX: u64 = 60;
 
 static WATCHES: AtomicUsize = AtomicUsize::new(0);
-
-pub(crate) fn json_error(
-    status: u16,
-    kind: &str,
-    message: &str,
-    extra: serde_json::Value,
-) -> Response {
-    let mut body = serde_json::json!({ "message": message });
-    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
-        b.extend(e.clone());
-    }
-    (
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        [
-            (header::CONTENT_TYPE, "application/json".to_string()),
-            (
-                header::HeaderName::from_static("x-amzn-errortype"),
-                kind.to_string(),
-            ),
-        ],
-        body.to_string(),
-    )
-        .into_response()
-}
-
-fn json_ok(v: serde_json::Value) -> Response {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        v.to_string(),
-    )
-        .into_response()
-}
 
 /// A store failure as an answer: compaction is 410 `Compacted` (re-list), an unreachable store
 /// 503 `ServiceUnavailable`, anything else 500.
@@ -77,18 +45,10 @@ fn store_error(e: &StoreError) -> Response {
             &e.to_string(),
             serde_json::json!({"requestedRevision": requested, "compactedRevision": compacted}),
         ),
-        StoreError::Unavailable(_) | StoreError::Conflict { .. } => json_error(
-            503,
-            "ServiceUnavailable",
-            &e.to_string(),
-            serde_json::json!({}),
-        ),
-        _ => json_error(
-            500,
-            "ServerException",
-            &e.to_string(),
-            serde_json::json!({}),
-        ),
+        StoreError::Unavailable(_) | StoreError::Conflict { .. } => {
+            json_reply::error(503, "ServiceUnavailable", &e.to_string())
+        }
+        _ => json_reply::error(500, "ServerException", &e.to_string()),
     }
 }
 
@@ -113,13 +73,12 @@ fn query_u64(query: &str, name: &str) -> Result<Option<u64>, Box<Response>> {
     for (k, v) in form_urlencoded::parse(query.as_bytes()) {
         if k == name {
             return v.parse().map(Some).map_err(|_| {
-                Box::new(json_error(
+                Box::new(json_reply::error(
                     400,
                     "InvalidParameterException",
                     &format!(
                         "{name}={v:?} is not a revision number; pass a whole number like {name}=0"
                     ),
-                    serde_json::json!({}),
                 ))
             });
         }
@@ -138,16 +97,9 @@ async fn sync(app: &Arc<App>) -> Result<(), StoreError> {
 /// Serve one request under [`PREFIX`].
 pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
     let (method, path, query) = (&req.method, &req.path, &req.query);
-    let caller = match app.authenticate(SIGNING_NAME, &req) {
+    let caller = match json_reply::authenticate(&app, &req) {
         Ok(c) => c,
-        Err(e) => {
-            return json_error(
-                e.ec2_status(),
-                e.ec2_code(),
-                &e.message(),
-                serde_json::json!({}),
-            );
-        }
+        Err(r) => return *r,
     };
     // The feed carries every row (session secrets included): temporary credentials need an
     // explicit `sixfold:` permission.
@@ -160,24 +112,18 @@ pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
     if let Some(action) = action
         && let Err(d) = app.authorize(&caller, action, &[])
     {
-        return json_error(
-            403,
-            "AccessDeniedException",
-            &d.message(),
-            serde_json::json!({}),
-        );
+        return json_reply::denied(&d);
     }
     if *method != Method::GET {
-        return json_error(
+        return json_reply::error(
             405,
             "InvalidRequestException",
             &format!("{method} {path} is not served; the feed's routes take GET"),
-            serde_json::json!({}),
         );
     }
     match path.strip_prefix(PREFIX).unwrap_or("") {
         "revision" => match sync(&app).await {
-            Ok(()) => json_ok(serde_json::json!({ "revision": app.region.revision() })),
+            Ok(()) => json_reply::ok(&serde_json::json!({ "revision": app.region.revision() })),
             Err(e) => store_error(&e),
         },
         "snapshot" => {
@@ -194,19 +140,18 @@ pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
                             serde_json::json!({"table": r.table, "key": r.key, "value": value})
                         })
                         .collect();
-                    json_ok(serde_json::json!({ "revision": revision, "rows": rows }))
+                    json_reply::ok(&serde_json::json!({ "revision": revision, "rows": rows }))
                 }
                 Err(e) => store_error(&e),
             }
         }
         "watch" => watch(app, query).await,
-        other => json_error(
+        other => json_reply::error(
             404,
             "ResourceNotFoundException",
             &format!(
                 "{PREFIX}{other} does not exist; the feed serves {PREFIX}revision, {PREFIX}snapshot and {PREFIX}watch?since=R"
             ),
-            serde_json::json!({}),
         ),
     }
 }
@@ -250,11 +195,10 @@ async fn watch(app: Arc<App>, query: &str) -> Response {
     };
     if WATCHES.fetch_add(1, Ordering::SeqCst) >= MAX_WATCHES {
         WATCHES.fetch_sub(1, Ordering::SeqCst);
-        return json_error(
+        return json_reply::error(
             503,
             "ServiceUnavailable",
             &format!("{MAX_WATCHES} watches are open already; close one or retry later"),
-            serde_json::json!({}),
         );
     }
     let slot = Slot;

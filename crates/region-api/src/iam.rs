@@ -105,15 +105,7 @@ pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
     let request_id = req.request_id.clone();
     let caller = match app.authenticate("iam", &req) {
         Ok(c) => c,
-        Err(e) => {
-            return awsquery::error(
-                XMLNS,
-                e.query_status(),
-                e.query_code(),
-                &e.message(),
-                &request_id,
-            );
-        }
+        Err(e) => return awsquery::auth_error(XMLNS, &e, &request_id),
     };
     let params = Params::from_request(&req.method, &req.query, &req.body);
     if let Err(e) = check_limits(&params) {
@@ -174,10 +166,22 @@ fn run(region: &Region, p: &Params, request_id: &str) -> Response {
     }
 }
 
-fn required(p: &Params, name: &str) -> Result<String, IamError> {
+/// The non-empty parameter `name` (IAM and STS), else `MissingParameter`.
+pub(crate) fn required(p: &Params, name: &str) -> Result<String, IamError> {
     p.get(name)
         .filter(|v| !v.is_empty())
         .ok_or_else(|| IamError::missing(name))
+}
+
+/// The optional parameter `name` as whole seconds (IAM and STS); anything else is a
+/// `ValidationError` that says what to give: `give` (e.g. "give 3600 to 43200 seconds").
+pub(crate) fn seconds(p: &Params, name: &str, give: &str) -> Result<Option<u32>, IamError> {
+    p.get(name)
+        .map(|v| {
+            v.parse::<u32>()
+                .map_err(|_| IamError::validation(format!("Invalid {name} {v}: {give}.")))
+        })
+        .transpose()
 }
 
 fn role_xml(x: &mut Xml, r: &Role) {
@@ -216,16 +220,7 @@ fn create_role(region: &Region, p: &Params) -> Result<Option<String>, IamError> 
         path: p.get("Path"),
         assume_role_policy: required(p, "AssumeRolePolicyDocument")?,
         description: p.get("Description"),
-        max_session_duration: p
-            .get("MaxSessionDuration")
-            .map(|v| {
-                v.parse::<u32>().map_err(|_| {
-                    IamError::validation(format!(
-                        "Invalid MaxSessionDuration {v}: give 3600 to 43200 seconds."
-                    ))
-                })
-            })
-            .transpose()?,
+        max_session_duration: seconds(p, "MaxSessionDuration", "give 3600 to 43200 seconds")?,
     };
     let r = region.write(|s, env| s.create_role(env, req.clone()))?;
     let mut x = Xml::new();

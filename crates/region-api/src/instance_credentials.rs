@@ -9,11 +9,11 @@
 
 use std::sync::Arc;
 
-use axum::http::{Method, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::Method;
+use axum::response::Response;
 use region::iam::profiles::{InstanceCredentials, InstanceCredentialsError};
 
-use crate::feed::{SIGNING_NAME, json_error};
+use crate::json_reply;
 use crate::xml::iso8601;
 use crate::{App, Incoming};
 
@@ -60,21 +60,20 @@ fn error_reply(e: &InstanceCredentialsError) -> Response {
         }
         other => other.to_string(),
     };
-    json_error(status, kind, &message, serde_json::json!({}))
+    json_reply::error(status, kind, &message)
 }
 
 fn duration(query: &str) -> Result<Option<u32>, Box<Response>> {
     for (k, v) in form_urlencoded::parse(query.as_bytes()) {
         if k == "durationSeconds" {
             return v.parse().map(Some).map_err(|_| {
-                Box::new(json_error(
+                Box::new(json_reply::error(
                     400,
                     "InvalidParameterException",
                     &format!(
                         "durationSeconds={:?} is not a whole number of seconds; give 900 to 43200.",
                         v.chars().take(40).collect::<String>()
                     ),
-                    serde_json::json!({}),
                 ))
             });
         }
@@ -84,26 +83,18 @@ fn duration(query: &str) -> Result<Option<u32>, Box<Response>> {
 
 /// Serve one request under [`PREFIX`].
 pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
-    let caller = match app.authenticate(SIGNING_NAME, &req) {
+    let caller = match json_reply::authenticate(&app, &req) {
         Ok(c) => c,
-        Err(e) => {
-            return json_error(
-                e.ec2_status(),
-                e.ec2_code(),
-                &e.message(),
-                serde_json::json!({}),
-            );
-        }
+        Err(r) => return *r,
     };
     if req.method != Method::GET {
-        return json_error(
+        return json_reply::error(
             405,
             "InvalidRequestException",
             &format!(
                 "{} {} is not served; instance credentials are read with GET {PREFIX}INSTANCE-ID",
                 req.method, req.path
             ),
-            serde_json::json!({}),
         );
     }
     let id = req.path.strip_prefix(PREFIX).unwrap_or("").to_string();
@@ -112,14 +103,13 @@ pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
             .strip_prefix("i-")
             .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()));
     if !id_ok {
-        return json_error(
+        return json_reply::error(
             400,
             "InvalidParameterException",
             &format!(
                 "{:?} is not an instance id; give one such as {PREFIX}i-0123456789abcdef0",
                 id.chars().take(40).collect::<String>()
             ),
-            serde_json::json!({}),
         );
     }
     let resource = format!(
@@ -128,12 +118,7 @@ pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
         app.region.config().account_id
     );
     if let Err(denied) = app.authorize(&caller, ACTION, &[resource]) {
-        return json_error(
-            403,
-            "AccessDeniedException",
-            &denied.message(),
-            serde_json::json!({}),
-        );
+        return json_reply::denied(&denied);
     }
     let duration = match duration(&req.query) {
         Ok(d) => d,
@@ -147,18 +132,8 @@ pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
     })
     .await;
     match result {
-        Ok(Ok(doc)) => (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            doc.to_string(),
-        )
-            .into_response(),
+        Ok(Ok(doc)) => json_reply::ok(&doc),
         Ok(Err(e)) => error_reply(&e),
-        Err(_) => json_error(
-            500,
-            "ServerException",
-            "An internal error occurred; please retry.",
-            serde_json::json!({}),
-        ),
+        Err(_) => json_reply::internal("ServerException"),
     }
 }

@@ -15,6 +15,7 @@ pub mod elbv2;
 pub mod feed;
 pub mod iam;
 pub mod instance_credentials;
+pub mod json_reply;
 pub mod oidc;
 pub mod query;
 pub mod sts;
@@ -163,6 +164,31 @@ pub struct Incoming {
     pub request_id: String,
 }
 
+impl Incoming {
+    /// `f` of this request as SigV4 reads it, at `path` (the raw path, or `/` where a Query
+    /// service is chosen): header values that are not UTF-8 are read lossily, so they fail
+    /// the signature rather than the request.
+    fn with_sigv4<T>(&self, path: &str, f: impl FnOnce(&HttpRequest) -> T) -> T {
+        let headers: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        f(&HttpRequest {
+            method: self.method.as_str(),
+            path,
+            query: &self.query,
+            headers: &headers,
+            body: &self.body,
+        })
+    }
+}
+
 impl App {
     /// Check a request's SigV4 signature for signing name `service`, against the region's key
     /// or temporary credentials issued by STS (which need their session token and must not have
@@ -211,29 +237,21 @@ impl App {
     }
 
     fn verify(&self, service: &str, req: &Incoming) -> Result<auth::Caller, auth::AuthFailure> {
-        let hs: Vec<(String, String)> = req
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let http = HttpRequest {
-            method: req.method.as_str(),
-            path: &req.path,
-            query: &req.query,
-            headers: &hs,
-            body: &req.body,
-        };
-        let session = sigv4::parse_auth(&http)
+        req.with_sigv4(&req.path, |http| self.verify_signed(service, http))
+    }
+
+    /// [`App::verify`] of the request as SigV4 reads it.
+    fn verify_signed(
+        &self,
+        service: &str,
+        http: &HttpRequest,
+    ) -> Result<auth::Caller, auth::AuthFailure> {
+        let session = sigv4::parse_auth(http)
             .ok()
             .filter(|a| a.access_key_id.starts_with("ASIA"))
             .and_then(|a| self.region.read().sessions.get(&a.access_key_id).cloned());
         let cfg = VerifyConfig::new(&self.region.config().name, service);
-        let id = sigv4::verify(&http, SystemTime::now(), &cfg, |id| {
+        let id = sigv4::verify(http, SystemTime::now(), &cfg, |id| {
             if id == self.credentials.access_key_id {
                 Some(self.credentials.secret_access_key.clone())
             } else {
@@ -517,24 +535,7 @@ async fn read_body(mut body: Body) -> Option<Bytes> {
 /// Which Query service a request to `/` is for: the credential scope's service when signed,
 /// `sts` for an unsigned `AssumeRoleWithWebIdentity`, else `ec2`.
 fn query_service(req: &Incoming) -> String {
-    let hs: Vec<(String, String)> = req
-        .headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let http = HttpRequest {
-        method: req.method.as_str(),
-        path: "/",
-        query: &req.query,
-        headers: &hs,
-        body: &req.body,
-    };
-    match sigv4::parse_auth(&http) {
+    match req.with_sigv4("/", sigv4::parse_auth) {
         Ok(a) => a.service,
         Err(_) => {
             let p = query::Params::from_request(&req.method, &req.query, &req.body);

@@ -10,7 +10,7 @@ use region::iam::sts::AssumeRoleWithWebIdentity;
 
 use crate::auth::Caller;
 use crate::awsquery;
-use crate::iam::{check_limits, code, message};
+use crate::iam::{check_limits, code, message, required, seconds};
 use crate::query::Params;
 use crate::xml::{Xml, iso8601};
 use crate::{App, Incoming};
@@ -61,15 +61,7 @@ pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
     } else {
         match app.authenticate("sts", &req) {
             Ok(c) => Some(c),
-            Err(e) => {
-                return awsquery::error(
-                    XMLNS,
-                    e.query_status(),
-                    e.query_code(),
-                    &e.message(),
-                    &request_id,
-                );
-            }
+            Err(e) => return awsquery::auth_error(XMLNS, &e, &request_id),
         }
     };
     let app2 = app.clone();
@@ -109,25 +101,15 @@ fn assume_role_with_web_identity(
     p: &Params,
     _caller: Option<&Caller>,
 ) -> Result<String, IamError> {
-    let need = |n: &str| {
-        p.get(n)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| IamError::missing(n))
-    };
     let req = AssumeRoleWithWebIdentity {
-        role_arn: need("RoleArn")?,
-        session_name: need("RoleSessionName")?,
-        token: need("WebIdentityToken")?,
-        duration: p
-            .get("DurationSeconds")
-            .map(|v| {
-                v.parse::<u32>().map_err(|_| {
-                    IamError::validation(format!(
-                        "Invalid DurationSeconds {v}: give a whole number of seconds (900 to the role's MaxSessionDuration)."
-                    ))
-                })
-            })
-            .transpose()?,
+        role_arn: required(p, "RoleArn")?,
+        session_name: required(p, "RoleSessionName")?,
+        token: required(p, "WebIdentityToken")?,
+        duration: seconds(
+            p,
+            "DurationSeconds",
+            "give a whole number of seconds (900 to the role's MaxSessionDuration)",
+        )?,
     };
     let own = app.issuer_base();
     let a = app

@@ -17,13 +17,13 @@
 use std::sync::Arc;
 
 use axum::http::Method;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use region::elb::ElbError;
 use region::elb::health::HealthReport;
 use region::elb::model::{HealthReason, ProbedHealth};
 use serde::Deserialize;
 
-use crate::feed::{SIGNING_NAME, json_error};
+use crate::json_reply;
 use crate::{App, Incoming};
 
 /// The route.
@@ -95,50 +95,32 @@ fn parse(body: &[u8]) -> Result<(String, Vec<HealthReport>), String> {
 
 fn domain_error(e: &ElbError) -> Response {
     let (status, code) = crate::elbv2::error::code(e);
-    json_error(
-        status,
-        code,
-        &crate::elbv2::error::message(e),
-        serde_json::json!({}),
-    )
+    json_reply::error(status, code, &crate::elbv2::error::message(e))
 }
 
 /// Serve `POST /sixfold/v1/target-health`.
 pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
-    let caller = match app.authenticate(SIGNING_NAME, &req) {
+    let caller = match json_reply::authenticate(&app, &req) {
         Ok(c) => c,
-        Err(e) => {
-            return json_error(
-                e.ec2_status(),
-                e.ec2_code(),
-                &e.message(),
-                serde_json::json!({}),
-            );
-        }
+        Err(r) => return *r,
     };
     // Temporary credentials need an explicit permission (see crate::authz).
     if let Err(d) = app.authorize(&caller, "sixfold:ReportTargetHealth", &[]) {
-        return json_error(
-            403,
-            "AccessDeniedException",
-            &d.message(),
-            serde_json::json!({}),
-        );
+        return json_reply::denied(&d);
     }
     if req.method != Method::POST {
-        return json_error(
+        return json_reply::error(
             405,
             "InvalidRequestException",
             &format!(
                 "{} {PATH} is not served; report health with POST",
                 req.method
             ),
-            serde_json::json!({}),
         );
     }
     let (arn, reports) = match parse(&req.body) {
         Ok(p) => p,
-        Err(m) => return json_error(400, "ValidationError", &m, serde_json::json!({})),
+        Err(m) => return json_reply::error(400, "ValidationError", &m),
     };
     let a = app.clone();
     let done = tokio::task::spawn_blocking(move || {
@@ -147,24 +129,13 @@ pub async fn handle(app: Arc<App>, req: Incoming) -> Response {
     })
     .await;
     match done {
-        Ok(Ok(o)) => (
-            axum::http::StatusCode::OK,
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            serde_json::json!({
-                "changed": o.changed,
-                "unchanged": o.unchanged,
-                "notRegistered": o.not_registered,
-            })
-            .to_string(),
-        )
-            .into_response(),
+        Ok(Ok(o)) => json_reply::ok(&serde_json::json!({
+            "changed": o.changed,
+            "unchanged": o.unchanged,
+            "notRegistered": o.not_registered,
+        })),
         Ok(Err(e)) => domain_error(&e),
-        Err(_) => json_error(
-            500,
-            "InternalFailure",
-            "An internal error occurred; please retry.",
-            serde_json::json!({}),
-        ),
+        Err(_) => json_reply::internal("InternalFailure"),
     }
 }
 

@@ -10,7 +10,7 @@
 //! This module owns the shared parsing, length checks and errors; `v6` and `v4` own the types.
 
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use ipnet::{Ipv4Net, Ipv6Net};
@@ -174,17 +174,17 @@ fn parse_v4(input: &str) -> Result<Ipv4Net, CidrError> {
     })
 }
 
-fn check_len_v6(
-    input: &str,
-    addr: Ipv6Addr,
-    len: u8,
-    allowed: PrefixRange,
-) -> Result<(), CidrError> {
+/// `Ok` if `allowed` takes `len`; else the error that suggests `addr` cut to the nearest
+/// length `allowed` takes.
+fn check_len(input: &str, addr: IpAddr, len: u8, allowed: PrefixRange) -> Result<(), CidrError> {
     if allowed.allows(len) {
         return Ok(());
     }
     let nearest = allowed.nearest(len);
-    let suggestion = Ipv6Addr::from(u128::from(addr) & mask128(nearest));
+    let suggestion = match addr {
+        IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask128(nearest))),
+        IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(u32::from(a) & mask32(nearest))),
+    };
     Err(CidrError::PrefixLength {
         input: input.to_owned(),
         actual: len,
@@ -193,23 +193,24 @@ fn check_len_v6(
     })
 }
 
+/// [`check_len`] of an IPv6 network.
+fn check_len_v6(
+    input: &str,
+    addr: Ipv6Addr,
+    len: u8,
+    allowed: PrefixRange,
+) -> Result<(), CidrError> {
+    check_len(input, IpAddr::V6(addr), len, allowed)
+}
+
+/// [`check_len`] of an IPv4 network.
 fn check_len_v4(
     input: &str,
     addr: Ipv4Addr,
     len: u8,
     allowed: PrefixRange,
 ) -> Result<(), CidrError> {
-    if allowed.allows(len) {
-        return Ok(());
-    }
-    let nearest = allowed.nearest(len);
-    let suggestion = Ipv4Addr::from(u32::from(addr) & mask32(nearest));
-    Err(CidrError::PrefixLength {
-        input: input.to_owned(),
-        actual: len,
-        allowed,
-        suggestion: format!("{suggestion}/{nearest}"),
-    })
+    check_len(input, IpAddr::V4(addr), len, allowed)
 }
 
 /// Implements `Serialize`/`Deserialize` as the type's `Display`/`FromStr` text.

@@ -7,7 +7,7 @@ use std::net::Ipv6Addr;
 
 use ec2_client::xml::Element;
 
-use crate::eks::Eks;
+use crate::eks::{Eks, answer_message};
 use crate::error::{LabError, Result};
 use crate::state::RegionInfo;
 
@@ -222,13 +222,7 @@ impl Elb {
         } else {
             Err(LabError::Elb {
                 action: "POST /sixfold/v1/target-health".into(),
-                detail: format!(
-                    "HTTP {status}: {}",
-                    v["message"]
-                        .as_str()
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| v.to_string())
-                ),
+                detail: format!("HTTP {status}: {}", answer_message(&v)),
             })
         }
     }

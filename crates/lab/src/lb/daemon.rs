@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::daemons::splice;
 use crate::error::{LabError, Result};
 use crate::lb::api::{CheckSettings, Elb, Verdict};
 use crate::lb::plan::{self, Failure, Health, Kind, Tracker};
@@ -403,20 +404,6 @@ fn proxy_http(mut client: TcpStream, shared: &Shared, port: u16) -> io::Result<(
     up.write_all(forwarded_head(&head, client_ip(&peer), port).as_bytes())?;
     up.write_all(&rest)?;
     splice(client, up)
-}
-
-/// Copy both ways until both sides are done.
-fn splice(a: TcpStream, b: TcpStream) -> io::Result<()> {
-    let (mut a_r, mut a_w) = (a.try_clone()?, a);
-    let (mut b_r, mut b_w) = (b.try_clone()?, b);
-    let up = std::thread::spawn(move || {
-        let _ = io::copy(&mut a_r, &mut b_w);
-        let _ = b_w.shutdown(std::net::Shutdown::Write);
-    });
-    let _ = io::copy(&mut b_r, &mut a_w);
-    let _ = a_w.shutdown(std::net::Shutdown::Write);
-    let _ = up.join();
-    Ok(())
 }
 
 #[cfg(test)]

@@ -212,6 +212,18 @@ pub fn tables(out: &mut String, plan: &Plan) {
     out.push_str("</details>");
 }
 
+/// One pod of the compact list: `namespace/name ipv6 ipv4`.
+fn pod_line(out: &mut String, p: &Pod) {
+    let _ = writeln!(
+        out,
+        "{}/{} {} {}",
+        esc(&p.namespace),
+        esc(&p.name),
+        p.ipv6,
+        opt(p.ipv4)
+    );
+}
+
 fn pods(out: &mut String, plan: &Plan, compact: bool) {
     let subnets = || plan.vpcs.iter().flat_map(|v| &v.subnets);
     if compact {
@@ -227,28 +239,14 @@ fn pods(out: &mut String, plan: &Plan, compact: bool) {
                     esc(&n.instance_id)
                 );
                 for p in &n.pods {
-                    let _ = writeln!(
-                        out,
-                        "{}/{} {} {}",
-                        esc(&p.namespace),
-                        esc(&p.name),
-                        p.ipv6,
-                        opt(p.ipv4)
-                    );
+                    pod_line(out, p);
                 }
                 out.push_str("</pre></details>");
             }
             if !s.fargate.is_empty() {
                 let _ = writeln!(out, "<pre>Fargate pods of {}", esc(&s.id));
                 for p in &s.fargate {
-                    let _ = writeln!(
-                        out,
-                        "{}/{} {} {}",
-                        esc(&p.namespace),
-                        esc(&p.name),
-                        p.ipv6,
-                        opt(p.ipv4)
-                    );
+                    pod_line(out, p);
                 }
                 out.push_str("</pre>");
             }

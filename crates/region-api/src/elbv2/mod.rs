@@ -9,8 +9,7 @@ pub(crate) mod render;
 
 use std::sync::Arc;
 
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use region::Region;
 use region::elb::ElbError;
 use region::elb::listeners::CreateListener;
@@ -18,6 +17,7 @@ use region::elb::load_balancers::{CreateLoadBalancer, Select};
 use region::elb::model::{LbIpType, LbType, Protocol, Scheme, Tags, TargetType, TgIpType};
 use region::elb::target_groups::{CreateTargetGroup, HealthCheckInput, TargetInput};
 
+use crate::awsquery;
 use crate::ec2::limits::{bad_char, shown};
 use crate::query::Params;
 use crate::xml::Xml;
@@ -60,27 +60,10 @@ pub const ACTIONS: &[(&str, Handler)] = &[
     ("DescribeTags", describe_tags),
 ];
 
-fn xml(status: u16, body: String) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, [(header::CONTENT_TYPE, "text/xml")], body).into_response()
-}
-
-/// `<ErrorResponse><Error><Type>..</Type><Code>..</Code><Message>..` as ELBv2 sends it.
+/// `<ErrorResponse><Error><Type>..</Type><Code>..</Code><Message>..` as ELBv2 sends it (the
+/// Query protocol's error form, in ELBv2's namespace).
 pub fn error_xml(status: u16, code: &str, message: &str, request_id: &str) -> Response {
-    let mut x = Xml::new();
-    x.open("Error")
-        .leaf("Type", if status >= 500 { "Receiver" } else { "Sender" })
-        .leaf("Code", code)
-        .leaf("Message", message)
-        .close("Error")
-        .leaf("RequestId", request_id);
-    xml(
-        status,
-        format!(
-            "<ErrorResponse xmlns=\"{XMLNS}\">{}</ErrorResponse>",
-            x.finish()
-        ),
-    )
+    awsquery::error(XMLNS, status, code, message, request_id)
 }
 
 fn domain_error(e: &ElbError, request_id: &str) -> Response {
@@ -193,12 +176,7 @@ pub fn run(region: &Region, p: &Params, request_id: &str) -> Response {
         );
     };
     match check_limits(p).and_then(|()| handler(region, p)) {
-        Ok(inner) => xml(
-            200,
-            format!(
-                "<{action}Response xmlns=\"{XMLNS}\"><{action}Result>{inner}</{action}Result><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>"
-            ),
-        ),
+        Ok(inner) => awsquery::ok(XMLNS, &action, Some(inner), request_id),
         Err(e) => domain_error(&e, request_id),
     }
 }

@@ -5,7 +5,7 @@
 use super::catalog::{self, ADDON_NAMES, MIN_IPV6_CNI};
 use super::error::{EksError, Rule};
 use super::model::*;
-use super::{arn, child_key, role_name, uuid};
+use super::{ClusterChild, arn, child_key, role_name, uuid};
 use crate::region::Env;
 use crate::state::State;
 
@@ -79,15 +79,22 @@ fn check_cni_configuration(cluster: &Cluster, values: &str) -> Result<(), EksErr
     Ok(())
 }
 
+impl ClusterChild for Addon {
+    const LIST: &'static str = "ListAddons";
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn not_found(cluster: &str, name: &str) -> EksError {
+        EksError::AddonNotFound {
+            cluster: cluster.to_string(),
+            addon: name.to_string(),
+        }
+    }
+}
+
 impl State {
     fn addon(&self, cluster: &str, name: &str) -> Result<&Addon, EksError> {
-        self.cluster(cluster)?;
-        self.addons
-            .get(&child_key(cluster, name))
-            .ok_or_else(|| EksError::AddonNotFound {
-                cluster: cluster.to_string(),
-                addon: name.to_string(),
-            })
+        self.child(&self.addons, cluster, name)
     }
 
     /// The version to install and every rule of the request; returns the version.
@@ -226,15 +233,7 @@ impl State {
         max_results: Option<u32>,
         next_token: Option<&str>,
     ) -> Result<(Vec<String>, Option<String>), EksError> {
-        self.cluster(cluster)?;
-        super::list_children(
-            "ListAddons",
-            &self.addons,
-            cluster,
-            |x| x.name.clone(),
-            max_results,
-            next_token,
-        )
+        self.list_children(&self.addons, cluster, max_results, next_token)
     }
 
     /// UpdateAddon: version, role or configuration; every rule is checked again.

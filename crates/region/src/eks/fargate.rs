@@ -3,7 +3,7 @@
 
 use super::error::{EksError, Rule};
 use super::model::*;
-use super::{NameKind, arn, check_name, child_key, role_name, uuid};
+use super::{ClusterChild, NameKind, arn, check_name, child_key, role_name, uuid};
 use crate::ec2::model::NetworkInterface;
 use crate::ec2::net;
 use crate::ids::{self, Kind};
@@ -27,15 +27,22 @@ pub struct CreateFargateProfile {
     pub tags: Tags,
 }
 
+impl ClusterChild for FargateProfile {
+    const LIST: &'static str = "ListFargateProfiles";
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn not_found(cluster: &str, name: &str) -> EksError {
+        EksError::FargateProfileNotFound {
+            cluster: cluster.to_string(),
+            profile: name.to_string(),
+        }
+    }
+}
+
 impl State {
     fn fargate_profile(&self, cluster: &str, name: &str) -> Result<&FargateProfile, EksError> {
-        self.cluster(cluster)?;
-        self.fargate_profiles
-            .get(&child_key(cluster, name))
-            .ok_or_else(|| EksError::FargateProfileNotFound {
-                cluster: cluster.to_string(),
-                profile: name.to_string(),
-            })
+        self.child(&self.fargate_profiles, cluster, name)
     }
 
     /// CreateFargateProfile: checks the subnets (IPv6 for an IPv6 cluster) and selectors, then stores the profile.
@@ -124,15 +131,7 @@ impl State {
         max_results: Option<u32>,
         next_token: Option<&str>,
     ) -> Result<(Vec<String>, Option<String>), EksError> {
-        self.cluster(cluster)?;
-        super::list_children(
-            "ListFargateProfiles",
-            &self.fargate_profiles,
-            cluster,
-            |x| x.name.clone(),
-            max_results,
-            next_token,
-        )
+        self.list_children(&self.fargate_profiles, cluster, max_results, next_token)
     }
 
     /// DeleteFargateProfile: its units and their interfaces go too (reported `DELETING`).

@@ -21,6 +21,8 @@ pub use error::{EksError, Rule};
 use rand::RngCore;
 
 use crate::region::Env;
+use crate::state::State;
+use crate::table::Table;
 
 /// Which EKS resource a name is for (for messages).
 #[derive(Debug, Clone, Copy)]
@@ -118,24 +120,50 @@ pub fn child_key(cluster: &str, name: &str) -> String {
     format!("{cluster}/{name}")
 }
 
-/// One page of the names of a cluster's children (node groups, add-ons, Fargate profiles), whose
-/// rows are keyed `CLUSTER/NAME`. `list` names the List call (tokens of one list are refused by
-/// another).
-pub fn list_children<T: Clone>(
-    list: &str,
-    table: &crate::table::Table<T>,
-    cluster: &str,
-    name_of: impl Fn(&T) -> String,
-    max_results: Option<u32>,
-    next_token: Option<&str>,
-) -> Result<(Vec<String>, Option<String>), EksError> {
-    let prefix = format!("{cluster}/");
-    let names = table
-        .iter()
-        .filter(|(k, _)| k.starts_with(&prefix))
-        .map(|(_, v)| name_of(v))
-        .collect();
-    paginate(list, names, max_results, next_token, LIST_MAX_RESULTS)
+/// A row that belongs to a cluster (node group, add-on, Fargate profile), keyed `CLUSTER/NAME`
+/// in its table: what the lookup and the List call of every such kind share.
+pub trait ClusterChild: Clone {
+    /// The EKS List call that pages through these rows (tokens of one list are refused by another).
+    const LIST: &'static str;
+    /// Its name, unique in its cluster.
+    fn name(&self) -> &str;
+    /// The kind's own "not found" error for `name` in `cluster`.
+    fn not_found(cluster: &str, name: &str) -> EksError;
+}
+
+impl State {
+    /// The child `name` of `cluster` in `table`: `ClusterNotFound` when the cluster is missing,
+    /// the kind's own not-found error when the row is.
+    pub(crate) fn child<'a, T: ClusterChild>(
+        &self,
+        table: &'a Table<T>,
+        cluster: &str,
+        name: &str,
+    ) -> Result<&'a T, EksError> {
+        self.cluster(cluster)?;
+        table
+            .get(&child_key(cluster, name))
+            .ok_or_else(|| T::not_found(cluster, name))
+    }
+
+    /// One page of the names of `cluster`'s children in `table` and the token of the next page
+    /// (`ClusterNotFound` when the cluster is missing).
+    pub(crate) fn list_children<T: ClusterChild>(
+        &self,
+        table: &Table<T>,
+        cluster: &str,
+        max_results: Option<u32>,
+        next_token: Option<&str>,
+    ) -> Result<(Vec<String>, Option<String>), EksError> {
+        self.cluster(cluster)?;
+        let prefix = format!("{cluster}/");
+        let names = table
+            .iter()
+            .filter(|(k, _)| k.starts_with(&prefix))
+            .map(|(_, v)| v.name().to_string())
+            .collect();
+        paginate(T::LIST, names, max_results, next_token, LIST_MAX_RESULTS)
+    }
 }
 
 /// The largest `maxResults` of every EKS List call (botocore: 1 to 100).

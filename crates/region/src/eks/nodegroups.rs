@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::catalog::{self, AMI_TYPES, DEFAULT_AMI_TYPE, DEFAULT_INSTANCE_TYPE, MIN_IPV6_CNI};
 use super::error::{EksError, Rule};
 use super::model::*;
-use super::{NameKind, arn, check_name, child_key, role_name, uuid};
+use super::{ClusterChild, NameKind, arn, check_name, child_key, role_name, uuid};
 use crate::catalog::Hypervisor;
 use crate::ec2::instances::{MAX_RUN_COUNT, RunInstances};
 use crate::ids::{self, Kind};
@@ -102,15 +102,87 @@ fn ami_id(ami_type: &str) -> String {
     format!("ami-{h:017x}")
 }
 
+/// The AMI type of a new node group (default `AL2023_x86_64_STANDARD`): a known one, and no
+/// Windows in an IPv6 cluster.
+fn check_ami_type(cluster: &Cluster, ami_type: Option<&str>) -> Result<String, EksError> {
+    let ami_type = ami_type.unwrap_or(DEFAULT_AMI_TYPE).to_string();
+    if !AMI_TYPES.contains(&ami_type.as_str()) {
+        return Err(EksError::invalid(
+            "amiType",
+            ami_type,
+            format!("Use one of {}.", AMI_TYPES.join(", ")),
+        ));
+    }
+    if cluster.ip_family == IpFamily::Ipv6 && catalog::is_windows(&ami_type) {
+        return Err(EksError::rule(
+            Rule::NoWindows,
+            ami_type.clone(),
+            format!(
+                "amiType {ami_type} runs Windows; cluster {} is ipv6 and IPv6 clusters run no Windows pods or services.",
+                cluster.name
+            ),
+            "use a Linux AMI type such as AL2023_x86_64_STANDARD or BOTTLEROCKET_x86_64, or run Windows nodes in an ipv4 cluster.",
+        ));
+    }
+    Ok(ami_type)
+}
+
+/// The instance types of a new node group (the request's, else the launch template's, else the
+/// default): each one the region offers, and Nitro or metal in an IPv6 cluster (prefix delegation).
+fn node_instance_types(
+    env: &Env,
+    cluster: &Cluster,
+    requested: Option<&[String]>,
+    lt: Option<&LaunchTemplate>,
+) -> Result<Vec<String>, EksError> {
+    let types = match (requested, lt.and_then(|t| t.instance_type.clone())) {
+        (Some(t), _) if !t.is_empty() => t.to_vec(),
+        (_, Some(t)) => vec![t],
+        _ => vec![DEFAULT_INSTANCE_TYPE.to_string()],
+    };
+    for t in &types {
+        let it = env.catalog.get(t).ok_or_else(|| {
+            EksError::invalid(
+                "instanceTypes",
+                t.clone(),
+                "See `aws ec2 describe-instance-types` for the types this region offers.",
+            )
+        })?;
+        if cluster.ip_family == IpFamily::Ipv6 && !it.supports_prefix_delegation() {
+            return Err(EksError::rule(
+                Rule::NitroOnly,
+                t.clone(),
+                format!(
+                    "Instance type {t} runs on {}; IPv6 clusters need Nitro-based or bare-metal instances for IPv6 prefix delegation.",
+                    match it.hypervisor {
+                        Hypervisor::Xen => "the Xen hypervisor",
+                        Hypervisor::Nitro => "Nitro",
+                        Hypervisor::Unknown => "an unknown hypervisor",
+                    }
+                ),
+                "choose a Nitro type such as m5.large, t3.medium or c6i.large.",
+            ));
+        }
+    }
+    Ok(types)
+}
+
+impl ClusterChild for Nodegroup {
+    const LIST: &'static str = "ListNodegroups";
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn not_found(cluster: &str, name: &str) -> EksError {
+        EksError::NodegroupNotFound {
+            cluster: cluster.to_string(),
+            nodegroup: name.to_string(),
+        }
+    }
+}
+
 impl State {
     fn nodegroup(&self, cluster: &str, name: &str) -> Result<&Nodegroup, EksError> {
-        self.cluster(cluster)?;
-        self.nodegroups
-            .get(&child_key(cluster, name))
-            .ok_or_else(|| EksError::NodegroupNotFound {
-                cluster: cluster.to_string(),
-                nodegroup: name.to_string(),
-            })
+        self.child(&self.nodegroups, cluster, name)
     }
 
     /// Nodes (live instances) of every node group of `cluster`.
@@ -196,148 +268,15 @@ impl State {
             });
         }
         role_name("nodeRole", &req.node_role)?;
-        let ipv6 = cluster.ip_family == IpFamily::Ipv6;
-        let ami_type = req
-            .ami_type
-            .clone()
-            .unwrap_or_else(|| DEFAULT_AMI_TYPE.to_string());
-        if !AMI_TYPES.contains(&ami_type.as_str()) {
-            return Err(EksError::invalid(
-                "amiType",
-                ami_type,
-                format!("Use one of {}.", AMI_TYPES.join(", ")),
-            ));
-        }
-        if ipv6 && catalog::is_windows(&ami_type) {
-            return Err(EksError::rule(
-                Rule::NoWindows,
-                ami_type.clone(),
-                format!(
-                    "amiType {ami_type} runs Windows; cluster {} is ipv6 and IPv6 clusters run no Windows pods or services.",
-                    cluster.name
-                ),
-                "use a Linux AMI type such as AL2023_x86_64_STANDARD or BOTTLEROCKET_x86_64, or run Windows nodes in an ipv4 cluster.",
-            ));
-        }
-        let lt = req
-            .launch_template
-            .as_ref()
-            .map(|r| self.launch_template(r))
-            .transpose()?;
-        if let Some(t) = lt.as_ref().filter(|t| ipv6 && t.metadata_ipv6) {
-            return Err(EksError::rule(
-                Rule::NoImdsIpv6,
-                t.id.clone(),
-                format!(
-                    "Launch template {} ({}) enables the instance metadata service's IPv6 endpoint (HttpProtocolIpv6=enabled), which IPv6 clusters do not support.",
-                    t.id, t.name
-                ),
-                "create the launch template with MetadataOptions HttpProtocolIpv6=disabled (nodes reach IMDS at 169.254.169.254).",
-            ));
-        }
-        let types = match (
-            &req.instance_types,
-            lt.as_ref().and_then(|t| t.instance_type.clone()),
-        ) {
-            (Some(t), _) if !t.is_empty() => t.clone(),
-            (_, Some(t)) => vec![t],
-            _ => vec![DEFAULT_INSTANCE_TYPE.to_string()],
-        };
-        for t in &types {
-            let it = env.catalog.get(t).ok_or_else(|| {
-                EksError::invalid(
-                    "instanceTypes",
-                    t.clone(),
-                    "See `aws ec2 describe-instance-types` for the types this region offers.",
-                )
-            })?;
-            if ipv6 && !it.supports_prefix_delegation() {
-                return Err(EksError::rule(
-                    Rule::NitroOnly,
-                    t.clone(),
-                    format!(
-                        "Instance type {t} runs on {}; IPv6 clusters need Nitro-based or bare-metal instances for IPv6 prefix delegation.",
-                        match it.hypervisor {
-                            Hypervisor::Xen => "the Xen hypervisor",
-                            Hypervisor::Nitro => "Nitro",
-                            Hypervisor::Unknown => "an unknown hypervisor",
-                        }
-                    ),
-                    "choose a Nitro type such as m5.large, t3.medium or c6i.large.",
-                ));
-            }
-        }
-        let (subnets, _) = self.eks_subnets("subnets", &req.subnets, Some(&cluster.vpc_id))?;
-        if ipv6 {
-            self.check_ipv6_subnets(&subnets, "Node subnet")?;
-            if let Some(s) = subnets.iter().find(|s| !s.assign_ipv6_on_creation) {
-                return Err(EksError::rule(
-                    Rule::NodeSubnetAutoAssignIpv6,
-                    s.id.clone(),
-                    format!(
-                        "Node subnet {} does not auto-assign IPv6 addresses (it is off by default); nodes of an IPv6 cluster cannot launch there.",
-                        s.id
-                    ),
-                    format!(
-                        "`aws ec2 modify-subnet-attribute --subnet-id {} --assign-ipv6-address-on-creation`.",
-                        s.id
-                    ),
-                ));
-            }
-            if let Some(a) = self.addons.get(&child_key(&cluster.name, "vpc-cni"))
-                && catalog::semver(&a.version).is_some_and(|v| v < MIN_IPV6_CNI)
-            {
-                return Err(EksError::rule(
-                    Rule::CniMinVersion,
-                    a.version.clone(),
-                    format!(
-                        "Cluster {} runs vpc-cni {}; nodes of an IPv6 cluster need 1.10.1 or later.",
-                        cluster.name, a.version
-                    ),
-                    format!(
-                        "`aws eks update-addon --cluster-name {} --addon-name vpc-cni --addon-version v1.18.3-eksbuild.1` first.",
-                        cluster.name
-                    ),
-                ));
-            }
-        }
+        let ami_type = check_ami_type(&cluster, req.ami_type.as_deref())?;
+        let lt = self.node_launch_template(&cluster, req.launch_template.as_ref())?;
+        let types = node_instance_types(env, &cluster, req.instance_types.as_deref(), lt.as_ref())?;
+        self.check_node_subnets(&cluster, &req.subnets)?;
         let min = req.min_size.unwrap_or(1);
         let max = req.max_size.unwrap_or(2.max(min));
         let desired = req.desired_size.unwrap_or(min.max(2).min(max));
         check_scaling(min, desired, max)?;
-        if let Some(sg) = req
-            .remote_access
-            .iter()
-            .flat_map(|r| r.source_security_groups.iter())
-            .find(|g| !self.security_groups.contains(g))
-        {
-            return Err(EksError::invalid(
-                "remoteAccess.sourceSecurityGroups",
-                sg.clone(),
-                "The security group does not exist; see `aws ec2 describe-security-groups`.",
-            ));
-        }
-        if let Some(c) = req
-            .capacity_type
-            .as_deref()
-            .filter(|c| !["ON_DEMAND", "SPOT", "CAPACITY_BLOCK"].contains(c))
-        {
-            return Err(EksError::invalid(
-                "capacityType",
-                c,
-                "Use ON_DEMAND, SPOT or CAPACITY_BLOCK.",
-            ));
-        }
-        if let Some(v) = req.version.as_ref().filter(|v| **v != cluster.version) {
-            return Err(EksError::invalid(
-                "version",
-                v.clone(),
-                format!(
-                    "Node groups run the cluster's Kubernetes version {}.",
-                    cluster.version
-                ),
-            ));
-        }
+        self.check_node_options(&cluster, &req)?;
         let id = uuid(env.rng);
         let mut g = Nodegroup {
             name: req.name.clone(),
@@ -375,6 +314,109 @@ impl State {
         self.launch_nodes(env, &cluster, &mut g, desired, metadata_ipv6)?;
         self.nodegroups.insert(key, g.clone());
         Ok(g)
+    }
+
+    /// The launch template a new node group names, if any; an IPv6 cluster refuses one that
+    /// enables the IMDS IPv6 endpoint.
+    fn node_launch_template(
+        &self,
+        cluster: &Cluster,
+        r: Option<&LaunchTemplateRef>,
+    ) -> Result<Option<LaunchTemplate>, EksError> {
+        let lt = r.map(|r| self.launch_template(r)).transpose()?;
+        let ipv6 = cluster.ip_family == IpFamily::Ipv6;
+        if let Some(t) = lt.as_ref().filter(|t| ipv6 && t.metadata_ipv6) {
+            return Err(EksError::rule(
+                Rule::NoImdsIpv6,
+                t.id.clone(),
+                format!(
+                    "Launch template {} ({}) enables the instance metadata service's IPv6 endpoint (HttpProtocolIpv6=enabled), which IPv6 clusters do not support.",
+                    t.id, t.name
+                ),
+                "create the launch template with MetadataOptions HttpProtocolIpv6=disabled (nodes reach IMDS at 169.254.169.254).",
+            ));
+        }
+        Ok(lt)
+    }
+
+    /// The subnets of a new node group exist in the cluster's VPC; in an IPv6 cluster they have
+    /// IPv6 blocks and auto-assign IPv6, and the cluster's vpc-cni (if installed) is recent enough.
+    fn check_node_subnets(&self, cluster: &Cluster, ids: &[String]) -> Result<(), EksError> {
+        let (subnets, _) = self.eks_subnets("subnets", ids, Some(&cluster.vpc_id))?;
+        if cluster.ip_family != IpFamily::Ipv6 {
+            return Ok(());
+        }
+        self.check_ipv6_subnets(&subnets, "Node subnet")?;
+        if let Some(s) = subnets.iter().find(|s| !s.assign_ipv6_on_creation) {
+            return Err(EksError::rule(
+                Rule::NodeSubnetAutoAssignIpv6,
+                s.id.clone(),
+                format!(
+                    "Node subnet {} does not auto-assign IPv6 addresses (it is off by default); nodes of an IPv6 cluster cannot launch there.",
+                    s.id
+                ),
+                format!(
+                    "`aws ec2 modify-subnet-attribute --subnet-id {} --assign-ipv6-address-on-creation`.",
+                    s.id
+                ),
+            ));
+        }
+        if let Some(a) = self.addons.get(&child_key(&cluster.name, "vpc-cni"))
+            && catalog::semver(&a.version).is_some_and(|v| v < MIN_IPV6_CNI)
+        {
+            return Err(EksError::rule(
+                Rule::CniMinVersion,
+                a.version.clone(),
+                format!(
+                    "Cluster {} runs vpc-cni {}; nodes of an IPv6 cluster need 1.10.1 or later.",
+                    cluster.name, a.version
+                ),
+                format!(
+                    "`aws eks update-addon --cluster-name {} --addon-name vpc-cni --addon-version v1.18.3-eksbuild.1` first.",
+                    cluster.name
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The remaining members of a new node group: its SSH source security groups exist, its
+    /// capacity type is known and its Kubernetes version (if given) is the cluster's.
+    fn check_node_options(&self, cluster: &Cluster, req: &CreateNodegroup) -> Result<(), EksError> {
+        if let Some(sg) = req
+            .remote_access
+            .iter()
+            .flat_map(|r| r.source_security_groups.iter())
+            .find(|g| !self.security_groups.contains(g))
+        {
+            return Err(EksError::invalid(
+                "remoteAccess.sourceSecurityGroups",
+                sg.clone(),
+                "The security group does not exist; see `aws ec2 describe-security-groups`.",
+            ));
+        }
+        if let Some(c) = req
+            .capacity_type
+            .as_deref()
+            .filter(|c| !["ON_DEMAND", "SPOT", "CAPACITY_BLOCK"].contains(c))
+        {
+            return Err(EksError::invalid(
+                "capacityType",
+                c,
+                "Use ON_DEMAND, SPOT or CAPACITY_BLOCK.",
+            ));
+        }
+        if let Some(v) = req.version.as_ref().filter(|v| **v != cluster.version) {
+            return Err(EksError::invalid(
+                "version",
+                v.clone(),
+                format!(
+                    "Node groups run the cluster's Kubernetes version {}.",
+                    cluster.version
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Launch `count` more nodes of group `g` (spread over its subnets), recording them in `g`.
@@ -454,15 +496,7 @@ impl State {
         max_results: Option<u32>,
         next_token: Option<&str>,
     ) -> Result<(Vec<String>, Option<String>), EksError> {
-        self.cluster(cluster)?;
-        super::list_children(
-            "ListNodegroups",
-            &self.nodegroups,
-            cluster,
-            |x| x.name.clone(),
-            max_results,
-            next_token,
-        )
+        self.list_children(&self.nodegroups, cluster, max_results, next_token)
     }
 
     /// DeleteNodegroup: terminates the group's instances and removes it (reported `DELETING`).
@@ -515,58 +549,7 @@ impl State {
     ) -> Result<Update, EksError> {
         let cluster = self.cluster(&req.cluster)?.clone();
         let mut g = self.nodegroup(&req.cluster, &req.name)?.clone();
-        let scaling =
-            req.min_size.is_some() || req.max_size.is_some() || req.desired_size.is_some();
-        let labels = !req.add_labels.is_empty() || !req.remove_labels.is_empty();
-        let taints = !req.add_taints.is_empty() || !req.remove_taints.is_empty();
-        let update_cfg = req.max_unavailable.is_some() || req.max_unavailable_percentage.is_some();
-        if !(scaling || labels || taints || update_cfg) {
-            return Err(EksError::InvalidParameter {
-                member: "scalingConfig, labels, taints or updateConfig".into(),
-                value: "(none)".into(),
-                fix: "Give at least one setting to update.".into(),
-            });
-        }
-        if let Some(k) = req
-            .remove_labels
-            .iter()
-            .find(|k| req.add_labels.contains_key(*k))
-        {
-            return Err(EksError::invalid(
-                "labels",
-                k.clone(),
-                "A label is both added and removed; list it in one of addOrUpdateLabels and removeLabels.",
-            ));
-        }
-        if let Some(t) = req.remove_taints.iter().find(|t| {
-            req.add_taints
-                .iter()
-                .any(|a| a.key == t.key && a.effect == t.effect)
-        }) {
-            return Err(EksError::invalid(
-                "taints",
-                format!("{}:{}", t.key, t.effect),
-                "A taint is both added and removed; list it in one of addOrUpdateTaints and removeTaints.",
-            ));
-        }
-        if req.max_unavailable.is_some() && req.max_unavailable_percentage.is_some() {
-            return Err(EksError::invalid(
-                "updateConfig",
-                "maxUnavailable and maxUnavailablePercentage",
-                "Give one of maxUnavailable (1-100) and maxUnavailablePercentage (1-100).",
-            ));
-        }
-        if let Some(v) = req
-            .max_unavailable
-            .or(req.max_unavailable_percentage)
-            .filter(|v| !(1..=100).contains(v))
-        {
-            return Err(EksError::invalid(
-                "updateConfig",
-                v.to_string(),
-                "maxUnavailable and maxUnavailablePercentage are 1 to 100.",
-            ));
-        }
+        check_config_update(&req)?;
         let mut params = Vec::new();
         let min = req.min_size.unwrap_or(g.min_size);
         let max = req.max_size.unwrap_or(g.max_size);
@@ -581,8 +564,37 @@ impl State {
                 params.push((ty.to_string(), v.to_string()));
             }
         }
-        let live = self.live_nodes(&g);
-        let want = desired as usize;
+        self.rescale_nodes(env, &cluster, &mut g, desired as usize)?;
+        g.min_size = min;
+        g.max_size = max;
+        g.desired_size = desired;
+        edit_labels(&mut g, &req, &mut params);
+        edit_taints(&mut g, &req, &mut params);
+        if let Some(v) = req.max_unavailable {
+            g.max_unavailable = v;
+            g.max_unavailable_percentage = None;
+            params.push(("MaxUnavailable".into(), v.to_string()));
+        }
+        if let Some(v) = req.max_unavailable_percentage {
+            g.max_unavailable_percentage = Some(v);
+            params.push(("MaxUnavailablePercentage".into(), v.to_string()));
+        }
+        g.modified_at = env.now;
+        let name = g.name.clone();
+        self.nodegroups.insert(child_key(&cluster.name, &name), g);
+        Ok(self.record_update(env, &cluster.name, Some(name), None, "ConfigUpdate", params))
+    }
+
+    /// Launch or terminate nodes of `g` (the newest go first) until `want` are live. New nodes
+    /// of an IPv6 cluster need subnets that still auto-assign IPv6.
+    fn rescale_nodes(
+        &mut self,
+        env: &mut Env,
+        cluster: &Cluster,
+        g: &mut Nodegroup,
+        want: usize,
+    ) -> Result<(), EksError> {
+        let live = self.live_nodes(g);
         if want > live.len() {
             if cluster.ip_family == IpFamily::Ipv6
                 && let Some(id) = g.subnets.iter().find(|id| {
@@ -608,7 +620,7 @@ impl State {
                 None => false,
             };
             let more = (want - live.len()) as u32;
-            self.launch_nodes(env, &cluster, &mut g, more, metadata_ipv6)?;
+            self.launch_nodes(env, cluster, g, more, metadata_ipv6)?;
         } else if want < live.len() {
             // The newest nodes go first.
             let surplus: Vec<String> = live[want..].to_vec();
@@ -624,66 +636,113 @@ impl State {
                     source,
                 })?;
         }
-        g.min_size = min;
-        g.max_size = max;
-        g.desired_size = desired;
-        if labels {
-            for k in &req.remove_labels {
-                g.labels.remove(k);
-            }
-            g.labels.extend(req.add_labels.clone());
-            if !req.add_labels.is_empty() {
-                params.push((
-                    "LabelsToAdd".into(),
-                    serde_json::to_string(&req.add_labels).unwrap_or_default(),
-                ));
-            }
-            if !req.remove_labels.is_empty() {
-                params.push((
-                    "LabelsToRemove".into(),
-                    serde_json::to_string(&req.remove_labels).unwrap_or_default(),
-                ));
-            }
-        }
-        if taints {
-            g.taints.retain(|t| {
-                !req.remove_taints
-                    .iter()
-                    .any(|r| r.key == t.key && r.effect == t.effect)
-            });
-            for t in &req.add_taints {
-                g.taints
-                    .retain(|x| !(x.key == t.key && x.effect == t.effect));
-                g.taints.push(t.clone());
-            }
-            let json = |ts: &[Taint]| {
-                serde_json::to_string(
-                    &ts.iter()
-                        .map(|t| serde_json::json!({"key": t.key, "value": t.value, "effect": t.effect}))
-                        .collect::<Vec<_>>(),
-                )
-                .unwrap_or_default()
-            };
-            if !req.add_taints.is_empty() {
-                params.push(("TaintsToAdd".into(), json(&req.add_taints)));
-            }
-            if !req.remove_taints.is_empty() {
-                params.push(("TaintsToRemove".into(), json(&req.remove_taints)));
-            }
-        }
-        if let Some(v) = req.max_unavailable {
-            g.max_unavailable = v;
-            g.max_unavailable_percentage = None;
-            params.push(("MaxUnavailable".into(), v.to_string()));
-        }
-        if let Some(v) = req.max_unavailable_percentage {
-            g.max_unavailable_percentage = Some(v);
-            params.push(("MaxUnavailablePercentage".into(), v.to_string()));
-        }
-        g.modified_at = env.now;
-        let name = g.name.clone();
-        self.nodegroups.insert(child_key(&cluster.name, &name), g);
-        Ok(self.record_update(env, &cluster.name, Some(name), None, "ConfigUpdate", params))
+        Ok(())
+    }
+}
+
+/// An UpdateNodegroupConfig request on its own: it changes something, adds and removes no label
+/// or taint at once, and gives at most one `updateConfig` value, 1 to 100.
+fn check_config_update(req: &UpdateNodegroupConfig) -> Result<(), EksError> {
+    let scaling = req.min_size.is_some() || req.max_size.is_some() || req.desired_size.is_some();
+    let labels = !req.add_labels.is_empty() || !req.remove_labels.is_empty();
+    let taints = !req.add_taints.is_empty() || !req.remove_taints.is_empty();
+    let update_cfg = req.max_unavailable.is_some() || req.max_unavailable_percentage.is_some();
+    if !(scaling || labels || taints || update_cfg) {
+        return Err(EksError::InvalidParameter {
+            member: "scalingConfig, labels, taints or updateConfig".into(),
+            value: "(none)".into(),
+            fix: "Give at least one setting to update.".into(),
+        });
+    }
+    if let Some(k) = req
+        .remove_labels
+        .iter()
+        .find(|k| req.add_labels.contains_key(*k))
+    {
+        return Err(EksError::invalid(
+            "labels",
+            k.clone(),
+            "A label is both added and removed; list it in one of addOrUpdateLabels and removeLabels.",
+        ));
+    }
+    if let Some(t) = req.remove_taints.iter().find(|t| {
+        req.add_taints
+            .iter()
+            .any(|a| a.key == t.key && a.effect == t.effect)
+    }) {
+        return Err(EksError::invalid(
+            "taints",
+            format!("{}:{}", t.key, t.effect),
+            "A taint is both added and removed; list it in one of addOrUpdateTaints and removeTaints.",
+        ));
+    }
+    if req.max_unavailable.is_some() && req.max_unavailable_percentage.is_some() {
+        return Err(EksError::invalid(
+            "updateConfig",
+            "maxUnavailable and maxUnavailablePercentage",
+            "Give one of maxUnavailable (1-100) and maxUnavailablePercentage (1-100).",
+        ));
+    }
+    if let Some(v) = req
+        .max_unavailable
+        .or(req.max_unavailable_percentage)
+        .filter(|v| !(1..=100).contains(v))
+    {
+        return Err(EksError::invalid(
+            "updateConfig",
+            v.to_string(),
+            "maxUnavailable and maxUnavailablePercentage are 1 to 100.",
+        ));
+    }
+    Ok(())
+}
+
+/// Remove then add or overwrite `g`'s labels as `req` says, recording the update's parameters.
+fn edit_labels(g: &mut Nodegroup, req: &UpdateNodegroupConfig, params: &mut Vec<(String, String)>) {
+    for k in &req.remove_labels {
+        g.labels.remove(k);
+    }
+    g.labels.extend(req.add_labels.clone());
+    if !req.add_labels.is_empty() {
+        params.push((
+            "LabelsToAdd".into(),
+            serde_json::to_string(&req.add_labels).unwrap_or_default(),
+        ));
+    }
+    if !req.remove_labels.is_empty() {
+        params.push((
+            "LabelsToRemove".into(),
+            serde_json::to_string(&req.remove_labels).unwrap_or_default(),
+        ));
+    }
+}
+
+/// Remove, then add or replace (same key and effect) `g`'s taints as `req` says, recording the
+/// update's parameters.
+fn edit_taints(g: &mut Nodegroup, req: &UpdateNodegroupConfig, params: &mut Vec<(String, String)>) {
+    g.taints.retain(|t| {
+        !req.remove_taints
+            .iter()
+            .any(|r| r.key == t.key && r.effect == t.effect)
+    });
+    for t in &req.add_taints {
+        g.taints
+            .retain(|x| !(x.key == t.key && x.effect == t.effect));
+        g.taints.push(t.clone());
+    }
+    let json = |ts: &[Taint]| {
+        serde_json::to_string(
+            &ts.iter()
+                .map(|t| serde_json::json!({"key": t.key, "value": t.value, "effect": t.effect}))
+                .collect::<Vec<_>>(),
+        )
+        .unwrap_or_default()
+    };
+    if !req.add_taints.is_empty() {
+        params.push(("TaintsToAdd".into(), json(&req.add_taints)));
+    }
+    if !req.remove_taints.is_empty() {
+        params.push(("TaintsToRemove".into(), json(&req.remove_taints)));
     }
 }
 

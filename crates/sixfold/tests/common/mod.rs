@@ -7,6 +7,7 @@
 pub mod clients;
 pub mod lab;
 pub mod net;
+pub mod query;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
