@@ -33,6 +33,10 @@ calls = {
     "create_group_without_vpc_id": (raw.create_security_group, {"GroupName": "x", "Description": "x"}),
     "delete_eni_without_eni_id": (raw.delete_network_interface, {}),
     "create_eni_without_subnet_id": (raw.create_network_interface, {}),
+    "assign_ipv6_without_eni_id": (raw.assign_ipv6_addresses, {"Ipv6PrefixCount": 1}),
+    "assign_ipv6_without_what": (ec2.assign_ipv6_addresses, {"NetworkInterfaceId": eni_id}),
+    "terminate_malformed": (ec2.terminate_instances, {"InstanceIds": ["i-0123456789abcdef0", "i-bad"]}),
+    "detach_with_an_eni_id": (ec2.detach_network_interface, {"AttachmentId": eni_id}),
     # Malformed ids, each naming the value given.
     "delete_vpc_malformed": (ec2.delete_vpc, {"VpcId": "vpc-NOTHEX"}),
     "create_subnet_with_a_subnet_id_as_vpc": (ec2.create_subnet, {"VpcId": subnet_id, "CidrBlock": "10.61.3.0/24"}),

@@ -73,6 +73,14 @@ pub enum PodError {
     )]
     AgentDown { lab: String, node: String },
     #[error(
+        "{node} of lab {lab:?} was removed (its instance no longer runs) while pod {pod:?} was being wired on it, so the pod was undone; run `sixfold pod run {pod} --name {lab}` again to place it on a running node"
+    )]
+    NodeGone {
+        lab: String,
+        pod: String,
+        node: String,
+    },
+    #[error(
         "pod {pod:?} is a Fargate pod (its own ENI from RunInstances), not a CNI attachment; `sixfold pod delete` removes only pods wired by the CNI plugins (`sixfold down` removes the whole lab)"
     )]
     Fargate { pod: String },
@@ -344,11 +352,7 @@ pub fn run(req: &RunRequest, out: &mut dyn Write) -> Result<PodInfo> {
         branch_eni: None,
         created: Some(now_rfc3339()),
     };
-    let state = update(&req.lab, &req.state_dir, |s| {
-        s.pods.push(pod.clone());
-        s.processes.push(p.clone());
-        Ok(s.clone())
-    })?;
+    let state = update(&req.lab, &req.state_dir, |s| record_pod(s, &node, &pod, &p))?;
     undo.armed = false;
     let _ = writeln!(
         out,
@@ -364,6 +368,27 @@ pub fn run(req: &RunRequest, out: &mut dyn Write) -> Result<PodInfo> {
     );
     after_change(&state, out)?;
     Ok(pod)
+}
+
+/// Record `pod` (and its responder `p`) wired on `node`, under the state lock, unless the
+/// reconciler removed that node (or replaced it by another instance of the same name) while the
+/// pod was being wired outside the lock: a pod must never be recorded on a node that is gone.
+fn record_pod(s: &mut LabState, node: &NodeInfo, pod: &PodInfo, p: &Process) -> Result<LabState> {
+    if !s
+        .nodes
+        .iter()
+        .any(|n| n.name == node.name && n.instance_id == node.instance_id)
+    {
+        return Err(PodError::NodeGone {
+            lab: s.name.clone(),
+            pod: pod.name.clone(),
+            node: node.name.clone(),
+        }
+        .into());
+    }
+    s.pods.push(pod.clone());
+    s.processes.push(p.clone());
+    Ok(s.clone())
 }
 
 fn spawn_responder(req: &RunRequest, ns: &str) -> Result<Process> {
@@ -736,6 +761,37 @@ mod tests {
         assert_eq!(choose_node(&s, None).unwrap().name, "node3");
         s.pods.push(pod("d", "node3", false));
         assert_eq!(choose_node(&s, None).unwrap().name, "node2");
+    }
+
+    #[test]
+    fn a_pod_is_not_recorded_on_a_node_the_reconciler_removed_meanwhile() {
+        let p = Process {
+            role: "pod web".into(),
+            pid: 1,
+            argv: Vec::new(),
+            log: PathBuf::from("/x/pod-web.log"),
+        };
+        let wired_on = node("node2");
+        let mut s = lab();
+        s.nodes.retain(|n| n.name != "node2");
+        let e = record_pod(&mut s, &wired_on, &pod("web", "node2", false), &p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("node2") && e.contains("pod run web"), "{e}");
+        assert!(
+            s.pods.is_empty() && s.processes.is_empty(),
+            "nothing recorded"
+        );
+        // A node of the same name on another instance is another node.
+        let mut again = node("node2");
+        again.instance_id = "i-2".into();
+        s.nodes.push(again);
+        assert!(record_pod(&mut s, &wired_on, &pod("web", "node2", false), &p).is_err());
+        assert!(s.pods.is_empty());
+        let mut s = lab();
+        let saved = record_pod(&mut s, &wired_on, &pod("web", "node2", false), &p).unwrap();
+        assert_eq!(saved.pods.len(), 1);
+        assert_eq!(s.processes, vec![p]);
     }
 
     #[test]

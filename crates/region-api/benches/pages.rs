@@ -47,14 +47,12 @@ fn region_with(instances: usize) -> (Region, Vec<String>) {
             .write(|s, env| {
                 s.run_instances(
                     env,
-                    RunInstances {
-                        image_id: Some("ami-0123456789abcdef0".into()),
-                        instance_type: Some("m5.large".into()),
-                        min_count: Some(n),
-                        max_count: Some(n),
-                        subnet_id: Some(subnet.id.clone()),
-                        ..Default::default()
-                    },
+                    RunInstances::new(
+                        "ami-0123456789abcdef0",
+                        "m5.large",
+                        n,
+                        region::ids::SubnetId::parse(&subnet.id).expect("a generated id"),
+                    ),
                 )
             })
             .expect("run");

@@ -7,7 +7,7 @@
 //! revision: [`Region::sync`] catches it up with the store before a request is served, and a
 //! commit made from a stale revision is refused by the store, caught up and run again.
 
-use std::sync::{Mutex, RwLock, RwLockReadGuard};
+use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use rand::RngCore;
@@ -93,16 +93,22 @@ impl Region {
             Ok(g) => g,
             Err(poisoned) => {
                 drop(poisoned);
-                self.recover();
+                drop(self.state_for_write());
                 self.state.read().unwrap_or_else(|p| p.into_inner())
             }
         }
     }
 
-    fn recover(&self) {
-        let mut g = self.state.write().unwrap_or_else(|p| p.into_inner());
-        g.rollback();
+    /// The state, write-locked. A lock poisoned by an operation that panicked is taken over:
+    /// what that operation left half done is rolled back and the poison cleared.
+    fn state_for_write(&self) -> RwLockWriteGuard<'_, State> {
+        let g = self.state.write().unwrap_or_else(|p| {
+            let mut g = p.into_inner();
+            g.rollback();
+            g
+        });
         self.state.clear_poison();
+        g
     }
 
     /// A fresh request id.
@@ -117,12 +123,7 @@ impl Region {
         &self,
         op: impl FnOnce(&mut State, &mut Env) -> Result<R, E>,
     ) -> Result<R, E> {
-        let mut state = self.state.write().unwrap_or_else(|p| {
-            let mut g = p.into_inner();
-            g.rollback();
-            g
-        });
-        self.state.clear_poison();
+        let mut state = self.state_for_write();
         let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
         let mut env = Env {
             rng: &mut **rng,
@@ -145,12 +146,7 @@ impl Region {
         &self,
         mut op: impl FnMut(&mut State, &mut Env) -> Result<R, E>,
     ) -> Result<R, E> {
-        let mut state = self.state.write().unwrap_or_else(|p| {
-            let mut g = p.into_inner();
-            g.rollback();
-            g
-        });
-        self.state.clear_poison();
+        let mut state = self.state_for_write();
         let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
         for _ in 0..Self::MAX_ATTEMPTS {
             let mut env = Env {
@@ -205,12 +201,7 @@ impl Region {
         if !self.store.shared() {
             return Ok(());
         }
-        let mut state = self.state.write().unwrap_or_else(|p| {
-            let mut g = p.into_inner();
-            g.rollback();
-            g
-        });
-        self.state.clear_poison();
+        let mut state = self.state_for_write();
         self.catch_up(&mut state)
     }
 

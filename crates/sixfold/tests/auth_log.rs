@@ -2,9 +2,13 @@
 //! per refused request, naming the reason, the access key id and the client's address — and
 //! never the canonical request, the signature or the client's `X-Amz-Security-Token`.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
+
+use common::query::{post_query, signed_query_headers};
 
 const TOKEN: &str = "FwoGZXIvYXdzEXAMPLE-session-token-that-must-never-be-logged-0123456789";
 
@@ -16,20 +20,6 @@ impl Drop for Serve {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-fn post(endpoint: &str, headers: &[(String, String)], body: &str) -> u16 {
-    let mut r = ureq::post(&format!("{endpoint}/")).timeout(Duration::from_secs(10));
-    for (k, v) in headers {
-        if !k.eq_ignore_ascii_case("host") {
-            r = r.set(k, v);
-        }
-    }
-    match r.send_string(body) {
-        Ok(resp) => resp.status(),
-        Err(ureq::Error::Status(code, _)) => code,
-        Err(e) => panic!("transport: {e}"),
     }
 }
 
@@ -60,7 +50,6 @@ fn a_refused_request_logs_one_line_without_the_session_token() {
     let endpoint = rx
         .recv_timeout(Duration::from_secs(20))
         .expect("sixfold serve prints its address");
-    let host = endpoint.trim_start_matches("http://").to_string();
     let text = std::fs::read_to_string(tmp.path().join("region/credentials")).expect("creds");
     let creds = region_api::credentials::parse(&text, "sixfold").expect("profile");
     let wrong = sigv4::Credentials::new(
@@ -69,39 +58,25 @@ fn a_refused_request_logs_one_line_without_the_session_token() {
     )
     .with_session_token(TOKEN);
     let body = "Action=DescribeVpcs&Version=2016-11-15";
-    let mut headers = vec![
-        ("Host".to_string(), host),
-        (
-            "Content-Type".to_string(),
-            "application/x-www-form-urlencoded; charset=utf-8".to_string(),
-        ),
-    ];
-    let req = sigv4::HttpRequest {
-        method: "POST",
-        path: "/",
-        query: "",
-        headers: &headers,
-        body: body.as_bytes(),
-    };
-    let params = sigv4::SigningParams {
-        region: "us-east-1",
-        service: "ec2",
-        time: SystemTime::now(),
-        content_sha256_header: false,
-    };
-    let added = sigv4::sign(&req, &wrong, &params).expect("sign");
-    let signature = added
+    let headers = signed_query_headers(
+        &endpoint,
+        body,
+        &wrong,
+        "ec2",
+        "us-east-1",
+        SystemTime::now(),
+    );
+    let signature = headers
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
         .and_then(|(_, v)| v.split("Signature=").nth(1))
         .expect("a signature")
         .to_string();
-    headers.extend(added);
     let before = std::fs::read_to_string(&log_path)
         .unwrap_or_default()
         .lines()
         .count();
-    assert_eq!(post(&endpoint, &headers, body), 403);
+    assert_eq!(post_query(&endpoint, &headers, body).0, 403);
     // The same headers sent to EKS (signed for ec2) are refused and logged the same way.
     let mut r = ureq::get(&format!("{endpoint}/clusters")).timeout(Duration::from_secs(10));
     for (k, v) in &headers {

@@ -8,6 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::clients::Sdk;
+use common::query::{post_query, signed_query_headers};
 use common::{Cli, Server};
 use ec2_client::feed::{FeedClient, FeedError};
 use serde_json::{Value, json};
@@ -87,36 +88,17 @@ fn query(srv: &Server, service: &str, params: &[(&str, &str)]) -> String {
         .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
         .collect::<Vec<_>>()
         .join("&");
-    let host = srv.endpoint.trim_start_matches("http://").to_string();
-    let headers = vec![
-        ("host".to_string(), host),
-        (
-            "content-type".to_string(),
-            "application/x-www-form-urlencoded; charset=utf-8".to_string(),
-        ),
-    ];
-    let req = sigv4::HttpRequest {
-        method: "POST",
-        path: "/",
-        query: "",
-        headers: &headers,
-        body: body.as_bytes(),
-    };
-    let params = sigv4::SigningParams {
-        region: "us-east-1",
+    let headers = signed_query_headers(
+        &srv.endpoint,
+        &body,
+        &srv.credentials(),
         service,
-        time: std::time::SystemTime::now(),
-        content_sha256_header: false,
-    };
-    let signed = sigv4::sign(&req, &srv.credentials(), &params).expect("sign");
-    let mut r = ureq::post(&format!("{}/", srv.endpoint)).timeout(Duration::from_secs(30));
-    for (k, v) in headers.iter().skip(1).chain(&signed) {
-        r = r.set(k, v);
-    }
-    match r.send_string(&body) {
-        Ok(resp) => resp.into_string().expect("reply"),
-        Err(e) => panic!("{service} {params:?}: {e}"),
-    }
+        "us-east-1",
+        std::time::SystemTime::now(),
+    );
+    let (status, reply) = post_query(&srv.endpoint, &headers, &body);
+    assert_eq!(status, 200, "{service} {params:?}: {reply}");
+    reply
 }
 
 /// The text of the first `<tag>` of an XML reply.

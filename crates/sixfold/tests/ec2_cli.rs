@@ -6,6 +6,7 @@ mod common;
 use std::net::Ipv6Addr;
 
 use common::net::{InternetRoutes, egress_only_gateway, route_table, route_to_internet};
+use common::query::{post_query, query_headers, signed_query_headers};
 use common::{Server, s};
 use serde_json::Value;
 
@@ -598,43 +599,13 @@ fn raw_post(
     body: &str,
     creds: Option<(&sigv4::Credentials, &str, std::time::SystemTime)>,
 ) -> (u16, String) {
-    let host = srv.endpoint.trim_start_matches("http://").to_string();
-    let mut headers = vec![
-        ("Host".to_string(), host),
-        (
-            "Content-Type".to_string(),
-            "application/x-www-form-urlencoded; charset=utf-8".to_string(),
-        ),
-    ];
-    if let Some((c, region, time)) = creds {
-        let req = sigv4::HttpRequest {
-            method: "POST",
-            path: "/",
-            query: "",
-            headers: &headers,
-            body: body.as_bytes(),
-        };
-        let params = sigv4::SigningParams {
-            region,
-            service: "ec2",
-            time,
-            content_sha256_header: false,
-        };
-        let added = sigv4::sign(&req, c, &params).expect("sign");
-        headers.extend(added);
-    }
-    let mut r =
-        ureq::post(&format!("{}/", srv.endpoint)).timeout(std::time::Duration::from_secs(10));
-    for (k, v) in &headers {
-        if !k.eq_ignore_ascii_case("host") {
-            r = r.set(k, v);
+    let headers = match creds {
+        Some((c, region, time)) => {
+            signed_query_headers(&srv.endpoint, body, c, "ec2", region, time)
         }
-    }
-    match r.send_string(body) {
-        Ok(resp) => (resp.status(), resp.into_string().unwrap_or_default()),
-        Err(ureq::Error::Status(code, resp)) => (code, resp.into_string().unwrap_or_default()),
-        Err(e) => panic!("transport: {e}"),
-    }
+        None => query_headers(&srv.endpoint),
+    };
+    post_query(&srv.endpoint, &headers, body)
 }
 
 fn error_code(xml: &str) -> String {

@@ -27,6 +27,7 @@ fn snapshot(srv: &Server) -> Vec<Value> {
 const RTB: &str = "rtb-0123456789abcdef0";
 const IGW: &str = "igw-0123456789abcdef0";
 const SG: &str = "sg-0123456789abcdef0";
+const ENI: &str = "eni-0123456789abcdef0";
 
 #[test]
 fn malformed_ids_and_missing_parameters_are_refused_at_the_edge_with_the_aws_cli() {
@@ -101,6 +102,20 @@ fn malformed_ids_and_missing_parameters_are_refused_at_the_edge_with_the_aws_cli
             "InvalidNetworkInterfaceId.Malformed",
             "eni-nope",
         ),
+        (
+            vec![
+                "ec2",
+                "attach-network-interface",
+                "--network-interface-id",
+                ENI,
+                "--instance-id",
+                "i-XYZ",
+                "--device-index",
+                "1",
+            ],
+            "InvalidInstanceID.Malformed",
+            "i-XYZ",
+        ),
     ];
     for (args, code, needle) in &cases {
         srv.aws(args).fails_with(code, needle);
@@ -134,6 +149,7 @@ fn boto3_without_its_own_checks_gets_missing_parameter_and_malformed_from_the_re
         ("create_group_without_vpc_id", "VpcId"),
         ("delete_eni_without_eni_id", "NetworkInterfaceId"),
         ("create_eni_without_subnet_id", "SubnetId"),
+        ("assign_ipv6_without_eni_id", "NetworkInterfaceId"),
     ] {
         expect(
             name,

@@ -8,7 +8,7 @@ mod common;
 use std::process::Command;
 
 use common::clients::Sdk;
-use common::net::{dual_stack_vpc, nth64, subnet};
+use common::net::{dual_stack_vpc, ipv6_cluster_on, nth64, subnet};
 use common::{Cli, Server, s};
 use serde_json::{Value, json};
 
@@ -18,26 +18,12 @@ const ACCOUNT: &str = "123456789012";
 fn ipv6_cluster(srv: &Server) -> Value {
     let (vpc, block) = dual_stack_vpc(srv);
     let subnet = subnet(srv, &vpc, "10.0.1.0/24", Some(&nth64(block, 0)));
-    srv.aws(&[
-        "eks",
-        "create-cluster",
-        "--name",
-        "c",
-        "--role-arn",
-        "arn:aws:iam::123456789012:role/eks",
-        "--resources-vpc-config",
-        &format!("subnetIds={subnet}"),
-        "--kubernetes-network-config",
-        "ipFamily=ipv6",
-    ])
-    .json();
-    srv.aws(&["eks", "describe-cluster", "--name", "c"]).json()["cluster"].clone()
+    ipv6_cluster_on(srv, "c", &subnet)
 }
 
 /// `sixfold token` against `srv`.
 fn mint(srv: &Server, sa: &str, extra: &[&str]) -> String {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sixfold"));
-    cmd.args([
+    let mut args = vec![
         "token",
         "--cluster",
         "c",
@@ -45,20 +31,9 @@ fn mint(srv: &Server, sa: &str, extra: &[&str]) -> String {
         "kube-system",
         "--service-account",
         sa,
-        "--endpoint-url",
-        &srv.endpoint,
-        "--region",
-        "us-east-1",
-        "--profile",
-        "sixfold",
-    ])
-    .args(extra)
-    .arg("--credentials-file")
-    .arg(srv.data_dir.join("credentials"))
-    .env_remove("AWS_ACCESS_KEY_ID")
-    .env_remove("AWS_SECRET_ACCESS_KEY")
-    .env("SIXFOLD_LOG", "warn");
-    let out = common::run(cmd, common::CLI_TIMEOUT);
+    ];
+    args.extend_from_slice(extra);
+    let out = srv.sixfold(&args);
     assert_eq!(out.code, 0, "sixfold token failed: {}", out.stderr);
     out.stdout.trim().to_string()
 }

@@ -3,13 +3,17 @@
 //! one whose key matches `credentials`, the files are private whatever the umask, and planted
 //! links are not followed.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+use common::query::{post_query, signed_query_headers};
 
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -157,39 +161,9 @@ fn credentials(dir: &Path) -> sigv4::Credentials {
 
 /// One EC2 Query call signed with `creds`: (HTTP status, body).
 fn ec2(endpoint: &str, creds: &sigv4::Credentials, body: &str) -> (u16, String) {
-    let host = endpoint.trim_start_matches("http://").to_string();
-    let mut headers = vec![
-        ("Host".to_string(), host),
-        (
-            "Content-Type".to_string(),
-            "application/x-www-form-urlencoded; charset=utf-8".to_string(),
-        ),
-    ];
-    let req = sigv4::HttpRequest {
-        method: "POST",
-        path: "/",
-        query: "",
-        headers: &headers,
-        body: body.as_bytes(),
-    };
-    let params = sigv4::SigningParams {
-        region: "us-east-1",
-        service: "ec2",
-        time: std::time::SystemTime::now(),
-        content_sha256_header: false,
-    };
-    headers.extend(sigv4::sign(&req, creds, &params).expect("sign"));
-    let mut r = ureq::post(&format!("{endpoint}/")).timeout(Duration::from_secs(10));
-    for (k, v) in &headers {
-        if !k.eq_ignore_ascii_case("host") {
-            r = r.set(k, v);
-        }
-    }
-    match r.send_string(body) {
-        Ok(resp) => (resp.status(), resp.into_string().unwrap_or_default()),
-        Err(ureq::Error::Status(code, resp)) => (code, resp.into_string().unwrap_or_default()),
-        Err(e) => panic!("transport: {e}"),
-    }
+    let headers =
+        signed_query_headers(endpoint, body, creds, "ec2", "us-east-1", SystemTime::now());
+    post_query(endpoint, &headers, body)
 }
 
 const DESCRIBE_VPCS: &str = "Action=DescribeVpcs&Version=2016-11-15";

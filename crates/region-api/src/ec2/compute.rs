@@ -6,9 +6,9 @@ use region::ec2::enis::{CreateNetworkInterface, EniAttribute};
 use region::ec2::instances::{AssignIpv6, RunInstances};
 use region::ec2::model::{Instance, Tags};
 use region::ec2::page::PageRequest;
-use region::ids::{InstanceId, NetworkInterfaceId};
+use region::ids::{AttachmentId, InstanceId, NetworkInterfaceId, SecurityGroupId, SubnetId};
 
-use super::{Ctx, ok_return, render};
+use super::{Ctx, input, ok_return, render};
 use crate::query::Params;
 use crate::xml::Xml;
 
@@ -149,15 +149,21 @@ fn reservation(c: &Ctx, x: &mut Xml, rid: &str, insts: &[&Instance], s: &region:
 }
 
 pub fn run_instances(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
+    let subnet_id = match p.opt_id::<SubnetId>("SubnetId")? {
+        Some(id) => id,
+        None => p
+            .opt_id::<SubnetId>("NetworkInterface.1.SubnetId")?
+            .ok_or_else(|| Ec2Error::InvalidParameterCombination {
+                message: "No default VPC for this user: give --subnet-id.".into(),
+            })?,
+    };
     let req = RunInstances {
-        image_id: p.get("ImageId"),
+        image_id: p.required("ImageId")?,
         instance_type: p.get("InstanceType"),
-        min_count: p.int("MinCount")?,
-        max_count: p.int("MaxCount")?,
-        subnet_id: p
-            .get("SubnetId")
-            .or_else(|| p.get("NetworkInterface.1.SubnetId")),
-        security_group_ids: p.list("SecurityGroupId"),
+        min_count: p.int("MinCount")?.ok_or(input::missing("MinCount"))?,
+        max_count: p.int("MaxCount")?.ok_or(input::missing("MaxCount"))?,
+        subnet_id,
+        security_group_ids: p.ids("SecurityGroupId")?,
         key_name: p.get("KeyName"),
         ipv6_address_count: p.int("Ipv6AddressCount")?,
         private_ip_address: p.get("PrivateIpAddress"),
@@ -215,9 +221,11 @@ pub fn describe_instances(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
 }
 
 pub fn terminate_instances(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
-    let changes = c
-        .region
-        .write(|s, _| s.terminate_instances(p.list("InstanceId")))?;
+    let ids = p.ids::<InstanceId>("InstanceId")?;
+    if ids.is_empty() {
+        return Err(input::missing("InstanceId"));
+    }
+    let changes = c.region.write(|s, _| s.terminate_instances(ids.clone()))?;
     let mut x = Xml::new();
     x.items("instancesSet", &changes, |x, (id, prev, cur)| {
         x.leaf("instanceId", id);
@@ -248,9 +256,9 @@ pub fn create_network_interface(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
         }
     }
     let req = CreateNetworkInterface {
-        subnet_id: p.get("SubnetId"),
+        subnet_id: p.id("SubnetId")?,
         description: p.get("Description"),
-        groups: p.list("SecurityGroupId"),
+        groups: p.ids("SecurityGroupId")?,
         private_ip_address: p.get("PrivateIpAddress"),
         ipv6_address_count: p.int("Ipv6AddressCount")?,
         tags: p.tag_specs("network-interface"),
@@ -280,8 +288,8 @@ pub fn create_network_interface(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
 }
 
 pub fn delete_network_interface(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
-    c.region
-        .write(|s, _| s.delete_network_interface(p.get("NetworkInterfaceId")))?;
+    let eni: NetworkInterfaceId = p.id("NetworkInterfaceId")?;
+    c.region.write(|s, _| s.delete_network_interface(&eni))?;
     Ok(ok_return())
 }
 
@@ -293,15 +301,12 @@ pub fn attach_network_interface(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
             "Instances here have one network card (index 0).",
         ));
     }
-    let device_index = p.int("DeviceIndex")?;
-    let id = c.region.write(|s, env| {
-        s.attach_network_interface(
-            env,
-            p.get("NetworkInterfaceId"),
-            p.get("InstanceId"),
-            device_index,
-        )
-    })?;
+    let eni: NetworkInterfaceId = p.id("NetworkInterfaceId")?;
+    let instance: InstanceId = p.id("InstanceId")?;
+    let device_index = p.int("DeviceIndex")?.ok_or(input::missing("DeviceIndex"))?;
+    let id = c
+        .region
+        .write(|s, env| s.attach_network_interface(env, &eni, &instance, device_index))?;
     let mut x = Xml::new();
     x.leaf("attachmentId", id).leaf("networkCardIndex", 0);
     Ok(x)
@@ -309,14 +314,15 @@ pub fn attach_network_interface(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
 
 pub fn detach_network_interface(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
     p.bool("Force")?;
-    c.region
-        .write(|s, _| s.detach_network_interface(p.get("AttachmentId")))?;
+    let id: AttachmentId = p.id("AttachmentId")?;
+    c.region.write(|s, _| s.detach_network_interface(&id))?;
     Ok(ok_return())
 }
 
 pub fn modify_network_interface_attribute(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
+    let eni: NetworkInterfaceId = p.id("NetworkInterfaceId")?;
     let mut changes = Vec::new();
-    let groups = p.list("SecurityGroupId");
+    let groups = p.ids::<SecurityGroupId>("SecurityGroupId")?;
     if !groups.is_empty() {
         changes.push(EniAttribute::Groups(groups));
     }
@@ -333,17 +339,27 @@ pub fn modify_network_interface_attribute(c: &Ctx, p: &Params) -> Result<Xml, Ec
     if let Some(v) = p.bool("SourceDestCheck.Value")? {
         changes.push(EniAttribute::SourceDestCheck(v));
     }
-    if let Some(att) = p.get("Attachment.AttachmentId") {
+    if let Some(att) = p.opt_id::<AttachmentId>("Attachment.AttachmentId")? {
         let v = p
             .bool("Attachment.DeleteOnTermination")?
-            .ok_or(Ec2Error::MissingParameter {
-                name: "Attachment.DeleteOnTermination",
-            })?;
+            .ok_or(input::missing("Attachment.DeleteOnTermination"))?;
         changes.push(EniAttribute::DeleteOnTermination(att, v));
     }
-    c.region.write(|s, _| {
-        s.modify_network_interface_attribute(p.get("NetworkInterfaceId"), changes.clone())
-    })?;
+    let change = match <[EniAttribute; 1]>::try_from(changes) {
+        Ok([c]) => c,
+        Err(v) if v.is_empty() => {
+            return Err(input::missing(
+                "SecurityGroupId, Description, SourceDestCheck or Attachment",
+            ));
+        }
+        Err(_) => {
+            return Err(Ec2Error::InvalidParameterCombination {
+                message: "Change one attribute per call (groups, description, source/dest check or attachment).".into(),
+            });
+        }
+    };
+    c.region
+        .write(|s, _| s.modify_network_interface_attribute(&eni, change.clone()))?;
     Ok(ok_return())
 }
 
@@ -364,14 +380,33 @@ pub fn describe_network_interfaces(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error>
 }
 
 pub fn assign_ipv6_addresses(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
+    let eni: NetworkInterfaceId = p.id("NetworkInterfaceId")?;
     let req = AssignIpv6 {
-        eni_id: p.get("NetworkInterfaceId"),
         address_count: p.int("Ipv6AddressCount")?,
         addresses: p.list("Ipv6Addresses"),
         prefix_count: p.int("Ipv6PrefixCount")?,
         prefixes: p.list("Ipv6Prefix"),
     };
-    let (eni, addrs, prefixes) = c.region.write(|s, env| s.assign_ipv6(env, req.clone()))?;
+    let want_addrs = req.address_count.is_some() || !req.addresses.is_empty();
+    let want_prefixes = req.prefix_count.is_some() || !req.prefixes.is_empty();
+    if !want_addrs && !want_prefixes {
+        return Err(input::missing(
+            "Ipv6AddressCount, Ipv6Addresses, Ipv6PrefixCount or Ipv6Prefixes",
+        ));
+    }
+    if req.address_count.is_some() && !req.addresses.is_empty() {
+        return Err(Ec2Error::InvalidParameterCombination {
+            message: "Give --ipv6-address-count or --ipv6-addresses, not both.".into(),
+        });
+    }
+    if req.prefix_count.is_some() && !req.prefixes.is_empty() {
+        return Err(Ec2Error::InvalidParameterCombination {
+            message: "Give --ipv6-prefix-count or --ipv6-prefixes, not both.".into(),
+        });
+    }
+    let (eni, addrs, prefixes) = c
+        .region
+        .write(|s, env| s.assign_ipv6(env, &eni, req.clone()))?;
     let mut x = Xml::new();
     x.values("assignedIpv6Addresses", &addrs);
     x.values("assignedIpv6PrefixSet", &prefixes);
@@ -380,13 +415,14 @@ pub fn assign_ipv6_addresses(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
 }
 
 pub fn unassign_ipv6_addresses(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
-    let (eni, addrs, prefixes) = c.region.write(|s, _| {
-        s.unassign_ipv6(
-            p.get("NetworkInterfaceId"),
-            p.list("Ipv6Addresses"),
-            p.list("Ipv6Prefix"),
-        )
-    })?;
+    let eni: NetworkInterfaceId = p.id("NetworkInterfaceId")?;
+    let (addresses, prefixes) = (p.list("Ipv6Addresses"), p.list("Ipv6Prefix"));
+    if addresses.is_empty() && prefixes.is_empty() {
+        return Err(input::missing("Ipv6Addresses or Ipv6Prefixes"));
+    }
+    let (eni, addrs, prefixes) = c
+        .region
+        .write(|s, _| s.unassign_ipv6(&eni, addresses.clone(), prefixes.clone()))?;
     let mut x = Xml::new();
     x.leaf("networkInterfaceId", eni);
     x.values("unassignedIpv6Addresses", &addrs);
@@ -448,8 +484,15 @@ pub fn describe_launch_templates(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
 }
 
 pub fn create_tags(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
+    let (resources, tags) = (p.list("ResourceId"), p.tags("Tag"));
+    if resources.is_empty() {
+        return Err(input::missing("ResourceId"));
+    }
+    if tags.is_empty() {
+        return Err(input::missing("Tag"));
+    }
     c.region
-        .write(|s, _| s.create_tags(p.list("ResourceId"), p.tags("Tag")))?;
+        .write(|s, _| s.create_tags(resources.clone(), tags.clone()))?;
     Ok(ok_return())
 }
 
@@ -459,8 +502,12 @@ pub fn delete_tags(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
         .into_iter()
         .filter_map(|t| t.get("Key"))
         .collect();
+    let resources = p.list("ResourceId");
+    if resources.is_empty() {
+        return Err(input::missing("ResourceId"));
+    }
     c.region
-        .write(|s, _| s.delete_tags(p.list("ResourceId"), keys.clone()))?;
+        .write(|s, _| s.delete_tags(resources.clone(), keys.clone()))?;
     Ok(ok_return())
 }
 

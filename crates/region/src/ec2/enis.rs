@@ -7,8 +7,10 @@ use std::net::Ipv4Addr;
 use super::error::Ec2Error;
 use super::instances::ipv4_block;
 use super::model::*;
-use super::{lookup_str, lookup_str_mut, net};
-use crate::ids::{self, Kind};
+use super::{lookup, lookup_mut, net, stored, stored_mut};
+use crate::ids::{
+    self, AttachmentId, InstanceId, Kind, NetworkInterfaceId, SecurityGroupId, SubnetId,
+};
 use crate::region::Env;
 use crate::state::State;
 
@@ -16,14 +18,14 @@ use crate::state::State;
 pub const MAX_DEVICE_INDEX: u32 = 31;
 
 /// CreateNetworkInterface as the wire layer parsed it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CreateNetworkInterface {
-    /// `SubnetId` (required; a subnet with an IPv4 block).
-    pub subnet_id: Option<String>,
+    /// The subnet (one with an IPv4 block).
+    pub subnet_id: SubnetId,
     /// `Description` (at most 255 characters).
     pub description: Option<String>,
     /// `SecurityGroupId.N` (default the VPC's default group).
-    pub groups: Vec<String>,
+    pub groups: Vec<SecurityGroupId>,
     /// `PrivateIpAddress` (default a free address of the subnet).
     pub private_ip_address: Option<String>,
     /// `Ipv6AddressCount`: how many IPv6 addresses to pick.
@@ -37,25 +39,29 @@ pub struct CreateNetworkInterface {
 /// ModifyNetworkInterfaceAttribute: one attribute per call, as EC2 requires.
 #[derive(Debug, Clone)]
 pub enum EniAttribute {
-    /// `SecurityGroupId.N`: replace the ENI's groups (all in its VPC).
-    Groups(Vec<String>),
+    /// `SecurityGroupId.N`: replace the ENI's groups (at least one, all in its VPC).
+    Groups(Vec<SecurityGroupId>),
     /// `Description.Value`.
     Description(String),
     /// `SourceDestCheck.Value`.
     SourceDestCheck(bool),
     /// `Attachment.AttachmentId` + `Attachment.DeleteOnTermination`.
-    DeleteOnTermination(String, bool),
+    DeleteOnTermination(AttachmentId, bool),
 }
 
 impl State {
     /// Security groups given for an interface in `vpc_id`: each must exist and be in that VPC.
-    fn groups_in_vpc(&self, groups: &[String], vpc_id: &str) -> Result<(), Ec2Error> {
+    pub(crate) fn groups_in_vpc(
+        &self,
+        groups: &[SecurityGroupId],
+        vpc_id: &str,
+    ) -> Result<(), Ec2Error> {
         for g in groups {
-            let sg = lookup_str(&self.security_groups, Kind::SecurityGroup, g)?;
+            let sg = lookup(&self.security_groups, g)?;
             if sg.vpc_id != vpc_id {
                 return Err(Ec2Error::invalid(
                     "SecurityGroupId",
-                    g.clone(),
+                    g.to_string(),
                     format!(
                         "Security group {g} belongs to {}, not to the interface's VPC {vpc_id}.",
                         sg.vpc_id
@@ -72,9 +78,7 @@ impl State {
         env: &mut Env,
         req: CreateNetworkInterface,
     ) -> Result<NetworkInterface, Ec2Error> {
-        let subnet_id = req
-            .subnet_id
-            .ok_or(Ec2Error::MissingParameter { name: "SubnetId" })?;
+        let subnet_id = req.subnet_id.to_string();
         let interface_type = match req.interface_type.as_deref() {
             None | Some("interface") => "interface",
             Some("branch") => "branch",
@@ -87,14 +91,14 @@ impl State {
                 ));
             }
         };
-        let subnet = lookup_str(&self.subnets, Kind::Subnet, &subnet_id)?.clone();
+        let subnet = lookup(&self.subnets, &req.subnet_id)?.clone();
         let block = ipv4_block(&subnet)?;
-        let vpc = lookup_str(&self.vpcs, Kind::Vpc, &subnet.vpc_id)?.clone();
+        let vpc = stored(&self.vpcs, Kind::Vpc, &subnet.vpc_id)?.clone();
         self.groups_in_vpc(&req.groups, &vpc.id)?;
         let groups = if req.groups.is_empty() {
             vec![vpc.default_security_group.clone()]
         } else {
-            req.groups
+            req.groups.into_iter().map(String::from).collect()
         };
         let used4 = self.used_ipv4(&subnet_id);
         let ipv4 = match &req.private_ip_address {
@@ -190,18 +194,18 @@ impl State {
     }
 
     /// DeleteNetworkInterface: refused while the ENI is attached.
-    pub fn delete_network_interface(&mut self, eni_id: Option<String>) -> Result<(), Ec2Error> {
-        let eni_id = eni_id.ok_or(Ec2Error::MissingParameter {
-            name: "NetworkInterfaceId",
-        })?;
-        let eni = lookup_str(&self.network_interfaces, Kind::NetworkInterface, &eni_id)?;
+    pub fn delete_network_interface(
+        &mut self,
+        eni_id: &NetworkInterfaceId,
+    ) -> Result<(), Ec2Error> {
+        let eni = lookup(&self.network_interfaces, eni_id)?;
         if let Some(a) = &eni.attachment {
             return Err(Ec2Error::InvalidNetworkInterfaceInUse {
-                eni: eni_id.clone(),
+                eni: eni_id.to_string(),
                 instance: a.instance_id.clone(),
             });
         }
-        self.network_interfaces.remove(&eni_id);
+        self.network_interfaces.remove(eni_id.as_str());
         Ok(())
     }
 
@@ -209,19 +213,14 @@ impl State {
     pub fn attach_network_interface(
         &mut self,
         env: &mut Env,
-        eni_id: Option<String>,
-        instance_id: Option<String>,
-        device_index: Option<u32>,
+        eni: &NetworkInterfaceId,
+        instance: &InstanceId,
+        index: u32,
     ) -> Result<String, Ec2Error> {
-        let eni_id = eni_id.ok_or(Ec2Error::MissingParameter {
-            name: "NetworkInterfaceId",
-        })?;
-        let instance_id = instance_id.ok_or(Ec2Error::MissingParameter { name: "InstanceId" })?;
-        let index = device_index.ok_or(Ec2Error::MissingParameter {
-            name: "DeviceIndex",
-        })?;
-        let eni = lookup_str(&self.network_interfaces, Kind::NetworkInterface, &eni_id)?.clone();
-        let inst = lookup_str(&self.instances, Kind::Instance, &instance_id)?.clone();
+        let eni_id = eni.to_string();
+        let instance_id = instance.to_string();
+        let eni = lookup(&self.network_interfaces, eni)?.clone();
+        let inst = lookup(&self.instances, instance)?.clone();
         if let Some(a) = &eni.attachment {
             return Err(Ec2Error::InvalidNetworkInterfaceInUse {
                 eni: eni_id,
@@ -278,7 +277,7 @@ impl State {
             });
         }
         let id = ids::generate(Kind::Attachment, env.rng);
-        lookup_str_mut(
+        stored_mut(
             &mut self.network_interfaces,
             Kind::NetworkInterface,
             &eni_id,
@@ -294,22 +293,15 @@ impl State {
     }
 
     /// DetachNetworkInterface by attachment id. The primary interface cannot be detached.
-    pub fn detach_network_interface(
-        &mut self,
-        attachment_id: Option<String>,
-    ) -> Result<(), Ec2Error> {
-        let id = attachment_id.ok_or(Ec2Error::MissingParameter {
-            name: "AttachmentId",
-        })?;
-        super::error::check_id(Kind::Attachment, &id)?;
+    pub fn detach_network_interface(&mut self, id: &AttachmentId) -> Result<(), Ec2Error> {
         let eni = self
             .network_interfaces
             .values()
-            .find(|e| e.attachment.as_ref().is_some_and(|a| a.id == id))
+            .find(|e| e.attachment.as_ref().is_some_and(|a| *id == a.id))
             .cloned()
             .ok_or(Ec2Error::NotFound {
                 kind: Kind::Attachment,
-                id: id.clone(),
+                id: id.to_string(),
             })?;
         if eni.attachment.as_ref().is_some_and(|a| a.device_index == 0) {
             return Err(Ec2Error::OperationNotPermitted {
@@ -319,7 +311,7 @@ impl State {
                 ),
             });
         }
-        lookup_str_mut(
+        stored_mut(
             &mut self.network_interfaces,
             Kind::NetworkInterface,
             &eni.id,
@@ -331,51 +323,26 @@ impl State {
     /// ModifyNetworkInterfaceAttribute: applies every change or none.
     pub fn modify_network_interface_attribute(
         &mut self,
-        eni_id: Option<String>,
-        changes: Vec<EniAttribute>,
+        eni_id: &NetworkInterfaceId,
+        change: EniAttribute,
     ) -> Result<(), Ec2Error> {
-        let eni_id = eni_id.ok_or(Ec2Error::MissingParameter {
-            name: "NetworkInterfaceId",
-        })?;
-        let eni = lookup_str(&self.network_interfaces, Kind::NetworkInterface, &eni_id)?.clone();
-        let change = match <[EniAttribute; 1]>::try_from(changes) {
-            Ok([c]) => c,
-            Err(v) if v.is_empty() => {
-                return Err(Ec2Error::MissingParameter {
-                    name: "SecurityGroupId, Description, SourceDestCheck or Attachment",
-                });
-            }
-            Err(_) => {
-                return Err(Ec2Error::InvalidParameterCombination {
-                    message: "Change one attribute per call (groups, description, source/dest check or attachment).".into(),
-                });
-            }
-        };
+        let eni = lookup(&self.network_interfaces, eni_id)?.clone();
         if let EniAttribute::Groups(g) = &change {
-            if g.is_empty() {
-                return Err(Ec2Error::MissingParameter {
-                    name: "SecurityGroupId",
-                });
-            }
             self.groups_in_vpc(g, &eni.vpc_id)?;
         }
         if let EniAttribute::DeleteOnTermination(att, _) = &change
-            && eni.attachment.as_ref().is_none_or(|a| &a.id != att)
+            && eni.attachment.as_ref().is_none_or(|a| *att != a.id)
         {
             return Err(Ec2Error::NotFound {
                 kind: Kind::Attachment,
-                id: att.clone(),
+                id: att.to_string(),
             });
         }
-        let e = lookup_str_mut(
-            &mut self.network_interfaces,
-            Kind::NetworkInterface,
-            &eni_id,
-        )?;
+        let e = lookup_mut(&mut self.network_interfaces, eni_id)?;
         match change {
             EniAttribute::Groups(g) => {
                 let mut seen = Vec::new();
-                for x in g {
+                for x in g.into_iter().map(String::from) {
                     if !seen.contains(&x) {
                         seen.push(x);
                     }

@@ -9,8 +9,8 @@ use ipnet::Ipv6Net;
 
 use super::error::Ec2Error;
 use super::model::*;
-use super::{lookup_str, lookup_str_mut, net};
-use crate::ids::{self, Kind};
+use super::{lookup, lookup_mut, net, stored, stored_mut};
+use crate::ids::{self, InstanceId, Kind, NetworkInterfaceId, SecurityGroupId, SubnetId};
 use crate::region::Env;
 use crate::state::State;
 
@@ -18,20 +18,20 @@ use crate::state::State;
 pub const MAX_RUN_COUNT: u32 = 100;
 
 /// RunInstances as the wire layer parsed it; members not given are `None` (or empty).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RunInstances {
-    /// `ImageId` (required).
-    pub image_id: Option<String>,
-    /// `InstanceType` (required; from the catalogue).
+    /// The image (`ami-...`).
+    pub image_id: String,
+    /// `InstanceType` (from the catalogue; default `m5.large`).
     pub instance_type: Option<String>,
-    /// `MinCount` (required, at least 1).
-    pub min_count: Option<u32>,
-    /// `MaxCount` (required, at least `MinCount`, at most [`MAX_RUN_COUNT`]).
-    pub max_count: Option<u32>,
-    /// `SubnetId` (required): the subnet of the primary ENIs.
-    pub subnet_id: Option<String>,
+    /// At least 1.
+    pub min_count: u32,
+    /// At least `min_count`, at most [`MAX_RUN_COUNT`].
+    pub max_count: u32,
+    /// The subnet of the primary ENIs.
+    pub subnet_id: SubnetId,
     /// `SecurityGroupId.N` (default the VPC's default group).
-    pub security_group_ids: Vec<String>,
+    pub security_group_ids: Vec<SecurityGroupId>,
     /// `KeyName`.
     pub key_name: Option<String>,
     /// `Ipv6AddressCount`: IPv6 addresses of each primary ENI.
@@ -48,6 +48,28 @@ pub struct RunInstances {
     pub iam_instance_profile: Option<crate::iam::profiles::ProfileRef>,
 }
 
+impl RunInstances {
+    /// `count` instances of `instance_type` from `image_id` in `subnet_id`, with the defaults of
+    /// every other member.
+    pub fn new(image_id: &str, instance_type: &str, count: u32, subnet_id: SubnetId) -> Self {
+        Self {
+            image_id: image_id.into(),
+            instance_type: Some(instance_type.into()),
+            min_count: count,
+            max_count: count,
+            subnet_id,
+            security_group_ids: vec![],
+            key_name: None,
+            ipv6_address_count: None,
+            private_ip_address: None,
+            metadata_ipv6: false,
+            instance_tags: Tags::new(),
+            eni_tags: Tags::new(),
+            iam_instance_profile: None,
+        }
+    }
+}
+
 /// What RunInstances made.
 #[derive(Debug, Clone)]
 pub struct Reservation {
@@ -57,11 +79,10 @@ pub struct Reservation {
     pub instances: Vec<Instance>,
 }
 
-/// AssignIpv6Addresses as the wire layer parsed it: a count or a list of each, not both.
+/// AssignIpv6Addresses as the wire layer parsed it: addresses and/or prefixes, each by count
+/// or by list, not both (the wire layer refuses a request asking for neither or both).
 #[derive(Debug, Clone, Default)]
 pub struct AssignIpv6 {
-    /// `NetworkInterfaceId` (required).
-    pub eni_id: Option<String>,
     /// `Ipv6AddressCount`: how many addresses to pick.
     pub address_count: Option<u32>,
     /// `Ipv6Addresses.N`: addresses to assign.
@@ -107,9 +128,7 @@ impl State {
         env: &mut Env,
         req: RunInstances,
     ) -> Result<Reservation, Ec2Error> {
-        let image_id = req
-            .image_id
-            .ok_or(Ec2Error::MissingParameter { name: "ImageId" })?;
+        let image_id = req.image_id;
         if !image_id.starts_with("ami-") {
             return Err(Ec2Error::invalid(
                 "ImageId",
@@ -129,12 +148,7 @@ impl State {
                 )
             })?
             .clone();
-        let min = req
-            .min_count
-            .ok_or(Ec2Error::MissingParameter { name: "MinCount" })?;
-        let max = req
-            .max_count
-            .ok_or(Ec2Error::MissingParameter { name: "MaxCount" })?;
+        let (min, max) = (req.min_count, req.max_count);
         if min == 0 || min > max || max > MAX_RUN_COUNT {
             return Err(Ec2Error::invalid(
                 "MinCount",
@@ -142,28 +156,24 @@ impl State {
                 format!("Use 1 <= MinCount <= MaxCount <= {MAX_RUN_COUNT}."),
             ));
         }
-        let subnet_id = req
-            .subnet_id
-            .ok_or_else(|| Ec2Error::InvalidParameterCombination {
-                message: "No default VPC for this user: give --subnet-id.".into(),
-            })?;
-        let subnet = lookup_str(&self.subnets, Kind::Subnet, &subnet_id)?.clone();
+        let subnet = lookup(&self.subnets, &req.subnet_id)?.clone();
+        let subnet_id = subnet.id.clone();
         let subnet_v4 = ipv4_block(&subnet)?;
-        let vpc = lookup_str(&self.vpcs, Kind::Vpc, &subnet.vpc_id)?.clone();
+        let vpc = stored(&self.vpcs, Kind::Vpc, &subnet.vpc_id)?.clone();
         let mut groups = Vec::new();
         for g in &req.security_group_ids {
-            let sg = lookup_str(&self.security_groups, Kind::SecurityGroup, g)?;
+            let sg = lookup(&self.security_groups, g)?;
             if sg.vpc_id != subnet.vpc_id {
                 return Err(Ec2Error::invalid(
                     "SecurityGroupId",
-                    g.clone(),
+                    g.to_string(),
                     format!(
                         "Security group {g} belongs to {}, not to the subnet's VPC {}.",
                         sg.vpc_id, subnet.vpc_id
                     ),
                 ));
             }
-            groups.push(g.clone());
+            groups.push(g.to_string());
         }
         if groups.is_empty() {
             groups.push(vpc.default_security_group.clone());
@@ -329,17 +339,15 @@ impl State {
     /// instances already terminated. Returns (id, previous state, current state).
     pub fn terminate_instances(
         &mut self,
-        ids_in: Vec<String>,
+        ids_in: Vec<InstanceId>,
     ) -> Result<Vec<(String, InstanceState, InstanceState)>, Ec2Error> {
-        if ids_in.is_empty() {
-            return Err(Ec2Error::MissingParameter { name: "InstanceId" });
-        }
         for id in &ids_in {
-            lookup_str(&self.instances, Kind::Instance, id)?;
+            lookup(&self.instances, id)?;
         }
         let mut out = Vec::new();
         for id in ids_in {
-            let inst = lookup_str_mut(&mut self.instances, Kind::Instance, &id)?;
+            let inst = lookup_mut(&mut self.instances, &id)?;
+            let id = String::from(id);
             let prev = inst.state;
             inst.state = InstanceState::Terminated;
             let enis: Vec<(String, bool)> = self
@@ -380,13 +388,12 @@ impl State {
     pub fn assign_ipv6(
         &mut self,
         env: &mut Env,
+        eni: &NetworkInterfaceId,
         req: AssignIpv6,
     ) -> Result<(String, Vec<Ipv6Addr>, Vec<Ipv6Net>), Ec2Error> {
-        let eni_id = req.eni_id.ok_or(Ec2Error::MissingParameter {
-            name: "NetworkInterfaceId",
-        })?;
-        let eni = lookup_str(&self.network_interfaces, Kind::NetworkInterface, &eni_id)?.clone();
-        let subnet = lookup_str(&self.subnets, Kind::Subnet, &eni.subnet_id)?.clone();
+        let eni_id = eni.to_string();
+        let eni = lookup(&self.network_interfaces, eni)?.clone();
+        let subnet = stored(&self.subnets, Kind::Subnet, &eni.subnet_id)?.clone();
         let Some(assoc) = subnet.ipv6.clone() else {
             return Err(Ec2Error::invalid(
                 "NetworkInterfaceId",
@@ -397,23 +404,7 @@ impl State {
                 ),
             ));
         };
-        let want_addrs = req.address_count.is_some() || !req.addresses.is_empty();
         let want_prefixes = req.prefix_count.is_some() || !req.prefixes.is_empty();
-        if !want_addrs && !want_prefixes {
-            return Err(Ec2Error::MissingParameter {
-                name: "Ipv6AddressCount, Ipv6Addresses, Ipv6PrefixCount or Ipv6Prefixes",
-            });
-        }
-        if req.address_count.is_some() && !req.addresses.is_empty() {
-            return Err(Ec2Error::InvalidParameterCombination {
-                message: "Give --ipv6-address-count or --ipv6-addresses, not both.".into(),
-            });
-        }
-        if req.prefix_count.is_some() && !req.prefixes.is_empty() {
-            return Err(Ec2Error::InvalidParameterCombination {
-                message: "Give --ipv6-prefix-count or --ipv6-prefixes, not both.".into(),
-            });
-        }
         let itype = self.instance_type_of_eni(env, &eni);
         if want_prefixes {
             match &itype {
@@ -573,7 +564,7 @@ impl State {
             prefixes.insert(p);
             new_prefixes.push(p);
         }
-        let e = lookup_str_mut(
+        let e = stored_mut(
             &mut self.network_interfaces,
             Kind::NetworkInterface,
             &eni_id,
@@ -586,19 +577,12 @@ impl State {
     /// UnassignIpv6Addresses: removes the listed addresses and prefixes from the ENI; answers the ENI id and what was removed.
     pub fn unassign_ipv6(
         &mut self,
-        eni_id: Option<String>,
+        eni: &NetworkInterfaceId,
         addresses: Vec<String>,
         prefixes: Vec<String>,
     ) -> Result<(String, Vec<Ipv6Addr>, Vec<Ipv6Net>), Ec2Error> {
-        let eni_id = eni_id.ok_or(Ec2Error::MissingParameter {
-            name: "NetworkInterfaceId",
-        })?;
-        if addresses.is_empty() && prefixes.is_empty() {
-            return Err(Ec2Error::MissingParameter {
-                name: "Ipv6Addresses or Ipv6Prefixes",
-            });
-        }
-        let eni = lookup_str(&self.network_interfaces, Kind::NetworkInterface, &eni_id)?.clone();
+        let eni_id = eni.to_string();
+        let eni = lookup(&self.network_interfaces, eni)?.clone();
         let mut gone_a = Vec::new();
         for s in &addresses {
             let a: Ipv6Addr = s.parse().map_err(|_| {
@@ -627,7 +611,7 @@ impl State {
             }
             gone_p.push(p);
         }
-        let e = lookup_str_mut(
+        let e = stored_mut(
             &mut self.network_interfaces,
             Kind::NetworkInterface,
             &eni_id,
@@ -657,14 +641,12 @@ mod tests {
             .with(|s, env| {
                 s.run_instances(
                     env,
-                    RunInstances {
-                        image_id: Some("ami-0123456789abcdef0".into()),
-                        instance_type: Some("m5.large".into()),
-                        min_count: Some(1),
-                        max_count: Some(1),
-                        subnet_id: Some(subnet.clone()),
-                        ..Default::default()
-                    },
+                    RunInstances::new(
+                        "ami-0123456789abcdef0",
+                        "m5.large",
+                        1,
+                        SubnetId::parse(&subnet).unwrap(),
+                    ),
                 )
             })
             .unwrap();
@@ -680,8 +662,9 @@ mod tests {
         (w, r.instances[0].primary_eni.clone(), cidr)
     }
 
-    fn assign(w: &mut World, req: AssignIpv6) -> Result<usize, Ec2Error> {
-        w.with(|s, env| s.assign_ipv6(env, req))
+    fn assign(w: &mut World, eni: &str, req: AssignIpv6) -> Result<usize, Ec2Error> {
+        let eni = NetworkInterfaceId::parse(eni).unwrap();
+        w.with(|s, env| s.assign_ipv6(env, &eni, req.clone()))
             .map(|(_, a, p)| a.len() + p.len())
     }
 
@@ -707,8 +690,8 @@ mod tests {
                 let (mut w, eni, _) = one_instance();
                 let got = assign(
                     &mut w,
+                    &eni,
                     AssignIpv6 {
-                        eni_id: Some(eni.clone()),
                         address_count: addrs,
                         prefix_count: prefixes,
                         ..Default::default()
@@ -729,8 +712,8 @@ mod tests {
         let (mut w, eni, _) = one_instance();
         let n = assign(
             &mut w,
+            &eni,
             AssignIpv6 {
-                eni_id: Some(eni.clone()),
                 prefix_count: Some(2),
                 address_count: Some(3),
                 ..Default::default()
@@ -740,8 +723,8 @@ mod tests {
         assert_eq!(n, 5);
         let err = assign(
             &mut w,
+            &eni,
             AssignIpv6 {
-                eni_id: Some(eni),
                 prefix_count: Some(10),
                 ..Default::default()
             },
@@ -759,8 +742,8 @@ mod tests {
             let addr = Ipv6Addr::from(a).to_string();
             let err = assign(
                 &mut w,
+                &eni,
                 AssignIpv6 {
-                    eni_id: Some(eni.clone()),
                     addresses: vec![addr.clone()],
                     ..Default::default()
                 },
@@ -777,8 +760,8 @@ mod tests {
         assert_eq!(
             assign(
                 &mut w,
+                &eni,
                 AssignIpv6 {
-                    eni_id: Some(eni.clone()),
                     addresses: vec![ok],
                     ..Default::default()
                 },
@@ -805,8 +788,8 @@ mod tests {
         for p in [first, last] {
             let err = assign(
                 &mut w,
+                &eni,
                 AssignIpv6 {
-                    eni_id: Some(eni.clone()),
                     prefixes: vec![p.to_string()],
                     ..Default::default()
                 },

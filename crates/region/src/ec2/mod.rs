@@ -44,26 +44,25 @@ pub(crate) fn lookup_mut<'a, T: Clone, I: TypedId>(
         })
 }
 
-/// Find a row by an id given as text: malformed and missing ids get their own errors.
-pub(crate) fn lookup_str<'a, T: Clone>(
+/// The row a stored reference names (another row's `vpc_id`, `subnet_id`, ...): such ids were
+/// well formed when they were stored, so only their absence is an error.
+pub(crate) fn stored<'a, T: Clone>(
     table: &'a Table<T>,
     kind: Kind,
     id: &str,
 ) -> Result<&'a T, Ec2Error> {
-    error::check_id(kind, id)?;
     table.get(id).ok_or_else(|| Ec2Error::NotFound {
         kind,
         id: id.to_string(),
     })
 }
 
-/// [`lookup_str`], for changing the row.
-pub(crate) fn lookup_str_mut<'a, T: Clone>(
+/// [`stored`], for changing the row.
+pub(crate) fn stored_mut<'a, T: Clone>(
     table: &'a mut Table<T>,
     kind: Kind,
     id: &str,
 ) -> Result<&'a mut T, Ec2Error> {
-    error::check_id(kind, id)?;
     table.get_mut(id).ok_or_else(|| Ec2Error::NotFound {
         kind,
         id: id.to_string(),

@@ -8,7 +8,7 @@ use ipnet::{Ipv4Net, Ipv6Net};
 use super::error::Ec2Error;
 use super::model::*;
 use super::vpc::{aws_block, overlaps4, overlaps6};
-use super::{lookup, lookup_mut, lookup_str, lookup_str_mut};
+use super::{lookup, lookup_mut, stored, stored_mut};
 use crate::ids::{self, Kind, SubnetCidrAssociationId, SubnetId, VpcCidrAssociationId, VpcId};
 use crate::region::Env;
 use crate::state::State;
@@ -326,7 +326,7 @@ impl State {
                 ),
             });
         }
-        let vpc = lookup_str(&self.vpcs, Kind::Vpc, &subnet.vpc_id)?.clone();
+        let vpc = stored(&self.vpcs, Kind::Vpc, &subnet.vpc_id)?.clone();
         let cidr = self.check_subnet_ipv6(&vpc, Some(subnet_id), block)?;
         let assoc = Ipv6Association {
             id: ids::generate(Kind::SubnetCidrAssociation, env.rng),
@@ -373,7 +373,7 @@ impl State {
                 ),
             });
         }
-        let s = lookup_str_mut(&mut self.subnets, Kind::Subnet, &subnet.id)?;
+        let s = stored_mut(&mut self.subnets, Kind::Subnet, &subnet.id)?;
         let assoc = s.ipv6.take().ok_or(Ec2Error::NotFound {
             kind: Kind::SubnetCidrAssociation,
             id: id.to_string(),
@@ -463,7 +463,7 @@ impl State {
                     .retain(|x| !(x.destination == dest && x.target == Target::Local));
             }
         }
-        let v = lookup_str_mut(&mut self.vpcs, Kind::Vpc, &vpc.id)?;
+        let v = stored_mut(&mut self.vpcs, Kind::Vpc, &vpc.id)?;
         match &removed {
             RemovedVpcBlock::V4(a) => {
                 v.ipv4_associations.retain(|x| x.id != a.id);

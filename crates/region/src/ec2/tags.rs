@@ -109,12 +109,6 @@ impl State {
 
     /// CreateTags: sets the tags on every resource (all exist, none passes the tag limit, or nothing changes).
     pub fn create_tags(&mut self, resources: Vec<String>, tags: Tags) -> Result<(), Ec2Error> {
-        if resources.is_empty() {
-            return Err(Ec2Error::MissingParameter { name: "ResourceId" });
-        }
-        if tags.is_empty() {
-            return Err(Ec2Error::MissingParameter { name: "Tag" });
-        }
         check_tags("the request", &tags)?;
         for r in resources {
             let t = self.tags_mut(&r)?;
@@ -135,9 +129,6 @@ impl State {
         resources: Vec<String>,
         keys: Vec<String>,
     ) -> Result<(), Ec2Error> {
-        if resources.is_empty() {
-            return Err(Ec2Error::MissingParameter { name: "ResourceId" });
-        }
         for r in resources {
             let t = self.tags_mut(&r)?;
             if keys.is_empty() {

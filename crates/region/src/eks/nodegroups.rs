@@ -447,25 +447,30 @@ impl State {
                 format!("kubernetes.io/cluster/{}", cluster.name),
                 "owned".into(),
             );
-            let r = self
-                .run_instances(
-                    env,
-                    RunInstances {
-                        image_id: Some(ami_id(&g.ami_type)),
-                        instance_type: g.instance_types.first().cloned(),
-                        min_count: Some(1),
-                        max_count: Some(1),
-                        subnet_id: Some(subnet.clone()),
-                        security_group_ids: vec![cluster.cluster_security_group_id.clone()],
-                        key_name: g.remote_access.as_ref().and_then(|r| r.ec2_ssh_key.clone()),
-                        metadata_ipv6,
-                        instance_tags: tags,
-                        iam_instance_profile: Some(crate::iam::profiles::ProfileRef::Arn(
-                            profile.arn.clone(),
-                        )),
-                        ..Default::default()
-                    },
-                )
+            // The node group's subnets and the cluster's group are ids the region stored, so
+            // they parse; a store that says otherwise is reported as the EC2 error it is.
+            let r = crate::ids::SubnetId::parse(&subnet)
+                .and_then(|subnet_id| {
+                    crate::ids::SecurityGroupId::parse(&cluster.cluster_security_group_id)
+                        .map(|sg| (subnet_id, sg))
+                })
+                .map_err(crate::ec2::Ec2Error::from)
+                .and_then(|(subnet_id, sg)| {
+                    self.run_instances(
+                        env,
+                        RunInstances {
+                            instance_type: g.instance_types.first().cloned(),
+                            security_group_ids: vec![sg],
+                            key_name: g.remote_access.as_ref().and_then(|r| r.ec2_ssh_key.clone()),
+                            metadata_ipv6,
+                            instance_tags: tags,
+                            iam_instance_profile: Some(crate::iam::profiles::ProfileRef::Arn(
+                                profile.arn.clone(),
+                            )),
+                            ..RunInstances::new(&ami_id(&g.ami_type), "m5.large", 1, subnet_id)
+                        },
+                    )
+                })
                 .map_err(|source| EksError::Ec2 {
                     context: format!(
                         "launching node {} of node group {} in {subnet}",
@@ -504,7 +509,12 @@ impl State {
             .cloned()
             .collect();
         if !live.is_empty() {
-            self.terminate_instances(live)
+            // Stored instance ids parse; a store that says otherwise is an EC2 error.
+            live.iter()
+                .map(|i| crate::ids::InstanceId::parse(i))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(crate::ec2::Ec2Error::from)
+                .and_then(|ids| self.terminate_instances(ids))
                 .map_err(|source| EksError::Ec2 {
                     context: format!("terminating the nodes of node group {name}"),
                     source,
@@ -614,7 +624,13 @@ impl State {
         } else if want < live.len() {
             // The newest nodes go first.
             let surplus: Vec<String> = live[want..].to_vec();
-            self.terminate_instances(surplus)
+            // Stored instance ids parse; a store that says otherwise is an EC2 error.
+            surplus
+                .iter()
+                .map(|i| crate::ids::InstanceId::parse(i))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(crate::ec2::Ec2Error::from)
+                .and_then(|ids| self.terminate_instances(ids))
                 .map_err(|source| EksError::Ec2 {
                     context: format!("terminating nodes of node group {}", g.name),
                     source,

@@ -54,6 +54,19 @@ pub struct Assumed {
     pub provider: String,
 }
 
+/// A policy or claim value that may be one string or a list of them, as its strings (anything
+/// else: none).
+fn strings(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_string))
+            .collect(),
+        _ => vec![],
+    }
+}
+
 /// Whether the `Condition` block of a trust statement holds for the token's claims.
 fn conditions_hold(cond: Option<&Value>, provider: &str, claims: &Value) -> bool {
     let Some(cond) = cond else { return true };
@@ -68,19 +81,8 @@ fn conditions_hold(cond: Option<&Value>, provider: &str, claims: &Value) -> bool
             let Some(claim) = key.strip_prefix(provider).and_then(|k| k.strip_prefix(':')) else {
                 return false;
             };
-            let got = match claims.get(claim) {
-                Some(Value::String(s)) => vec![s.clone()],
-                Some(Value::Array(a)) => a
-                    .iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect(),
-                _ => vec![],
-            };
-            let wants: Vec<&str> = match want {
-                Value::String(s) => vec![s.as_str()],
-                Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
-                _ => vec![],
-            };
+            let got = strings(claims.get(claim));
+            let wants = strings(Some(want));
             let test = |w: &str, g: &str| match op.as_str() {
                 "StringEquals" => w == g,
                 "StringLike" => wildcard(w, g),
@@ -101,22 +103,12 @@ fn trusts(policy: &str, provider_arn: &str, provider: &str, claims: &Value) -> b
         Some(o @ Value::Object(_)) => vec![o.clone()],
         _ => return false,
     };
-    let names = |v: Option<&Value>| -> Vec<String> {
-        match v {
-            Some(Value::String(s)) => vec![s.clone()],
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect(),
-            _ => vec![],
-        }
-    };
     statements.iter().any(|s| {
         s.get("Effect").and_then(Value::as_str) == Some("Allow")
-            && names(s.get("Principal").and_then(|p| p.get("Federated")))
+            && strings(s.get("Principal").and_then(|p| p.get("Federated")))
                 .iter()
                 .any(|f| f == provider_arn)
-            && names(s.get("Action"))
+            && strings(s.get("Action"))
                 .iter()
                 .any(|a| wildcard(&a.to_ascii_lowercase(), "sts:assumerolewithwebidentity"))
             && conditions_hold(s.get("Condition"), provider, claims)
@@ -349,14 +341,7 @@ impl State {
                 ),
             });
         }
-        let auds: Vec<String> = match d.claims.get("aud") {
-            Some(Value::String(s)) => vec![s.clone()],
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect(),
-            _ => vec![],
-        };
+        let auds = strings(d.claims.get("aud"));
         let audience = auds
             .iter()
             .find(|a| provider.client_ids.contains(a))

@@ -7,6 +7,7 @@
 pub mod clients;
 pub mod lab;
 pub mod net;
+pub mod query;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -131,6 +132,27 @@ impl Server {
         let text =
             std::fs::read_to_string(self.data_dir.join("credentials")).expect("credentials file");
         region_api::credentials::parse(&text, "sixfold").expect("sixfold profile")
+    }
+
+    /// `sixfold ARGS` as a client of this server: its endpoint, `us-east-1`, the `sixfold`
+    /// profile of its credentials file (the caller's `AWS_*` keys removed), logging warnings only.
+    pub fn sixfold(&self, args: &[&str]) -> Cli {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sixfold"));
+        cmd.args(args)
+            .args([
+                "--endpoint-url",
+                &self.endpoint,
+                "--region",
+                "us-east-1",
+                "--profile",
+                "sixfold",
+            ])
+            .arg("--credentials-file")
+            .arg(self.data_dir.join("credentials"))
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("SIXFOLD_LOG", "warn");
+        run(cmd, CLI_TIMEOUT)
     }
 
     /// Run the AWS CLI against this server: `aws --output json <args>`.
