@@ -117,9 +117,21 @@ pub(crate) fn wire_gateways(
 /// The IGW's 1:1 NAT, `(private, public)` per node, replacing the whole table at once (the
 /// reconciler calls it again whenever nodes come or go).
 pub(crate) fn igw_nat(igw: &Ns, nodes: &[(Ipv4Addr, Ipv4Addr)]) -> Result<()> {
+    one_to_one_nat(igw, "sixfold-igw", nodes, "the IGW's 1:1 NAT")
+}
+
+/// Replace `table ip <table>` in `igw` at once with a 1:1 NAT of each `(private, public)`
+/// pair: traffic to `public` goes to `private`, and `private` leaves through `inet0` as
+/// `public`. `what` names the table in an error.
+pub(crate) fn one_to_one_nat(
+    igw: &Ns,
+    table: &str,
+    pairs: &[(Ipv4Addr, Ipv4Addr)],
+    what: &str,
+) -> Result<()> {
     let mut dnat = String::new();
     let mut snat = String::new();
-    for (private, public) in nodes {
+    for (private, public) in pairs {
         dnat.push_str(&format!("\t\tip daddr {public} dnat to {private}\n"));
         snat.push_str(&format!(
             "\t\toifname \"inet0\" ip saddr {private} snat to {public}\n"
@@ -127,11 +139,11 @@ pub(crate) fn igw_nat(igw: &Ns, nodes: &[(Ipv4Addr, Ipv4Addr)]) -> Result<()> {
     }
     igw.nft(
         &format!(
-            "table ip sixfold-igw\ndelete table ip sixfold-igw\ntable ip sixfold-igw {{\n\
+            "table ip {table}\ndelete table ip {table}\ntable ip {table} {{\n\
              \tchain prerouting {{\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n{dnat}\t}}\n\
              \tchain postrouting {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n{snat}\t}}\n}}\n"
         ),
-        "the IGW's 1:1 NAT",
+        what,
     )
 }
 

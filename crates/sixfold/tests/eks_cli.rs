@@ -45,26 +45,6 @@ fn create_cluster(srv: &Server, name: &str, subnet: &str, extra: &[&str]) -> Cli
     srv.aws(&a)
 }
 
-/// `sixfold <args>` as a client of `srv`.
-fn sixfold(srv: &Server, args: &[&str]) -> Cli {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sixfold"));
-    cmd.args(args)
-        .args([
-            "--endpoint-url",
-            &srv.endpoint,
-            "--region",
-            "us-east-1",
-            "--profile",
-            "sixfold",
-        ])
-        .arg("--credentials-file")
-        .arg(srv.data_dir.join("credentials"))
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env("SIXFOLD_LOG", "warn");
-    common::run(cmd, common::CLI_TIMEOUT)
-}
-
 /// A signed raw EKS request (for what the CLI's own validation would never send).
 fn raw(srv: &Server, method: &str, path: &str, body: &str, sign: bool) -> (u16, String, Value) {
     let host = srv.endpoint.trim_start_matches("http://").to_string();
@@ -162,21 +142,18 @@ fn seed_command_prints_the_generated_108_and_state_survives_kill_9() {
     assert!(text.contains("certificate-authority-data"), "{text}");
 
     // bootstrap reads the CIDR from the region: cluster DNS is <prefix>::a.
-    let b = sixfold(
-        &srv,
-        &[
-            "bootstrap",
-            "my-cluster",
-            "--ip-family",
-            "ipv6",
-            "--instance-type",
-            "m5.large",
-            "--node-ip",
-            "2001:db8::10",
-            "--output",
-            "json",
-        ],
-    );
+    let b = srv.sixfold(&[
+        "bootstrap",
+        "my-cluster",
+        "--ip-family",
+        "ipv6",
+        "--instance-type",
+        "m5.large",
+        "--node-ip",
+        "2001:db8::10",
+        "--output",
+        "json",
+    ]);
     assert_eq!(b.code, 0, "{}", b.stderr);
     let b: Value = serde_json::from_str(&b.stdout).unwrap();
     assert_eq!(b["serviceCidr"], cidr.as_str());
@@ -185,35 +162,29 @@ fn seed_command_prints_the_generated_108_and_state_survives_kill_9() {
         format!("{}a", cidr.trim_end_matches("/108"))
     );
     assert_eq!(b["maxPods"], 110);
-    let b = sixfold(
-        &srv,
-        &[
-            "bootstrap",
-            "--service-ipv6-cidr",
-            "fd12:3456:789a::/108",
-            "--instance-type",
-            "m5.8xlarge",
-            "--node-ip",
-            "2001:db8::10",
-        ],
-    );
+    let b = srv.sixfold(&[
+        "bootstrap",
+        "--service-ipv6-cidr",
+        "fd12:3456:789a::/108",
+        "--instance-type",
+        "m5.8xlarge",
+        "--node-ip",
+        "2001:db8::10",
+    ]);
     assert!(
         b.stdout.contains("cluster-dns: fd12:3456:789a::a") && b.stdout.contains("max-pods: 250"),
         "{}",
         b.stdout
     );
-    let b = sixfold(
-        &srv,
-        &[
-            "bootstrap",
-            "--ip-family",
-            "ipv4",
-            "--service-ipv6-cidr",
-            "fd12:3456:789a::/108",
-            "--max-pods",
-            "5",
-        ],
-    );
+    let b = srv.sixfold(&[
+        "bootstrap",
+        "--ip-family",
+        "ipv4",
+        "--service-ipv6-cidr",
+        "fd12:3456:789a::/108",
+        "--max-pods",
+        "5",
+    ]);
     assert_ne!(b.code, 0);
     assert!(
         b.stderr.contains("SIX-BOOTSTRAP-FAMILY-CONFLICT"),
@@ -826,7 +797,7 @@ fn preflight_reports_what_the_reference_lets_fail_later() {
         "--tags", "sixfold.io/storage=fsx-lustre,sixfold.io/aws-load-balancer-controller-version=2.2.0,sixfold.io/aws-load-balancer-controller-target-type=instance",
     ])
     .json();
-    let p = sixfold(&srv, &["preflight", "--cluster", "bad", "--output", "json"]);
+    let p = srv.sixfold(&["preflight", "--cluster", "bad", "--output", "json"]);
     assert_ne!(p.code, 0, "blocking issues exit non-zero: {}", p.stdout);
     let v: Value = serde_json::from_str(&p.stdout).unwrap();
     let ids: Vec<String> = v["issues"]
@@ -890,10 +861,10 @@ fn preflight_reports_what_the_reference_lets_fail_later() {
         ],
     )
     .json();
-    let p = sixfold(&srv, &["preflight", "--cluster", "good"]);
+    let p = srv.sixfold(&["preflight", "--cluster", "good"]);
     assert_eq!(p.code, 0, "{}\n{}", p.stdout, p.stderr);
     assert!(p.stdout.contains("ok: no issues"), "{}", p.stdout);
-    let p = sixfold(&srv, &["preflight", "--cluster", "nope"]);
+    let p = srv.sixfold(&["preflight", "--cluster", "nope"]);
     assert_ne!(p.code, 0);
     assert!(
         p.stderr.contains("ResourceNotFoundException"),

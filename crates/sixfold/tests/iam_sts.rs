@@ -36,8 +36,7 @@ fn ipv6_cluster(srv: &Server) -> Value {
 
 /// `sixfold token` against `srv`.
 fn mint(srv: &Server, sa: &str, extra: &[&str]) -> String {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sixfold"));
-    cmd.args([
+    let mut args = vec![
         "token",
         "--cluster",
         "c",
@@ -45,20 +44,9 @@ fn mint(srv: &Server, sa: &str, extra: &[&str]) -> String {
         "kube-system",
         "--service-account",
         sa,
-        "--endpoint-url",
-        &srv.endpoint,
-        "--region",
-        "us-east-1",
-        "--profile",
-        "sixfold",
-    ])
-    .args(extra)
-    .arg("--credentials-file")
-    .arg(srv.data_dir.join("credentials"))
-    .env_remove("AWS_ACCESS_KEY_ID")
-    .env_remove("AWS_SECRET_ACCESS_KEY")
-    .env("SIXFOLD_LOG", "warn");
-    let out = common::run(cmd, common::CLI_TIMEOUT);
+    ];
+    args.extend_from_slice(extra);
+    let out = srv.sixfold(&args);
     assert_eq!(out.code, 0, "sixfold token failed: {}", out.stderr);
     out.stdout.trim().to_string()
 }

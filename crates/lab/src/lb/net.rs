@@ -6,7 +6,7 @@
 //! gets neither: the internet reaches its IPv6 only through the egress-only gateway, which
 //! refuses new inbound connections (admin-prohibited).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use crate::error::Result;
 use crate::lb::LoadBalancerInfo;
@@ -53,24 +53,11 @@ pub fn attach(state: &mut LabState, lb: &LoadBalancerInfo) -> Result<()> {
 /// public IPv4 ↔ private IPv4.
 pub fn igw_nat(state: &LabState) -> Result<()> {
     let names = Names::new(&state.name)?;
-    let mut dnat = String::new();
-    let mut snat = String::new();
-    for lb in &state.load_balancers {
-        if let Some(public) = lb.public_ipv4 {
-            dnat.push_str(&format!("\t\tip daddr {public} dnat to {}\n", lb.ipv4));
-            snat.push_str(&format!(
-                "\t\toifname \"inet0\" ip saddr {} snat to {public}\n",
-                lb.ipv4
-            ));
-        }
-    }
+    let pairs: Vec<(Ipv4Addr, Ipv4Addr)> = state
+        .load_balancers
+        .iter()
+        .filter_map(|lb| lb.public_ipv4.map(|public| (lb.ipv4, public)))
+        .collect();
     let igw = Ns::open(&names.igw(), true)?;
-    igw.nft(
-        &format!(
-            "table ip sixfold-lb\ndelete table ip sixfold-lb\ntable ip sixfold-lb {{\n\
-             \tchain prerouting {{\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n{dnat}\t}}\n\
-             \tchain postrouting {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n{snat}\t}}\n}}\n"
-        ),
-        "the IGW's load balancer NAT",
-    )
+    crate::network::one_to_one_nat(&igw, "sixfold-lb", &pairs, "the IGW's load balancer NAT")
 }

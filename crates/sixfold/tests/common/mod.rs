@@ -134,6 +134,27 @@ impl Server {
         region_api::credentials::parse(&text, "sixfold").expect("sixfold profile")
     }
 
+    /// `sixfold ARGS` as a client of this server: its endpoint, `us-east-1`, the `sixfold`
+    /// profile of its credentials file (the caller's `AWS_*` keys removed), logging warnings only.
+    pub fn sixfold(&self, args: &[&str]) -> Cli {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sixfold"));
+        cmd.args(args)
+            .args([
+                "--endpoint-url",
+                &self.endpoint,
+                "--region",
+                "us-east-1",
+                "--profile",
+                "sixfold",
+            ])
+            .arg("--credentials-file")
+            .arg(self.data_dir.join("credentials"))
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("SIXFOLD_LOG", "warn");
+        run(cmd, CLI_TIMEOUT)
+    }
+
     /// Run the AWS CLI against this server: `aws --output json <args>`.
     pub fn aws(&self, args: &[&str]) -> Cli {
         self.aws_region("us-east-1", args)
