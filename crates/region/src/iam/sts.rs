@@ -341,14 +341,7 @@ impl State {
                 ),
             });
         }
-        let auds: Vec<String> = match d.claims.get("aud") {
-            Some(Value::String(s)) => vec![s.clone()],
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect(),
-            _ => vec![],
-        };
+        let auds = strings(d.claims.get("aud"));
         let audience = auds
             .iter()
             .find(|a| provider.client_ids.contains(a))
