@@ -9,61 +9,17 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::Server;
+use common::net::{dual_stack_vpc, ipv6_cluster_on, nth64, subnet};
+use common::{Server, s};
 use ec2_client::provider::Source;
 use ec2_client::{CredentialsProvider, Ec2Client, Ec2Error, WebIdentity};
 use serde_json::Value;
 
-fn s(v: &Value) -> String {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a string: {v}"))
-        .to_string()
-}
-
 /// A dual-stack VPC and subnet and an ipv6 cluster `c` (AWS CLI).
 fn ipv6_cluster(srv: &Server) {
-    let v = srv
-        .aws(&[
-            "ec2",
-            "create-vpc",
-            "--cidr-block",
-            "10.0.0.0/16",
-            "--amazon-provided-ipv6-cidr-block",
-        ])
-        .json();
-    let vpc = s(&v["Vpc"]["VpcId"]);
-    let d = srv.aws(&["ec2", "describe-vpcs", "--vpc-ids", &vpc]).json();
-    let block: ipnet::Ipv6Net = s(&d["Vpcs"][0]["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"])
-        .parse()
-        .unwrap();
-    let sub64 = ipnet::Ipv6Net::new(block.network(), 64)
-        .unwrap()
-        .to_string();
-    let subnet = s(&srv
-        .aws(&[
-            "ec2",
-            "create-subnet",
-            "--vpc-id",
-            &vpc,
-            "--cidr-block",
-            "10.0.1.0/24",
-            "--ipv6-cidr-block",
-            &sub64,
-        ])
-        .json()["Subnet"]["SubnetId"]);
-    srv.aws(&[
-        "eks",
-        "create-cluster",
-        "--name",
-        "c",
-        "--role-arn",
-        "arn:aws:iam::123456789012:role/eks",
-        "--resources-vpc-config",
-        &format!("subnetIds={subnet}"),
-        "--kubernetes-network-config",
-        "ipFamily=ipv6",
-    ])
-    .json();
+    let (vpc, block) = dual_stack_vpc(srv);
+    let subnet = subnet(srv, &vpc, "10.0.1.0/24", Some(&nth64(block, 0)));
+    ipv6_cluster_on(srv, "c", &subnet);
 }
 
 fn provider(role: &str, token: &std::path::Path, endpoint: &str) -> CredentialsProvider {

@@ -8,7 +8,7 @@ mod common;
 use std::process::Command;
 
 use common::clients::Sdk;
-use common::net::{dual_stack_vpc, nth64, subnet};
+use common::net::{dual_stack_vpc, ipv6_cluster_on, nth64, subnet};
 use common::{Cli, Server, s};
 use serde_json::{Value, json};
 
@@ -18,20 +18,7 @@ const ACCOUNT: &str = "123456789012";
 fn ipv6_cluster(srv: &Server) -> Value {
     let (vpc, block) = dual_stack_vpc(srv);
     let subnet = subnet(srv, &vpc, "10.0.1.0/24", Some(&nth64(block, 0)));
-    srv.aws(&[
-        "eks",
-        "create-cluster",
-        "--name",
-        "c",
-        "--role-arn",
-        "arn:aws:iam::123456789012:role/eks",
-        "--resources-vpc-config",
-        &format!("subnetIds={subnet}"),
-        "--kubernetes-network-config",
-        "ipFamily=ipv6",
-    ])
-    .json();
-    srv.aws(&["eks", "describe-cluster", "--name", "c"]).json()["cluster"].clone()
+    ipv6_cluster_on(srv, "c", &subnet)
 }
 
 /// `sixfold token` against `srv`.

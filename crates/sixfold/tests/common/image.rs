@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::manifests::{repo_root, strings, volume};
 use crate::node_lab::Cli;
+pub use test_support::aws::s;
 
 /// Bound of `deploy/build-image` (downloads the .debs the first time, then uses the cache).
 pub const BUILD_TIMEOUT: Duration = Duration::from_secs(300);
@@ -266,13 +267,6 @@ pub fn run_args(
     a
 }
 
-/// A JSON string.
-pub fn s(v: &Value) -> String {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a string: {v}"))
-        .to_owned()
-}
-
 /// The one node of a test's region.
 pub struct OneNode {
     pub instance_id: String,
@@ -354,24 +348,8 @@ pub fn irsa(
     role_name: &str,
     token_dir: &Path,
 ) -> String {
-    region
-        .aws(&[
-            "eks",
-            "create-cluster",
-            "--name",
-            "c",
-            "--role-arn",
-            "arn:aws:iam::123456789012:role/eks",
-            "--resources-vpc-config",
-            &format!("subnetIds={subnet_id}"),
-            "--kubernetes-network-config",
-            "ipFamily=ipv6",
-        ])
-        .json();
-    let c = region
-        .aws(&["eks", "describe-cluster", "--name", "c"])
-        .json();
-    let issuer = s(&c["cluster"]["identity"]["oidc"]["issuer"]);
+    let c = crate::common::net::ipv6_cluster_on(region, "c", subnet_id);
+    let issuer = s(&c["identity"]["oidc"]["issuer"]);
     let provider = issuer
         .trim_start_matches("https://")
         .trim_start_matches("http://")

@@ -136,3 +136,22 @@ pub fn route_to_internet(srv: &Server, vpc: &str, subnets: &[&str]) -> InternetR
     }
     InternetRoutes { igw, eigw, rtb }
 }
+
+/// A new IPv6 EKS cluster `name` on `subnet` (the control-plane role [`EKS_ROLE`]), through the
+/// AWS CLI; the cluster as `describe-cluster` answers it.
+pub fn ipv6_cluster_on(srv: &Server, name: &str, subnet: &str) -> serde_json::Value {
+    srv.aws(&[
+        "eks",
+        "create-cluster",
+        "--name",
+        name,
+        "--role-arn",
+        EKS_ROLE,
+        "--resources-vpc-config",
+        &format!("subnetIds={subnet}"),
+        "--kubernetes-network-config",
+        "ipFamily=ipv6",
+    ])
+    .json();
+    srv.aws(&["eks", "describe-cluster", "--name", name]).json()["cluster"].clone()
+}
