@@ -144,7 +144,7 @@ impl State {
                 Ec2Error::invalid(
                     "InstanceType",
                     type_name.clone(),
-                    "See `aws ec2 describe-instance-types` for the types this region offers.",
+                    "DescribeInstanceTypes lists the types this region offers.",
                 )
             })?
             .clone();
@@ -218,7 +218,7 @@ impl State {
                 }
                 if max != 1 {
                     return Err(Ec2Error::InvalidParameterCombination {
-                        message: "A fixed --private-ip-address needs --count 1.".into(),
+                        message: "A fixed private IPv4 address is for one instance only; launch a single instance (MinCount = MaxCount = 1).".into(),
                     });
                 }
                 Some(a)
@@ -235,7 +235,7 @@ impl State {
                     Ec2Error::invalid(
                         member,
                         value.clone(),
-                        "Invalid IAM Instance Profile: no such instance profile; create it with `aws iam create-instance-profile` (see `aws iam list-instance-profiles`).",
+                        "Invalid IAM Instance Profile: no such instance profile; create it first (IAM CreateInstanceProfile), or name one that ListInstanceProfiles lists.",
                     )
                 })?;
                 Some(IamInstanceProfile {
