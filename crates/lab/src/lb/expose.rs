@@ -5,6 +5,7 @@
 //! first subnet via `CreateNetworkInterface`, a namespace, `sixfold lab-lb` in it) and registers
 //! the service's pods ([`super::sync`]).
 
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -17,7 +18,7 @@ use crate::lb::plan::{self, Kind};
 use crate::lb::{LoadBalancerInfo, net};
 use crate::procs;
 use crate::region::Api;
-use crate::state::LabState;
+use crate::state::{ClusterInfo, LabState, VpcInfo};
 use crate::topo;
 
 /// What to expose.
@@ -117,20 +118,69 @@ pub fn expose(state: &mut LabState, req: &ExposeRequest, exe: &Path) -> Result<L
         });
     };
     let internet_facing = plan::check_scheme(&req.scheme)?;
-    let k = (1..=plan::MAX_LOAD_BALANCERS)
+    let k = free_slot(state);
+    let api = Api::connect(&info)?;
+    let elb = Elb::connect(&info)?;
+    let name = plan::lb_name(&req.service, req.kind, internet_facing);
+    let (arn, dns_name) = create_load_balancer(&elb, req, &name, &cluster, &vpc)?;
+    let target_port = req.target_port.unwrap_or(match req.kind {
+        Kind::Nlb => crate::plan::POD_PORT,
+        Kind::Alb => crate::plan::POD_HTTP_PORT,
+    });
+    let tg_arn = create_target_group(&elb, req, internet_facing, target_port, &vpc)?;
+    let listener_arn = create_listener(&elb, req, &arn, &tg_arn)?;
+    let node = create_node_eni(&api, &vpc, req, &name, &arn)?;
+    let lb = LoadBalancerInfo {
+        name: name.clone(),
+        service: req.service.clone(),
+        kind: req.kind,
+        scheme: req.scheme.clone(),
+        arn,
+        dns_name,
+        target_group_arn: tg_arn.clone(),
+        listener_arn,
+        port: req.port,
+        target_port,
+        netns: plan::netns(&state.name, k),
+        router_if: plan::router_if(k),
+        eni: node.eni,
+        subnet: node.subnet,
+        ipv4: node.ipv4,
+        public_ipv4: if internet_facing {
+            Some(plan::public_v4(k)?)
+        } else {
+            None
+        },
+        ipv6: node.ipv6,
+        targets: Vec::new(),
+    };
+    record_and_start(state, lb, exe)
+}
+
+/// The first load balancer slot (1..=MAX) whose namespace no load balancer uses.
+fn free_slot(state: &LabState) -> usize {
+    (1..=plan::MAX_LOAD_BALANCERS)
         .find(|k| {
             !state
                 .load_balancers
                 .iter()
                 .any(|l| l.netns == plan::netns(&state.name, *k))
         })
-        .unwrap_or(plan::MAX_LOAD_BALANCERS);
-    let api = Api::connect(&info)?;
-    let elb = Elb::connect(&info)?;
-    let name = plan::lb_name(&req.service, req.kind, internet_facing);
+        .unwrap_or(plan::MAX_LOAD_BALANCERS)
+}
+
+/// `CreateLoadBalancer`: a dualstack load balancer in every subnet of the VPC, tagged as the
+/// AWS Load Balancer Controller tags it; answers its ARN and DNS name.
+fn create_load_balancer(
+    elb: &Elb,
+    req: &ExposeRequest,
+    name: &str,
+    cluster: &ClusterInfo,
+    vpc: &VpcInfo,
+) -> Result<(String, String)> {
     let stack = format!("default/{}", req.service);
     let mut p: Vec<(String, String)> = vec![
-        ("Name".into(), name.clone()),
+        ("Name".into(), name.to_owned()),
         ("Type".into(), req.kind.elb_type().into()),
         ("Scheme".into(), req.scheme.clone()),
         ("IpAddressType".into(), "dualstack".into()),
@@ -155,10 +205,18 @@ pub fn expose(state: &mut LabState, req: &ExposeRequest, exe: &Path) -> Result<L
         &["LoadBalancers", "member", "DNSName"],
         "CreateLoadBalancer",
     )?;
-    let target_port = req.target_port.unwrap_or(match req.kind {
-        Kind::Nlb => crate::plan::POD_PORT,
-        Kind::Alb => crate::plan::POD_HTTP_PORT,
-    });
+    Ok((arn, dns_name))
+}
+
+/// `CreateTargetGroup`: an IPv6 group of `ip` targets on `target_port` with a fast health
+/// check; answers its ARN.
+fn create_target_group(
+    elb: &Elb,
+    req: &ExposeRequest,
+    internet_facing: bool,
+    target_port: u16,
+    vpc: &VpcInfo,
+) -> Result<String> {
     let tport = target_port.to_string();
     let mut tg = vec![
         (
@@ -181,28 +239,50 @@ pub fn expose(state: &mut LabState, req: &ExposeRequest, exe: &Path) -> Result<L
     }
     let tgp: Vec<(&str, &str)> = tg.iter().map(|(a, b)| (*a, b.as_str())).collect();
     let r = elb.call("CreateTargetGroup", &tgp)?;
-    let tg_arn = text(
+    text(
         &r,
         &["TargetGroups", "member", "TargetGroupArn"],
         "CreateTargetGroup",
-    )?;
+    )
+}
+
+/// `CreateListener`: `req.port` on the load balancer, forwarding to the target group; answers
+/// its ARN.
+fn create_listener(elb: &Elb, req: &ExposeRequest, arn: &str, tg_arn: &str) -> Result<String> {
     let port = req.port.to_string();
     let r = elb.call(
         "CreateListener",
         &[
-            ("LoadBalancerArn", arn.as_str()),
+            ("LoadBalancerArn", arn),
             ("Protocol", req.kind.protocol()),
             ("Port", port.as_str()),
             ("DefaultActions.member.1.Type", "forward"),
-            ("DefaultActions.member.1.TargetGroupArn", tg_arn.as_str()),
+            ("DefaultActions.member.1.TargetGroupArn", tg_arn),
         ],
     )?;
-    let listener_arn = text(
+    text(
         &r,
         &["Listeners", "member", "ListenerArn"],
         "CreateListener",
-    )?;
-    // The load balancer's node: an ENI in the first subnet, as ELB's own interfaces.
+    )
+}
+
+/// The load balancer node's interface, as `CreateNetworkInterface` answered it.
+struct NodeEni {
+    eni: String,
+    subnet: String,
+    ipv4: Ipv4Addr,
+    ipv6: Ipv6Addr,
+}
+
+/// The load balancer's node: an ENI in the first subnet, as ELB's own interfaces.
+fn create_node_eni(
+    api: &Api,
+    vpc: &VpcInfo,
+    req: &ExposeRequest,
+    name: &str,
+    arn: &str,
+) -> Result<NodeEni> {
     let subnet = vpc.subnets.first().ok_or_else(|| LabError::Reply {
         action: "CreateLoadBalancer".into(),
         detail: "the lab's VPC has no subnet".into(),
@@ -249,30 +329,21 @@ pub fn expose(state: &mut LabState, req: &ExposeRequest, exe: &Path) -> Result<L
     )?
     .parse()
     .map_err(|_| bad("IPv6 address"))?;
-    let lb = LoadBalancerInfo {
-        name: name.clone(),
-        service: req.service.clone(),
-        kind: req.kind,
-        scheme: req.scheme.clone(),
-        arn,
-        dns_name,
-        target_group_arn: tg_arn.clone(),
-        listener_arn,
-        port: req.port,
-        target_port,
-        netns: plan::netns(&state.name, k),
-        router_if: plan::router_if(k),
+    Ok(NodeEni {
         eni,
         subnet: subnet.id.clone(),
         ipv4,
-        public_ipv4: if internet_facing {
-            Some(plan::public_v4(k)?)
-        } else {
-            None
-        },
         ipv6,
-        targets: Vec::new(),
-    };
+    })
+}
+
+/// Attach the node, record the load balancer in the state (saved before anything starts),
+/// start its processes and register its targets; answers the load balancer as recorded.
+fn record_and_start(
+    state: &mut LabState,
+    lb: LoadBalancerInfo,
+    exe: &Path,
+) -> Result<LoadBalancerInfo> {
     net::attach(state, &lb)?;
     state.load_balancers.push(lb.clone());
     state.save()?;
