@@ -238,6 +238,34 @@ fn page(key: &str, items: Vec<String>, next: Option<String>) -> Value {
     v
 }
 
+/// One request's inputs, shared by the operation handlers below.
+struct Cx<'a> {
+    region: &'a Region,
+    /// The route as parsed, for the `clientRequestToken` fingerprint.
+    route: &'a Route,
+    query: &'a [(String, String)],
+    body: &'a [u8],
+    issuer_base: &'a str,
+}
+
+impl Cx<'_> {
+    /// The cluster's OIDC issuer URL.
+    fn issuer(&self, c: &Cluster) -> String {
+        format!("{}{}", self.issuer_base, c.id)
+    }
+
+    /// The `maxResults` query parameter.
+    fn max(&self) -> Result<Option<u32>, EksError> {
+        q_u32(self.query, "maxResults")
+    }
+
+    /// The `nextToken` query parameter.
+    fn token(&self) -> Option<&str> {
+        q(self.query, "nextToken")
+    }
+}
+
+/// Route one operation to its handler.
 fn dispatch(
     region: &Region,
     route: Route,
@@ -245,223 +273,310 @@ fn dispatch(
     body: &[u8],
     issuer_base: &str,
 ) -> Result<Value, EksError> {
-    let issuer = |c: &Cluster| format!("{issuer_base}{}", c.id);
-    let max = || q_u32(query, "maxResults");
-    let token = q(query, "nextToken");
     let route_copy = route.clone();
+    let cx = &Cx {
+        region,
+        route: &route_copy,
+        query,
+        body,
+        issuer_base,
+    };
     match route {
-        Route::CreateCluster => {
-            let v = parse_body(body)?;
-            let req = decode::<CreateClusterBody>(&v)?.into_domain()?;
-            let c = region.write(|s, env| s.create_cluster(env, req.clone()))?;
-            Ok(
-                json!({"cluster": render::cluster(&c, Status::Creating, &health(region, &c), &issuer(&c))}),
-            )
-        }
-        Route::ListClusters => {
-            let (names, next) = region.read().list_clusters(max()?, token)?;
-            Ok(page("clusters", names, next))
-        }
-        Route::DescribeCluster(name) => {
-            let c = region.read().describe_cluster(&name)?;
-            Ok(
-                json!({"cluster": render::cluster(&c, Status::Active, &health(region, &c), &issuer(&c))}),
-            )
-        }
-        Route::DeleteCluster(name) => {
-            let c = region.write(|s, _| s.delete_cluster(&name))?;
-            Ok(json!({"cluster": render::cluster(&c, Status::Deleting, &[], &issuer(&c))}))
-        }
-        Route::UpdateClusterConfig(name) => {
-            let v = parse_body(body)?;
-            let req = decode::<UpdateClusterConfigBody>(&v)?.into_domain(name)?;
-            let fp = fingerprint(&route_copy, &v);
-            let cluster = req.name.clone();
-            idempotent_update(
-                region,
-                "UpdateClusterConfig",
-                &cluster,
-                &v,
-                &fp,
-                |s, env| s.update_cluster_config(env, req.clone()),
-            )
-        }
-        Route::ListUpdates(c) => {
-            let (ids, next) = region.read().list_updates(
-                &c,
-                q(query, "nodegroupName"),
-                q(query, "addonName"),
-                max()?,
-                token,
-            )?;
-            Ok(page("updateIds", ids, next))
-        }
-        Route::DescribeUpdate(c, id) => {
-            let u = region.read().describe_update(
-                &c,
-                &id,
-                q(query, "nodegroupName"),
-                q(query, "addonName"),
-            )?;
-            Ok(json!({"update": render::update(&u, false)}))
-        }
-        Route::CreateNodegroup(c) => {
-            let v = parse_body(body)?;
-            let fp = fingerprint(&route_copy, &v);
-            let req = decode::<CreateNodegroupBody>(&v)?.into_domain(c.clone())?;
-            let g = region.write(|s, env| {
-                s.idempotent(
-                    env,
-                    call("CreateNodegroup", &c, &v, &fp)?,
-                    |s, k| s.nodegroups.get(k).cloned(),
-                    |s, env| s.create_nodegroup(env, req.clone()),
-                    |g| child_key(&g.cluster, &g.name),
-                )
-            })?;
-            Ok(json!({"nodegroup": render::nodegroup(&g, Status::Creating)}))
-        }
-        Route::ListNodegroups(c) => {
-            let (names, next) = region.read().list_nodegroups(&c, max()?, token)?;
-            Ok(page("nodegroups", names, next))
-        }
-        Route::DescribeNodegroup(c, n) => {
-            let g = region.read().describe_nodegroup(&c, &n)?;
-            Ok(json!({"nodegroup": render::nodegroup(&g, Status::Active)}))
-        }
-        Route::DeleteNodegroup(c, n) => {
-            let g = region.write(|s, _| s.delete_nodegroup(&c, &n))?;
-            Ok(json!({"nodegroup": render::nodegroup(&g, Status::Deleting)}))
-        }
-        Route::CreateAddon(c) => {
-            let v = parse_body(body)?;
-            let fp = fingerprint(&route_copy, &v);
-            let req = decode::<AddonBody>(&v)?.into_domain(c.clone(), None)?;
-            let a = region.write(|s, env| {
-                s.idempotent(
-                    env,
-                    call("CreateAddon", &c, &v, &fp)?,
-                    |s, k| s.addons.get(k).cloned(),
-                    |s, env| s.create_addon(env, req.clone()),
-                    |a| child_key(&a.cluster, &a.name),
-                )
-            })?;
-            Ok(json!({"addon": render::addon(&a, Status::Creating)}))
-        }
-        Route::ListAddons(c) => {
-            let (names, next) = region.read().list_addons(&c, max()?, token)?;
-            Ok(page("addons", names, next))
-        }
-        Route::DescribeAddon(c, a) => {
-            let a = region.read().describe_addon(&c, &a)?;
-            Ok(json!({"addon": render::addon(&a, Status::Active)}))
-        }
-        Route::UpdateAddon(c, a) => {
-            let v = parse_body(body)?;
-            let fp = fingerprint(&route_copy, &v);
-            let req = decode::<AddonBody>(&v)?.into_domain(c.clone(), Some(a))?;
-            idempotent_update(region, "UpdateAddon", &c, &v, &fp, |s, env| {
-                s.update_addon(env, req.clone())
-            })
-        }
-        Route::DeleteAddon(c, a) => {
-            let a = region.write(|s, _| s.delete_addon(&c, &a))?;
-            Ok(json!({"addon": render::addon(&a, Status::Deleting)}))
-        }
-        Route::DescribeAddonVersions => {
-            let k8s = q(query, "kubernetesVersion");
-            if let Some(k) = k8s.filter(|k| !catalog::KUBERNETES_VERSIONS.contains(k)) {
-                return Err(EksError::invalid(
-                    "kubernetesVersion",
-                    k,
-                    format!(
-                        "Supported versions: {}.",
-                        catalog::KUBERNETES_VERSIONS.join(", ")
-                    ),
-                ));
-            }
-            let all: Vec<_> = catalog::addons()
-                .into_iter()
-                .filter(|a| q(query, "addonName").is_none_or(|n| n == a.name))
-                .collect();
-            let mut names: Vec<String> = all.iter().map(|a| a.name.to_string()).collect();
-            names.sort();
-            let (names, next) = paginate("DescribeAddonVersions", names, max()?, token, 100)?;
-            let addons: Vec<Value> = all
-                .iter()
-                .filter(|a| names.iter().any(|n| n == a.name))
-                .map(|a| render::addon_info(a, k8s))
-                .collect();
-            let mut v = json!({"addons": addons});
-            if let Some(t) = next {
-                v["nextToken"] = json!(t);
-            }
-            Ok(v)
-        }
-        Route::CreateFargateProfile(c) => {
-            let v = parse_body(body)?;
-            let fp = fingerprint(&route_copy, &v);
-            let req = decode::<CreateFargateProfileBody>(&v)?.into_domain(c.clone())?;
-            let p = region.write(|s, env| {
-                s.idempotent(
-                    env,
-                    call("CreateFargateProfile", &c, &v, &fp)?,
-                    |s, k| s.fargate_profiles.get(k).cloned(),
-                    |s, env| s.create_fargate_profile(env, req.clone()),
-                    |p| child_key(&p.cluster, &p.name),
-                )
-            })?;
-            Ok(json!({"fargateProfile": render::fargate_profile(&p, Status::Creating)}))
-        }
-        Route::ListFargateProfiles(c) => {
-            let (names, next) = region.read().list_fargate_profiles(&c, max()?, token)?;
-            Ok(page("fargateProfileNames", names, next))
-        }
-        Route::DescribeFargateProfile(c, p) => {
-            let p = region.read().describe_fargate_profile(&c, &p)?;
-            Ok(json!({"fargateProfile": render::fargate_profile(&p, Status::Active)}))
-        }
-        Route::DeleteFargateProfile(c, p) => {
-            let p = region.write(|s, _| s.delete_fargate_profile(&c, &p))?;
-            Ok(json!({"fargateProfile": render::fargate_profile(&p, Status::Deleting)}))
-        }
-        Route::UpdateNodegroupConfig(c, n) => {
-            let v = parse_body(body)?;
-            let fp = fingerprint(&route_copy, &v);
-            let req = decode::<UpdateNodegroupConfigBody>(&v)?.into_domain(c.clone(), n)?;
-            idempotent_update(region, "UpdateNodegroupConfig", &c, &v, &fp, |s, env| {
-                s.update_nodegroup_config(env, req.clone())
-            })
-        }
-        Route::TagResource(arn) => {
-            // TagResource reports every bad input as BadRequestException (botocore's model).
-            let v = parse_body(body).map_err(|e| match e {
-                EksError::InvalidParameter { .. } => EksError::BadRequest {
-                    message: e.to_string(),
-                },
-                other => other,
-            })?;
-            let Some(tags) = decode::<TagsBody>(&v)?.tags else {
-                return Err(EksError::BadRequest {
-                    message: "The request must contain tags (a map of 1 to 50 keys).".into(),
-                });
-            };
-            region.write(|s, _| s.tag_resource(&arn, tags.clone()))?;
-            Ok(json!({}))
-        }
-        Route::UntagResource(arn) => {
-            let keys: Vec<String> = query
-                .iter()
-                .filter(|(k, _)| k == "tagKeys")
-                .map(|(_, v)| v.clone())
-                .collect();
-            region.write(|s, _| s.untag_resource(&arn, &keys))?;
-            Ok(json!({}))
-        }
-        Route::ListTagsForResource(arn) => {
-            let tags = region.read().list_tags_for_resource(&arn)?;
-            Ok(json!({"tags": tags}))
-        }
+        Route::CreateCluster => create_cluster(cx),
+        Route::ListClusters => list_clusters(cx),
+        Route::DescribeCluster(name) => describe_cluster(cx, &name),
+        Route::DeleteCluster(name) => delete_cluster(cx, &name),
+        Route::UpdateClusterConfig(name) => update_cluster_config(cx, name),
+        Route::ListUpdates(c) => list_updates(cx, &c),
+        Route::DescribeUpdate(c, id) => describe_update(cx, &c, &id),
+        Route::CreateNodegroup(c) => create_nodegroup(cx, c),
+        Route::ListNodegroups(c) => list_nodegroups(cx, &c),
+        Route::DescribeNodegroup(c, n) => describe_nodegroup(cx, &c, &n),
+        Route::DeleteNodegroup(c, n) => delete_nodegroup(cx, &c, &n),
+        Route::UpdateNodegroupConfig(c, n) => update_nodegroup_config(cx, c, n),
+        Route::CreateAddon(c) => create_addon(cx, c),
+        Route::ListAddons(c) => list_addons(cx, &c),
+        Route::DescribeAddon(c, a) => describe_addon(cx, &c, &a),
+        Route::UpdateAddon(c, a) => update_addon(cx, c, a),
+        Route::DeleteAddon(c, a) => delete_addon(cx, &c, &a),
+        Route::DescribeAddonVersions => describe_addon_versions(cx),
+        Route::CreateFargateProfile(c) => create_fargate_profile(cx, c),
+        Route::ListFargateProfiles(c) => list_fargate_profiles(cx, &c),
+        Route::DescribeFargateProfile(c, p) => describe_fargate_profile(cx, &c, &p),
+        Route::DeleteFargateProfile(c, p) => delete_fargate_profile(cx, &c, &p),
+        Route::TagResource(arn) => tag_resource(cx, &arn),
+        Route::UntagResource(arn) => untag_resource(cx, &arn),
+        Route::ListTagsForResource(arn) => list_tags_for_resource(cx, &arn),
     }
+}
+
+/// CreateCluster: decode the body and create the cluster (answered as `CREATING`).
+fn create_cluster(cx: &Cx<'_>) -> Result<Value, EksError> {
+    let region = cx.region;
+    let v = parse_body(cx.body)?;
+    let req = decode::<CreateClusterBody>(&v)?.into_domain()?;
+    let c = region.write(|s, env| s.create_cluster(env, req.clone()))?;
+    Ok(
+        json!({"cluster": render::cluster(&c, Status::Creating, &health(region, &c), &cx.issuer(&c))}),
+    )
+}
+
+/// ListClusters: one page of cluster names.
+fn list_clusters(cx: &Cx<'_>) -> Result<Value, EksError> {
+    let (names, next) = cx.region.read().list_clusters(cx.max()?, cx.token())?;
+    Ok(page("clusters", names, next))
+}
+
+/// DescribeCluster: the cluster with its health (answered as `ACTIVE`).
+fn describe_cluster(cx: &Cx<'_>, name: &str) -> Result<Value, EksError> {
+    let region = cx.region;
+    let c = region.read().describe_cluster(name)?;
+    Ok(json!({"cluster": render::cluster(&c, Status::Active, &health(region, &c), &cx.issuer(&c))}))
+}
+
+/// DeleteCluster: remove the cluster (answered as `DELETING`).
+fn delete_cluster(cx: &Cx<'_>, name: &str) -> Result<Value, EksError> {
+    let c = cx.region.write(|s, _| s.delete_cluster(name))?;
+    Ok(json!({"cluster": render::cluster(&c, Status::Deleting, &[], &cx.issuer(&c))}))
+}
+
+/// UpdateClusterConfig: an idempotent cluster update.
+fn update_cluster_config(cx: &Cx<'_>, name: String) -> Result<Value, EksError> {
+    let v = parse_body(cx.body)?;
+    let req = decode::<UpdateClusterConfigBody>(&v)?.into_domain(name)?;
+    let fp = fingerprint(cx.route, &v);
+    let cluster = req.name.clone();
+    idempotent_update(
+        cx.region,
+        "UpdateClusterConfig",
+        &cluster,
+        &v,
+        &fp,
+        |s, env| s.update_cluster_config(env, req.clone()),
+    )
+}
+
+/// ListUpdates: one page of a cluster's (or its node group's or add-on's) update ids.
+fn list_updates(cx: &Cx<'_>, c: &str) -> Result<Value, EksError> {
+    let query = cx.query;
+    let (ids, next) = cx.region.read().list_updates(
+        c,
+        q(query, "nodegroupName"),
+        q(query, "addonName"),
+        cx.max()?,
+        cx.token(),
+    )?;
+    Ok(page("updateIds", ids, next))
+}
+
+/// DescribeUpdate: one update, with its errors.
+fn describe_update(cx: &Cx<'_>, c: &str, id: &str) -> Result<Value, EksError> {
+    let query = cx.query;
+    let u = cx.region.read().describe_update(
+        c,
+        id,
+        q(query, "nodegroupName"),
+        q(query, "addonName"),
+    )?;
+    Ok(json!({"update": render::update(&u, false)}))
+}
+
+/// CreateNodegroup: an idempotent node group creation (answered as `CREATING`).
+fn create_nodegroup(cx: &Cx<'_>, c: String) -> Result<Value, EksError> {
+    let v = parse_body(cx.body)?;
+    let fp = fingerprint(cx.route, &v);
+    let req = decode::<CreateNodegroupBody>(&v)?.into_domain(c.clone())?;
+    let g = cx.region.write(|s, env| {
+        s.idempotent(
+            env,
+            call("CreateNodegroup", &c, &v, &fp)?,
+            |s, k| s.nodegroups.get(k).cloned(),
+            |s, env| s.create_nodegroup(env, req.clone()),
+            |g| child_key(&g.cluster, &g.name),
+        )
+    })?;
+    Ok(json!({"nodegroup": render::nodegroup(&g, Status::Creating)}))
+}
+
+/// ListNodegroups: one page of a cluster's node group names.
+fn list_nodegroups(cx: &Cx<'_>, c: &str) -> Result<Value, EksError> {
+    let (names, next) = cx.region.read().list_nodegroups(c, cx.max()?, cx.token())?;
+    Ok(page("nodegroups", names, next))
+}
+
+/// DescribeNodegroup: one node group (answered as `ACTIVE`).
+fn describe_nodegroup(cx: &Cx<'_>, c: &str, n: &str) -> Result<Value, EksError> {
+    let g = cx.region.read().describe_nodegroup(c, n)?;
+    Ok(json!({"nodegroup": render::nodegroup(&g, Status::Active)}))
+}
+
+/// DeleteNodegroup: remove a node group (answered as `DELETING`).
+fn delete_nodegroup(cx: &Cx<'_>, c: &str, n: &str) -> Result<Value, EksError> {
+    let g = cx.region.write(|s, _| s.delete_nodegroup(c, n))?;
+    Ok(json!({"nodegroup": render::nodegroup(&g, Status::Deleting)}))
+}
+
+/// UpdateNodegroupConfig: an idempotent node group update.
+fn update_nodegroup_config(cx: &Cx<'_>, c: String, n: String) -> Result<Value, EksError> {
+    let v = parse_body(cx.body)?;
+    let fp = fingerprint(cx.route, &v);
+    let req = decode::<UpdateNodegroupConfigBody>(&v)?.into_domain(c.clone(), n)?;
+    idempotent_update(cx.region, "UpdateNodegroupConfig", &c, &v, &fp, |s, env| {
+        s.update_nodegroup_config(env, req.clone())
+    })
+}
+
+/// CreateAddon: an idempotent add-on creation (answered as `CREATING`).
+fn create_addon(cx: &Cx<'_>, c: String) -> Result<Value, EksError> {
+    let v = parse_body(cx.body)?;
+    let fp = fingerprint(cx.route, &v);
+    let req = decode::<AddonBody>(&v)?.into_domain(c.clone(), None)?;
+    let a = cx.region.write(|s, env| {
+        s.idempotent(
+            env,
+            call("CreateAddon", &c, &v, &fp)?,
+            |s, k| s.addons.get(k).cloned(),
+            |s, env| s.create_addon(env, req.clone()),
+            |a| child_key(&a.cluster, &a.name),
+        )
+    })?;
+    Ok(json!({"addon": render::addon(&a, Status::Creating)}))
+}
+
+/// ListAddons: one page of a cluster's add-on names.
+fn list_addons(cx: &Cx<'_>, c: &str) -> Result<Value, EksError> {
+    let (names, next) = cx.region.read().list_addons(c, cx.max()?, cx.token())?;
+    Ok(page("addons", names, next))
+}
+
+/// DescribeAddon: one add-on (answered as `ACTIVE`).
+fn describe_addon(cx: &Cx<'_>, c: &str, a: &str) -> Result<Value, EksError> {
+    let a = cx.region.read().describe_addon(c, a)?;
+    Ok(json!({"addon": render::addon(&a, Status::Active)}))
+}
+
+/// UpdateAddon: an idempotent add-on update.
+fn update_addon(cx: &Cx<'_>, c: String, a: String) -> Result<Value, EksError> {
+    let v = parse_body(cx.body)?;
+    let fp = fingerprint(cx.route, &v);
+    let req = decode::<AddonBody>(&v)?.into_domain(c.clone(), Some(a))?;
+    idempotent_update(cx.region, "UpdateAddon", &c, &v, &fp, |s, env| {
+        s.update_addon(env, req.clone())
+    })
+}
+
+/// DeleteAddon: remove an add-on (answered as `DELETING`).
+fn delete_addon(cx: &Cx<'_>, c: &str, a: &str) -> Result<Value, EksError> {
+    let a = cx.region.write(|s, _| s.delete_addon(c, a))?;
+    Ok(json!({"addon": render::addon(&a, Status::Deleting)}))
+}
+
+/// DescribeAddonVersions: one page of the catalog's add-ons, filtered by name and Kubernetes
+/// version.
+fn describe_addon_versions(cx: &Cx<'_>) -> Result<Value, EksError> {
+    let query = cx.query;
+    let k8s = q(query, "kubernetesVersion");
+    if let Some(k) = k8s.filter(|k| !catalog::KUBERNETES_VERSIONS.contains(k)) {
+        return Err(EksError::invalid(
+            "kubernetesVersion",
+            k,
+            format!(
+                "Supported versions: {}.",
+                catalog::KUBERNETES_VERSIONS.join(", ")
+            ),
+        ));
+    }
+    let all: Vec<_> = catalog::addons()
+        .into_iter()
+        .filter(|a| q(query, "addonName").is_none_or(|n| n == a.name))
+        .collect();
+    let mut names: Vec<String> = all.iter().map(|a| a.name.to_string()).collect();
+    names.sort();
+    let (names, next) = paginate("DescribeAddonVersions", names, cx.max()?, cx.token(), 100)?;
+    let addons: Vec<Value> = all
+        .iter()
+        .filter(|a| names.iter().any(|n| n == a.name))
+        .map(|a| render::addon_info(a, k8s))
+        .collect();
+    let mut v = json!({"addons": addons});
+    if let Some(t) = next {
+        v["nextToken"] = json!(t);
+    }
+    Ok(v)
+}
+
+/// CreateFargateProfile: an idempotent Fargate profile creation (answered as `CREATING`).
+fn create_fargate_profile(cx: &Cx<'_>, c: String) -> Result<Value, EksError> {
+    let v = parse_body(cx.body)?;
+    let fp = fingerprint(cx.route, &v);
+    let req = decode::<CreateFargateProfileBody>(&v)?.into_domain(c.clone())?;
+    let p = cx.region.write(|s, env| {
+        s.idempotent(
+            env,
+            call("CreateFargateProfile", &c, &v, &fp)?,
+            |s, k| s.fargate_profiles.get(k).cloned(),
+            |s, env| s.create_fargate_profile(env, req.clone()),
+            |p| child_key(&p.cluster, &p.name),
+        )
+    })?;
+    Ok(json!({"fargateProfile": render::fargate_profile(&p, Status::Creating)}))
+}
+
+/// ListFargateProfiles: one page of a cluster's Fargate profile names.
+fn list_fargate_profiles(cx: &Cx<'_>, c: &str) -> Result<Value, EksError> {
+    let (names, next) = cx
+        .region
+        .read()
+        .list_fargate_profiles(c, cx.max()?, cx.token())?;
+    Ok(page("fargateProfileNames", names, next))
+}
+
+/// DescribeFargateProfile: one Fargate profile (answered as `ACTIVE`).
+fn describe_fargate_profile(cx: &Cx<'_>, c: &str, p: &str) -> Result<Value, EksError> {
+    let p = cx.region.read().describe_fargate_profile(c, p)?;
+    Ok(json!({"fargateProfile": render::fargate_profile(&p, Status::Active)}))
+}
+
+/// DeleteFargateProfile: remove a Fargate profile (answered as `DELETING`).
+fn delete_fargate_profile(cx: &Cx<'_>, c: &str, p: &str) -> Result<Value, EksError> {
+    let p = cx.region.write(|s, _| s.delete_fargate_profile(c, p))?;
+    Ok(json!({"fargateProfile": render::fargate_profile(&p, Status::Deleting)}))
+}
+
+/// TagResource: add tags to the resource at `arn`.
+fn tag_resource(cx: &Cx<'_>, arn: &str) -> Result<Value, EksError> {
+    // TagResource reports every bad input as BadRequestException (botocore's model).
+    let v = parse_body(cx.body).map_err(|e| match e {
+        EksError::InvalidParameter { .. } => EksError::BadRequest {
+            message: e.to_string(),
+        },
+        other => other,
+    })?;
+    let Some(tags) = decode::<TagsBody>(&v)?.tags else {
+        return Err(EksError::BadRequest {
+            message: "The request must contain tags (a map of 1 to 50 keys).".into(),
+        });
+    };
+    cx.region.write(|s, _| s.tag_resource(arn, tags.clone()))?;
+    Ok(json!({}))
+}
+
+/// UntagResource: remove the `tagKeys` from the resource at `arn`.
+fn untag_resource(cx: &Cx<'_>, arn: &str) -> Result<Value, EksError> {
+    let keys: Vec<String> = cx
+        .query
+        .iter()
+        .filter(|(k, _)| k == "tagKeys")
+        .map(|(_, v)| v.clone())
+        .collect();
+    cx.region.write(|s, _| s.untag_resource(arn, &keys))?;
+    Ok(json!({}))
+}
+
+/// ListTagsForResource: the tags of the resource at `arn`.
+fn list_tags_for_resource(cx: &Cx<'_>, arn: &str) -> Result<Value, EksError> {
+    let tags = cx.region.read().list_tags_for_resource(arn)?;
+    Ok(json!({"tags": tags}))
 }
 
 #[cfg(test)]
