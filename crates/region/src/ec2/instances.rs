@@ -103,6 +103,252 @@ pub(crate) fn ipv4_block(subnet: &Subnet) -> Result<ipnet::Ipv4Net, Ec2Error> {
     })
 }
 
+/// What every instance of one RunInstances call shares, checked before anything is allocated.
+struct LaunchPlan {
+    image_id: String,
+    itype: crate::catalog::InstanceType,
+    min: u32,
+    max: u32,
+    subnet: Subnet,
+    subnet_v4: ipnet::Ipv4Net,
+    groups: Vec<String>,
+    v6_count: u32,
+    fixed_ip: Option<Ipv4Addr>,
+    profile: Option<IamInstanceProfile>,
+}
+
+/// IPv6 addresses per primary ENI: the count asked for, else one where the subnet
+/// auto-assigns; the subnet must have an IPv6 block and the type must allow that many.
+fn launch_ipv6_count(
+    asked: Option<u32>,
+    subnet: &Subnet,
+    itype: &crate::catalog::InstanceType,
+) -> Result<u32, Ec2Error> {
+    let v6_count = match asked {
+        Some(n) => n,
+        None if subnet.assign_ipv6_on_creation => 1,
+        None => 0,
+    };
+    if v6_count > 0 && subnet.ipv6.is_none() {
+        return Err(Ec2Error::invalid(
+            "Ipv6AddressCount",
+            v6_count.to_string(),
+            format!("Subnet {} has no IPv6 CIDR block.", subnet.id),
+        ));
+    }
+    if v6_count > itype.ipv6_per_eni() {
+        return Err(Ec2Error::invalid(
+            "Ipv6AddressCount",
+            v6_count.to_string(),
+            format!(
+                "{} supports at most {} IPv6 addresses per interface.",
+                itype.name,
+                itype.ipv6_per_eni()
+            ),
+        ));
+    }
+    Ok(v6_count)
+}
+
+/// `PrivateIpAddress`: an assignable address of the subnet, for a single instance only.
+fn launch_fixed_ipv4(
+    given: Option<&str>,
+    subnet: &Subnet,
+    subnet_v4: ipnet::Ipv4Net,
+    max: u32,
+) -> Result<Option<Ipv4Addr>, Ec2Error> {
+    let Some(s) = given else {
+        return Ok(None);
+    };
+    let subnet_id = &subnet.id;
+    let a: Ipv4Addr = s.parse().map_err(|_| {
+        Ec2Error::invalid("PrivateIpAddress", s.to_string(), "Give an IPv4 address.")
+    })?;
+    if !net::ipv4_assignable(subnet_v4, a) {
+        return Err(Ec2Error::invalid(
+            "PrivateIpAddress",
+            s.to_string(),
+            format!("Address is not an assignable address of subnet {subnet_id} ({subnet_v4})."),
+        ));
+    }
+    if max != 1 {
+        return Err(Ec2Error::InvalidParameterCombination {
+            message: "A fixed private IPv4 address is for one instance only; launch a single instance (MinCount = MaxCount = 1).".into(),
+        });
+    }
+    Ok(Some(a))
+}
+
+/// Prefix delegation, when the request asks for prefixes, needs an interface attached to a
+/// Nitro-based or bare-metal instance.
+fn check_prefix_delegation(
+    eni_id: &str,
+    itype: Option<&crate::catalog::InstanceType>,
+    req: &AssignIpv6,
+) -> Result<(), Ec2Error> {
+    let want_prefixes = req.prefix_count.is_some() || !req.prefixes.is_empty();
+    if !want_prefixes {
+        return Ok(());
+    }
+    match itype {
+        Some(t) if t.supports_prefix_delegation() => Ok(()),
+        Some(t) => Err(Ec2Error::Unsupported {
+            message: format!(
+                "IPv6 prefix delegation is supported only on Nitro-based and bare-metal instances; {} ({}) runs on {:?}. Use a Nitro type such as m5.large.",
+                eni_id, t.name, t.hypervisor
+            ),
+        }),
+        None => Err(Ec2Error::Unsupported {
+            message: format!(
+                "IPv6 prefix delegation needs an interface attached to a Nitro-based instance; {eni_id} is not attached."
+            ),
+        }),
+    }
+}
+
+/// The per-interface limit is checked before anything is allocated, so a huge count
+/// (`Ipv6PrefixCount=4294967295`) is refused at once instead of looping through the subnet.
+fn check_ipv6_limit(
+    env: &Env,
+    eni_id: &str,
+    eni: &NetworkInterface,
+    itype: Option<&crate::catalog::InstanceType>,
+    req: &AssignIpv6,
+) -> Result<(), Ec2Error> {
+    let have = (eni.ipv6_addresses.len() + eni.ipv6_prefixes.len()) as u64;
+    let requested = req.addresses.len() as u64
+        + req.prefixes.len() as u64
+        + u64::from(req.address_count.unwrap_or(0))
+        + u64::from(req.prefix_count.unwrap_or(0));
+    let (limit, type_name) = match itype {
+        Some(t) => (t.ipv6_per_eni(), t.name.clone()),
+        None => (
+            env.catalog
+                .all()
+                .map(|t| t.ipv6_per_eni())
+                .max()
+                .unwrap_or(0),
+            "none: the interface is not attached; the limit of the largest type applies".into(),
+        ),
+    };
+    if have + requested > u64::from(limit) {
+        return Err(Ec2Error::AddressLimitExceeded {
+            eni: eni_id.to_string(),
+            instance_type: type_name,
+            limit,
+            have: u32::try_from(have).unwrap_or(u32::MAX),
+            requested: u32::try_from(requested).unwrap_or(u32::MAX),
+        });
+    }
+    Ok(())
+}
+
+/// `Ipv6Addresses.N`: each must parse, lie in the subnet's block, not be reserved by AWS and
+/// be free; marks them used and returns them in request order.
+fn listed_ipv6_addresses(
+    subnet_id: &str,
+    cidr: Ipv6Net,
+    listed: &[String],
+    used: &mut BTreeSet<Ipv6Addr>,
+    prefixes: &BTreeSet<Ipv6Net>,
+) -> Result<Vec<Ipv6Addr>, Ec2Error> {
+    let mut new_addrs = Vec::new();
+    for s in listed {
+        let a: Ipv6Addr = s.parse().map_err(|_| {
+            Ec2Error::invalid(
+                "Ipv6Addresses",
+                s.clone(),
+                "Give IPv6 addresses such as 2001:db8::10.",
+            )
+        })?;
+        if !cidr.contains(&a) {
+            return Err(Ec2Error::invalid(
+                "Ipv6Addresses",
+                s.clone(),
+                format!("The address is not in subnet {subnet_id}'s {cidr}."),
+            ));
+        }
+        if net::ipv6_reserved(cidr, a) {
+            return Err(Ec2Error::invalid(
+                "Ipv6Addresses",
+                s.clone(),
+                format!(
+                    "The address is reserved by AWS in subnet {subnet_id} ({cidr}): the first four and the last address of a subnet are; choose another address."
+                ),
+            ));
+        }
+        if used.contains(&a) || prefixes.iter().any(|p| p.contains(&a)) {
+            return Err(Ec2Error::AddressInUse {
+                address: s.clone(),
+                subnet: subnet_id.to_string(),
+            });
+        }
+        used.insert(a);
+        new_addrs.push(a);
+    }
+    Ok(new_addrs)
+}
+
+/// `Ipv6Prefix.N`: each must be a /80 network in the subnet's block, hold no AWS-reserved
+/// address and overlap no address or prefix in use; marks them used and returns them.
+fn listed_ipv6_prefixes(
+    subnet_id: &str,
+    cidr: Ipv6Net,
+    listed: &[String],
+    used: &BTreeSet<Ipv6Addr>,
+    prefixes: &mut BTreeSet<Ipv6Net>,
+) -> Result<Vec<Ipv6Net>, Ec2Error> {
+    let mut new_prefixes = Vec::new();
+    for s in listed {
+        let p: Ipv6Net = s.parse().map_err(|_| {
+            Ec2Error::invalid(
+                "Ipv6Prefixes",
+                s.clone(),
+                "Give /80 prefixes such as 2001:db8:0:1:2::/80.",
+            )
+        })?;
+        if p.prefix_len() != 80 || p.network() != p.addr() {
+            return Err(Ec2Error::invalid(
+                "Ipv6Prefixes",
+                s.clone(),
+                format!(
+                    "Delegated IPv6 prefixes are /80 networks, e.g. {}.",
+                    Ipv6Net::new(p.addr(), 80).map(|n| n.trunc()).unwrap_or(p)
+                ),
+            ));
+        }
+        if !cidr.contains(&p) {
+            return Err(Ec2Error::invalid(
+                "Ipv6Prefixes",
+                s.clone(),
+                format!("The prefix is not in subnet {subnet_id}'s {cidr}."),
+            ));
+        }
+        if let Some(r) = net::reserved_in(cidr, p) {
+            return Err(Ec2Error::invalid(
+                "Ipv6Prefixes",
+                s.clone(),
+                format!(
+                    "The prefix holds {r}, an address AWS reserves in subnet {subnet_id} ({cidr}): the first four and the last address of a subnet are; choose another /80."
+                ),
+            ));
+        }
+        if prefixes
+            .iter()
+            .any(|o| o.contains(&p.network()) || p.contains(&o.network()))
+            || used.range(p.network()..=p.broadcast()).next().is_some()
+        {
+            return Err(Ec2Error::AddressInUse {
+                address: s.clone(),
+                subnet: subnet_id.to_string(),
+            });
+        }
+        prefixes.insert(p);
+        new_prefixes.push(p);
+    }
+    Ok(new_prefixes)
+}
+
 impl State {
     /// IPv4 addresses in use in a subnet.
     pub fn used_ipv4(&self, subnet_id: &str) -> BTreeSet<Ipv4Addr> {
@@ -128,7 +374,59 @@ impl State {
         env: &mut Env,
         req: RunInstances,
     ) -> Result<Reservation, Ec2Error> {
-        let image_id = req.image_id;
+        let plan = self.plan_launch(env, &req)?;
+        let reservation_id = ids::generate(Kind::Reservation, env.rng);
+        let subnet_id = plan.subnet.id.clone();
+        let mut used4 = self.used_ipv4(&subnet_id);
+        let (mut used6, prefixes6) = self.used_ipv6(&subnet_id);
+        let mut out = Vec::new();
+        for index in 0..plan.max {
+            let ipv4 = match plan.fixed_ip {
+                Some(a) if used4.contains(&a) => {
+                    return Err(Ec2Error::AddressInUse {
+                        address: a.to_string(),
+                        subnet: subnet_id,
+                    });
+                }
+                Some(a) => a,
+                None => match net::pick_ipv4(plan.subnet_v4, &used4) {
+                    Some(a) => a,
+                    None if index >= plan.min => break,
+                    None => {
+                        return Err(Ec2Error::InsufficientAddresses {
+                            subnet: subnet_id,
+                            what: "instances",
+                        });
+                    }
+                },
+            };
+            used4.insert(ipv4);
+            let mut v6 = Vec::new();
+            if let Some(assoc) = &plan.subnet.ipv6 {
+                for _ in 0..plan.v6_count {
+                    let a = net::pick_ipv6(assoc.cidr, &used6, &prefixes6, env.rng).ok_or(
+                        Ec2Error::InsufficientAddresses {
+                            subnet: subnet_id.clone(),
+                            what: "IPv6 addresses",
+                        },
+                    )?;
+                    used6.insert(a);
+                    v6.push(a);
+                }
+            }
+            let inst = self.launch_one(env, &req, &plan, &reservation_id, index, ipv4, v6);
+            out.push(inst);
+        }
+        Ok(Reservation {
+            id: reservation_id,
+            instances: out,
+        })
+    }
+
+    /// Checks a RunInstances request against the catalogue and the state, in the order EC2
+    /// reports problems, and resolves what every launched instance shares.
+    fn plan_launch(&self, env: &Env, req: &RunInstances) -> Result<LaunchPlan, Ec2Error> {
+        let image_id = req.image_id.clone();
         if !image_id.starts_with("ami-") {
             return Err(Ec2Error::invalid(
                 "ImageId",
@@ -136,7 +434,10 @@ impl State {
                 "An image id looks like ami-0123456789abcdef0.",
             ));
         }
-        let type_name = req.instance_type.unwrap_or_else(|| "m5.large".into());
+        let type_name = req
+            .instance_type
+            .clone()
+            .unwrap_or_else(|| "m5.large".into());
         let itype = env
             .catalog
             .get(&type_name)
@@ -157,11 +458,37 @@ impl State {
             ));
         }
         let subnet = lookup(&self.subnets, &req.subnet_id)?.clone();
-        let subnet_id = subnet.id.clone();
         let subnet_v4 = ipv4_block(&subnet)?;
         let vpc = stored(&self.vpcs, Kind::Vpc, &subnet.vpc_id)?.clone();
+        let groups = self.launch_security_groups(&req.security_group_ids, &subnet, &vpc)?;
+        let v6_count = launch_ipv6_count(req.ipv6_address_count, &subnet, &itype)?;
+        let fixed_ip =
+            launch_fixed_ipv4(req.private_ip_address.as_deref(), &subnet, subnet_v4, max)?;
+        let profile = self.launch_instance_profile(req.iam_instance_profile.as_ref())?;
+        Ok(LaunchPlan {
+            image_id,
+            itype,
+            min,
+            max,
+            subnet,
+            subnet_v4,
+            groups,
+            v6_count,
+            fixed_ip,
+            profile,
+        })
+    }
+
+    /// The security groups of the primary ENIs: each given group must be in the subnet's VPC;
+    /// none given means the VPC's default group.
+    fn launch_security_groups(
+        &self,
+        ids_in: &[SecurityGroupId],
+        subnet: &Subnet,
+        vpc: &Vpc,
+    ) -> Result<Vec<String>, Ec2Error> {
         let mut groups = Vec::new();
-        for g in &req.security_group_ids {
+        for g in ids_in {
             let sg = lookup(&self.security_groups, g)?;
             if sg.vpc_id != subnet.vpc_id {
                 return Err(Ec2Error::invalid(
@@ -178,161 +505,94 @@ impl State {
         if groups.is_empty() {
             groups.push(vpc.default_security_group.clone());
         }
-        let v6_count = match req.ipv6_address_count {
-            Some(n) => n,
-            None if subnet.assign_ipv6_on_creation => 1,
-            None => 0,
+        Ok(groups)
+    }
+
+    /// Resolves `IamInstanceProfile.Arn`/`.Name` to the profile the instances carry.
+    fn launch_instance_profile(
+        &self,
+        r: Option<&crate::iam::profiles::ProfileRef>,
+    ) -> Result<Option<IamInstanceProfile>, Ec2Error> {
+        let Some(r) = r else {
+            return Ok(None);
         };
-        if v6_count > 0 && subnet.ipv6.is_none() {
-            return Err(Ec2Error::invalid(
-                "Ipv6AddressCount",
-                v6_count.to_string(),
-                format!("Subnet {subnet_id} has no IPv6 CIDR block."),
-            ));
-        }
-        if v6_count > itype.ipv6_per_eni() {
-            return Err(Ec2Error::invalid(
-                "Ipv6AddressCount",
-                v6_count.to_string(),
-                format!(
-                    "{} supports at most {} IPv6 addresses per interface.",
-                    itype.name,
-                    itype.ipv6_per_eni()
-                ),
-            ));
-        }
-        let fixed_ip = match &req.private_ip_address {
-            None => None,
-            Some(s) => {
-                let a: Ipv4Addr = s.parse().map_err(|_| {
-                    Ec2Error::invalid("PrivateIpAddress", s.clone(), "Give an IPv4 address.")
-                })?;
-                if !net::ipv4_assignable(subnet_v4, a) {
-                    return Err(Ec2Error::invalid(
-                        "PrivateIpAddress",
-                        s.clone(),
-                        format!(
-                            "Address is not an assignable address of subnet {subnet_id} ({subnet_v4})."
-                        ),
-                    ));
-                }
-                if max != 1 {
-                    return Err(Ec2Error::InvalidParameterCombination {
-                        message: "A fixed private IPv4 address is for one instance only; launch a single instance (MinCount = MaxCount = 1).".into(),
-                    });
-                }
-                Some(a)
-            }
+        let p = self.resolve_instance_profile(r).ok_or_else(|| {
+            let (member, value) = match r {
+                crate::iam::profiles::ProfileRef::Arn(a) => ("IamInstanceProfile.Arn", a),
+                crate::iam::profiles::ProfileRef::Name(n) => ("IamInstanceProfile.Name", n),
+            };
+            Ec2Error::invalid(
+                member,
+                value.clone(),
+                "Invalid IAM Instance Profile: no such instance profile; create it first (IAM CreateInstanceProfile), or name one that ListInstanceProfiles lists.",
+            )
+        })?;
+        Ok(Some(IamInstanceProfile {
+            arn: p.arn.clone(),
+            id: p.instance_profile_id.clone(),
+        }))
+    }
+
+    /// Records one launched instance and its primary ENI (addresses already picked) and
+    /// returns the instance. Ids are drawn in a fixed order: instance, ENI, MAC, attachment.
+    #[allow(clippy::too_many_arguments)]
+    fn launch_one(
+        &mut self,
+        env: &mut Env,
+        req: &RunInstances,
+        plan: &LaunchPlan,
+        reservation_id: &str,
+        index: u32,
+        ipv4: Ipv4Addr,
+        v6: Vec<Ipv6Addr>,
+    ) -> Instance {
+        let subnet = &plan.subnet;
+        let instance_id = ids::generate(Kind::Instance, env.rng);
+        let eni = NetworkInterface {
+            id: ids::generate(Kind::NetworkInterface, env.rng),
+            subnet_id: subnet.id.clone(),
+            vpc_id: subnet.vpc_id.clone(),
+            availability_zone: subnet.availability_zone.clone(),
+            mac_address: net::mac(env.rng),
+            private_ipv4: ipv4,
+            ipv6_addresses: v6.clone(),
+            ipv6_prefixes: vec![],
+            attachment: Some(Attachment {
+                id: ids::generate(Kind::Attachment, env.rng),
+                instance_id: instance_id.clone(),
+                device_index: 0,
+                attach_time: env.now,
+                delete_on_termination: true,
+            }),
+            security_groups: plan.groups.clone(),
+            description: String::new(),
+            tags: req.eni_tags.clone(),
+            source_dest_check: true,
+            interface_type: "interface".into(),
         };
-        let profile = match &req.iam_instance_profile {
-            None => None,
-            Some(r) => {
-                let p = self.resolve_instance_profile(r).ok_or_else(|| {
-                    let (member, value) = match r {
-                        crate::iam::profiles::ProfileRef::Arn(a) => ("IamInstanceProfile.Arn", a),
-                        crate::iam::profiles::ProfileRef::Name(n) => ("IamInstanceProfile.Name", n),
-                    };
-                    Ec2Error::invalid(
-                        member,
-                        value.clone(),
-                        "Invalid IAM Instance Profile: no such instance profile; create it first (IAM CreateInstanceProfile), or name one that ListInstanceProfiles lists.",
-                    )
-                })?;
-                Some(IamInstanceProfile {
-                    arn: p.arn.clone(),
-                    id: p.instance_profile_id.clone(),
-                })
-            }
+        let inst = Instance {
+            id: instance_id.clone(),
+            reservation_id: reservation_id.to_string(),
+            instance_type: plan.itype.name.clone(),
+            image_id: plan.image_id.clone(),
+            subnet_id: subnet.id.clone(),
+            vpc_id: subnet.vpc_id.clone(),
+            availability_zone: subnet.availability_zone.clone(),
+            state: InstanceState::Running,
+            launch_time: env.now,
+            launch_index: index,
+            primary_eni: eni.id.clone(),
+            private_ipv4: ipv4,
+            ipv6_address: v6.first().copied(),
+            security_groups: plan.groups.clone(),
+            key_name: req.key_name.clone(),
+            metadata_ipv6: req.metadata_ipv6,
+            tags: req.instance_tags.clone(),
+            iam_instance_profile: plan.profile.clone(),
         };
-        let reservation_id = ids::generate(Kind::Reservation, env.rng);
-        let mut used4 = self.used_ipv4(&subnet_id);
-        let (mut used6, prefixes6) = self.used_ipv6(&subnet_id);
-        let mut out = Vec::new();
-        for index in 0..max {
-            let ipv4 = match fixed_ip {
-                Some(a) if used4.contains(&a) => {
-                    return Err(Ec2Error::AddressInUse {
-                        address: a.to_string(),
-                        subnet: subnet_id,
-                    });
-                }
-                Some(a) => a,
-                None => match net::pick_ipv4(subnet_v4, &used4) {
-                    Some(a) => a,
-                    None if index >= min => break,
-                    None => {
-                        return Err(Ec2Error::InsufficientAddresses {
-                            subnet: subnet_id,
-                            what: "instances",
-                        });
-                    }
-                },
-            };
-            used4.insert(ipv4);
-            let mut v6 = Vec::new();
-            if let Some(assoc) = &subnet.ipv6 {
-                for _ in 0..v6_count {
-                    let a = net::pick_ipv6(assoc.cidr, &used6, &prefixes6, env.rng).ok_or(
-                        Ec2Error::InsufficientAddresses {
-                            subnet: subnet_id.clone(),
-                            what: "IPv6 addresses",
-                        },
-                    )?;
-                    used6.insert(a);
-                    v6.push(a);
-                }
-            }
-            let instance_id = ids::generate(Kind::Instance, env.rng);
-            let eni = NetworkInterface {
-                id: ids::generate(Kind::NetworkInterface, env.rng),
-                subnet_id: subnet_id.clone(),
-                vpc_id: subnet.vpc_id.clone(),
-                availability_zone: subnet.availability_zone.clone(),
-                mac_address: net::mac(env.rng),
-                private_ipv4: ipv4,
-                ipv6_addresses: v6.clone(),
-                ipv6_prefixes: vec![],
-                attachment: Some(Attachment {
-                    id: ids::generate(Kind::Attachment, env.rng),
-                    instance_id: instance_id.clone(),
-                    device_index: 0,
-                    attach_time: env.now,
-                    delete_on_termination: true,
-                }),
-                security_groups: groups.clone(),
-                description: String::new(),
-                tags: req.eni_tags.clone(),
-                source_dest_check: true,
-                interface_type: "interface".into(),
-            };
-            let inst = Instance {
-                id: instance_id.clone(),
-                reservation_id: reservation_id.clone(),
-                instance_type: itype.name.clone(),
-                image_id: image_id.clone(),
-                subnet_id: subnet_id.clone(),
-                vpc_id: subnet.vpc_id.clone(),
-                availability_zone: subnet.availability_zone.clone(),
-                state: InstanceState::Running,
-                launch_time: env.now,
-                launch_index: index,
-                primary_eni: eni.id.clone(),
-                private_ipv4: ipv4,
-                ipv6_address: v6.first().copied(),
-                security_groups: groups.clone(),
-                key_name: req.key_name.clone(),
-                metadata_ipv6: req.metadata_ipv6,
-                tags: req.instance_tags.clone(),
-                iam_instance_profile: profile.clone(),
-            };
-            self.network_interfaces.insert(eni.id.clone(), eni);
-            self.instances.insert(instance_id, inst.clone());
-            out.push(inst);
-        }
-        Ok(Reservation {
-            id: reservation_id,
-            instances: out,
-        })
+        self.network_interfaces.insert(eni.id.clone(), eni);
+        self.instances.insert(instance_id, inst.clone());
+        inst
     }
 
     /// Terminate: the primary ENI goes away with its addresses and prefixes. Idempotent for
@@ -404,94 +664,12 @@ impl State {
                 ),
             ));
         };
-        let want_prefixes = req.prefix_count.is_some() || !req.prefixes.is_empty();
         let itype = self.instance_type_of_eni(env, &eni);
-        if want_prefixes {
-            match &itype {
-                Some(t) if t.supports_prefix_delegation() => {}
-                Some(t) => {
-                    return Err(Ec2Error::Unsupported {
-                        message: format!(
-                            "IPv6 prefix delegation is supported only on Nitro-based and bare-metal instances; {} ({}) runs on {:?}. Use a Nitro type such as m5.large.",
-                            eni_id, t.name, t.hypervisor
-                        ),
-                    });
-                }
-                None => {
-                    return Err(Ec2Error::Unsupported {
-                        message: format!(
-                            "IPv6 prefix delegation needs an interface attached to a Nitro-based instance; {eni_id} is not attached."
-                        ),
-                    });
-                }
-            }
-        }
-        // The per-interface limit is checked before anything is allocated, so a huge count
-        // (`Ipv6PrefixCount=4294967295`) is refused at once instead of looping through the subnet.
-        let have = (eni.ipv6_addresses.len() + eni.ipv6_prefixes.len()) as u64;
-        let requested = req.addresses.len() as u64
-            + req.prefixes.len() as u64
-            + u64::from(req.address_count.unwrap_or(0))
-            + u64::from(req.prefix_count.unwrap_or(0));
-        let (limit, type_name) = match &itype {
-            Some(t) => (t.ipv6_per_eni(), t.name.clone()),
-            None => (
-                env.catalog
-                    .all()
-                    .map(|t| t.ipv6_per_eni())
-                    .max()
-                    .unwrap_or(0),
-                "none: the interface is not attached; the limit of the largest type applies".into(),
-            ),
-        };
-        if have + requested > u64::from(limit) {
-            return Err(Ec2Error::AddressLimitExceeded {
-                eni: eni_id,
-                instance_type: type_name,
-                limit,
-                have: u32::try_from(have).unwrap_or(u32::MAX),
-                requested: u32::try_from(requested).unwrap_or(u32::MAX),
-            });
-        }
+        check_prefix_delegation(&eni_id, itype.as_ref(), &req)?;
+        check_ipv6_limit(env, &eni_id, &eni, itype.as_ref(), &req)?;
         let (mut used, mut prefixes) = self.used_ipv6(&subnet.id);
-        let mut new_addrs = Vec::new();
-        for s in &req.addresses {
-            let a: Ipv6Addr = s.parse().map_err(|_| {
-                Ec2Error::invalid(
-                    "Ipv6Addresses",
-                    s.clone(),
-                    "Give IPv6 addresses such as 2001:db8::10.",
-                )
-            })?;
-            if !assoc.cidr.contains(&a) {
-                return Err(Ec2Error::invalid(
-                    "Ipv6Addresses",
-                    s.clone(),
-                    format!(
-                        "The address is not in subnet {}'s {}.",
-                        subnet.id, assoc.cidr
-                    ),
-                ));
-            }
-            if net::ipv6_reserved(assoc.cidr, a) {
-                return Err(Ec2Error::invalid(
-                    "Ipv6Addresses",
-                    s.clone(),
-                    format!(
-                        "The address is reserved by AWS in subnet {} ({}): the first four and the last address of a subnet are; choose another address.",
-                        subnet.id, assoc.cidr
-                    ),
-                ));
-            }
-            if used.contains(&a) || prefixes.iter().any(|p| p.contains(&a)) {
-                return Err(Ec2Error::AddressInUse {
-                    address: s.clone(),
-                    subnet: subnet.id.clone(),
-                });
-            }
-            used.insert(a);
-            new_addrs.push(a);
-        }
+        let mut new_addrs =
+            listed_ipv6_addresses(&subnet.id, assoc.cidr, &req.addresses, &mut used, &prefixes)?;
         for _ in 0..req.address_count.unwrap_or(0) {
             let a = net::pick_ipv6(assoc.cidr, &used, &prefixes, env.rng).ok_or(
                 Ec2Error::InsufficientAddresses {
@@ -502,58 +680,8 @@ impl State {
             used.insert(a);
             new_addrs.push(a);
         }
-        let mut new_prefixes = Vec::new();
-        for s in &req.prefixes {
-            let p: Ipv6Net = s.parse().map_err(|_| {
-                Ec2Error::invalid(
-                    "Ipv6Prefixes",
-                    s.clone(),
-                    "Give /80 prefixes such as 2001:db8:0:1:2::/80.",
-                )
-            })?;
-            if p.prefix_len() != 80 || p.network() != p.addr() {
-                return Err(Ec2Error::invalid(
-                    "Ipv6Prefixes",
-                    s.clone(),
-                    format!(
-                        "Delegated IPv6 prefixes are /80 networks, e.g. {}.",
-                        Ipv6Net::new(p.addr(), 80).map(|n| n.trunc()).unwrap_or(p)
-                    ),
-                ));
-            }
-            if !assoc.cidr.contains(&p) {
-                return Err(Ec2Error::invalid(
-                    "Ipv6Prefixes",
-                    s.clone(),
-                    format!(
-                        "The prefix is not in subnet {}'s {}.",
-                        subnet.id, assoc.cidr
-                    ),
-                ));
-            }
-            if let Some(r) = net::reserved_in(assoc.cidr, p) {
-                return Err(Ec2Error::invalid(
-                    "Ipv6Prefixes",
-                    s.clone(),
-                    format!(
-                        "The prefix holds {r}, an address AWS reserves in subnet {} ({}): the first four and the last address of a subnet are; choose another /80.",
-                        subnet.id, assoc.cidr
-                    ),
-                ));
-            }
-            if prefixes
-                .iter()
-                .any(|o| o.contains(&p.network()) || p.contains(&o.network()))
-                || used.range(p.network()..=p.broadcast()).next().is_some()
-            {
-                return Err(Ec2Error::AddressInUse {
-                    address: s.clone(),
-                    subnet: subnet.id.clone(),
-                });
-            }
-            prefixes.insert(p);
-            new_prefixes.push(p);
-        }
+        let mut new_prefixes =
+            listed_ipv6_prefixes(&subnet.id, assoc.cidr, &req.prefixes, &used, &mut prefixes)?;
         for _ in 0..req.prefix_count.unwrap_or(0) {
             let p = net::pick_prefix80(assoc.cidr, &used, &prefixes, env.rng).ok_or(
                 Ec2Error::InsufficientAddresses {
