@@ -18,6 +18,7 @@ pub fn code(e: &Ec2Error) -> (u16, String) {
         Ec2Error::DependencyViolation { .. } => (400, "DependencyViolation".into()),
         Ec2Error::AlreadyAssociated { .. } => (400, "Resource.AlreadyAssociated".into()),
         Ec2Error::RouteAlreadyExists { .. } => (400, "RouteAlreadyExists".into()),
+        Ec2Error::RouteNotFound { .. } => (400, "InvalidRoute.NotFound".into()),
         Ec2Error::DuplicateGroup { .. } => (400, "InvalidGroup.Duplicate".into()),
         Ec2Error::DuplicatePermission { .. } => (400, "InvalidPermission.Duplicate".into()),
         Ec2Error::PermissionNotFound { .. } => (400, "InvalidPermission.NotFound".into()),

@@ -94,6 +94,7 @@ pub const ACTIONS: &[(&str, Handler)] = &[
     ),
     ("CreateRouteTable", network::create_route_table),
     ("CreateRoute", network::create_route),
+    ("ReplaceRoute", network::replace_route),
     ("DeleteRoute", network::delete_route),
     ("AssociateRouteTable", network::associate_route_table),
     ("DisassociateRouteTable", network::disassociate_route_table),

@@ -395,30 +395,42 @@ pub fn create_route_table(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
     Ok(x)
 }
 
+/// The one gateway a CreateRoute/ReplaceRoute names: `GatewayId` or `EgressOnlyInternetGatewayId`.
+fn route_target(p: &Params) -> Result<RouteTarget, Ec2Error> {
+    match (p.get("GatewayId"), p.get("EgressOnlyInternetGatewayId")) {
+        (Some(g), None) if g == "local" => Err(Ec2Error::invalid(
+            "GatewayId",
+            g,
+            "Local routes are created with the route table; target an internet gateway (igw-...).",
+        )),
+        (Some(_), None) => Ok(RouteTarget::InternetGateway(p.id("GatewayId")?)),
+        (None, Some(_)) => Ok(RouteTarget::EgressOnly(
+            p.id("EgressOnlyInternetGatewayId")?,
+        )),
+        (None, None) => Err(input::missing("GatewayId or EgressOnlyInternetGatewayId")),
+        (Some(_), Some(_)) => Err(Ec2Error::InvalidParameterCombination {
+            message:
+                "Give exactly one route target: --gateway-id or --egress-only-internet-gateway-id."
+                    .into(),
+        }),
+    }
+}
+
 pub fn create_route(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
     let rtb: RouteTableId = p.id("RouteTableId")?;
     let destination = p.destination()?;
-    let target = match (p.get("GatewayId"), p.get("EgressOnlyInternetGatewayId")) {
-        (Some(g), None) if g == "local" => {
-            return Err(Ec2Error::invalid(
-                "GatewayId",
-                g,
-                "Local routes are created with the route table; target an internet gateway (igw-...).",
-            ));
-        }
-        (Some(_), None) => RouteTarget::InternetGateway(p.id("GatewayId")?),
-        (None, Some(_)) => RouteTarget::EgressOnly(p.id("EgressOnlyInternetGatewayId")?),
-        (None, None) => {
-            return Err(input::missing("GatewayId or EgressOnlyInternetGatewayId"));
-        }
-        (Some(_), Some(_)) => {
-            return Err(Ec2Error::InvalidParameterCombination {
-                message: "Give exactly one route target: --gateway-id or --egress-only-internet-gateway-id.".into(),
-            });
-        }
-    };
+    let target = route_target(p)?;
     c.region
         .write(|s, _| s.create_route(&rtb, destination, target.clone()))?;
+    Ok(ok_return())
+}
+
+pub fn replace_route(c: &Ctx, p: &Params) -> Result<Xml, Ec2Error> {
+    let rtb: RouteTableId = p.id("RouteTableId")?;
+    let destination = p.destination()?;
+    let target = route_target(p)?;
+    c.region
+        .write(|s, _| s.replace_route(&rtb, destination, target.clone()))?;
     Ok(ok_return())
 }
 

@@ -108,6 +108,17 @@ pub enum Ec2Error {
         destination: String,
     },
 
+    /// No replaceable (non-local) route with this destination is in the table.
+    #[error(
+        "There is no route with destination {destination} in {route_table} to replace; create it with CreateRoute."
+    )]
+    RouteNotFound {
+        /// The route table (`rtb-...`).
+        route_table: String,
+        /// The destination prefix.
+        destination: String,
+    },
+
     /// A security group with this name exists in the VPC.
     #[error("The security group '{name}' already exists for VPC '{vpc_id}'; pick another name.")]
     DuplicateGroup {

@@ -537,14 +537,15 @@ impl State {
         Ok(rt)
     }
 
-    /// CreateRoute to an internet gateway (IPv4 or IPv6) or an egress-only gateway (IPv6 only).
-    pub fn create_route(
-        &mut self,
+    /// The target a route of `rtb_id` to `destination` may take: a gateway of the table's own
+    /// network, and an egress-only gateway only for an IPv6 destination.
+    fn route_target(
+        &self,
         rtb_id: &RouteTableId,
-        destination: Destination,
+        destination: &Destination,
         target: RouteTarget,
-    ) -> Result<(), Ec2Error> {
-        let rt = lookup(&self.route_tables, rtb_id)?.clone();
+    ) -> Result<Target, Ec2Error> {
+        let rt = lookup(&self.route_tables, rtb_id)?;
         let target = match target {
             RouteTarget::InternetGateway(g) => {
                 let igw = lookup(&self.internet_gateways, &g)?;
@@ -581,19 +582,53 @@ impl State {
                 Target::EgressOnlyInternetGateway(e.into())
             }
         };
+        Ok(target)
+    }
+
+    /// CreateRoute to an internet gateway (IPv4 or IPv6) or an egress-only gateway (IPv6 only).
+    pub fn create_route(
+        &mut self,
+        rtb_id: &RouteTableId,
+        destination: Destination,
+        target: RouteTarget,
+    ) -> Result<(), Ec2Error> {
+        let target = self.route_target(rtb_id, &destination, target)?;
+        let rt = lookup_mut(&mut self.route_tables, rtb_id)?;
         if rt.routes.iter().any(|r| r.destination == destination) {
             return Err(Ec2Error::RouteAlreadyExists {
                 route_table: rtb_id.to_string(),
                 destination: destination.to_string(),
             });
         }
-        lookup_mut(&mut self.route_tables, rtb_id)?
+        rt.routes.push(Route {
+            destination,
+            target,
+            origin: "CreateRoute".into(),
+        });
+        Ok(())
+    }
+
+    /// ReplaceRoute: points the existing route of `destination` at another gateway, in one step
+    /// (what Terraform and the console do to move a route). A local route is not replaced.
+    pub fn replace_route(
+        &mut self,
+        rtb_id: &RouteTableId,
+        destination: Destination,
+        target: RouteTarget,
+    ) -> Result<(), Ec2Error> {
+        let target = self.route_target(rtb_id, &destination, target)?;
+        let rt = lookup_mut(&mut self.route_tables, rtb_id)?;
+        let not_found = || Ec2Error::RouteNotFound {
+            route_table: rtb_id.to_string(),
+            destination: destination.to_string(),
+        };
+        let route = rt
             .routes
-            .push(Route {
-                destination,
-                target,
-                origin: "CreateRoute".into(),
-            });
+            .iter_mut()
+            .find(|r| r.destination == destination && r.target != Target::Local)
+            .ok_or_else(not_found)?;
+        route.target = target;
+        route.origin = "ReplaceRoute".into();
         Ok(())
     }
 
