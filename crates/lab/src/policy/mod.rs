@@ -117,16 +117,8 @@ fn links(state: &LabState, names: &Names, snap: &Snapshot, r: &mut Report) -> Ve
 fn ip_json(ns: &str, args: &[&str]) -> Result<Value> {
     let mut cmd = Command::new("ip");
     cmd.args(["-j", "-n", ns]).args(args);
-    let out = dataplane::exec::run(cmd, b"", CMD_TIMEOUT).map_err(|source| LabError::Exec {
-        what: format!("ip {} in {ns}", args.join(" ")),
-        source,
-    })?;
-    if !out.status.success() {
-        return Err(LabError::Command {
-            what: format!("ip {} in {ns}", args.join(" ")),
-            detail: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-        });
-    }
+    let what = format!("ip {} in {ns}", args.join(" "));
+    let out = run_checked(cmd, b"", what.clone(), what)?;
     let text = String::from_utf8_lossy(&out.stdout);
     if text.trim().is_empty() {
         return Ok(Value::Array(vec![]));
@@ -144,20 +136,13 @@ fn ip_batch(ns: &str, family: &str, lines: &[String]) -> Result<()> {
     let mut cmd = Command::new("ip");
     cmd.args([family, "-n", ns, "-batch", "-"]);
     let input = lines.join("\n") + "\n";
-    let out = dataplane::exec::run(cmd, input.as_bytes(), CMD_TIMEOUT).map_err(|source| {
-        LabError::Exec {
-            what: format!("ip -batch in {ns}"),
-            source,
-        }
-    })?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(LabError::Command {
-            what: format!("routing in {ns} ({})", lines.join("; ")),
-            detail: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-        })
-    }
+    run_checked(
+        cmd,
+        input.as_bytes(),
+        format!("ip -batch in {ns}"),
+        format!("routing in {ns} ({})", lines.join("; ")),
+    )
+    .map(drop)
 }
 
 fn sync_routes(
@@ -289,17 +274,33 @@ fn quick_icmp_errors(router: &str) -> Result<()> {
 pub fn nft(ns: &str, script: &str) -> Result<()> {
     let mut cmd = Command::new("ip");
     cmd.args(["netns", "exec", ns, "nft", "-f", "-"]);
-    let out = dataplane::exec::run(cmd, script.as_bytes(), CMD_TIMEOUT).map_err(|source| {
-        LabError::Exec {
-            what: format!("nft -f in {ns} (is nftables installed?)"),
-            source,
-        }
+    run_checked(
+        cmd,
+        script.as_bytes(),
+        format!("nft -f in {ns} (is nftables installed?)"),
+        format!("security groups in {ns}"),
+    )
+    .map(drop)
+}
+
+/// Run `cmd` with `input` on its stdin (bounded by `CMD_TIMEOUT`): its output when it exits 0;
+/// `LabError::Exec` naming `spawn` when it cannot run, `LabError::Command` naming `failed` with
+/// its stderr when it exits non-zero.
+fn run_checked(
+    cmd: Command,
+    input: &[u8],
+    spawn: String,
+    failed: String,
+) -> Result<dataplane::exec::Output> {
+    let out = dataplane::exec::run(cmd, input, CMD_TIMEOUT).map_err(|source| LabError::Exec {
+        what: spawn,
+        source,
     })?;
     if out.status.success() {
-        Ok(())
+        Ok(out)
     } else {
         Err(LabError::Command {
-            what: format!("security groups in {ns}"),
+            what: failed,
             detail: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
         })
     }
