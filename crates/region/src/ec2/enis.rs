@@ -103,18 +103,7 @@ impl State {
         let used4 = self.used_ipv4(&subnet_id);
         let ipv4 = match &req.private_ip_address {
             Some(s) => {
-                let a: Ipv4Addr = s.parse().map_err(|_| {
-                    Ec2Error::invalid("PrivateIpAddress", s.clone(), "Give an IPv4 address.")
-                })?;
-                if !net::ipv4_assignable(block, a) {
-                    return Err(Ec2Error::invalid(
-                        "PrivateIpAddress",
-                        s.clone(),
-                        format!(
-                            "Address is not an assignable address of subnet {subnet_id} ({block})."
-                        ),
-                    ));
-                }
+                let a = requested_ipv4(s, &subnet_id, block)?;
                 if used4.contains(&a) {
                     return Err(Ec2Error::AddressInUse {
                         address: a.to_string(),
@@ -359,4 +348,24 @@ impl State {
         }
         Ok(())
     }
+}
+
+/// A `PrivateIpAddress` asked for: an IPv4 address the subnet `subnet_id` (`block`) may assign
+/// (not its network, broadcast or AWS-reserved addresses). Whether it is free is the caller's.
+pub(super) fn requested_ipv4(
+    s: &str,
+    subnet_id: &str,
+    block: ipnet::Ipv4Net,
+) -> Result<Ipv4Addr, Ec2Error> {
+    let a: Ipv4Addr = s.parse().map_err(|_| {
+        Ec2Error::invalid("PrivateIpAddress", s.to_string(), "Give an IPv4 address.")
+    })?;
+    if !net::ipv4_assignable(block, a) {
+        return Err(Ec2Error::invalid(
+            "PrivateIpAddress",
+            s.to_string(),
+            format!("Address is not an assignable address of subnet {subnet_id} ({block})."),
+        ));
+    }
+    Ok(a)
 }

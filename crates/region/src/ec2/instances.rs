@@ -160,17 +160,7 @@ fn launch_fixed_ipv4(
     let Some(s) = given else {
         return Ok(None);
     };
-    let subnet_id = &subnet.id;
-    let a: Ipv4Addr = s.parse().map_err(|_| {
-        Ec2Error::invalid("PrivateIpAddress", s.to_string(), "Give an IPv4 address.")
-    })?;
-    if !net::ipv4_assignable(subnet_v4, a) {
-        return Err(Ec2Error::invalid(
-            "PrivateIpAddress",
-            s.to_string(),
-            format!("Address is not an assignable address of subnet {subnet_id} ({subnet_v4})."),
-        ));
-    }
+    let a = super::enis::requested_ipv4(s, &subnet.id, subnet_v4)?;
     if max != 1 {
         return Err(Ec2Error::InvalidParameterCombination {
             message: "A fixed private IPv4 address is for one instance only; launch a single instance (MinCount = MaxCount = 1).".into(),
