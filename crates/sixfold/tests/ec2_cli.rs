@@ -747,76 +747,38 @@ fn replace_route_moves_a_route_to_another_gateway_and_refuses_what_it_cannot_rep
     let srv = Server::start();
     let v = build_dual_stack_vpc(&srv);
     let InternetRoutes { igw, eigw, rtb } = route_to_internet(&srv, &v.vpc, &[&v.subnets[0].0]);
-    let v6 = "--destination-ipv6-cidr-block";
     let six = "DestinationIpv6CidrBlock";
+    // `aws ec2 replace-route` of `dest` (IPv4 when it has a dot) in the table to `target`
+    // (`--gateway-id ID` or `--egress-only-internet-gateway-id ID`; none to leave it out).
+    let replace = |dest: &str, target: &[&str]| {
+        let flag = if dest.contains('.') {
+            "--destination-cidr-block"
+        } else {
+            "--destination-ipv6-cidr-block"
+        };
+        let mut args = vec!["ec2", "replace-route", "--route-table-id", &rtb, flag, dest];
+        args.extend_from_slice(target);
+        srv.aws(&args)
+    };
 
     // ::/0 moves from the egress-only gateway to the internet gateway (what makes a subnet's
     // pods reachable from the internet) and back, in one call each.
-    srv.aws(&[
-        "ec2",
-        "replace-route",
-        "--route-table-id",
-        &rtb,
-        v6,
-        "::/0",
-        "--gateway-id",
-        &igw,
-    ])
-    .json();
+    replace("::/0", &["--gateway-id", &igw]).json();
     let r = route_target_of(&srv, &rtb, six, "::/0");
     assert_eq!(r["GatewayId"], igw.as_str(), "{r}");
     assert!(r.get("EgressOnlyInternetGatewayId").is_none(), "{r}");
-    srv.aws(&[
-        "ec2",
-        "replace-route",
-        "--route-table-id",
-        &rtb,
-        v6,
-        "::/0",
-        "--egress-only-internet-gateway-id",
-        &eigw,
-    ])
-    .json();
+    replace("::/0", &["--egress-only-internet-gateway-id", &eigw]).json();
     let r = route_target_of(&srv, &rtb, six, "::/0");
     assert_eq!(r["EgressOnlyInternetGatewayId"], eigw.as_str(), "{r}");
 
     // What cannot be replaced is refused with AWS's code, naming the value, and changes nothing.
     let before = snapshot(&srv);
-    srv.aws(&[
-        "ec2",
-        "replace-route",
-        "--route-table-id",
-        &rtb,
-        v6,
-        "2001:db8:ffff::/48",
-        "--gateway-id",
-        &igw,
-    ])
-    .fails_with("InvalidRoute.NotFound", "2001:db8:ffff::/48");
-    srv.aws(&[
-        "ec2",
-        "replace-route",
-        "--route-table-id",
-        &rtb,
-        v6,
-        &v.v6,
-        "--gateway-id",
-        &igw,
-    ])
-    .fails_with("InvalidRoute.NotFound", &v.v6);
-    srv.aws(&[
-        "ec2",
-        "replace-route",
-        "--route-table-id",
-        &rtb,
-        "--destination-cidr-block",
-        "0.0.0.0/0",
-        "--egress-only-internet-gateway-id",
-        &eigw,
-    ])
-    .fails_with("InvalidParameterValue", "IPv6 only");
-    srv.aws(&["ec2", "replace-route", "--route-table-id", &rtb, v6, "::/0"])
-        .fails_with("MissingParameter", "GatewayId");
+    replace("2001:db8:ffff::/48", &["--gateway-id", &igw])
+        .fails_with("InvalidRoute.NotFound", "2001:db8:ffff::/48");
+    replace(&v.v6, &["--gateway-id", &igw]).fails_with("InvalidRoute.NotFound", &v.v6);
+    replace("0.0.0.0/0", &["--egress-only-internet-gateway-id", &eigw])
+        .fails_with("InvalidParameterValue", "IPv6 only");
+    replace("::/0", &[]).fails_with("MissingParameter", "GatewayId");
     assert_eq!(
         before,
         snapshot(&srv),
